@@ -1,0 +1,18 @@
+import { setBackend, findBackend } from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { registerCpuSideKernels } from '../../shared/features/kernels/register_cpu.ts';
+
+export type CpuSideBackendName = 'cpu' | 'wasm';
+
+/**
+ * Makes a CPU-side tfjs backend the active one, with the feature kernels registered.
+ * `cpu` is the reference; `wasm` runs the same typed-array kernels.
+ */
+export async function useCpuBackend(name: CpuSideBackendName = 'cpu'): Promise<void> {
+  registerCpuSideKernels();
+  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await setBackend(name))) throw new Error(`tfjs backend ${name} failed to initialise`);
+  // The cpu backend advertises tfjs-node on its first write; the server means to run on it.
+  const backend = findBackend(name) as { firstUse?: boolean } | null;
+  if (backend) backend.firstUse = false;
+}

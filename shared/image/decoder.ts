@@ -1,0 +1,48 @@
+import { MedclassError } from '../errors.ts';
+import type { GreyImage } from '../features/grey.ts';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
+
+/** One encoded format, turned into grey intensities as FEATURES.md section 1 says. */
+export interface ImageDecoder {
+  format: string;
+  /** Whether the bytes carry this format's signature. */
+  matches(bytes: Uint8Array): boolean;
+  /** The declared size, read from the header alone, so limits hold before decoding. */
+  dimensions(bytes: Uint8Array): { width: number; height: number };
+  decode(bytes: Uint8Array, limits: DecodeLimits): GreyImage;
+}
+
+const decoders: ImageDecoder[] = [];
+
+/** Adds a format (DICOM registers itself here); later registrations are tried first. */
+export function registerDecoder(decoder: ImageDecoder): void {
+  if (!decoders.some((d) => d.format === decoder.format)) decoders.unshift(decoder);
+}
+
+export function supportedFormats(): string[] {
+  return decoders.map((d) => d.format);
+}
+
+export function findDecoder(bytes: Uint8Array): ImageDecoder | undefined {
+  return decoders.find((d) => d.matches(bytes));
+}
+
+/** Decodes any registered format to grey, refusing oversized, unknown and corrupt input with a clear error. */
+export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): GreyImage {
+  if (bytes.length > limits.maxBytes) {
+    throw new MedclassError('imageTooLarge', `file is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}`);
+  }
+  const decoder = findDecoder(bytes);
+  if (!decoder) {
+    throw new MedclassError('unsupportedFormat', `not a supported image (expected ${supportedFormats().join(', ')})`);
+  }
+  const { width, height } = decoder.dimensions(bytes);
+  if (width < 1 || height < 1) throw new MedclassError('corruptImage', `${decoder.format} declares an empty image (${width}x${height})`);
+  if (width * height > limits.maxPixels) {
+    throw new MedclassError(
+      'imageTooLarge',
+      `${decoder.format} declares ${width}x${height} pixels, more than the limit of ${limits.maxPixels}`,
+    );
+  }
+  return decoder.decode(bytes, limits);
+}

@@ -1,0 +1,9 @@
+import { registerDecoder } from './decoder.ts';
+import { jpegDecoder } from './jpeg.ts';
+import { pngDecoder } from './png.ts';
+
+registerDecoder(jpegDecoder);
+registerDecoder(pngDecoder);
+
+export { decodeImage, registerDecoder, supportedFormats, type ImageDecoder } from './decoder.ts';
+export { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';

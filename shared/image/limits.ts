@@ -1,0 +1,12 @@
+/** Bounds on what a decoder accepts, checked from the header before any pixel is decoded. */
+export interface DecodeLimits {
+  /** Largest encoded file, in bytes. */
+  maxBytes: number;
+  /** Largest width x height (pixel-flood and decompression-bomb guard). */
+  maxPixels: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = Object.freeze({
+  maxBytes: 64 * 1024 * 1024,
+  maxPixels: 40_000_000,
+});
