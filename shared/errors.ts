@@ -4,7 +4,8 @@ export type ErrorCode =
   | 'imageTooSmall'
   | 'imageTooLarge'
   | 'unsupportedFormat'
-  | 'corruptImage';
+  | 'corruptImage'
+  | 'unreadableFile';
 
 export class MedclassError extends Error {
   override name = 'MedclassError';

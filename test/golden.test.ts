@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { extractFeatures } from '../shared/features/extract.ts';
 import { quantise } from '../shared/features/kernels/glcm_impl.ts';
 import { resizeBilinear } from '../shared/features/resize.ts';
-import { parseFeatureSpec } from '../shared/features/spec.ts';
+import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import { EXACT_TOLERANCE } from '../shared/features/tolerance.ts';
 import { decodeImage } from '../shared/image/index.ts';
 import { useCpuBackend } from '../server/features/backend.ts';

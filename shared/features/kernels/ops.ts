@@ -1,10 +1,10 @@
-import { engine, type NamedAttrMap, type Tensor, type Tensor2D, type Tensor3D, type Tensor4D } from '@tensorflow/tfjs-core';
+import { engine, reshape, type NamedAttrMap, type Tensor, type Tensor2D, type Tensor3D, type Tensor4D } from '@tensorflow/tfjs-core';
 import { MedclassError } from '../../errors.ts';
 import { GLCM, GLCM_FEATURES, HOG, type GlcmAttrs, type HogAttrs } from './names.ts';
 
 function asBatch(x: Tensor, op: string): Tensor3D {
   if (x.dtype !== 'float32') throw new MedclassError('invalidSpec', `${op}: images must be float32, got ${x.dtype}`);
-  if (x.rank === 2) return x.expandDims(0) as Tensor3D;
+  if (x.rank === 2) return reshape(x, [1, x.shape[0]!, x.shape[1]!]);
   if (x.rank !== 3) throw new MedclassError('invalidSpec', `${op}: images must be [batch, height, width], got rank ${x.rank}`);
   return x as Tensor3D;
 }

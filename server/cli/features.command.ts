@@ -1,0 +1,96 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import type { Writable } from 'node:stream';
+import { MedclassError } from '../../shared/errors.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
+import type { FeatureSpec } from '../../shared/features/spec.ts';
+import { extractFileRecords, recordOut, type FileJob, type RecordOut } from '../features/records.ts';
+import { workerUrl } from '../features/worker_url.ts';
+import { specInput, type SpecOptions } from './spec_options.ts';
+
+export const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
+/** Files per worker task: big enough that messaging costs little, small enough to balance. */
+const CHUNK = 48;
+
+type Input = FileJob & { missing?: string };
+
+/** Every image file under a folder, sorted, named relative to it; a file is taken as named. */
+export async function collectFiles(paths: readonly string[]): Promise<Input[]> {
+  const jobs: Input[] = [];
+  for (const p of paths) {
+    const info = await stat(p).catch(() => undefined);
+    if (!info) jobs.push({ path: p, name: p, missing: `no such file or folder: ${p}` });
+    else if (info.isDirectory()) {
+      const entries = await readdir(p, { recursive: true, withFileTypes: true });
+      const files = entries
+        .filter((e) => e.isFile() && IMAGE_EXTENSIONS.test(e.name))
+        .map((e) => join(e.parentPath, e.name))
+        .sort();
+      for (const f of files) jobs.push({ path: f, name: relative(p, f).split(sep).join('/') });
+    } else jobs.push({ path: p, name: p });
+  }
+  return jobs;
+}
+
+/** Extracts in chunks, on worker threads when there is more than one chunk and core; yields in input order. */
+async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: number): AsyncGenerator<RecordOut> {
+  let extract = (jobs: FileJob[]) => extractFileRecords(jobs, spec);
+  let close = async () => {};
+  if (threads > 1 && inputs.length > CHUNK) {
+    const { Piscina } = await import('piscina');
+    const pool = new Piscina({ filename: workerUrl('../features/extract.worker', import.meta.url), minThreads: threads, maxThreads: threads });
+    extract = (jobs) => pool.run({ jobs, spec }) as Promise<RecordOut[]>;
+    close = () => pool.destroy();
+  } else {
+    await (await import('../features/backend.ts')).useCpuBackend();
+  }
+  const run = async (chunk: Input[]): Promise<RecordOut[]> => {
+    const done = await extract(chunk.filter((j) => !j.missing));
+    let k = 0;
+    return chunk.map((j) => (j.missing ? recordOut(j.name, { ok: false, error: new MedclassError('unreadableFile', j.missing) }) : done[k++]!));
+  };
+  // Every chunk is queued at once; the pool keeps both cores busy while output keeps the order.
+  const pending: Promise<RecordOut[]>[] = [];
+  for (let i = 0; i < inputs.length; i += CHUNK) pending.push(run(inputs.slice(i, i + CHUNK)));
+  try {
+    for (const p of pending) yield* await p;
+  } finally {
+    await close();
+  }
+}
+
+async function write(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+interface FeaturesOptions extends SpecOptions {
+  out?: string;
+  jobs?: string;
+}
+
+export async function featuresCommand(paths: string[], options: FeaturesOptions): Promise<void> {
+  const spec = parseFeatureSpec(specInput(options));
+  const inputs = await collectFiles(paths);
+  const threads = Math.max(1, Math.floor(Number(options.jobs ?? availableParallelism())) || 1);
+  const out: Writable = options.out ? createWriteStream(options.out) : process.stdout;
+  let ok = 0;
+  let separator = '\n';
+  await write(out, `{"spec":${JSON.stringify(spec)},"images":[`);
+  for await (const record of records(inputs, spec, threads)) {
+    if (record.ok) ok++;
+    await write(out, separator + record.json);
+    separator = ',\n';
+  }
+  await write(out, '\n]}\n');
+  if (options.out) {
+    out.end();
+    await once(out, 'finish');
+  }
+  if (ok === 0) {
+    process.stderr.write(`medclass: no image could be read (${inputs.length} given)\n`);
+    process.exitCode = 1;
+  }
+}
