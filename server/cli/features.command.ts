@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import { MedclassError } from '../../shared/errors.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { extractFileRecords, recordOut, type FileJob, type RecordOut } from '../features/records.ts';
+import { recordOut, type FileJob, type RecordOut } from '../features/record_json.ts';
 import { workerUrl } from '../features/worker_url.ts';
 import { specInput, type SpecOptions } from './spec_options.ts';
 
@@ -35,9 +35,10 @@ export async function collectFiles(paths: readonly string[]): Promise<Input[]> {
   return jobs;
 }
 
-/** Extracts in chunks, on worker threads when there is more than one chunk and core; yields in input order. */
-async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: number): AsyncGenerator<RecordOut> {
-  let extract = (jobs: FileJob[]) => extractFileRecords(jobs, spec);
+/** Extracts in chunks, on worker threads when there is more than one chunk and core; yields chunks in input order. */
+async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: number): AsyncGenerator<RecordOut[]> {
+  // The extraction modules (tfjs among them) load only where they run: here, or in the workers.
+  let extract: (jobs: FileJob[]) => Promise<RecordOut[]>;
   let close = async () => {};
   if (threads > 1 && inputs.length > CHUNK) {
     const { Piscina } = await import('piscina');
@@ -45,7 +46,9 @@ async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: nu
     extract = (jobs) => pool.run({ jobs, spec }) as Promise<RecordOut[]>;
     close = () => pool.destroy();
   } else {
-    await (await import('../features/backend.ts')).useCpuBackend();
+    const [{ useCpuBackend }, { extractFileRecords }] = await Promise.all([import('../features/backend.ts'), import('../features/records.ts')]);
+    await useCpuBackend();
+    extract = (jobs) => extractFileRecords(jobs, spec);
   }
   const run = async (chunk: Input[]): Promise<RecordOut[]> => {
     const done = await extract(chunk.filter((j) => !j.missing));
@@ -56,7 +59,7 @@ async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: nu
   const pending: Promise<RecordOut[]>[] = [];
   for (let i = 0; i < inputs.length; i += CHUNK) pending.push(run(inputs.slice(i, i + CHUNK)));
   try {
-    for (const p of pending) yield* await p;
+    for (const p of pending) yield await p;
   } finally {
     await close();
   }
@@ -79,10 +82,15 @@ export async function featuresCommand(paths: string[], options: FeaturesOptions)
   let ok = 0;
   let separator = '\n';
   await write(out, `{"spec":${JSON.stringify(spec)},"images":[`);
-  for await (const record of records(inputs, spec, threads)) {
-    if (record.ok) ok++;
-    await write(out, separator + record.json);
-    separator = ',\n';
+  // One write per chunk: a write per record would wait on the file for each of them.
+  for await (const chunk of records(inputs, spec, threads)) {
+    let text = '';
+    for (const record of chunk) {
+      if (record.ok) ok++;
+      text += separator + record.json;
+      separator = ',\n';
+    }
+    await write(out, text);
   }
   await write(out, '\n]}\n');
   if (options.out) {

@@ -17,13 +17,21 @@ export function quantise(v: Float32Array, base: number, count: number, levels: n
   return out;
 }
 
-/** Visits every in-image pixel pair (i, j) at the given offset. */
-function forEachPair(q: Uint16Array, height: number, width: number, dr: number, dc: number, visit: (i: number, j: number) => void): void {
-  const c0 = Math.max(0, -dc);
-  const c1 = Math.min(width, width - dc);
-  const step = dr * width + dc;
-  for (let r = 0; r < height - dr; r++) {
-    for (let p = r * width + c0, end = r * width + c1; p < end; p++) visit(q[p]!, q[p + step]!);
+/** The pixel-index range of an offset's pairs: rows [0, rows), columns [c0, c1), partner at +step. */
+function pairRange(height: number, width: number, dr: number, dc: number): { rows: number; c0: number; c1: number; step: number } {
+  return { rows: Math.max(0, height - dr), c0: Math.max(0, -dc), c1: Math.min(width, width - dc), step: dr * width + dc };
+}
+
+/** Adds the co-occurrence counts of all four offsets of one image into `counts` (4 x levels x levels, not symmetrised). */
+function countPairs(q: Uint16Array, height: number, width: number, levels: number, counts: Int32Array): void {
+  const ll = levels * levels;
+  for (let a = 0; a < GLCM_OFFSETS.length; a++) {
+    const [dr, dc] = GLCM_OFFSETS[a]!;
+    const { rows, c0, c1, step } = pairRange(height, width, dr, dc);
+    const base = a * ll;
+    for (let r = 0; r < rows; r++) {
+      for (let p = r * width + c0, end = r * width + c1; p < end; p++) counts[base + q[p]! * levels + q[p + step]!]!++;
+    }
   }
 }
 
@@ -32,68 +40,68 @@ function forEachPair(q: Uint16Array, height: number, width: number, dr: number, 
  * four angles (`batch x 4`: energy, contrast, homogeneity, correlation), as scikit-image's
  * symmetric, normalised `graycomatrix` and `graycoprops`.
  *
- * Every property except energy is a sum over pixel pairs of a function of (i, j), so it is
- * summed straight from the pairs; the sums of i, i^2 and ij are integers, exact in double,
- * which makes the correlation exact too. Energy needs sum(P^2): the symmetric count matrix
- * is kept and its sum of squares updated as each count grows.
+ * The symmetric matrix S = C + C^T is visited once over i <= j. Its sums of i, i^2 and ij
+ * are integers, exact in double, so the correlation comes out exact too.
  */
 export function glcmFeaturesImpl(images: Float32Array, batch: number, height: number, width: number, levels: number): Float64Array {
   const out = new Float64Array(batch * 4);
   const pixels = height * width;
+  const ll = levels * levels;
   const q = new Uint16Array(pixels);
-  const counts = new Int32Array(levels * levels);
+  const counts = new Int32Array(GLCM_OFFSETS.length * ll);
   const homogeneityWeight = new Float64Array(levels);
   for (let d = 0; d < levels; d++) homogeneityWeight[d] = 1 / (1 + d * d);
   for (let k = 0; k < batch; k++) {
     quantise(images, k * pixels, pixels, levels, q);
+    countPairs(q, height, width, levels, counts);
     let energy = 0;
     let contrast = 0;
     let homogeneity = 0;
     let correlation = 0;
-    for (const [dr, dc] of GLCM_OFFSETS) {
-      let pairs = 0;
-      let squares = 0; // sum of S^2 over the symmetric count matrix S
+    for (let a = 0; a < GLCM_OFFSETS.length; a++) {
+      const base = a * ll;
+      let total = 0; // sum of S
+      let squares = 0; // sum of S^2
       let sumD2 = 0;
       let sumW = 0;
-      let sumI = 0; // over S: sum of i S_ij, equal to sum of j S_ij
+      let sumI = 0; // sum of i S_ij, equal to the sum of j S_ij
       let sumII = 0;
       let sumIJ = 0;
-      forEachPair(q, height, width, dr, dc, (i, j) => {
-        pairs++;
-        const d = i > j ? i - j : j - i;
-        sumD2 += d * d;
-        sumW += homogeneityWeight[d]!;
-        sumI += i + j;
-        sumII += i * i + j * j;
-        sumIJ += 2 * i * j;
-        const a = i * levels + j;
-        const s = counts[a]!;
-        if (i === j) {
-          squares += 4 * s + 4; // S_ii grows by 2
-          counts[a] = s + 2;
-        } else {
-          squares += 2 * (2 * s + 1); // S_ij and S_ji both grow by 1
-          counts[a] = s + 1;
-          counts[j * levels + i] = s + 1;
+      for (let i = 0; i < levels; i++) {
+        const diagonal = 2 * counts[base + i * levels + i]!;
+        total += diagonal;
+        squares += diagonal * diagonal;
+        sumW += diagonal;
+        sumI += diagonal * i;
+        sumII += diagonal * i * i;
+        sumIJ += diagonal * i * i;
+        for (let j = i + 1; j < levels; j++) {
+          const s = counts[base + i * levels + j]! + counts[base + j * levels + i]!;
+          if (s === 0) continue;
+          const d = j - i;
+          // S_ij and S_ji both hold s
+          total += 2 * s;
+          squares += 2 * s * s;
+          sumD2 += 2 * s * d * d;
+          sumW += 2 * s * homogeneityWeight[d]!;
+          sumI += s * (i + j);
+          sumII += s * (i * i + j * j);
+          sumIJ += 2 * s * i * j;
         }
-      });
-      forEachPair(q, height, width, dr, dc, (i, j) => {
-        counts[i * levels + j] = 0;
-        counts[j * levels + i] = 0;
-      });
-      if (pairs === 0) {
+      }
+      if (total === 0) {
         correlation += 1; // an empty matrix: energy, contrast, homogeneity 0, correlation 1
         continue;
       }
-      const total = 2 * pairs;
       energy += Math.sqrt(squares) / total;
-      contrast += sumD2 / pairs;
-      homogeneity += sumW / pairs;
-      // var * total^2 = total * sum(i^2 S) - (sum(i S))^2, an exact integer for all but huge images
+      contrast += sumD2 / total;
+      homogeneity += sumW / total;
+      // var * total^2 = total * sum(i^2 S) - (sum(i S))^2: exact integers for all but huge images
       const variance = total * sumII - sumI * sumI;
       const covariance = total * sumIJ - sumI * sumI;
       correlation += variance <= 0 ? 1 : covariance / variance;
     }
+    counts.fill(0);
     const m = GLCM_OFFSETS.length;
     out[k * 4] = energy / m;
     out[k * 4 + 1] = contrast / m;
@@ -109,20 +117,21 @@ export function glcmImpl(images: Float32Array, batch: number, height: number, wi
   const size = levels * levels;
   const out = new Float32Array(batch * GLCM_OFFSETS.length * size);
   const q = new Uint16Array(pixels);
-  const counts = new Float64Array(size);
+  const counts = new Int32Array(GLCM_OFFSETS.length * size);
   for (let k = 0; k < batch; k++) {
     quantise(images, k * pixels, pixels, levels, q);
-    GLCM_OFFSETS.forEach(([dr, dc], a) => {
-      counts.fill(0);
-      let total = 0;
-      forEachPair(q, height, width, dr, dc, (i, j) => {
-        counts[i * levels + j]! += 1;
-        counts[j * levels + i]! += 1;
-        total += 2;
-      });
-      const base = (k * GLCM_OFFSETS.length + a) * size;
-      if (total > 0) for (let t = 0; t < size; t++) out[base + t] = counts[t]! / total;
-    });
+    countPairs(q, height, width, levels, counts);
+    for (let a = 0; a < GLCM_OFFSETS.length; a++) {
+      const { rows, c0, c1 } = pairRange(height, width, GLCM_OFFSETS[a]![0], GLCM_OFFSETS[a]![1]);
+      const total = 2 * rows * Math.max(0, c1 - c0);
+      if (total === 0) continue;
+      const base = a * size;
+      const o = (k * GLCM_OFFSETS.length + a) * size;
+      for (let i = 0; i < levels; i++) {
+        for (let j = 0; j < levels; j++) out[o + i * levels + j] = (counts[base + i * levels + j]! + counts[base + j * levels + i]!) / total;
+      }
+    }
+    counts.fill(0);
   }
   return out;
 }

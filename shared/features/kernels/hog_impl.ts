@@ -7,8 +7,6 @@ export interface HogParams {
 }
 
 const EPS = 1e-5;
-/** Below this |sin| between a gradient and a bin edge the fast test may disagree with the reference angle. */
-const TIE = 1e-9;
 
 /**
  * Bin of a gradient exactly as scikit-image decides it: theta = degrees(atan2(gy, gx)) mod 180
@@ -23,126 +21,104 @@ export function referenceBin(gx: number, gy: number, n: number): number {
   return -1;
 }
 
-/** Unit vectors of the bin edges 1..n-1, with the exact directions where they exist. */
-function edgeDirections(n: number): { cos: Float64Array; sin: Float64Array } {
-  const cos = new Float64Array(n);
-  const sin = new Float64Array(n);
-  for (let i = 1; i < n; i++) {
-    const deg = (180 / n) * i;
-    const exact: Record<number, [number, number]> = { 45: [Math.SQRT1_2, Math.SQRT1_2], 90: [0, 1], 135: [-Math.SQRT1_2, Math.SQRT1_2] };
-    const [c, s] = exact[deg] ?? [Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)];
-    cos[i] = c;
-    sin[i] = s;
-  }
-  return { cos, sin };
-}
+// atan(r) on [0, 1] to within 1e-5 rad (Abramowitz and Stegun 4.4.49).
+const A1 = 0.9998660;
+const A3 = -0.3302995;
+const A5 = 0.180141;
+const A7 = -0.085133;
+const A9 = 0.0208351;
+/**
+ * Fractions of a bin within which the approximate angle could sit on the wrong side of an
+ * edge: 1e-5 rad is at most 1.2e-4 of a bin for 36 orientations, so this leaves room eightfold.
+ */
+const NEAR_EDGE = 1e-3;
 
-/** Reusable buffers, so a batch allocates once. */
-interface Scratch {
-  mag: Float64Array;
-  bin: Int8Array;
-  hist: Float64Array;
+/**
+ * The bin of a non-zero gradient (gy != 0): an approximate arctangent places it, and only
+ * where that lands near a bin edge does the reference's double-precision angle decide, so
+ * every gradient goes exactly where scikit-image puts it.
+ */
+export function fastBin(gx: number, gy: number, n: number): number {
+  const ax = gx < 0 ? -gx : gx;
+  const ay = gy < 0 ? -gy : gy;
+  const steep = ay > ax;
+  const r = steep ? ax / ay : ay / ax;
+  const r2 = r * r;
+  let t = r * (A1 + r2 * (A3 + r2 * (A5 + r2 * (A7 + r2 * A9))));
+  if (steep) t = Math.PI / 2 - t;
+  // t = atan(|gy| / |gx|); theta mod 180 is t where the signs agree, 180 - t where they differ
+  let u = t * (n / Math.PI);
+  if ((gx < 0) !== (gy < 0)) u = n - u;
+  const bin = Math.floor(u);
+  const frac = u - bin;
+  return frac < NEAR_EDGE || frac > 1 - NEAR_EDGE ? referenceBin(gx, gy, n) : bin;
 }
 
 /**
  * HOG of a batch of `height x width` images (FEATURES.md section 2), as `skimage.feature.hog`
  * with L2-Hys block norm. `images` holds the batch row-major; returns `batch x length`.
- *
- * The bin is found without an arctangent: a gradient folded into the upper half-plane lies
- * above edge i when its cross product with the edge direction is positive. Where that
- * product is within rounding of zero, the reference's double-precision angle decides.
  */
 export function hogImpl(images: Float32Array, batch: number, height: number, width: number, p: HogParams): Float32Array {
   const n = p.orientations;
   const cell = p.pixelsPerCell;
-  const b = p.cellsPerBlock;
   const g = hogGeometry(height, width, p);
   const out = new Float32Array(batch * g.length);
   if (g.length === 0) return out;
-  const rows = g.cellsY * cell;
-  const cols = g.cellsX * cell;
-  const scratch: Scratch = {
-    mag: new Float64Array(rows * cols),
-    bin: new Int8Array(rows * cols),
-    hist: new Float64Array(g.cellsY * g.cellsX * n),
-  };
-  const edges = edgeDirections(n);
-  const blockValues = new Float64Array(b * b * n);
+  const hist = new Float64Array(g.cellsY * g.cellsX * n);
+  // histogram offset of each column's cell, so the hot loop divides nothing
+  const columnCell = new Int32Array(g.cellsX * cell);
+  for (let c = 0; c < columnCell.length; c++) columnCell[c] = Math.floor(c / cell) * n;
+  const block = new Float64Array(p.cellsPerBlock ** 2 * n);
   for (let k = 0; k < batch; k++) {
-    gradientBins(images, k * height * width, height, width, rows, cols, n, edges, scratch);
-    cellHistograms(scratch, g.cellsY, g.cellsX, cell, cols, n);
-    normaliseBlocks(scratch.hist, g, b, n, blockValues, out, k * g.length);
+    cellHistograms(images, k * height * width, height, width, g.cellsY, cell, n, columnCell, hist);
+    normaliseBlocks(hist, cell * cell, g, p.cellsPerBlock, n, block, out, k * g.length);
   }
   return out;
 }
 
-function gradientBins(
+/**
+ * Per cell and bin, the sum of gradient magnitudes (normaliseBlocks divides by the cell's
+ * area; nothing runs here after the loop, which V8 would compile without type feedback and
+ * throw away on every call): gradients by central differences (zero on
+ * the image's first and last rows and columns), each pixel's magnitude added to its bin.
+ */
+function cellHistograms(
   v: Float32Array,
   base: number,
   height: number,
   width: number,
-  rows: number,
-  cols: number,
+  cellsY: number,
+  cell: number,
   n: number,
-  edges: { cos: Float64Array; sin: Float64Array },
-  { mag, bin }: Scratch,
+  columnCell: Int32Array,
+  hist: Float64Array,
 ): void {
-  const ec = edges.cos;
-  const es = edges.sin;
-  for (let r = 0; r < rows; r++) {
+  hist.fill(0);
+  const cols = columnCell.length;
+  const rowStride = (cols / cell) * n;
+  for (let r = 0; r < cellsY * cell; r++) {
     const row = base + r * width;
-    const up = r > 0 ? row - width : -1;
-    const down = r < height - 1 ? row + width : -1;
+    const hasGy = r > 0 && r < height - 1;
+    const h0 = Math.floor(r / cell) * rowStride;
     for (let c = 0; c < cols; c++) {
       const i = row + c;
       const gx = c > 0 && c < width - 1 ? v[i + 1]! - v[i - 1]! : 0;
-      const gy = up >= 0 && down >= 0 ? v[down + c]! - v[up + c]! : 0;
-      const o = r * cols + c;
-      const m2 = gx * gx + gy * gy;
-      mag[o] = Math.sqrt(m2);
-      if (m2 === 0 || gy === 0) {
-        bin[o] = 0; // atan2(0, x) mod 180 is 0 for either sign of x
+      const gy = hasGy ? v[i + width]! - v[i - width]! : 0;
+      if (gy === 0) {
+        // atan2(0, x) mod 180 is 0 for either sign of x
+        hist[h0 + columnCell[c]!]! += gx < 0 ? -gx : gx;
         continue;
       }
-      // Fold into the upper half-plane: theta mod 180 is unchanged.
-      const x = gy < 0 ? -gx : gx;
-      const y = gy < 0 ? -gy : gy;
-      const tie = TIE * Math.sqrt(m2);
-      if (y <= tie) {
-        bin[o] = referenceBin(gx, gy, n); // near 0 or 180, where the mod may round up to 180
-        continue;
-      }
-      let k = 0;
-      let exact = true;
-      for (let e = 1; e < n; e++) {
-        const cross = ec[e]! * y - es[e]! * x;
-        if (cross > tie) k = e;
-        else {
-          if (cross >= -tie) exact = false;
-          break;
-        }
-      }
-      bin[o] = exact ? k : referenceBin(gx, gy, n);
+      const bin = fastBin(gx, gy, n);
+      if (bin >= 0) hist[h0 + columnCell[c]! + bin]! += Math.sqrt(gx * gx + gy * gy);
     }
   }
 }
 
-function cellHistograms({ mag, bin, hist }: Scratch, cellsY: number, cellsX: number, cell: number, cols: number, n: number): void {
-  hist.fill(0);
-  const area = cell * cell;
-  for (let r = 0; r < cellsY * cell; r++) {
-    const cy = ((r / cell) | 0) * cellsX;
-    const row = r * cols;
-    for (let c = 0; c < cellsX * cell; c++) {
-      const k = bin[row + c]!;
-      if (k >= 0) hist[(cy + ((c / cell) | 0)) * n + k]! += mag[row + c]!;
-    }
-  }
-  for (let i = 0; i < hist.length; i++) hist[i]! /= area;
-}
-
+/** Cell means, then L2-Hys over every block of `b x b` cells, stride one cell, in skimage's order. */
 function normaliseBlocks(
   hist: Float64Array,
+  area: number,
   g: { cellsX: number; blocksY: number; blocksX: number },
   b: number,
   n: number,
@@ -158,7 +134,7 @@ function normaliseBlocks(
       for (let cy = 0; cy < b; cy++) {
         const start = ((by + cy) * g.cellsX + bx) * n;
         for (let t = start; t < start + b * n; t++) {
-          const x = hist[t]!;
+          const x = hist[t]! / area;
           block[j++] = x;
           sum += x * x;
         }

@@ -1,0 +1,129 @@
+/**
+ * The golden vectors of ../shared/golden in the browser (the `browser` vitest project):
+ * on the WebGL kernels within the GPU tolerance, and on the exact CPU-side kernels within
+ * the exact one. Files are read through vitest's browser commands (relative to the repo
+ * root) and decoded by the project's own PNG decoder, never a canvas (FEATURES.md).
+ */
+import { engine, getBackend, tensor3d } from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { commands } from 'vitest/browser';
+import { initFeatureBackend, webglProblem } from '../client/features/backend.ts';
+import { extractFeatures } from '../shared/features/extract.ts';
+import type { GreyImage } from '../shared/features/grey.ts';
+import { glcmImpl } from '../shared/features/kernels/glcm_impl.ts';
+import { glcm } from '../shared/features/kernels/ops.ts';
+import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
+import { SCALAR_FEATURES } from '../shared/features/spec.ts';
+import { EXACT_TOLERANCE, GPU_TOLERANCE, relativeL2, scalarError, type Tolerance } from '../shared/features/tolerance.ts';
+import { decodeImage } from '../shared/image/index.ts';
+import type { GoldenFile } from './golden.ts';
+import { compareToGolden } from './golden_compare.ts';
+
+/** The golden folder, relative to the repo root (the browser project's root). */
+const GOLDEN = '../shared/golden';
+
+/** GOLDEN_FILES of test/golden.ts, which reads them with node:fs and cannot load here. */
+const GOLDEN_FILES = [
+  's0_l32', 's0_l8', 's0_l256', 's0_min_size', 's48_l32', 's64_l32', 's64_l8', 's64_l256',
+  's64_l32_o12_p6_b3', 's64_l32_pixels', 's100_l32', 's128_l32', 's128_l8', 's128_l256',
+] as const;
+
+async function loadGolden(name: string): Promise<GoldenFile> {
+  return { name, ...JSON.parse(await commands.readFile(`${GOLDEN}/${name}.json`)) } as GoldenFile;
+}
+
+const decoded = new Map<string, GreyImage>();
+
+async function goldenImage(file: string): Promise<GreyImage> {
+  let image = decoded.get(file);
+  if (!image) {
+    const base64 = await commands.readFile(`${GOLDEN}/images/${file}`, 'base64');
+    image = decodeImage(Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0)));
+    decoded.set(file, image);
+  }
+  return image;
+}
+
+/** Data ids the active backend holds: equal before and after an extraction when nothing leaks. */
+const backendDataIds = (): number => engine().backend.numDataIds();
+
+const BACKENDS: [name: 'webgl' | 'cpu', tolerance: Tolerance][] = [
+  ['webgl', GPU_TOLERANCE],
+  ['cpu', EXACT_TOLERANCE],
+];
+
+describe.each(BACKENDS)('golden vectors in the browser on %s', (backend, tolerance) => {
+  it.each(GOLDEN_FILES)(
+    '%s',
+    async (name) => {
+      // No skipping: without WebGL (or without float32 render targets) this fails.
+      expect(await initFeatureBackend(backend), webglProblem() ?? undefined).toBe(backend);
+      expect(getBackend()).toBe(backend);
+      const golden = await loadGolden(name);
+      const { size, levels, orientations, pixelsPerCell, cellsPerBlock } = golden.spec;
+      const spec = parseFeatureSpec({ size, levels, orientations, pixelsPerCell, cellsPerBlock });
+      const images = await Promise.all(golden.images.map((r) => goldenImage(r.file)));
+      const before = backendDataIds();
+      const start = performance.now();
+      const results = await extractFeatures(images, spec);
+      const ms = performance.now() - start;
+      expect(backendDataIds()).toBe(before);
+      const problems: string[] = [];
+      const worst = { hog: 0, scalar: 0, scalarName: '' };
+      golden.images.forEach((record, i) => {
+        const result = results[i]!;
+        if (record.error) {
+          if (result.ok) problems.push(`${record.file}: accepted, expected refusal`);
+          else {
+            expect(result.error.code).toBe(record.errorCode);
+            expect(result.error.message).toBe(record.error);
+          }
+          return;
+        }
+        if (!result.ok) return problems.push(`${record.file}: refused: ${result.error.message}`);
+        expect([result.width, result.height, result.resizedWidth, result.resizedHeight]).toEqual([
+          record.width,
+          record.height,
+          record.resizedWidth,
+          record.resizedHeight,
+        ]);
+        if (record.hog && result.values.hog) worst.hog = Math.max(worst.hog, relativeL2(result.values.hog, record.hog));
+        for (const f of SCALAR_FEATURES) {
+          const expected = record[f];
+          const actual = result.values[f];
+          if (expected === undefined || actual === undefined) continue;
+          const err = scalarError(actual, expected);
+          if (err > worst.scalar) Object.assign(worst, { scalar: err, scalarName: `${f} of ${record.file}` });
+        }
+        problems.push(...compareToGolden(result.values, record, tolerance));
+      });
+      console.log(
+        `[${backend}] ${name}: ${golden.images.length} records in ${ms.toFixed(0)} ms; worst hog relative L2 ` +
+          `${worst.hog.toExponential(2)}, worst scalar error ${worst.scalar.toExponential(2)} (${worst.scalarName || '-'})`,
+      );
+      expect(problems).toEqual([]);
+    },
+    120_000,
+  );
+});
+
+describe('co-occurrence matrices on webgl', () => {
+  it.each([8, 32, 256])('match the exact ones at %i levels', async (levels) => {
+    expect(await initFeatureBackend('webgl'), webglProblem() ?? undefined).toBe('webgl');
+    const names = ['camera.png', 'noise.png', 'flat.png', 'odd_65x65.png'];
+    for (const file of names) {
+      const image = await goldenImage(file);
+      const x = tensor3d(image.data, [1, image.height, image.width]);
+      const t = glcm(x, { levels });
+      const actual = (await t.data()) as Float32Array;
+      t.dispose();
+      x.dispose();
+      const expected = glcmImpl(image.data, 1, image.height, image.width, levels);
+      expect(t.shape).toEqual([1, 4, levels, levels]);
+      let maxError = 0;
+      for (let i = 0; i < expected.length; i++) maxError = Math.max(maxError, Math.abs(actual[i]! - expected[i]!) / Math.max(1e-30, expected[i]!));
+      // exact integer counts over an exact total: at most float32 division rounding
+      expect(maxError, file).toBeLessThan(1e-6);
+    }
+  });
+});
