@@ -1,5 +1,6 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /** Debian's Chromium; the browser tests fail rather than skip when it is missing. */
@@ -18,11 +19,13 @@ export const CHROMIUM_ARGS = [
 export default defineConfig({
   root: 'client',
   publicDir: 'public',
-  plugins: [svelte()],
+  plugins: [svelte({ configFile: fileURLToPath(new URL('svelte.config.js', import.meta.url)) })],
   build: {
     outDir: '../dist/client',
     emptyOutDir: true,
     target: 'es2022',
+    // tfjs with its backends is most of the bundle, and the preview needs it at once
+    chunkSizeWarningLimit: 1500,
   },
   server: {
     fs: { allow: ['..', '../../shared'] },

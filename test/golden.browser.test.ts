@@ -8,6 +8,7 @@ import { engine, getBackend, tensor3d } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { initFeatureBackend, webglProblem } from '../client/features/backend.ts';
+import { glcmWebglLimits } from '../client/features/webgl/glcm_webgl.ts';
 import { extractFeatures } from '../shared/features/extract.ts';
 import type { GreyImage } from '../shared/features/grey.ts';
 import { glcmImpl } from '../shared/features/kernels/glcm_impl.ts';
@@ -52,59 +53,102 @@ const BACKENDS: [name: 'webgl' | 'cpu', tolerance: Tolerance][] = [
   ['cpu', EXACT_TOLERANCE],
 ];
 
+/** Extracts a golden file on the active backend; fails on any record outside `tolerance`. */
+async function checkGolden(name: string, label: string, tolerance: Tolerance): Promise<void> {
+  const golden = await loadGolden(name);
+  const { size, levels, orientations, pixelsPerCell, cellsPerBlock } = golden.spec;
+  const spec = parseFeatureSpec({ size, levels, orientations, pixelsPerCell, cellsPerBlock });
+  const images = await Promise.all(golden.images.map((r) => goldenImage(r.file)));
+  const before = backendDataIds();
+  const start = performance.now();
+  const results = await extractFeatures(images, spec);
+  const ms = performance.now() - start;
+  expect(backendDataIds(), 'tensors left behind').toBe(before);
+  const problems: string[] = [];
+  const worst = { hog: 0, hogFile: '', scalar: 0, scalarName: '' };
+  golden.images.forEach((record, i) => {
+    const result = results[i]!;
+    if (record.error) {
+      if (result.ok) problems.push(`${record.file}: accepted, expected refusal`);
+      else {
+        expect(result.error.code).toBe(record.errorCode);
+        expect(result.error.message).toBe(record.error);
+      }
+      return;
+    }
+    if (!result.ok) return problems.push(`${record.file}: refused: ${result.error.message}`);
+    expect([result.width, result.height, result.resizedWidth, result.resizedHeight]).toEqual([
+      record.width,
+      record.height,
+      record.resizedWidth,
+      record.resizedHeight,
+    ]);
+    if (record.hog && result.values.hog) {
+      const err = relativeL2(result.values.hog, record.hog);
+      if (err >= worst.hog) Object.assign(worst, { hog: err, hogFile: record.file });
+    }
+    for (const f of SCALAR_FEATURES) {
+      const expected = record[f];
+      const actual = result.values[f];
+      if (expected === undefined || actual === undefined) continue;
+      const err = scalarError(actual, expected);
+      if (err >= worst.scalar) Object.assign(worst, { scalar: err, scalarName: `${f} of ${record.file}` });
+    }
+    problems.push(...compareToGolden(result.values, record, tolerance));
+  });
+  console.log(
+    `[${label}] ${name}: ${golden.images.length} records in ${ms.toFixed(0)} ms; worst hog relative L2 ` +
+      `${worst.hog.toExponential(2)} (${worst.hogFile || 'no vectors'}), worst scalar error ` +
+      `${worst.scalar.toExponential(2)} (${worst.scalarName || '-'})`,
+  );
+  expect(problems).toEqual([]);
+}
+
 describe.each(BACKENDS)('golden vectors in the browser on %s', (backend, tolerance) => {
   it.each(GOLDEN_FILES)(
     '%s',
     async (name) => {
-      // No skipping: without WebGL (or without float32 render targets) this fails.
+      // No skipping: without WebGL 2 (or float32 render targets) this fails.
       expect(await initFeatureBackend(backend), webglProblem() ?? undefined).toBe(backend);
       expect(getBackend()).toBe(backend);
-      const golden = await loadGolden(name);
-      const { size, levels, orientations, pixelsPerCell, cellsPerBlock } = golden.spec;
-      const spec = parseFeatureSpec({ size, levels, orientations, pixelsPerCell, cellsPerBlock });
-      const images = await Promise.all(golden.images.map((r) => goldenImage(r.file)));
-      const before = backendDataIds();
-      const start = performance.now();
-      const results = await extractFeatures(images, spec);
-      const ms = performance.now() - start;
-      expect(backendDataIds()).toBe(before);
-      const problems: string[] = [];
-      const worst = { hog: 0, scalar: 0, scalarName: '' };
-      golden.images.forEach((record, i) => {
-        const result = results[i]!;
-        if (record.error) {
-          if (result.ok) problems.push(`${record.file}: accepted, expected refusal`);
-          else {
-            expect(result.error.code).toBe(record.errorCode);
-            expect(result.error.message).toBe(record.error);
-          }
-          return;
-        }
-        if (!result.ok) return problems.push(`${record.file}: refused: ${result.error.message}`);
-        expect([result.width, result.height, result.resizedWidth, result.resizedHeight]).toEqual([
-          record.width,
-          record.height,
-          record.resizedWidth,
-          record.resizedHeight,
-        ]);
-        if (record.hog && result.values.hog) worst.hog = Math.max(worst.hog, relativeL2(result.values.hog, record.hog));
-        for (const f of SCALAR_FEATURES) {
-          const expected = record[f];
-          const actual = result.values[f];
-          if (expected === undefined || actual === undefined) continue;
-          const err = scalarError(actual, expected);
-          if (err > worst.scalar) Object.assign(worst, { scalar: err, scalarName: `${f} of ${record.file}` });
-        }
-        problems.push(...compareToGolden(result.values, record, tolerance));
-      });
-      console.log(
-        `[${backend}] ${name}: ${golden.images.length} records in ${ms.toFixed(0)} ms; worst hog relative L2 ` +
-          `${worst.hog.toExponential(2)}, worst scalar error ${worst.scalar.toExponential(2)} (${worst.scalarName || '-'})`,
-      );
-      expect(problems).toEqual([]);
+      await checkGolden(name, backend, tolerance);
     },
     120_000,
   );
+});
+
+describe('GLCM on webgl in chunks', () => {
+  it('gives the same features when a batch does not fit one texture', async () => {
+    expect(await initFeatureBackend('webgl'), webglProblem() ?? undefined).toBe('webgl');
+    // 64x64 images at 32 levels need 4 x 4096 values each: chunks of 5 images
+    glcmWebglLimits.maxTexels = 5 * 4 * 4096;
+    try {
+      await checkGolden('s64_l32', 'webgl, chunks of 5', GPU_TOLERANCE);
+    } finally {
+      glcmWebglLimits.maxTexels = 0;
+    }
+  });
+});
+
+describe('the largest preview on webgl', () => {
+  it('256x256 at 256 levels agrees with the cpu backend', async () => {
+    const spec = parseFeatureSpec({ size: 256, levels: 256 });
+    const images = await Promise.all(['camera.png', 'disc.png'].map(goldenImage));
+    expect(await initFeatureBackend('cpu')).toBe('cpu');
+    const exact = await extractFeatures(images, spec);
+    expect(await initFeatureBackend('webgl'), webglProblem() ?? undefined).toBe('webgl');
+    const start = performance.now();
+    const gpu = await extractFeatures(images, spec);
+    console.log(`[webgl] 2 images at 256x256, 256 levels: ${(performance.now() - start).toFixed(0)} ms`);
+    gpu.forEach((result, i) => {
+      const reference = exact[i]!;
+      if (!result.ok || !reference.ok) throw new Error('refused');
+      expect(relativeL2(result.values.hog!, reference.values.hog!)).toBeLessThanOrEqual(GPU_TOLERANCE.hogRelativeL2);
+      for (const f of SCALAR_FEATURES) {
+        expect(scalarError(result.values[f]!, reference.values[f]!), f).toBeLessThanOrEqual(GPU_TOLERANCE.scalar);
+      }
+    });
+  });
 });
 
 describe('co-occurrence matrices on webgl', () => {

@@ -120,7 +120,7 @@ export function glcmMergeSource(n: number): string {
     int baseB = start + run;
     int lo = t > run ? t - run : 0;
     int hi = t < run ? t : run;
-    for (int step = 0; step < ${steps}; step++) {
+    for (int it = 0; it < ${steps}; it++) {
       if (lo >= hi) break;
       int mid = (lo + hi) / 2;
       if (getCodes(k, a, start + mid) <= getCodes(k, a, baseB + t - 1 - mid)) lo = mid + 1;
@@ -151,7 +151,7 @@ export function glcmLowerBoundSource(n: number): string {
     float code = float(coords.z);
     int lo = 0;
     int hi = ${n};
-    for (int step = 0; step < ${steps}; step++) {
+    for (int it = 0; it < ${steps}; it++) {
       if (lo >= hi) break;
       int mid = (lo + hi) / 2;
       if (getSorted(k, a, mid) < code) lo = mid + 1;

@@ -35,19 +35,19 @@ export function glslFloat(x: number): string {
 }
 
 /**
- * The test "theta >= edge i" for a gradient (x, y) folded into the upper half-plane
- * (y > 0), as a GLSL boolean expression: the cross product of the edge direction with the
+ * The test "theta >= edge i" for a gradient (px, py) folded into the upper half-plane
+ * (py > 0), as a GLSL boolean expression: the cross product of the edge direction with the
  * gradient is >= 0. The edges at 45, 90 and 135 degrees use the exact directions (1, 1),
  * (0, 1) and (-1, 1), whose tests are a single comparison, a sign or one addition: exact in
  * float32, so a gradient exactly on such an edge goes to the bin above it, as in double.
  */
 export function edgeTest(i: number, n: number): string {
   const deg = (180 / n) * i; // in double, the quotient first, as scikit-image does
-  if (deg === 45) return '(y >= x)';
-  if (deg === 90) return '(x <= 0.0)';
-  if (deg === 135) return '(x + y <= 0.0)';
+  if (deg === 45) return '(py >= px)';
+  if (deg === 90) return '(px <= 0.0)';
+  if (deg === 135) return '(px + py <= 0.0)';
   const rad = (deg * Math.PI) / 180;
-  return `(${glslFloat(Math.cos(rad))} * y - ${glslFloat(Math.sin(rad))} * x >= 0.0)`;
+  return `(${glslFloat(Math.cos(rad))} * py - ${glslFloat(Math.sin(rad))} * px >= 0.0)`;
 }
 
 /**
@@ -62,8 +62,8 @@ export function hogBinSource(n: number): string {
   int hogBin(float gx, float gy) {
     if (gy == 0.0) return 0;
     // theta mod 180 is unchanged by the fold into the upper half-plane.
-    float x = gy < 0.0 ? -gx : gx;
-    float y = gy < 0.0 ? -gy : gy;
+    float px = gy < 0.0 ? -gx : gx;
+    float py = gy < 0.0 ? -gy : gy;
     int k = 0;
 ${tests.join('\n')}
     return k;

@@ -1,0 +1,147 @@
+/**
+ * A WebAssembly SIMD kernel for blocks of dot products, assembled here byte by byte (no
+ * toolchain, no binary blob): `cross(pa, pb, pc, m, n, rowBytes, ldcBytes)` writes
+ * C[i][j] = dot(A_i, B_j) for a 2 x 4 tile at a time, over f64x2 lanes.
+ *
+ * The lanes fix the summation order: lane 0 sums the products of even k, lane 1 those of
+ * odd k, each in increasing k, and the result is lane 0 + lane 1. `dot` in linalg.ts does
+ * exactly the same in plain JavaScript, so both paths give the same bits (wasm SIMD has no
+ * fused multiply-add and rounds every product and sum like JavaScript does).
+ *
+ * Rows must be padded with zeros to an even length (rowBytes a multiple of 16), m to a
+ * multiple of 2 and n to a multiple of 4.
+ */
+
+const u32 = (v: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return out;
+};
+const s32 = (v: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+};
+const vec = (items: number[][]): number[] => [...u32(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...u32(body.length), ...body];
+const name = (s: string): number[] => [...u32(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+
+export const TILE_ROWS = 2;
+export const TILE_COLS = 4;
+
+function assemble(): Uint8Array {
+  const I32 = 0x7f;
+  const V128 = 0x7b;
+  const R = TILE_ROWS;
+  const C = TILE_COLS;
+  // params 0..6: pa pb pc m n rowBytes ldcBytes; i32 locals: i 7, j 8, k 9, c 10, A row pointers, B row pointers
+  const [PA, PB, PC, M, N, ROW, LDC, I, J, KK, CP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const AP = 11;
+  const BP = AP + R;
+  const nI32 = 4 + R + C;
+  const ACC = 7 + nI32;
+  const VA = ACC + R * C;
+  const VB = VA + R;
+  const nV128 = R * C + R + 1;
+  const get = (i: number) => [0x20, ...u32(i)];
+  const set = (i: number) => [0x21, ...u32(i)];
+  const i32c = (v: number) => [0x41, ...s32(v)];
+  const ADD = [0x6a];
+  const MUL = [0x6c];
+  const GE_U = [0x4f];
+  const LOOP_START = [0x02, 0x40, 0x03, 0x40]; // block, loop
+  const LOOP_END = [0x0c, 0, 0x0b, 0x0b]; // br 0 (continue), end loop, end block
+  const BREAK_IF = [0x0d, 1];
+  const vload = (ptr: number) => [...get(ptr), ...get(KK), ...ADD, 0xfd, 0x00, 4, 0];
+  const F64X2_ADD = [0xfd, 0xf0, 0x01];
+  const F64X2_MUL = [0xfd, 0xf2, 0x01];
+  const V128_ZERO = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+  const lane = (l: number) => [0xfd, 0x21, l];
+  const acc = (r: number, c: number) => ACC + r * C + c;
+  const b: number[] = [];
+  const e = (...xs: number[][]) => {
+    for (const x of xs) b.push(...x);
+  };
+  e(i32c(0), set(I), LOOP_START, get(I), get(M), GE_U, BREAK_IF);
+  e(get(PA), get(I), get(ROW), MUL, ADD, set(AP));
+  for (let r = 1; r < R; r++) e(get(AP + r - 1), get(ROW), ADD, set(AP + r));
+  e(i32c(0), set(J), LOOP_START, get(J), get(N), GE_U, BREAK_IF);
+  e(get(PB), get(J), get(ROW), MUL, ADD, set(BP));
+  for (let c = 1; c < C; c++) e(get(BP + c - 1), get(ROW), ADD, set(BP + c));
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) e(V128_ZERO, set(acc(r, c)));
+  e(i32c(0), set(KK), LOOP_START, get(KK), get(ROW), GE_U, BREAK_IF);
+  for (let r = 0; r < R; r++) e(vload(AP + r), set(VA + r));
+  for (let c = 0; c < C; c++) {
+    e(vload(BP + c), set(VB));
+    for (let r = 0; r < R; r++) e(get(acc(r, c)), get(VA + r), get(VB), F64X2_MUL, F64X2_ADD, set(acc(r, c)));
+  }
+  e(get(KK), i32c(16), ADD, set(KK), LOOP_END);
+  e(get(PC), get(I), get(LDC), MUL, ADD, get(J), i32c(8), MUL, ADD, set(CP));
+  for (let r = 0; r < R; r++) {
+    for (let c = 0; c < C; c++) e(get(CP), get(acc(r, c)), lane(0), get(acc(r, c)), lane(1), [0xa0], [0x39, 3, ...u32(c * 8)]);
+    e(get(CP), get(LDC), ADD, set(CP));
+  }
+  e(get(J), i32c(C), ADD, set(J), LOOP_END);
+  e(get(I), i32c(R), ADD, set(I), LOOP_END);
+  e([0x0b]);
+  const code = [...vec([[...u32(nI32), I32], [...u32(nV128), V128]]), ...b];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, vec([[0x60, ...vec(new Array(7).fill([I32])), 0]])),
+    ...section(3, vec([[0]])),
+    ...section(5, vec([[0x00, 1]])),
+    ...section(7, vec([[...name('cross'), 0, 0], [...name('memory'), 2, 0]])),
+    ...section(10, vec([[...u32(code.length), ...code]])),
+  ]);
+}
+
+export interface WasmCross {
+  cross(pa: number, pb: number, pc: number, m: number, n: number, rowBytes: number, ldcBytes: number): void;
+  /** A float64 view of at least `bytes` bytes of the module's memory (valid until the next call). */
+  reserve(bytes: number): Float64Array;
+}
+
+let cached: WasmCross | null | undefined;
+const PAGE = 65536;
+/** Above this the memory is dropped after use, so that one large product does not pin it. */
+export const KEEP_BYTES = 256 * 2 ** 20;
+
+/** The kernel, or null where WebAssembly SIMD is not available. */
+export function wasmCross(): WasmCross | null {
+  if (cached !== undefined) return cached;
+  try {
+    const bytes = assemble();
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (cached = null);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+    const memory = instance.exports['memory'] as WebAssembly.Memory;
+    const cross = instance.exports['cross'] as WasmCross['cross'];
+    cached = {
+      cross,
+      reserve(bytes: number): Float64Array {
+        const need = Math.ceil(bytes / PAGE) - memory.buffer.byteLength / PAGE;
+        if (need > 0) memory.grow(need);
+        return new Float64Array(memory.buffer);
+      },
+    };
+  } catch {
+    cached = null;
+  }
+  return cached;
+}
+
+/** Forgets the instance (and its memory) when it has grown large. */
+export function releaseIfLarge(bytesUsed: number): void {
+  if (bytesUsed > KEEP_BYTES) cached = undefined;
+}

@@ -1,0 +1,180 @@
+import { TILE_COLS, TILE_ROWS, releaseIfLarge, wasmCross } from './gemm_wasm.ts';
+
+/** A dense row-major matrix of doubles. */
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float64Array;
+}
+
+export function matrix(rows: number, cols: number, data: Float64Array = new Float64Array(rows * cols)): Matrix {
+  if (data.length !== rows * cols) throw new Error(`matrix: ${data.length} values for ${rows} x ${cols}`);
+  return { rows, cols, data };
+}
+
+export const rowOf = (m: Matrix, i: number): Float64Array => m.data.subarray(i * m.cols, (i + 1) * m.cols);
+
+/** The rows `index` of m, in that order. */
+export function takeRows(m: Matrix, index: ArrayLike<number>): Matrix {
+  const out = new Float64Array(index.length * m.cols);
+  for (let r = 0; r < index.length; r++) out.set(rowOf(m, index[r]!), r * m.cols);
+  return matrix(index.length, m.cols, out);
+}
+
+/**
+ * The dot product every kernel here is built on: two lanes (even and odd k), each summed in
+ * increasing k, then added. The WebAssembly kernel sums in exactly this order, so a value
+ * is the same bits whichever computed it, in training and in prediction.
+ */
+export function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, d: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  const even = d & ~1;
+  for (let k = 0; k < even; k += 2) {
+    s0 += a[ai + k]! * b[bi + k]!;
+    s1 += a[ai + k + 1]! * b[bi + k + 1]!;
+  }
+  if (d & 1) {
+    s0 += a[ai + even]! * b[bi + even]!;
+    s1 += 0; // the zero padding of the SIMD path: turns a -0 lane into +0 as it does
+  }
+  return s0 + s1;
+}
+
+/** dot(x_i, x_i) for every row. */
+export function squaredNorms(m: Matrix): Float64Array {
+  const out = new Float64Array(m.rows);
+  for (let i = 0; i < m.rows; i++) out[i] = dot(m.data, i * m.cols, m.data, i * m.cols, m.cols);
+  return out;
+}
+
+type Backend = 'auto' | 'js';
+let backend: Backend = 'auto';
+/** Forces the plain JavaScript path (tests compare the two). */
+export function setProductBackend(b: Backend): void {
+  backend = b;
+}
+
+/** Bytes of wasm memory one call may use before the work is split. */
+const CHUNK_BYTES = 96 * 2 ** 20;
+/** Columns (B rows) per kernel call: a panel that stays in L2 while A streams past it. */
+const PANEL = 64;
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** Copies rows [r0, r1) of m into heap at `at` (in doubles), each padded to `stride` doubles. */
+function copyPadded(heap: Float64Array, at: number, m: Matrix, r0: number, r1: number, stride: number, padRowsTo: number): void {
+  for (let r = r0; r < r1; r++) {
+    const o = at + (r - r0) * stride;
+    heap.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), o);
+    if (stride > m.cols) heap.fill(0, o + m.cols, o + stride);
+  }
+  const rows = r1 - r0;
+  if (padRowsTo > rows) heap.fill(0, at + rows * stride, at + padRowsTo * stride);
+}
+
+/**
+ * out[(i - a0) * ldo + j] = dot(A_i, B_j) for i in [a0, a1) and j in [b0, b1), but only
+ * j < bEnd(i0, i1) for a block of rows [i0, i1): a symmetric product stops at the diagonal.
+ * `symmetric` says A and B are the same matrix (its rows are then read in place).
+ */
+function products(
+  A: Matrix,
+  a0: number,
+  a1: number,
+  B: Matrix,
+  b0: number,
+  b1: number,
+  out: Float64Array,
+  ldo: number,
+  symmetric = false,
+): void {
+  if (A.cols !== B.cols) throw new Error(`products: ${A.cols} columns against ${B.cols}`);
+  const d = A.cols;
+  const bEnd = (_i0: number, i1: number) => (symmetric ? Math.min(b1, i1) : b1);
+  const kernel = backend === 'auto' && d > 0 ? wasmCross() : null;
+  if (!kernel) {
+    for (let i = a0; i < a1; i++) {
+      const end = bEnd(i, i + 1);
+      for (let j = b0; j < end; j++) out[(i - a0) * ldo + j] = dot(A.data, i * d, B.data, j * d, d);
+    }
+    return;
+  }
+  const stride = roundUp(d, 2);
+  const rowBytes = stride * 8;
+  const bRowsPerChunk = Math.max(TILE_COLS, roundUp(Math.floor(CHUNK_BYTES / 2 / rowBytes), TILE_COLS));
+  let used = 0;
+  for (let bc = b0; bc < b1; bc += bRowsPerChunk) {
+    const bcEnd = Math.min(b1, bc + bRowsPerChunk);
+    const nB = roundUp(bcEnd - bc, TILE_COLS);
+    // A in row blocks: small ones for a triangle (so that it costs half), else as many as fit.
+    const fit = Math.max(TILE_ROWS, roundUp(Math.floor(CHUNK_BYTES / 2 / (rowBytes + nB * 8)), TILE_ROWS));
+    const aRows = symmetric ? Math.min(fit, PANEL) : fit;
+    const aAt = nB * stride;
+    const cAt = aAt + aRows * stride;
+    const bytes = (cAt + aRows * nB) * 8;
+    used = Math.max(used, bytes);
+    let heap = kernel.reserve(bytes);
+    copyPadded(heap, 0, B, bc, bcEnd, stride, nB);
+    for (let ac = a0; ac < a1; ac += aRows) {
+      const acEnd = Math.min(a1, ac + aRows);
+      const limit = Math.min(bcEnd, bEnd(ac, acEnd));
+      if (limit <= bc) continue;
+      const mA = roundUp(acEnd - ac, TILE_ROWS);
+      // In a symmetric product the A rows are B rows already in memory (padding rows included).
+      const inPlace = symmetric && ac >= bc && ac + mA <= bc + nB;
+      const aPtr = inPlace ? (ac - bc) * stride : aAt;
+      if (!inPlace) copyPadded(heap, aAt, A, ac, acEnd, stride, mA);
+      const nUsed = roundUp(limit - bc, TILE_COLS);
+      for (let p = 0; p < nUsed; p += PANEL) {
+        kernel.cross(aPtr * 8, p * stride * 8, (cAt + p) * 8, mA, Math.min(PANEL, nUsed - p), rowBytes, nB * 8);
+      }
+      heap = kernel.reserve(0);
+      for (let i = ac; i < acEnd; i++) {
+        const end = Math.min(limit, bEnd(i, i + 1));
+        const from = cAt + (i - ac) * nB;
+        if (end > bc) out.set(heap.subarray(from, from + (end - bc)), (i - a0) * ldo + bc);
+      }
+    }
+  }
+  releaseIfLarge(used);
+}
+
+/** A B^T: out[i * B.rows + j] = dot(A_i, B_j). */
+export function crossProduct(A: Matrix, B: Matrix, out: Float64Array = new Float64Array(A.rows * B.rows)): Float64Array {
+  products(A, 0, A.rows, B, 0, B.rows, out, B.rows);
+  return out;
+}
+
+/**
+ * Rows [r0, r1) of the lower triangle (diagonal included) of A A^T into out (n x n, full
+ * rows): out[i * n + j] for j <= i. Worker threads can each fill a band; `mirrorLower`
+ * completes the matrix.
+ */
+export function gramRows(A: Matrix, r0: number, r1: number, out: Float64Array): void {
+  const n = A.rows;
+  const band = new Float64Array((r1 - r0) * n);
+  products(A, r0, r1, A, 0, n, band, n, true);
+  for (let i = r0; i < r1; i++) out.set(band.subarray((i - r0) * n, (i - r0) * n + i + 1), i * n);
+}
+
+export function mirrorLower(out: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j]!;
+}
+
+/** A A^T, symmetric, every entry dot(A_i, A_j). */
+export function gramMatrix(A: Matrix, out: Float64Array = new Float64Array(A.rows * A.rows)): Float64Array {
+  gramRows(A, 0, A.rows, out);
+  mirrorLower(out, A.rows);
+  return out;
+}
+
+/**
+ * Splits rows [0, n) into `parts` bands of about equal lower-triangle area, for threads.
+ * Returns the band edges (parts + 1 numbers).
+ */
+export function triangleBands(n: number, parts: number): number[] {
+  const edges = [0];
+  for (let p = 1; p < parts; p++) edges.push(Math.min(n, Math.max(edges[p - 1]!, Math.round(n * Math.sqrt(p / parts)))));
+  edges.push(n);
+  return edges;
+}

@@ -1,0 +1,88 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../server/http/app.ts';
+import { PROJECT_ROOT } from '../server/paths.ts';
+import { EXACT_TOLERANCE, GPU_TOLERANCE } from '../shared/features/tolerance.ts';
+import { launchChromium } from './browser.ts';
+import { GOLDEN, loadGolden } from './golden.ts';
+import { compareToGolden } from './golden_compare.ts';
+
+const SCREENSHOTS = join(PROJECT_ROOT, 'test', 'output', 'screenshots');
+
+let clientDir: string;
+let app: FastifyInstance;
+let url: string;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  clientDir = mkdtempSync(join(tmpdir(), 'medclass-client-'));
+  await build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir: clientDir, emptyOutDir: true } });
+  app = await buildApp({ clientDir });
+  url = await app.listen({ port: 0, host: '127.0.0.1' });
+  browser = await launchChromium();
+  page = await browser.newPage();
+  await page.goto(url);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  rmSync(clientDir, { recursive: true, force: true });
+});
+
+/** Picks a golden image in the page and reads back the feature vector it shows. */
+async function dropAndRead(file: string): Promise<Record<string, unknown>> {
+  await page.getByTestId('file-input').setInputFiles(join(GOLDEN, 'images', file));
+  const name = file.split('/').pop();
+  const shown = await page.waitForFunction(
+    (expected) => {
+      const text = document.querySelector('[data-testid="feature-json"]')?.textContent;
+      return text && JSON.parse(text).file === expected ? text : null;
+    },
+    name,
+    { timeout: 60_000 },
+  );
+  return JSON.parse((await shown.jsonValue())!);
+}
+
+describe('feature preview page in Chromium', () => {
+  const golden = loadGolden('s64_l32');
+
+  it('computes the features of a dropped golden image on WebGL within the GPU tolerance', async () => {
+    for (const file of ['camera.png', 'astronaut_rgb.png', 'coffee_rgba.png']) {
+      const shown = await dropAndRead(file);
+      expect(await page.getByTestId('backend').textContent()).toBe('webgl');
+      const record = golden.images.find((r) => r.file === file)!;
+      expect(compareToGolden({ ...shown, hog: Float32Array.from(shown['hog'] as number[]) }, record, GPU_TOLERANCE)).toEqual([]);
+      // the table shows the same numbers as the vector
+      expect(Number(await page.locator('[data-feature="glcmContrast"]').getAttribute('data-value'))).toBe(shown['glcmContrast']);
+    }
+    await expect(page.getByTestId('timing').textContent()).resolves.toMatch(/ms/);
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    for (const [name, width] of [['desktop', 1280], ['phone', 390]] as const) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.screenshot({ path: join(SCREENSHOTS, `preview-${name}.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('switches to the exact CPU path and meets the exact tolerance', async () => {
+    await page.getByTestId('backend-choice').selectOption('cpu');
+    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent === 'cpu');
+    const shown = await dropAndRead('disc.png');
+    const record = golden.images.find((r) => r.file === 'disc.png')!;
+    expect(compareToGolden({ ...shown, hog: Float32Array.from(shown['hog'] as number[]) }, record, EXACT_TOLERANCE)).toEqual([]);
+  });
+
+  it('refuses an image too small for one HOG block with a clear message', async () => {
+    await page.getByTestId('param-size').selectOption('0');
+    await page.getByTestId('file-input').setInputFiles(join(GOLDEN, 'images', 'min_size', 'refuse_12x12.png'));
+    await expect(page.getByTestId('error').textContent({ timeout: 30_000 })).resolves.toContain('image too small for one HOG block');
+  });
+});
