@@ -12,8 +12,10 @@ import { workerUrl } from '../features/worker_url.ts';
 import { specInput, type SpecOptions } from './spec_options.ts';
 
 export const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
-/** Files per worker task: big enough that messaging costs little, small enough to balance. */
+/** Most files per worker task: big enough that messaging costs little, small enough to balance. */
 const CHUNK = 48;
+/** Below this many files, starting workers (about 0.2 s each) costs more than it saves. */
+const WORKERS_FROM = 16;
 
 type Input = FileJob & { missing?: string };
 
@@ -40,7 +42,9 @@ async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: nu
   // The extraction modules (tfjs among them) load only where they run: here, or in the workers.
   let extract: (jobs: FileJob[]) => Promise<RecordOut[]>;
   let close = async () => {};
-  if (threads > 1 && inputs.length > CHUNK) {
+  const parallel = threads > 1 && inputs.length >= WORKERS_FROM;
+  const chunk = parallel ? Math.min(CHUNK, Math.ceil(inputs.length / threads)) : CHUNK;
+  if (parallel) {
     const { Piscina } = await import('piscina');
     const pool = new Piscina({ filename: workerUrl('../features/extract.worker', import.meta.url), minThreads: threads, maxThreads: threads });
     extract = (jobs) => pool.run({ jobs, spec }) as Promise<RecordOut[]>;
@@ -57,7 +61,7 @@ async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: nu
   };
   // Every chunk is queued at once; the pool keeps both cores busy while output keeps the order.
   const pending: Promise<RecordOut[]>[] = [];
-  for (let i = 0; i < inputs.length; i += CHUNK) pending.push(run(inputs.slice(i, i + CHUNK)));
+  for (let i = 0; i < inputs.length; i += chunk) pending.push(run(inputs.slice(i, i + chunk)));
   try {
     for (const p of pending) yield await p;
   } finally {
