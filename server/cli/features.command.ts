@@ -8,7 +8,7 @@ import { MedclassError } from '../../shared/errors.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { recordOut, type FileJob, type RecordOut } from '../features/record_json.ts';
-import { workerUrl } from '../features/worker_url.ts';
+import { workerModule } from '../features/worker_url.ts';
 import { specInput, type SpecOptions } from './spec_options.ts';
 
 export const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
@@ -46,7 +46,7 @@ async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: nu
   const chunk = parallel ? Math.min(CHUNK, Math.ceil(inputs.length / threads)) : CHUNK;
   if (parallel) {
     const { Piscina } = await import('piscina');
-    const pool = new Piscina({ filename: workerUrl('../features/extract.worker', import.meta.url), minThreads: threads, maxThreads: threads });
+    const pool = new Piscina({ ...workerModule('../features/extract.worker', import.meta.url), minThreads: threads, maxThreads: threads });
     extract = (jobs) => pool.run({ jobs, spec }) as Promise<RecordOut[]>;
     close = () => pool.destroy();
   } else {
@@ -65,6 +65,8 @@ async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: nu
   try {
     for (const p of pending) yield await p;
   } finally {
+    // on an early exit the chunks still queued end with the pool, not as unhandled rejections
+    for (const p of pending) p.catch(() => {});
     await close();
   }
 }

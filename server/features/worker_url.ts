@@ -1,7 +1,12 @@
 /**
- * The URL of a worker module, relative to the caller's `import.meta.url`: `.js` in the
- * build, `.ts` when the sources run through tsx (whose loader the worker inherits).
+ * Where a worker module is, relative to the caller's `import.meta.url`, and how to start it:
+ * `.js` in the build; `.ts` when the sources run through tsx, whose loader a worker thread
+ * does not inherit from `register()`, so it is named in the worker's exec arguments.
  */
-export function workerUrl(path: string, base: string): string {
-  return new URL(`${path}${base.endsWith('.ts') ? '.ts' : '.js'}`, base).href;
+export function workerModule(path: string, base: string): { filename: string; execArgv: string[] } {
+  const fromSource = base.endsWith('.ts');
+  return {
+    filename: new URL(`${path}${fromSource ? '.ts' : '.js'}`, base).href,
+    execArgv: fromSource ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+  };
 }
