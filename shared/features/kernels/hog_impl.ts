@@ -21,8 +21,8 @@ export function referenceBin(gx: number, gy: number, n: number): number {
   return -1;
 }
 
-// atan(r) on [0, 1] to within 1e-5 rad (Abramowitz and Stegun 4.4.49).
-const A1 = 0.9998660;
+// atan(r) on [-1, 1] to within 1e-5 rad (Abramowitz and Stegun 4.4.49).
+const A1 = 0.999866;
 const A3 = -0.3302995;
 const A5 = 0.180141;
 const A7 = -0.085133;
@@ -34,24 +34,33 @@ const A9 = 0.0208351;
 const NEAR_EDGE = 1e-3;
 
 /**
- * The bin of a non-zero gradient (gy != 0): an approximate arctangent places it, and only
- * where that lands near a bin edge does the reference's double-precision angle decide, so
- * every gradient goes exactly where scikit-image puts it.
+ * The bin of any gradient where the approximate angle cannot decide: none for a zero
+ * gradient, 0 for gy == 0 (atan2(0, x) mod 180 is 0 for either sign of x), else the reference.
+ */
+function exactBin(gx: number, gy: number, n: number): number {
+  if (gy === 0) return gx === 0 ? -1 : 0;
+  return referenceBin(gx, gy, n);
+}
+
+/**
+ * The bin of a gradient: an approximate arctangent places it, and only where that lands
+ * near a bin edge (or is undefined) does exactBin decide, so every gradient goes exactly
+ * where scikit-image puts it. No data-dependent branch on the common path: the quadrant of
+ * an image's gradients is close to random. (cellHistograms inlines the same steps.)
  */
 export function fastBin(gx: number, gy: number, n: number): number {
-  const ax = gx < 0 ? -gx : gx;
-  const ay = gy < 0 ? -gy : gy;
-  const steep = ay > ax;
-  const r = steep ? ax / ay : ay / ax;
+  const ax = Math.abs(gx);
+  const ay = Math.abs(gy);
+  // atan(ay / ax) = pi/4 + atan((ay - ax) / (ay + ax)): one polynomial for every quadrant
+  const r = (ay - ax) / (ay + ax);
   const r2 = r * r;
-  let t = r * (A1 + r2 * (A3 + r2 * (A5 + r2 * (A7 + r2 * A9))));
-  if (steep) t = Math.PI / 2 - t;
-  // t = atan(|gy| / |gx|); theta mod 180 is t where the signs agree, 180 - t where they differ
-  let u = t * (n / Math.PI);
-  if ((gx < 0) !== (gy < 0)) u = n - u;
+  const t = Math.PI / 4 + r * (A1 + r2 * (A3 + r2 * (A5 + r2 * (A7 + r2 * A9))));
+  // theta mod 180 is t where the signs of gx and gy agree, 180 - t where they differ
+  const flip = +(gx * gy < 0);
+  const u = flip * n + (1 - 2 * flip) * t * (n / Math.PI);
   const bin = Math.floor(u);
   const frac = u - bin;
-  return frac < NEAR_EDGE || frac > 1 - NEAR_EDGE ? referenceBin(gx, gy, n) : bin;
+  return frac >= NEAR_EDGE && frac <= 1 - NEAR_EDGE ? bin : exactBin(gx, gy, n);
 }
 
 /**
@@ -78,9 +87,9 @@ export function hogImpl(images: Float32Array, batch: number, height: number, wid
 
 /**
  * Per cell and bin, the sum of gradient magnitudes (normaliseBlocks divides by the cell's
- * area; nothing runs here after the loop, which V8 would compile without type feedback and
- * throw away on every call): gradients by central differences (zero on
- * the image's first and last rows and columns), each pixel's magnitude added to its bin.
+ * area; nothing runs here after the loops, which V8 would compile without type feedback and
+ * throw away on every call): gradients by central differences, zero on the image's first
+ * and last rows and columns.
  */
 function cellHistograms(
   v: Float32Array,
@@ -94,21 +103,46 @@ function cellHistograms(
   hist: Float64Array,
 ): void {
   hist.fill(0);
+  const rows = cellsY * cell;
   const cols = columnCell.length;
   const rowStride = (cols / cell) * n;
-  for (let r = 0; r < cellsY * cell; r++) {
+  const scale = n / Math.PI;
+  // The pixels with both neighbours in both directions: no border tests in the hot loop.
+  const r1 = Math.min(rows, height - 1);
+  const c1 = Math.min(cols, width - 1);
+  for (let r = 1; r < r1; r++) {
     const row = base + r * width;
-    const hasGy = r > 0 && r < height - 1;
     const h0 = Math.floor(r / cell) * rowStride;
-    for (let c = 0; c < cols; c++) {
+    for (let c = 1; c < c1; c++) {
       const i = row + c;
-      const gx = c > 0 && c < width - 1 ? v[i + 1]! - v[i - 1]! : 0;
-      const gy = hasGy ? v[i + width]! - v[i - width]! : 0;
-      if (gy === 0) {
-        // atan2(0, x) mod 180 is 0 for either sign of x
-        hist[h0 + columnCell[c]!]! += gx < 0 ? -gx : gx;
-        continue;
+      const gx = v[i + 1]! - v[i - 1]!;
+      const gy = v[i + width]! - v[i - width]!;
+      const ax = Math.abs(gx);
+      const ay = Math.abs(gy);
+      const q = (ay - ax) / (ay + ax);
+      const q2 = q * q;
+      const t = Math.PI / 4 + q * (A1 + q2 * (A3 + q2 * (A5 + q2 * (A7 + q2 * A9))));
+      const flip = +(gx * gy < 0);
+      const u = flip * n + (1 - 2 * flip) * t * scale;
+      let bin = Math.floor(u);
+      const frac = u - bin;
+      if (!(frac >= NEAR_EDGE && frac <= 1 - NEAR_EDGE)) {
+        bin = exactBin(gx, gy, n);
+        if (bin < 0) continue;
       }
+      hist[h0 + columnCell[c]! + bin]! += Math.sqrt(gx * gx + gy * gy);
+    }
+  }
+  // The frame of the cell grid: the image's border pixels, and the rest where the grid
+  // reaches the image's edge.
+  for (let r = 0; r < rows; r++) {
+    const edgeRow = r === 0 || r >= r1;
+    const h0 = Math.floor(r / cell) * rowStride;
+    for (let c = 0; c < cols; c += edgeRow || c >= c1 - 1 ? 1 : Math.max(1, c1 - 1)) {
+      if (!edgeRow && c > 0 && c < c1) continue;
+      const i = base + r * width + c;
+      const gx = c > 0 && c < width - 1 ? v[i + 1]! - v[i - 1]! : 0;
+      const gy = r > 0 && r < height - 1 ? v[i + width]! - v[i - width]! : 0;
       const bin = fastBin(gx, gy, n);
       if (bin >= 0) hist[h0 + columnCell[c]! + bin]! += Math.sqrt(gx * gx + gy * gy);
     }
