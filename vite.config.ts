@@ -39,7 +39,7 @@ export default defineConfig({
         test: {
           name: 'node',
           environment: 'node',
-          include: ['shared/**/*.test.ts', 'server/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['{shared,server,test}/**/*.{test,spec}.ts'],
           exclude: ['**/*.browser.test.ts', '**/node_modules/**'],
         },
       },

@@ -1,0 +1,93 @@
+/**
+ * Everything the server keeps: users, login tokens, hosted services with their model
+ * versions, and the audit trail. Never images. SQLite (sqlite.store.ts) is the embedded
+ * default; a Postgres store would implement the same interface.
+ */
+export type Role = 'admin' | 'clinician';
+export const PRIVACY_MODES = ['original', 'reduced', 'features'] as const;
+export type PrivacyMode = (typeof PRIVACY_MODES)[number];
+
+export interface User {
+  id: number;
+  username: string;
+  role: Role;
+  passwordHash: string;
+  createdAt: string;
+}
+
+export interface TokenRecord {
+  userId: number;
+  expiresAt: number;
+}
+
+export interface ServiceRecord {
+  name: string;
+  description: string;
+  privacyModes: PrivacyMode[];
+  currentVersion: number;
+  versions: { version: number; createdAt: string; createdBy: string }[];
+}
+
+export interface ModelVersion {
+  service: string;
+  version: number;
+  /** The model document, as saved by shared/classify/model.ts. */
+  model: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  user: string | null;
+  action: string;
+  service?: string | null;
+  modelVersion?: number | null;
+  outcome: string;
+  /** Stage timings and counts; never image bytes, file names or patient data. */
+  detail?: Record<string, number | string | boolean> | null;
+}
+
+export interface PublishInput {
+  service: string;
+  description: string;
+  privacyModes: PrivacyMode[];
+  model: string;
+  createdBy: string;
+}
+
+export interface Store {
+  countUsers(): number;
+  createUser(user: Omit<User, 'id' | 'createdAt'>): User;
+  findUser(username: string): User | undefined;
+  userById(id: number): User | undefined;
+
+  saveToken(tokenHash: string, record: TokenRecord): void;
+  findToken(tokenHash: string): TokenRecord | undefined;
+  deleteToken(tokenHash: string): void;
+  deleteExpiredTokens(now: number): void;
+
+  /** Adds a model version and makes it current, creating the service if new: one transaction. */
+  publish(input: PublishInput): ModelVersion;
+  /** Makes an earlier version current again: one transaction. */
+  rollback(service: string, version: number): ServiceRecord;
+  listServices(): ServiceRecord[];
+  findService(name: string): ServiceRecord | undefined;
+  /** The given version, or the current one. */
+  model(service: string, version?: number): ModelVersion | undefined;
+
+  audit(entry: AuditEntry): void;
+  auditTrail(limit: number): AuditEntry[];
+
+  close(): void;
+}
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+  constructor(
+    readonly code: 'notFound' | 'conflict',
+    message: string,
+  ) {
+    super(message);
+  }
+}
