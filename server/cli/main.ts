@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { MedclassError } from '../../shared/errors.ts';
+import { CliError } from './cli_error.ts';
 import { addSpecOptions } from './spec_options.ts';
 
 const program = new Command('medclass')
@@ -53,16 +54,54 @@ program
 
 program
   .command('serve')
-  .description('run the service: the web app and, later, the classification server')
+  .description('run the service: the web app, the login API and the secure classification channel')
+  .option('--data <dir>', 'data folder (database, server identity)', 'data')
   .option('--port <n>', 'port to listen on', '8080')
   .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .option('--allow-origin <origin...>', 'web app origins allowed besides this server (the static site)')
   .action(async (options) => (await import('./serve.command.ts')).serveCommand(options));
+
+program
+  .command('identity')
+  .description("print the server's pin (its public key and fingerprint), made at first start")
+  .option('--data <dir>', 'data folder', 'data')
+  .action(async (options) => (await import('./serve.command.ts')).identityCommand(options));
+
+const connection = (command: Command) =>
+  command
+    .requiredOption('--server <url>', 'server address, e.g. http://127.0.0.1:8080')
+    .requiredOption('--pin <pin...>', "the server's pin, as `medclass identity` prints it (several for a key rotation)")
+    .requiredOption('--user <name>', 'user name')
+    .option('--password-env <var>', 'environment variable holding the password', 'MEDCLASS_PASSWORD');
+
+connection(program.command('classify').description('classify images with a hosted service over the secure channel').argument('<files...>', 'image files or folders'))
+  .requiredOption('--service <name>', 'hosted service')
+  .option('--mode <mode>', 'what leaves this machine: original, reduced (default where allowed) or features')
+  .option('--json', 'one JSON object per file')
+  .action(async (files: string[], options) => (await import('./classify.command.ts')).classifyCommand(files, options));
+
+program
+  .command('publish')
+  .description('publish a model file as a hosted service, on the server machine (a new version; the service is created if new)')
+  .argument('<model>', 'model file from medclass train')
+  .requiredOption('--service <name>', 'service name')
+  .option('--data <dir>', 'the server\'s data folder', 'data')
+  .option('--description <text>', 'what the service classifies', '')
+  .option('--modes <list>', 'what clients may send: original,reduced,features', 'reduced,features')
+  .action(async (model: string, options) => (await import('./publish.command.ts')).publishCommand(model, options));
+
+connection(program.command('services').description('list the hosted services'))
+  .option('--json', 'print JSON')
+  .action(async (options) => (await import('./classify.command.ts')).servicesCommand(options));
 
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) process.exitCode = e.exitCode;
   else if (e instanceof MedclassError) {
+    process.stderr.write(`medclass: ${e.message}\n`);
+    process.exitCode = 2;
+  } else if (e instanceof CliError) {
     process.stderr.write(`medclass: ${e.message}\n`);
     process.exitCode = 2;
   } else throw e;

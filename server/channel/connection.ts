@@ -1,0 +1,245 @@
+import type { WebSocket } from 'ws';
+import { errorMessage } from '../../shared/errors.ts';
+import { closeCodeFor, ProtocolError } from '../../shared/protocol/errors.ts';
+import type { ServerIdentity } from '../../shared/protocol/identity.ts';
+import { unpackFloat32, unpackFloat64, type ClientMessage, type MessageOf, type ServerMessage } from '../../shared/protocol/messages.ts';
+import { acceptClientSession, type ServerSession } from '../../shared/protocol/session.ts';
+import { AuthError, type AccountsService } from '../accounts/accounts.service.ts';
+import type { WireImage } from '../classify/classify_images.ts';
+import type { Classifier } from '../classify/classifier_pool.ts';
+import { StoreError, type Store, type User } from '../store/store.ts';
+import type { Logger } from '../log.ts';
+import type { RateLimiter, ServerLimits } from './limits.ts';
+
+export interface ConnectionDeps {
+  identity: ServerIdentity;
+  accounts: AccountsService;
+  store: Store;
+  classifier: Classifier;
+  limits: ServerLimits;
+  rate: RateLimiter;
+  log: Logger;
+}
+
+type Reply = ServerMessage;
+/** A refusal of one request; the session stays open. */
+class RequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'rollback']);
+
+/**
+ * One client's WebSocket: the handshake, then sealed frames carrying messages. Frames are
+ * opened in order (the session queues them, as `ws` does not wait for async handlers);
+ * every message is authorised on its own, not only the connection.
+ */
+export class Connection {
+  private session: ServerSession | null = null;
+  private handshaking: Promise<void> | null = null;
+  private user: User | null = null;
+  private inFlight = 0;
+  private idle: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly deps: ConnectionDeps,
+  ) {
+    socket.binaryType = 'nodebuffer';
+    socket.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+    socket.on('close', () => this.dispose());
+    socket.on('error', () => this.dispose());
+    this.touch(deps.limits.handshakeMs);
+  }
+
+  private touch(ms = this.deps.limits.idleMs): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => this.close(4008, this.session ? 'idle timeout' : 'handshake timeout'), ms);
+  }
+
+  private dispose(): void {
+    this.closed = true;
+    clearTimeout(this.idle);
+    this.session?.close();
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.dispose();
+    this.socket.close(code, reason.slice(0, 120));
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    if (!isBinary) return this.close(4010, 'frames are binary');
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (!this.session) {
+      if (this.handshaking) return this.close(4001, 'a frame came before the handshake finished');
+      this.handshaking = this.handshake(bytes);
+      return;
+    }
+    this.touch();
+    const started = performance.now();
+    this.session.open(bytes).then(
+      (message) => this.dispatch(message, performance.now() - started),
+      (e: unknown) => this.fail(e),
+    );
+  }
+
+  private async handshake(hello: Uint8Array): Promise<void> {
+    try {
+      const { reply, session } = await acceptClientSession(hello, this.deps.identity);
+      if (this.closed) return;
+      this.session = session;
+      this.socket.send(reply);
+      this.touch();
+      this.deps.log.debug({ session: session.id }, 'session open');
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private fail(e: unknown): void {
+    const code = e instanceof ProtocolError ? e.code : 'badMessage';
+    this.deps.log.info({ session: this.session?.id, code }, 'session closed on a protocol error');
+    this.close(closeCodeFor(code), e instanceof ProtocolError ? e.message : 'the message could not be read');
+  }
+
+  private async send(message: Reply): Promise<void> {
+    if (this.closed || !this.session) return;
+    try {
+      const frame = await this.session.seal(message);
+      if (!this.closed) this.socket.send(frame);
+    } catch (e) {
+      this.deps.log.warn({ session: this.session.id, error: errorMessage(e) }, 'could not send');
+    }
+  }
+
+  private requestIdOf(m: ClientMessage): string | undefined {
+    return 'requestId' in m ? (m.requestId as string) : undefined;
+  }
+
+  private async dispatch(message: ClientMessage, decryptMs: number): Promise<void> {
+    try {
+      await this.handle(message, decryptMs);
+    } catch (e) {
+      const requestId = this.requestIdOf(message);
+      if (e instanceof RequestError || e instanceof AuthError || e instanceof StoreError) {
+        await this.send({ type: 'error', ...(requestId ? { requestId } : {}), code: e.code, message: e.message });
+      } else {
+        this.deps.log.error({ session: this.session?.id, type: message.type, error: errorMessage(e) }, 'request failed');
+        await this.send({ type: 'error', ...(requestId ? { requestId } : {}), code: 'internal', message: 'the server could not complete this request' });
+      }
+    }
+  }
+
+  private requireUser(): User {
+    if (!this.user) throw new RequestError('unauthenticated', 'authenticate first');
+    return this.user;
+  }
+
+  private async handle(message: ClientMessage, decryptMs: number): Promise<void> {
+    if (message.type === 'authenticate') {
+      this.user = this.deps.accounts.authenticate(message.token);
+      this.audit('authenticate', 'ok');
+      return this.send({ type: 'authenticated', user: this.user.username, role: this.user.role });
+    }
+    const user = this.requireUser();
+    if (ADMIN_ONLY.has(message.type) && user.role !== 'admin') {
+      this.audit(message.type, 'forbidden');
+      throw new RequestError('forbidden', `${message.type} is for admins`);
+    }
+    switch (message.type) {
+      case 'listServices':
+        return this.send({ type: 'services', services: this.services() });
+      case 'classify':
+        return this.classify(message, decryptMs);
+      case 'rollback': {
+        this.deps.store.rollback(message.service, message.version);
+        this.deps.log.info({ user: user.username, service: message.service, version: message.version }, 'rolled back');
+        this.audit('rollback', 'ok', message.service, message.version);
+        return this.send({ type: 'ok', requestId: message.requestId });
+      }
+      default:
+        throw new RequestError('notImplemented', `${message.type} is not served yet`);
+    }
+  }
+
+  private services(): MessageOf<'services'>['services'] {
+    return this.deps.store.listServices().flatMap((s) => {
+      const model = this.deps.classifier.describe(s.name, s.currentVersion);
+      return model ? [{ name: s.name, description: s.description, version: s.currentVersion, labels: model.labels, privacyModes: s.privacyModes, spec: model.spec }] : [];
+    });
+  }
+
+  private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
+    this.deps.store.audit({ at: new Date().toISOString(), user: this.user?.username ?? null, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null });
+  }
+
+  private async classify(message: MessageOf<'classify'>, decryptMs: number): Promise<void> {
+    const user = this.user!;
+    const service = this.deps.store.findService(message.service);
+    if (!service) throw new RequestError('unknownService', `no service named ${message.service}`);
+    const refused = message.images.find((img) => !service.privacyModes.includes(img.mode));
+    if (refused) throw new RequestError('modeNotAllowed', `service ${service.name} does not accept ${refused.mode} images (it accepts ${service.privacyModes.join(', ')})`);
+    if (this.inFlight >= this.deps.limits.concurrentPerConnection) {
+      throw new RequestError('busy', `at most ${this.deps.limits.concurrentPerConnection} requests at once per connection`);
+    }
+    if (!this.deps.rate.take(user.username, message.images.length)) {
+      this.audit('classify', 'rateLimited', service.name, service.currentVersion);
+      throw new RequestError('rateLimited', `more than ${this.deps.limits.imagesPerMinute} images a minute; slow down`);
+    }
+    const images: WireImage[] = message.images.map((img) =>
+      img.mode === 'original'
+        ? { mode: 'original', data: img.data }
+        : img.mode === 'reduced'
+          ? { mode: 'reduced', width: img.data.width, height: img.data.height, pixels: unpackFloat32(img.data.pixels) }
+          : { mode: 'features', vector: unpackFloat64(img.data.vector) },
+    );
+    this.inFlight++;
+    try {
+      const version = service.currentVersion;
+      const outcomes = await this.deps.classifier.classify(service.name, version, images);
+      let failed = 0;
+      const total = { decodeMs: 0, extractMs: 0, classifyMs: 0 };
+      for (const [index, o] of outcomes.entries()) {
+        if (o.ok) {
+          total.decodeMs += o.timings.decodeMs;
+          total.extractMs += o.timings.extractMs;
+          total.classifyMs += o.timings.classifyMs;
+          await this.send({
+            type: 'result',
+            requestId: message.requestId,
+            index,
+            label: o.label,
+            scores: o.scores,
+            modelVersion: version,
+            timings: { decryptMs: decryptMs / outcomes.length, ...o.timings },
+          });
+        } else {
+          failed++;
+          await this.send({ type: 'error', requestId: message.requestId, index, code: o.code, message: o.message });
+        }
+      }
+      this.audit('classify', failed ? (failed === outcomes.length ? 'failed' : 'partial') : 'ok', service.name, version, {
+        images: outcomes.length,
+        failed,
+        mode: message.images[0]!.mode,
+        decryptMs: round(decryptMs),
+        decodeMs: round(total.decodeMs),
+        extractMs: round(total.extractMs),
+        classifyMs: round(total.classifyMs),
+      });
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

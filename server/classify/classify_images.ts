@@ -1,0 +1,83 @@
+import { predict } from '../../shared/classify/classifier.ts';
+import { matrix } from '../../shared/classify/linalg.ts';
+import type { LoadedModel } from '../../shared/classify/model.ts';
+import { MedclassError, errorMessage } from '../../shared/errors.ts';
+import { extractBatch, featureVector, prepareImage, type PreparedImage } from '../../shared/features/extract.ts';
+import { decodeImage, type DecodeLimits } from '../../shared/image/index.ts';
+
+/** An image as the channel carries it, after decryption. */
+export type WireImage =
+  | { mode: 'original'; data: Uint8Array }
+  | { mode: 'reduced'; width: number; height: number; pixels: Float32Array }
+  | { mode: 'features'; vector: Float64Array };
+
+export type ImageOutcome =
+  | { ok: true; label: string; scores: Record<string, number>; timings: { decodeMs: number; extractMs: number; classifyMs: number } }
+  | { ok: false; code: string; message: string };
+
+/** Per-class scores to show: calibrated probabilities where the model has them, else its ranking scores. */
+function scoresOf(labels: string[], values: Float64Array, row: number): Record<string, number> {
+  const k = labels.length;
+  return Object.fromEntries(labels.map((l, c) => [l, values[row * k + c]!]));
+}
+
+/**
+ * Classifies a request's images with one model, all in memory: decode (original), the
+ * exact extraction (original, reduced), the classifier. Each image gets its label or why
+ * it could not be used; one bad image does not spoil the others.
+ */
+export async function classifyImages(model: LoadedModel, images: readonly WireImage[], limits: DecodeLimits): Promise<ImageOutcome[]> {
+  const out: ImageOutcome[] = new Array(images.length);
+  const vectors: { i: number; vector: Float64Array; decodeMs: number; extractMs: number }[] = [];
+  const toExtract: { i: number; image: PreparedImage; decodeMs: number }[] = [];
+  const expected = model.imageSize ?? { width: model.spec.size, height: model.spec.size };
+  images.forEach((image, i) => {
+    try {
+      if (image.mode === 'features') {
+        if (image.vector.length !== model.featureLength) {
+          throw new MedclassError('invalidSpec', `this service takes ${model.featureLength} features, ${image.vector.length} were sent`);
+        }
+        vectors.push({ i, vector: image.vector, decodeMs: 0, extractMs: 0 });
+      } else if (image.mode === 'reduced') {
+        if (image.width !== expected.width || image.height !== expected.height) {
+          throw new MedclassError('invalidSpec', `this service takes ${expected.width}x${expected.height} reduced images, ${image.width}x${image.height} was sent`);
+        }
+        toExtract.push({ i, image: { width: image.width, height: image.height, data: image.pixels }, decodeMs: 0 });
+      } else {
+        const t = performance.now();
+        const prepared = prepareImage(decodeImage(image.data, limits), model.spec);
+        if (model.imageSize && (prepared.width !== expected.width || prepared.height !== expected.height)) {
+          throw new MedclassError('invalidSpec', `this service takes ${expected.width}x${expected.height} images, this one is ${prepared.width}x${prepared.height}`);
+        }
+        toExtract.push({ i, image: prepared, decodeMs: performance.now() - t });
+      }
+    } catch (e) {
+      out[i] = { ok: false, code: e instanceof MedclassError ? e.code : 'badImage', message: errorMessage(e) };
+    }
+  });
+  if (toExtract.length) {
+    const t = performance.now();
+    const values = await extractBatch(
+      toExtract.map((x) => x.image),
+      model.spec,
+    );
+    const each = (performance.now() - t) / toExtract.length;
+    toExtract.forEach((x, k) => vectors.push({ i: x.i, vector: featureVector(values[k]!, model.spec, x.image.height, x.image.width), decodeMs: x.decodeMs, extractMs: each }));
+  }
+  if (vectors.length) {
+    const t = performance.now();
+    const X = matrix(vectors.length, model.featureLength);
+    vectors.forEach((v, r) => X.data.set(v.vector, r * model.featureLength));
+    const e = predict(model.predictor, X);
+    const each = (performance.now() - t) / vectors.length;
+    vectors.forEach((v, r) => {
+      out[v.i] = {
+        ok: true,
+        label: model.labels[e.predicted[r]!]!,
+        scores: scoresOf(model.labels, e.probabilities ?? e.scores, r),
+        timings: { decodeMs: v.decodeMs, extractMs: v.extractMs, classifyMs: each },
+      };
+    });
+  }
+  return out;
+}

@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import type { ImageResult } from '../../shared/client/client.ts';
+import { errorMessage } from '../../shared/errors.ts';
+import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
+import { decodeImage } from '../../shared/image/index.ts';
+import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+import { connectAndAuthenticate, type ConnectionOptions } from '../client/connect.ts';
+import { asCliError, CliError } from './cli_error.ts';
+import { collectFiles } from './features.command.ts';
+
+interface ClassifyOptions extends ConnectionOptions {
+  service: string;
+  mode?: PrivacyMode;
+  json?: boolean;
+}
+
+/** The image as the chosen mode sends it: the file, its reduced pixels, or its feature vector (made here). */
+async function prepare(bytes: Uint8Array, mode: PrivacyMode, service: ServiceInfo): Promise<ClassifyImage> {
+  if (mode === 'original') return { mode, data: bytes };
+  const prepared = prepareImage(decodeImage(bytes), service.spec);
+  if (mode === 'reduced') return { mode, data: { width: prepared.width, height: prepared.height, pixels: packFloat32(prepared.data) } };
+  const { useCpuBackend } = await import('../features/backend.ts');
+  await useCpuBackend();
+  const [values] = await extractBatch([prepared], service.spec);
+  return { mode, data: { vector: packFloat64(featureVector(values!, service.spec, prepared.height, prepared.width)) } };
+}
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+export async function classifyCommand(paths: string[], o: ClassifyOptions): Promise<void> {
+  const files = await collectFiles(paths);
+  const client = await asCliError(connectAndAuthenticate(o));
+  let failures = 0;
+  try {
+    const service = (await asCliError(client.listServices())).find((s) => s.name === o.service);
+    if (!service) throw new CliError(`no service named ${o.service} on ${o.server}`);
+    const mode = o.mode ?? (service.privacyModes.includes('reduced') ? 'reduced' : service.privacyModes[0]!);
+    if (!service.privacyModes.includes(mode)) throw new CliError(`service ${service.name} does not accept ${mode} images (it accepts ${service.privacyModes.join(', ')})`);
+    for (const file of files) {
+      const started = performance.now();
+      let result: ImageResult;
+      try {
+        if (file.missing) throw new Error(file.missing);
+        const image = await prepare(new Uint8Array(await readFile(file.path)), mode, service);
+        [result] = (await client.classify(service.name, [image])) as [ImageResult];
+      } catch (e) {
+        result = { ok: false, code: 'clientError', message: errorMessage(e) };
+      }
+      const roundTripMs = performance.now() - started;
+      if (!result.ok) failures++;
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ file: file.name, mode, ...result, roundTripMs })}\n`);
+      } else if (result.ok) {
+        const t = result.timings;
+        const scores = Object.entries(result.scores).map(([l, s]) => `${l} ${s.toFixed(3)}`).join(', ');
+        process.stdout.write(
+          `${file.name}: ${result.label} (${scores}) model v${result.modelVersion}; ` +
+            `server decrypt ${ms(t.decryptMs)}, decode ${ms(t.decodeMs)}, extract ${ms(t.extractMs)}, classify ${ms(t.classifyMs)}; round trip ${ms(roundTripMs)}\n`,
+        );
+      } else process.stdout.write(`${file.name}: error ${result.code}: ${result.message}\n`);
+    }
+  } finally {
+    client.close();
+  }
+  if (failures === files.length) process.exitCode = 1;
+}
+
+export async function servicesCommand(o: ConnectionOptions & { json?: boolean }): Promise<void> {
+  const client = await asCliError(connectAndAuthenticate(o));
+  try {
+    const services = await asCliError(client.listServices());
+    if (o.json) process.stdout.write(`${JSON.stringify(services)}\n`);
+    else {
+      for (const s of services) {
+        process.stdout.write(`${s.name} v${s.version}: ${s.description || '(no description)'}\n  labels ${s.labels.join(', ')}; accepts ${s.privacyModes.join(', ')}; size ${s.spec.size}\n`);
+      }
+    }
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,115 @@
+import websocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { MAX_MESSAGE_BYTES } from '../shared/protocol/frames.ts';
+import { AccountsService, AuthError } from './accounts/accounts.service.ts';
+import { Connection } from './channel/connection.ts';
+import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
+import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
+import { buildApp } from './http/app.ts';
+import { loadOrCreateIdentity, pinString } from './identity_file.ts';
+import { createLogger, type Logger } from './log.ts';
+import { SqliteStore } from './store/sqlite.store.ts';
+import type { Store } from './store/store.ts';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** The first admin's password; generated (and reported once) when absent. */
+  adminPassword?: string;
+  limits?: Partial<ServerLimits>;
+  /** Origins allowed to open the WebSocket besides the server's own (the static web app's). */
+  allowedOrigins?: string[];
+  clientDir?: string;
+  logger?: Logger;
+  threads?: number;
+}
+
+export interface MedclassServer {
+  app: FastifyInstance;
+  store: Store;
+  classifier: Classifier;
+  accounts: AccountsService;
+  /** `sha256/<fingerprint>/<spki>`: what clients pin. */
+  pin: string;
+  fingerprint: string;
+  /** Set when this start created the first admin with a generated password. */
+  firstAdmin: { username: string; password: string | null } | null;
+  close(): Promise<void>;
+}
+
+const loginSchema = z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
+
+export async function createMedclassServer(options: ServerOptions): Promise<MedclassServer> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const log = options.logger ?? createLogger();
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+  const database = join(dataDir, 'medclass.db');
+  const store = new SqliteStore(database);
+  const { identity } = await loadOrCreateIdentity(dataDir);
+  const accounts = new AccountsService(store);
+  const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
+  const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
+  const rate = new RateLimiter(limits.imagesPerMinute);
+
+  const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
+  await app.register(websocket, {
+    options: { maxPayload: Math.min(limits.maxMessageBytes, MAX_MESSAGE_BYTES + 64), perMessageDeflate: false },
+  });
+
+  const allowed = new Set(options.allowedOrigins ?? []);
+  app.get('/ws', {
+    websocket: true,
+    // Browsers send Origin: a page elsewhere must not open a channel with a user's browser.
+    preValidation: async (request, reply) => {
+      const origin = request.headers.origin;
+      if (origin && !allowed.has(origin) && new URL(origin).host !== request.headers.host) {
+        log.warn({ origin }, 'WebSocket refused: origin not allowed');
+        await reply.code(403).send({ error: 'origin not allowed' });
+      }
+    },
+  }, (socket) => {
+    new Connection(socket, { identity, accounts, store, classifier, limits, rate, log });
+  });
+
+  app.post('/api/login', async (request, reply) => {
+    const body = loginSchema.safeParse(request.body);
+    if (!body.success) return reply.code(400).send({ error: 'send {"username", "password"}' });
+    try {
+      const session = await accounts.login(body.data.username, body.data.password);
+      store.audit({ at: new Date().toISOString(), user: session.user.username, action: 'login', outcome: 'ok' });
+      return { token: session.token, expiresAt: session.expiresAt, user: session.user.username, role: session.user.role };
+    } catch (e) {
+      if (!(e instanceof AuthError)) throw e;
+      store.audit({ at: new Date().toISOString(), user: body.data.username.slice(0, 64), action: 'login', outcome: e.code });
+      return reply.code(e.code === 'tooManyAttempts' ? 429 : 401).send({ error: e.message });
+    }
+  });
+
+  app.post('/api/logout', async (request, reply) => {
+    const token = request.headers.authorization?.replace(/^Bearer /, '');
+    if (token) accounts.logout(token);
+    return reply.code(204).send();
+  });
+
+  // The web app served from here pins the key it was served with (see docs/protocol.md).
+  app.get('/api/config', async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
+  app.get('/api/health', async () => ({ ok: true }));
+
+  return {
+    app,
+    store,
+    classifier,
+    accounts,
+    pin: pinString(identity),
+    fingerprint: identity.fingerprint,
+    firstAdmin,
+    async close() {
+      await app.close();
+      await classifier.close();
+      store.close();
+    },
+  };
+}

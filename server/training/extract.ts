@@ -1,0 +1,43 @@
+import { availableParallelism } from 'node:os';
+import type { FeatureSpec } from '../../shared/features/spec.ts';
+import { workerModule } from '../features/worker_url.ts';
+import type { VectorJob, VectorResult } from './vectors.ts';
+
+/** Files per worker task: big enough that messaging costs little, small enough to balance. */
+const CHUNK = 48;
+
+export interface ExtractOptions {
+  /** Worker threads; one per core by default, 1 extracts in this thread. */
+  threads?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Vectors of many files, in parallel where it pays; results in input order. */
+export async function extractFiles(jobs: readonly VectorJob[], spec: FeatureSpec, options: ExtractOptions = {}): Promise<VectorResult[]> {
+  const threads = Math.max(1, options.threads ?? availableParallelism());
+  const chunks: VectorJob[][] = [];
+  for (let i = 0; i < jobs.length; i += CHUNK) chunks.push(jobs.slice(i, i + CHUNK));
+  let done = 0;
+  options.onProgress?.(0, jobs.length);
+  const step = (r: VectorResult[]) => {
+    done += r.length;
+    options.onProgress?.(done, jobs.length);
+    return r;
+  };
+  if (threads === 1 || chunks.length <= 1) {
+    const [{ useCpuBackend }, { extractVectors }] = await Promise.all([import('../features/backend.ts'), import('./vectors.ts')]);
+    await useCpuBackend();
+    const out: VectorResult[] = [];
+    for (const chunk of chunks) out.push(...step(await extractVectors(chunk, spec)));
+    return out;
+  }
+  const { Piscina } = await import('piscina');
+  const { filename, execArgv } = workerModule('./vectors.worker', import.meta.url);
+  const pool = new Piscina({ filename, execArgv, minThreads: threads, maxThreads: threads });
+  try {
+    const results = await Promise.all(chunks.map(async (chunk) => step((await pool.run({ jobs: chunk, spec })) as VectorResult[])));
+    return results.flat();
+  } finally {
+    await pool.destroy();
+  }
+}

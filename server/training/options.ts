@@ -1,0 +1,69 @@
+import { MedclassError } from '../../shared/errors.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
+import type { FeatureSpec } from '../../shared/features/spec.ts';
+import type { CandidateParams } from '../../shared/classify/params.ts';
+import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
+import { specInput, type SpecOptions } from '../cli/spec_options.ts';
+
+export interface TrainCliOptions extends SpecOptions {
+  classifier?: string;
+  kernel?: string;
+  c?: string;
+  gamma?: string;
+  k?: string;
+  metric?: string;
+  auto?: boolean;
+  classWeight?: string;
+  seed?: string;
+  out?: string;
+}
+
+const NUMBER = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
+const fail = (message: string): never => {
+  throw new MedclassError('invalidSpec', message);
+};
+
+function positive(name: string, v: string): number {
+  const x = NUMBER.test(v) ? Number(v) : NaN;
+  if (!(x > 0) || !Number.isFinite(x)) fail(`${name} must be a positive number, not '${v}'`);
+  return x;
+}
+
+function integer(name: string, v: string, min: number): number {
+  const x = /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(x) || x < min) fail(`${name} must be an integer of at least ${min}, not '${v}'`);
+  return x;
+}
+
+/** Everything `train` needs from its options, checked; contradictions are refused, not guessed at. */
+export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; settings: TrainSettings; out: string } {
+  const spec = parseFeatureSpec(specInput(o));
+  const classifier = o.classifier ?? 'svm';
+  if (classifier !== 'svm' && classifier !== 'knn') fail(`--classifier must be svm or knn, not '${classifier}'`);
+  const seed = integer('--seed', o.seed ?? '1', -(2 ** 31));
+  const auto = Boolean(o.auto);
+  let classWeight: 'balanced' | null = null;
+  if (o.classWeight !== undefined) {
+    if (o.classWeight !== 'balanced') fail(`--class-weight can only be 'balanced', not '${o.classWeight}'`);
+    if (classifier !== 'svm') fail('--class-weight applies to the SVM (KNN votes are not weighted by class)');
+    classWeight = 'balanced';
+  }
+  let params: CandidateParams;
+  if (classifier === 'svm') {
+    for (const [flag, v] of [['--k', o.k], ['--metric', o.metric]] as const) if (v !== undefined) fail(`${flag} applies to --classifier knn`);
+    const kernel = o.kernel ?? 'rbf';
+    if (kernel !== 'rbf' && kernel !== 'linear') fail(`--kernel must be rbf or linear, not '${kernel}'`);
+    if (auto && (o.c !== undefined || o.gamma !== undefined)) fail('--auto chooses C (and gamma) itself: drop --c/--gamma, or drop --auto');
+    if (kernel === 'linear' && o.gamma !== undefined) fail('--gamma applies to the RBF kernel only');
+    const C = o.c === undefined ? 1 : positive('--c', o.c);
+    const gamma = o.gamma === undefined || o.gamma.trim() === 'scale' ? { scale: 1 } : { value: positive('--gamma', o.gamma) };
+    params = { type: 'svm', kernel: kernel as 'rbf' | 'linear', C, gamma };
+  } else {
+    for (const [flag, v] of [['--c', o.c], ['--gamma', o.gamma]] as const) if (v !== undefined) fail(`${flag} applies to --classifier svm`);
+    if (auto && (o.k !== undefined || o.metric !== undefined)) fail('--auto chooses k and the metric itself: drop --k/--metric, or drop --auto');
+    const metric = o.metric ?? 'euclidean';
+    if (metric !== 'euclidean' && metric !== 'cosine') fail(`--metric must be euclidean or cosine, not '${metric}'`);
+    params = { type: 'knn', k: o.k === undefined ? 5 : integer('--k', o.k, 1), metric: metric as 'euclidean' | 'cosine', weights: 'uniform' };
+  }
+  return { spec, settings: { ...DEFAULT_SETTINGS, params, auto, classWeight, seed }, out: o.out ?? 'model.json' };
+}

@@ -1,0 +1,33 @@
+import type { Metrics } from '../../shared/classify/metrics.ts';
+
+export const fixed = (v: number | null, digits = 3): string => (v === null ? 'n/a' : v.toFixed(digits));
+
+/** A right-aligned table with a left-aligned first column. */
+export function table(header: string[], rows: string[][], indent = '  '): string {
+  const widths = header.map((_, c) => Math.max(header[c]!.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => indent + cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function metricsLine(m: Metrics): string {
+  return `accuracy ${fixed(m.accuracy)}  balanced accuracy ${fixed(m.balancedAccuracy)}  AUC ${fixed(m.auc)}`;
+}
+
+/** Confusion matrix and per-class precision, recall, F1 and support. */
+export function metricsDetail(m: Metrics): string {
+  const confusion = table(
+    ['true \\ predicted', ...m.labels],
+    m.labels.map((l, r) => [l, ...m.confusion[r]!.map(String)]),
+  );
+  const perClass = table(
+    ['class', 'precision', 'recall', 'F1', 'AUC', 'support'],
+    m.perClass.map((c, i) => [c.label, fixed(c.precision), fixed(c.recall), fixed(c.f1), fixed(m.aucPerClass[i] ?? null), String(c.support)]),
+  );
+  return `${confusion}\n\n${perClass}`;
+}
+
+/** What `evaluate --json` prints. */
+export function metricsJson(m: Metrics): string {
+  const { n, labels, accuracy, balancedAccuracy, auc, confusion, perClass } = m;
+  return JSON.stringify({ n, labels, accuracy, balancedAccuracy, auc, confusion, perClass });
+}

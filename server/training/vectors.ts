@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { errorMessage, MedclassError } from '../../shared/errors.ts';
+import { extractFeatures, featureVector } from '../../shared/features/extract.ts';
+import type { GreyImage } from '../../shared/features/grey.ts';
+import type { FeatureSpec } from '../../shared/features/spec.ts';
+import { decodeImage } from '../../shared/image/index.ts';
+
+export interface VectorJob {
+  path: string;
+  name: string;
+}
+
+/** One image: its feature vector and the hash of its decoded pixels, or why it cannot be used. */
+export type VectorResult =
+  | { ok: true; name: string; vector: Float64Array; hash: string; width: number; height: number }
+  | { ok: false; name: string; error: string; hash?: string };
+
+/** SHA-256 of the decoded grey pixels and their size: equal for images the classifier cannot tell apart. */
+export function pixelHash(img: GreyImage): string {
+  const h = createHash('sha256');
+  h.update(`${img.width}x${img.height}\n`);
+  h.update(new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength));
+  return h.digest('hex');
+}
+
+/** Reads, decodes, hashes and extracts a chunk of files (on the active tfjs backend). */
+export async function extractVectors(jobs: readonly VectorJob[], spec: FeatureSpec): Promise<VectorResult[]> {
+  const out: VectorResult[] = new Array(jobs.length);
+  const images: { i: number; img: GreyImage; hash: string }[] = [];
+  await Promise.all(
+    jobs.map(async (job, i) => {
+      try {
+        const img = decodeImage(new Uint8Array(await readFile(job.path)));
+        images.push({ i, img, hash: pixelHash(img) });
+      } catch (e) {
+        const why = e instanceof MedclassError ? e.message : `cannot read: ${errorMessage(e)}`;
+        out[i] = { ok: false, name: job.name, error: why };
+      }
+    }),
+  );
+  images.sort((a, b) => a.i - b.i);
+  const extracted = await extractFeatures(
+    images.map((r) => r.img),
+    spec,
+  );
+  images.forEach((r, k) => {
+    const e = extracted[k]!;
+    const name = jobs[r.i]!.name;
+    out[r.i] = e.ok
+      ? { ok: true, name, vector: featureVector(e.values, spec, e.resizedHeight, e.resizedWidth), hash: r.hash, width: e.width, height: e.height }
+      : { ok: false, name, error: e.error.message, hash: r.hash };
+  });
+  return out;
+}
