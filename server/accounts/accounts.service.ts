@@ -43,12 +43,12 @@ export class AccountsService {
   }
 
   /**
-   * Creates the first admin when there are no users yet. Returns the one-time password
+   * Creates the first admin when there is no admin yet. Returns the one-time password
    * when it was generated (to be printed once), null when it came from the caller or no
    * admin was needed.
    */
   async ensureFirstAdmin(password?: string): Promise<{ username: string; password: string | null } | null> {
-    if (this.store.countUsers() > 0) return null;
+    if (this.store.countUsers('admin') > 0) return null;
     const chosen = password ?? generatePassword();
     await this.createUser('admin', chosen, 'admin');
     return { username: 'admin', password: password ? null : chosen };

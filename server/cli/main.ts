@@ -90,6 +90,15 @@ program
   .option('--modes <list>', 'what clients may send: original,reduced,features', 'reduced,features')
   .action(async (model: string, options) => (await import('./publish.command.ts')).publishCommand(model, options));
 
+program
+  .command('add-user')
+  .description('add a user, on the server machine')
+  .argument('<name>', 'user name')
+  .option('--role <role>', 'admin or clinician', 'clinician')
+  .option('--data <dir>', "the server's data folder", 'data')
+  .option('--password-env <var>', "environment variable holding the new user's password", 'MEDCLASS_PASSWORD')
+  .action(async (name: string, options) => (await import('./user.command.ts')).addUserCommand(name, options));
+
 connection(program.command('services').description('list the hosted services'))
   .option('--json', 'print JSON')
   .action(async (options) => (await import('./classify.command.ts')).servicesCommand(options));

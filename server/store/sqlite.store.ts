@@ -5,6 +5,7 @@ import {
   type ModelVersion,
   type PrivacyMode,
   type PublishInput,
+  type Role,
   type ServiceRecord,
   type Store,
   type TokenRecord,
@@ -75,8 +76,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  countUsers(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+  countUsers(role?: Role): number {
+    const row = role ? this.db.prepare('SELECT count(*) AS n FROM users WHERE role = ?').get(role) : this.db.prepare('SELECT count(*) AS n FROM users').get();
+    return (row as { n: number }).n;
   }
 
   createUser(user: Omit<User, 'id' | 'createdAt'>): User {

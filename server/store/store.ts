@@ -57,7 +57,7 @@ export interface PublishInput {
 }
 
 export interface Store {
-  countUsers(): number;
+  countUsers(role?: Role): number;
   createUser(user: Omit<User, 'id' | 'createdAt'>): User;
   findUser(username: string): User | undefined;
   userById(id: number): User | undefined;

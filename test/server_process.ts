@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../server/paths.ts';
+
+export const ADMIN_PASSWORD = 'an admin password for tests';
+
+export interface ServerProcess {
+  url: string;
+  pin: string;
+  dataDir: string;
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/**
+ * A real `medclass serve` process from this checkout's sources, on a fresh data folder and a
+ * free port, with the first admin's password set. Resolves once it listens.
+ */
+export async function startServerProcess(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'medclass-server-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), 'serve', '--data', dataDir, '--port', String(port)], {
+    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', MEDCLASS_ADMIN_PASSWORD: ADMIN_PASSWORD, MEDCLASS_LOG_LEVEL: 'debug', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 120 s:\n${out}`)), 120_000);
+    const check = () => {
+      if (out.includes('MedClass is serving')) {
+        clearTimeout(timer);
+        resolve();
+      } else if (child.exitCode !== null) {
+        clearTimeout(timer);
+        reject(new Error(`server exited (${child.exitCode}):\n${out}`));
+      } else setTimeout(check, 50);
+    };
+    check();
+  });
+  const pin = /pin \(for medclass classify --pin\): (\S+)/.exec(out)![1]!;
+  return {
+    url,
+    pin,
+    dataDir,
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
