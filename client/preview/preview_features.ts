@@ -5,7 +5,7 @@ import { prepareImage } from '../../shared/features/extract.ts';
 import { glcm } from '../../shared/features/kernels/ops.ts';
 import { tensor3d, mean } from '@tensorflow/tfjs-core';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { decodeImage } from '../../shared/image/index.ts';
+import { decodeImageAsync } from '../../shared/image/index.ts';
 import { initFeatureBackend, webglProblem, type FeatureBackendName } from '../features/backend.ts';
 
 export interface PreviewResult {
@@ -36,7 +36,7 @@ function backendFor(prefer: FeatureBackendName): Promise<FeatureBackendName> {
 export async function computePreview(bytes: Uint8Array, spec: FeatureSpec, prefer: FeatureBackendName): Promise<PreviewResult> {
   const backend = await backendFor(prefer);
   const t0 = performance.now();
-  const decoded = decodeImage(bytes);
+  const decoded = await decodeImageAsync(bytes);
   const t1 = performance.now();
   const prepared = prepareImage(decoded, spec);
   const t2 = performance.now();

@@ -3,7 +3,7 @@ import { matrix } from '../../shared/classify/linalg.ts';
 import type { LoadedModel } from '../../shared/classify/model.ts';
 import { MedclassError, errorMessage } from '../../shared/errors.ts';
 import { extractBatch, featureVector, prepareImage, type PreparedImage } from '../../shared/features/extract.ts';
-import { decodeImage, type DecodeLimits } from '../../shared/image/index.ts';
+import { decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
 
 /** An image as the channel carries it, after decryption. */
 export type WireImage =
@@ -31,7 +31,7 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
   const vectors: { i: number; vector: Float64Array; decodeMs: number; extractMs: number }[] = [];
   const toExtract: { i: number; image: PreparedImage; decodeMs: number }[] = [];
   const expected = model.imageSize ?? { width: model.spec.size, height: model.spec.size };
-  images.forEach((image, i) => {
+  for (const [i, image] of images.entries()) {
     try {
       if (image.mode === 'features') {
         if (image.vector.length !== model.featureLength) {
@@ -45,7 +45,7 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
         toExtract.push({ i, image: { width: image.width, height: image.height, data: image.pixels }, decodeMs: 0 });
       } else {
         const t = performance.now();
-        const prepared = prepareImage(decodeImage(image.data, limits), model.spec);
+        const prepared = prepareImage(await decodeImageAsync(image.data, limits), model.spec);
         if (model.imageSize && (prepared.width !== expected.width || prepared.height !== expected.height)) {
           throw new MedclassError('invalidSpec', `this service takes ${expected.width}x${expected.height} images, this one is ${prepared.width}x${prepared.height}`);
         }
@@ -54,7 +54,7 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
     } catch (e) {
       out[i] = { ok: false, code: e instanceof MedclassError ? e.code : 'badImage', message: errorMessage(e) };
     }
-  });
+  }
   if (toExtract.length) {
     const t = performance.now();
     const values = await extractBatch(

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ImageResult } from '../../shared/client/client.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
-import { decodeImage } from '../../shared/image/index.ts';
+import { decodeImageAsync } from '../../shared/image/index.ts';
 import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
 import { connectAndAuthenticate, type ConnectionOptions } from '../client/connect.ts';
 import { asCliError, CliError } from './cli_error.ts';
@@ -17,7 +17,7 @@ interface ClassifyOptions extends ConnectionOptions {
 /** The image as the chosen mode sends it: the file, its reduced pixels, or its feature vector (made here). */
 async function prepare(bytes: Uint8Array, mode: PrivacyMode, service: ServiceInfo): Promise<ClassifyImage> {
   if (mode === 'original') return { mode, data: bytes };
-  const prepared = prepareImage(decodeImage(bytes), service.spec);
+  const prepared = prepareImage(await decodeImageAsync(bytes), service.spec);
   if (mode === 'reduced') return { mode, data: { width: prepared.width, height: prepared.height, pixels: packFloat32(prepared.data) } };
   const { useCpuBackend } = await import('../features/backend.ts');
   await useCpuBackend();

@@ -4,7 +4,7 @@ import { extractFeatures, type Extraction } from '../../shared/features/extract.
 import { recordOut, type FileJob, type RecordOut } from './record_json.ts';
 import type { GreyImage } from '../../shared/features/grey.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { decodeImage } from '../../shared/image/index.ts';
+import { decodeImageAsync } from '../../shared/image/index.ts';
 
 /** Reads, decodes and extracts a list of files; a file that cannot be used gets its error. */
 export async function extractFileRecords(jobs: readonly FileJob[], spec: FeatureSpec): Promise<RecordOut[]> {
@@ -13,7 +13,7 @@ export async function extractFileRecords(jobs: readonly FileJob[], spec: Feature
   await Promise.all(
     jobs.map(async (job, i) => {
       try {
-        images[i] = decodeImage(new Uint8Array(await readFile(job.path)));
+        images[i] = await decodeImageAsync(new Uint8Array(await readFile(job.path)));
       } catch (e) {
         const error = e instanceof MedclassError ? e : new MedclassError('unreadableFile', `cannot read ${job.name}: ${errorMessage(e)}`);
         failures.set(i, { ok: false, error });

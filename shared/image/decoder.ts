@@ -10,6 +10,8 @@ export interface ImageDecoder {
   /** The declared size, read from the header alone, so limits hold before decoding. */
   dimensions(bytes: Uint8Array): { width: number; height: number };
   decode(bytes: Uint8Array, limits: DecodeLimits): GreyImage;
+  /** Loads what `decode` needs for these bytes (a WebAssembly codec), when that is asynchronous. */
+  prepare?(bytes: Uint8Array): Promise<void>;
 }
 
 const decoders: ImageDecoder[] = [];
@@ -27,8 +29,8 @@ export function findDecoder(bytes: Uint8Array): ImageDecoder | undefined {
   return decoders.find((d) => d.matches(bytes));
 }
 
-/** Decodes any registered format to grey, refusing oversized, unknown and corrupt input with a clear error. */
-export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): GreyImage {
+/** The decoder for these bytes, after the size and pixel-count checks that come before any decoding. */
+function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): ImageDecoder {
   if (bytes.length > limits.maxBytes) {
     throw new MedclassError('imageTooLarge', `file is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}`);
   }
@@ -44,5 +46,21 @@ export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DE
       `${decoder.format} declares ${width}x${height} pixels, more than the limit of ${limits.maxPixels}`,
     );
   }
+  return decoder;
+}
+
+/**
+ * Decodes any registered format to grey, refusing oversized, unknown and corrupt input with
+ * a clear error. Formats whose codecs load asynchronously (compressed DICOM) need
+ * `decodeImageAsync`, or their codecs loaded beforehand.
+ */
+export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): GreyImage {
+  return checkedDecoder(bytes, limits).decode(bytes, limits);
+}
+
+/** As decodeImage, loading the codec the file needs first. */
+export async function decodeImageAsync(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<GreyImage> {
+  const decoder = checkedDecoder(bytes, limits);
+  await decoder.prepare?.(bytes);
   return decoder.decode(bytes, limits);
 }
