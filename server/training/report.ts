@@ -2,10 +2,10 @@ import type { Metrics } from '../../shared/classify/metrics.ts';
 
 export const fixed = (v: number | null, digits = 3): string => (v === null ? 'n/a' : v.toFixed(digits));
 
-/** A right-aligned table with a left-aligned first column. */
-export function table(header: string[], rows: string[][], indent = '  '): string {
+/** A table: the first `left` columns aligned left, the others (numbers) right. */
+export function table(header: string[], rows: string[][], left = 1, indent = '  '): string {
   const widths = header.map((_, c) => Math.max(header[c]!.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]) => indent + cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  const line = (cells: string[]) => indent + cells.map((cell, c) => (c < left ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
 

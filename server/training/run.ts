@@ -11,6 +11,7 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
   }
 }
 
+/** A warning on standard error; lines that start with spaces continue the one before. */
 export const warn = (line: string): void => {
-  process.stderr.write(`medclass: warning: ${line}\n`);
+  process.stderr.write(line.startsWith('  ') ? `${line}\n` : `medclass: warning: ${line}\n`);
 };

@@ -4,7 +4,7 @@ import { errorMessage, MedclassError } from '../../shared/errors.ts';
 import { extractFeatures, featureVector } from '../../shared/features/extract.ts';
 import type { GreyImage } from '../../shared/features/grey.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { decodeImage } from '../../shared/image/index.ts';
+import { decodeImageAsync } from '../../shared/image/index.ts';
 
 export interface VectorJob {
   path: string;
@@ -31,7 +31,7 @@ export async function extractVectors(jobs: readonly VectorJob[], spec: FeatureSp
   await Promise.all(
     jobs.map(async (job, i) => {
       try {
-        const img = decodeImage(new Uint8Array(await readFile(job.path)));
+        const img = await decodeImageAsync(new Uint8Array(await readFile(job.path)));
         images.push({ i, img, hash: pixelHash(img) });
       } catch (e) {
         const why = e instanceof MedclassError ? e.message : `cannot read: ${errorMessage(e)}`;

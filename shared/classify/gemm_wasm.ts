@@ -1,15 +1,16 @@
 /**
- * A WebAssembly SIMD kernel for blocks of dot products, assembled here byte by byte (no
+ * WebAssembly SIMD kernels for blocks of dot products, assembled here byte by byte (no
  * toolchain, no binary blob): `cross(pa, pb, pc, m, n, rowBytes, ldcBytes)` writes
- * C[i][j] = dot(A_i, B_j) for a 2 x 4 tile at a time, over f64x2 lanes.
+ * C[i][j] = dot(A_i, B_j) for a 2 x 4 tile at a time, over f64x2 lanes; `cross32` does the
+ * same in float32 over f32x4 lanes, for approximate distances that are then made exact.
  *
- * The lanes fix the summation order: lane 0 sums the products of even k, lane 1 those of
- * odd k, each in increasing k, and the result is lane 0 + lane 1. `dot` in linalg.ts does
- * exactly the same in plain JavaScript, so both paths give the same bits (wasm SIMD has no
- * fused multiply-add and rounds every product and sum like JavaScript does).
+ * In float64 the lanes fix the summation order: lane 0 sums the products of even k, lane 1
+ * those of odd k, each in increasing k, and the result is lane 0 + lane 1. `dot` in
+ * linalg.ts does exactly the same in plain JavaScript, so both paths give the same bits
+ * (wasm SIMD has no fused multiply-add and rounds every product and sum as JavaScript does).
  *
- * Rows must be padded with zeros to an even length (rowBytes a multiple of 16), m to a
- * multiple of 2 and n to a multiple of 4.
+ * Rows must be padded with zeros to a whole number of lanes (rowBytes a multiple of 16),
+ * m to a multiple of 2 and n to a multiple of 4.
  */
 
 const u32 = (v: number): number[] => {
@@ -41,13 +42,15 @@ const name = (s: string): number[] => [...u32(s.length), ...Array.from(s, (c) =>
 export const TILE_ROWS = 2;
 export const TILE_COLS = 4;
 
-function assemble(): Uint8Array {
-  const I32 = 0x7f;
-  const V128 = 0x7b;
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+/** One function's code: the tile loops over f64x2 (8-byte elements) or f32x4 (4-byte) lanes. */
+function kernelCode(float32: boolean): number[] {
   const R = TILE_ROWS;
   const C = TILE_COLS;
-  // params 0..6: pa pb pc m n rowBytes ldcBytes; i32 locals: i 7, j 8, k 9, c 10, A row pointers, B row pointers
-  const [PA, PB, PC, M, N, ROW, LDC, I, J, KK, CP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  // params 0..6: pa pb pc m n rowBytes ldcBytes; i32 locals: i 7, j 8, end 9, c 10, A row pointers, B row pointers
+  const [PA, PB, PC, M, N, ROW, LDC, I, J, END, CP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const AP = 11;
   const BP = AP + R;
   const nI32 = 4 + R + C;
@@ -64,53 +67,88 @@ function assemble(): Uint8Array {
   const LOOP_START = [0x02, 0x40, 0x03, 0x40]; // block, loop
   const LOOP_END = [0x0c, 0, 0x0b, 0x0b]; // br 0 (continue), end loop, end block
   const BREAK_IF = [0x0d, 1];
-  const vload = (ptr: number) => [...get(ptr), ...get(KK), ...ADD, 0xfd, 0x00, 4, 0];
-  const F64X2_ADD = [0xfd, 0xf0, 0x01];
-  const F64X2_MUL = [0xfd, 0xf2, 0x01];
+  const vload = (ptr: number) => [...get(ptr), 0xfd, 0x00, 4, 0];
+  const VEC_ADD = float32 ? [0xfd, 0xe4, 0x01] : [0xfd, 0xf0, 0x01]; // f32x4.add, f64x2.add
+  const VEC_MUL = float32 ? [0xfd, 0xe6, 0x01] : [0xfd, 0xf2, 0x01]; // f32x4.mul, f64x2.mul
   const V128_ZERO = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
-  const lane = (l: number) => [0xfd, 0x21, l];
+  const lane = (l: number) => [0xfd, float32 ? 0x1f : 0x21, l]; // extract_lane
+  const SCALAR_ADD = float32 ? [0x92] : [0xa0];
+  const ELEMENT = float32 ? 4 : 8;
+  // The lanes of one accumulator summed (f32: (l0 + l1) + (l2 + l3)) and stored at c * ELEMENT.
+  const store = (a: number, c: number) =>
+    float32
+      ? [...get(a), ...lane(0), ...get(a), ...lane(1), ...SCALAR_ADD, ...get(a), ...lane(2), ...get(a), ...lane(3), ...SCALAR_ADD, ...SCALAR_ADD, 0x38, 2, ...u32(c * 4)]
+      : [...get(a), ...lane(0), ...get(a), ...lane(1), ...SCALAR_ADD, 0x39, 3, ...u32(c * 8)];
   const acc = (r: number, c: number) => ACC + r * C + c;
   const b: number[] = [];
   const e = (...xs: number[][]) => {
     for (const x of xs) b.push(...x);
   };
   e(i32c(0), set(I), LOOP_START, get(I), get(M), GE_U, BREAK_IF);
+  e(i32c(0), set(J), LOOP_START, get(J), get(N), GE_U, BREAK_IF);
+  // Row pointers of the tile, then 16 bytes (one k pair) at a time along the rows.
   e(get(PA), get(I), get(ROW), MUL, ADD, set(AP));
   for (let r = 1; r < R; r++) e(get(AP + r - 1), get(ROW), ADD, set(AP + r));
-  e(i32c(0), set(J), LOOP_START, get(J), get(N), GE_U, BREAK_IF);
   e(get(PB), get(J), get(ROW), MUL, ADD, set(BP));
   for (let c = 1; c < C; c++) e(get(BP + c - 1), get(ROW), ADD, set(BP + c));
   for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) e(V128_ZERO, set(acc(r, c)));
-  e(i32c(0), set(KK), LOOP_START, get(KK), get(ROW), GE_U, BREAK_IF);
+  e(get(AP), get(ROW), ADD, set(END));
+  e(LOOP_START, get(AP), get(END), GE_U, BREAK_IF);
   for (let r = 0; r < R; r++) e(vload(AP + r), set(VA + r));
   for (let c = 0; c < C; c++) {
     e(vload(BP + c), set(VB));
-    for (let r = 0; r < R; r++) e(get(acc(r, c)), get(VA + r), get(VB), F64X2_MUL, F64X2_ADD, set(acc(r, c)));
+    for (let r = 0; r < R; r++) e(get(acc(r, c)), get(VA + r), get(VB), VEC_MUL, VEC_ADD, set(acc(r, c)));
   }
-  e(get(KK), i32c(16), ADD, set(KK), LOOP_END);
-  e(get(PC), get(I), get(LDC), MUL, ADD, get(J), i32c(8), MUL, ADD, set(CP));
+  for (let r = 0; r < R; r++) e(get(AP + r), i32c(16), ADD, set(AP + r));
+  for (let c = 0; c < C; c++) e(get(BP + c), i32c(16), ADD, set(BP + c));
+  e(LOOP_END);
+  e(get(PC), get(I), get(LDC), MUL, ADD, get(J), i32c(ELEMENT), MUL, ADD, set(CP));
   for (let r = 0; r < R; r++) {
-    for (let c = 0; c < C; c++) e(get(CP), get(acc(r, c)), lane(0), get(acc(r, c)), lane(1), [0xa0], [0x39, 3, ...u32(c * 8)]);
+    for (let c = 0; c < C; c++) e(get(CP), store(acc(r, c), c));
     e(get(CP), get(LDC), ADD, set(CP));
   }
   e(get(J), i32c(C), ADD, set(J), LOOP_END);
   e(get(I), i32c(R), ADD, set(I), LOOP_END);
   e([0x0b]);
   const code = [...vec([[...u32(nI32), I32], [...u32(nV128), V128]]), ...b];
+  return [...u32(code.length), ...code];
+}
+
+/** The module's bytes (small: browsers compile modules under 4 KiB synchronously on the main thread). */
+export function assemble(): Uint8Array<ArrayBuffer> {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
     ...section(1, vec([[0x60, ...vec(new Array(7).fill([I32])), 0]])),
-    ...section(3, vec([[0]])),
+    ...section(3, vec([[0], [0]])),
     ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...name('cross'), 0, 0], [...name('memory'), 2, 0]])),
-    ...section(10, vec([[...u32(code.length), ...code]])),
+    ...section(7, vec([[...name('cross'), 0, 0], [...name('cross32'), 0, 1], [...name('memory'), 2, 0]])),
+    ...section(10, vec([kernelCode(false), kernelCode(true)])),
   ]);
 }
 
+type Kernel = (pa: number, pb: number, pc: number, m: number, n: number, rowBytes: number, ldcBytes: number) => void;
+
 export interface WasmCross {
-  cross(pa: number, pb: number, pc: number, m: number, n: number, rowBytes: number, ldcBytes: number): void;
+  cross: Kernel;
+  cross32: Kernel;
+  /** The module's memory, after `reserve`. */
+  buffer(): ArrayBuffer;
   /** A float64 view of at least `bytes` bytes of the module's memory (valid until the next call). */
   reserve(bytes: number): Float64Array;
+}
+
+/**
+ * The little of the WebAssembly JS API used here, typed locally: the server build's lib
+ * (ES2023 without DOM) does not declare the WebAssembly global, though Node has it.
+ */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
+  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
 }
 
 let cached: WasmCross | null | undefined;
@@ -122,13 +160,15 @@ export const KEEP_BYTES = 256 * 2 ** 20;
 export function wasmCross(): WasmCross | null {
   if (cached !== undefined) return cached;
   try {
+    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     const bytes = assemble();
-    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (cached = null);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-    const memory = instance.exports['memory'] as WebAssembly.Memory;
-    const cross = instance.exports['cross'] as WasmCross['cross'];
+    if (!api || !api.validate(bytes)) return (cached = null);
+    const instance = new api.Instance(new api.Module(bytes));
+    const memory = instance.exports['memory'] as WasmMemory;
     cached = {
-      cross,
+      cross: instance.exports['cross'] as Kernel,
+      cross32: instance.exports['cross32'] as Kernel,
+      buffer: () => memory.buffer,
       reserve(bytes: number): Float64Array {
         const need = Math.ceil(bytes / PAGE) - memory.buffer.byteLength / PAGE;
         if (need > 0) memory.grow(need);

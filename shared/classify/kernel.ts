@@ -84,15 +84,17 @@ export function precomputedKernel(g: GramData, kernel: KernelName, gamma: number
 export const canPrecompute = (n: number): boolean => n * n * 8 <= MAX_PRECOMPUTED_BYTES;
 
 /**
- * The rows one binary problem needs: K(idx[i], idx[t]) for t < l, in the problem's order,
- * kept in a least-recently-used cache of at most `cacheBytes` (at least two rows).
+ * The kernel of one binary problem: K(idx[s], idx[t]) between its samples s, t < l. Rows
+ * come in any order the solver asks (`gatherInto`); with a precomputed matrix they are read
+ * from it directly, otherwise computed once per sample and kept (least recently used out).
  */
 export class SubKernel {
   readonly l: number;
   readonly diag: Float64Array;
-  private readonly cache = new Map<number, Float64Array>();
+  private readonly K: Float64Array | null;
+  private readonly n: number;
+  private readonly computed = new Map<number, Float64Array>();
   private readonly capacity: number;
-  private readonly identity: boolean;
 
   constructor(
     private readonly full: FullKernel,
@@ -100,31 +102,31 @@ export class SubKernel {
     cacheBytes = 256 * 2 ** 20,
   ) {
     this.l = idx.length;
+    this.n = full.n;
     this.diag = new Float64Array(this.l);
     for (let t = 0; t < this.l; t++) this.diag[t] = full.value(idx[t]!, idx[t]!);
+    this.K = full instanceof PrecomputedKernel ? full.K : null;
     this.capacity = Math.max(2, Math.floor(cacheBytes / (8 * Math.max(1, this.l))));
-    this.identity = full instanceof PrecomputedKernel && this.l === full.n && idx.every((v, t) => v === t);
   }
 
-  row(i: number): Float64Array {
-    if (this.identity) {
-      const K = (this.full as PrecomputedKernel).K;
-      return K.subarray(i * this.l, (i + 1) * this.l);
+  /** out[p] = K(sample s, sample order[p]) for every p. */
+  gatherInto(s: number, order: Int32Array, out: Float64Array): void {
+    const idx = this.idx;
+    if (this.K) {
+      const K = this.K;
+      const base = idx[s]! * this.n;
+      for (let p = 0; p < order.length; p++) out[p] = K[base + idx[order[p]!]!]!;
+      return;
     }
-    const hit = this.cache.get(i);
-    if (hit) {
-      this.cache.delete(i);
-      this.cache.set(i, hit);
-      return hit;
+    let row = this.computed.get(s);
+    if (row) {
+      this.computed.delete(s);
+    } else {
+      if (this.computed.size >= this.capacity) this.computed.delete(this.computed.keys().next().value as number);
+      row = new Float64Array(this.l);
+      this.full.rowInto(idx[s]!, idx, row);
     }
-    let out: Float64Array;
-    if (this.cache.size >= this.capacity) {
-      const oldest = this.cache.keys().next().value as number;
-      out = this.cache.get(oldest)!;
-      this.cache.delete(oldest);
-    } else out = new Float64Array(this.l);
-    this.full.rowInto(this.idx[i]!, this.idx, out);
-    this.cache.set(i, out);
-    return out;
+    this.computed.set(s, row);
+    for (let p = 0; p < order.length; p++) out[p] = row[order[p]!]!;
   }
 }

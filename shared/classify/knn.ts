@@ -1,5 +1,5 @@
 import { argmaxRow, type Evaluation } from './evaluation.ts';
-import { crossProduct, squaredNorms, type Matrix } from './linalg.ts';
+import { crossProduct, crossProduct32, dot, float32DotBound, squaredNorms, type Matrix } from './linalg.ts';
 
 export type KnnMetric = 'euclidean' | 'cosine';
 export type KnnWeights = 'uniform' | 'distance';
@@ -15,31 +15,79 @@ export interface KnnModel {
 }
 
 /**
- * Distances (m x n) from the dot products of each sample pair and the squared norms:
- * euclidean sqrt(|a|^2 + |b|^2 - 2 a.b) (clamped at 0), cosine 1 - a.b / (|a| |b|) with a
- * zero vector at distance 1 from everything, as scikit-learn's.
+ * The distance of two samples from their dot product and squared norms: euclidean
+ * sqrt(|a|^2 + |b|^2 - 2 a.b) (clamped at 0), cosine 1 - a.b / (|a| |b|) with a zero
+ * vector at distance 1 from everything, as scikit-learn's.
  */
+export function distanceOf(ab: number, sqA: number, sqB: number, metric: KnnMetric): number {
+  if (metric === 'euclidean') return Math.sqrt(Math.max(0, sqA + sqB - 2 * ab));
+  const norm = Math.sqrt(sqA) * Math.sqrt(sqB);
+  return 1 - (norm > 0 ? ab / norm : 0);
+}
+
+/** Distances (m x n) from all dot products (m x n) and the squared norms. */
 export function distancesFromDots(dots: Float64Array, sqA: Float64Array, sqB: Float64Array, metric: KnnMetric): Float64Array {
   const m = sqA.length;
   const n = sqB.length;
   const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      const ab = dots[i * n + j]!;
-      if (metric === 'euclidean') out[i * n + j] = Math.sqrt(Math.max(0, sqA[i]! + sqB[j]! - 2 * ab));
-      else {
-        const norm = Math.sqrt(sqA[i]!) * Math.sqrt(sqB[j]!);
-        out[i * n + j] = 1 - (norm > 0 ? ab / norm : 0);
-      }
-    }
-  }
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] = distanceOf(dots[i * n + j]!, sqA[i]!, sqB[j]!, metric);
   return out;
 }
 
+/** Scratch space for the k best of one row. */
+interface Best {
+  d: Float64Array;
+  t: Int32Array;
+}
+
 /**
- * Votes of the k nearest of `candidates` (column indices of dist) for each row of dist
- * listed in `rows`. Equal distances are ordered by candidate position, so the result does
- * not depend on anything but the data. Returns vote fractions (m x classes).
+ * The vote fractions of one sample into out[o..o+classes): its k nearest among candidates
+ * (distance dist[base + c] for candidate c), equal distances ordered by candidate position,
+ * so the result depends on nothing but the data; 1/d weights where asked, and where some
+ * neighbours are at distance 0 only they count (scikit-learn's rule).
+ */
+function voteRow(
+  dist: Float64Array,
+  base: number,
+  candidates: ArrayLike<number>,
+  count: number,
+  targets: ArrayLike<number>,
+  nClasses: number,
+  kk: number,
+  weights: KnnWeights,
+  best: Best,
+  out: Float64Array,
+  o: number,
+): void {
+  const { d: bestD, t: bestT } = best;
+  let filled = 0;
+  for (let c = 0; c < count; c++) {
+    const d = dist[base + candidates[c]!]!;
+    if (filled === kk && !(d < bestD[kk - 1]!)) continue;
+    let pos = filled < kk ? filled++ : kk - 1;
+    while (pos > 0 && bestD[pos - 1]! > d) {
+      bestD[pos] = bestD[pos - 1]!;
+      bestT[pos] = bestT[pos - 1]!;
+      pos--;
+    }
+    bestD[pos] = d;
+    bestT[pos] = targets[candidates[c]!]!;
+  }
+  if (weights === 'uniform') {
+    for (let t = 0; t < kk; t++) out[o + bestT[t]!]! += 1;
+  } else {
+    let exact = false;
+    for (let t = 0; t < kk; t++) if (bestD[t] === 0) exact = true;
+    for (let t = 0; t < kk; t++) out[o + bestT[t]!]! += exact ? (bestD[t] === 0 ? 1 : 0) : 1 / bestD[t]!;
+  }
+  let total = 0;
+  for (let c = 0; c < nClasses; c++) total += out[o + c]!;
+  for (let c = 0; c < nClasses; c++) out[o + c]! /= total;
+}
+
+/**
+ * Vote fractions (rows x classes) of the k nearest of `candidates` (column indices of
+ * dist, ld wide) for each row of dist listed in `rows`.
  */
 export function neighbourVotes(
   dist: Float64Array,
@@ -51,49 +99,104 @@ export function neighbourVotes(
   k: number,
   weights: KnnWeights,
 ): Float64Array {
-  const m = rows.length;
   const kk = Math.min(k, candidates.length);
-  const out = new Float64Array(m * nClasses);
-  const bestD = new Float64Array(kk);
-  const bestT = new Int32Array(kk);
-  for (let r = 0; r < m; r++) {
-    const base = rows[r]! * ld;
+  const out = new Float64Array(rows.length * nClasses);
+  const best = { d: new Float64Array(kk), t: new Int32Array(kk) };
+  for (let r = 0; r < rows.length; r++) voteRow(dist, rows[r]! * ld, candidates, candidates.length, targets, nClasses, kk, weights, best, out, r * nClasses);
+  return out;
+}
+
+/**
+ * The same votes as the exact float64 distances give, from float32 ones: a float32 product
+ * (twice the SIMD lanes) with a rigorous error bound (float32DotBound) screens the training samples, and only
+ * those that could be among the k nearest get their exact distance. Every sample of the
+ * exact k nearest (ties included) passes the screen, so the result is the same bits as
+ * `neighbourVotes` over all distances. Null where WebAssembly SIMD is missing.
+ */
+function screenedVotes(model: KnnModel, X: Matrix, sqX: Float64Array, sqS: Float64Array): Float64Array | null {
+  const S = model.samples;
+  const approx = crossProduct32(X, S);
+  if (!approx) return null;
+  const n = S.rows;
+  const d = S.cols;
+  const k = model.nClasses;
+  const kk = Math.min(model.k, n);
+  const out = new Float64Array(X.rows * k);
+  const best = { d: new Float64Array(kk), t: new Int32Array(kk) };
+  const lower = new Float64Array(n);
+  const exact = new Float64Array(n);
+  const candidates = new Int32Array(n);
+  const kthUpper = new Float64Array(kk);
+  const eps = 2 ** -52;
+  const { relative: rel, absolute: abs } = float32DotBound(d);
+  const normS = Float64Array.from(sqS, Math.sqrt);
+  const euclidean = model.metric === 'euclidean';
+  // Euclidean: e = 2 (rel |a||b| + abs (1 + |a| + |b|)) + 8 eps (|a|^2 + |b|^2 + 2 |a||b|),
+  // split into a part per row, a part per training sample and a product of norms.
+  const colTerm = Float64Array.from(sqS, (sb, j) => 8 * eps * sb + 2 * abs * normS[j]!);
+  const cross = 2 * rel + 16 * eps;
+  for (let i = 0; i < X.rows; i++) {
+    const sa = sqX[i]!;
+    const na = Math.sqrt(sa);
+    const rowTerm = 8 * eps * sa + 2 * abs * (1 + na);
     let filled = 0;
-    for (let c = 0; c < candidates.length; c++) {
-      const d = dist[base + candidates[c]!]!;
-      if (filled === kk && !(d < bestD[kk - 1]!)) continue;
+    for (let j = 0; j < n; j++) {
+      const ab = approx[i * n + j]!;
+      // Bounds on the value the exact path ranks by, widened by its own rounding.
+      let v: number;
+      let e: number;
+      if (euclidean) {
+        v = sa + sqS[j]! - 2 * ab;
+        e = rowTerm + colTerm[j]! + cross * na * normS[j]!;
+      } else {
+        const norm = na * normS[j]!;
+        v = 1 - (norm > 0 ? ab / norm : 0);
+        e = norm > 0 ? (rel * norm + abs * (1 + na + normS[j]!)) / norm + 8 * eps * (1 + Math.abs(ab) / norm) : 0;
+      }
+      lower[j] = v - e;
+      // The kk smallest upper bounds, kept sorted.
+      const up = v + e;
+      if (filled === kk && !(up < kthUpper[kk - 1]!)) continue;
       let pos = filled < kk ? filled++ : kk - 1;
-      while (pos > 0 && bestD[pos - 1]! > d) {
-        bestD[pos] = bestD[pos - 1]!;
-        bestT[pos] = bestT[pos - 1]!;
+      while (pos > 0 && kthUpper[pos - 1]! > up) {
+        kthUpper[pos] = kthUpper[pos - 1]!;
         pos--;
       }
-      bestD[pos] = d;
-      bestT[pos] = targets[candidates[c]!]!;
+      kthUpper[pos] = up;
     }
-    const o = r * nClasses;
-    if (weights === 'uniform') {
-      for (let t = 0; t < kk; t++) out[o + bestT[t]!]! += 1;
-    } else {
-      // 1/d; where some neighbours are at distance 0, only they count (scikit-learn's rule).
-      let exact = false;
-      for (let t = 0; t < kk; t++) if (bestD[t] === 0) exact = true;
-      for (let t = 0; t < kk; t++) out[o + bestT[t]!]! += exact ? (bestD[t] === 0 ? 1 : 0) : 1 / bestD[t]!;
+    // No sample of the exact k nearest lies beyond the k-th smallest upper bound: kk samples
+    // are at most that far. The exact path ranks by sqrt(max(0, x)), flat below 0 and able to
+    // round neighbours a few ulps apart to one value, hence max(., 0) and the relative margin.
+    const top = kthUpper[kk - 1]!;
+    const tau = Math.max(top, 0) + Math.abs(top) * 2 ** -40 + 1e-300;
+    let count = 0;
+    for (let j = 0; j < n; j++) {
+      if (lower[j]! > tau) continue;
+      candidates[count++] = j;
+      exact[j] = distanceOf(dot(X.data, i * d, S.data, j * d, d), sa, sqS[j]!, model.metric);
     }
-    let total = 0;
-    for (let c = 0; c < nClasses; c++) total += out[o + c]!;
-    for (let c = 0; c < nClasses; c++) out[o + c]! /= total;
+    voteRow(exact, 0, candidates, count, model.targets, k, kk, model.weights, best, out, i * k);
   }
   return out;
 }
 
-export function evaluateKnn(model: KnnModel, X: Matrix): Evaluation {
+/** Screening pays for its per-pair bookkeeping with long vectors and enough pairs. */
+const SCREEN_MIN_FEATURES = 256;
+const SCREEN_MIN_WORK = 2_000_000;
+
+/** Votes of standardised samples X; `screen` false forces the plain float64 path (same result). */
+export function evaluateKnn(model: KnnModel, X: Matrix, screen = true): Evaluation {
   const n = model.samples.rows;
-  const dots = crossProduct(X, model.samples);
-  const dist = distancesFromDots(dots, squaredNorms(X), squaredNorms(model.samples), model.metric);
-  const all = Int32Array.from({ length: n }, (_, i) => i);
-  const rows = Int32Array.from({ length: X.rows }, (_, i) => i);
-  const fractions = neighbourVotes(dist, n, rows, all, model.targets, model.nClasses, model.k, model.weights);
+  const sqX = squaredNorms(X);
+  const sqS = squaredNorms(model.samples);
+  const worth = X.cols >= SCREEN_MIN_FEATURES && X.rows * n * X.cols >= SCREEN_MIN_WORK && n > 4 * model.k;
+  let fractions = screen && worth ? screenedVotes(model, X, sqX, sqS) : null;
+  if (!fractions) {
+    const dist = distancesFromDots(crossProduct(X, model.samples), sqX, sqS, model.metric);
+    const all = Int32Array.from({ length: n }, (_, i) => i);
+    const rows = Int32Array.from({ length: X.rows }, (_, i) => i);
+    fractions = neighbourVotes(dist, n, rows, all, model.targets, model.nClasses, model.k, model.weights);
+  }
   const predicted = Int32Array.from({ length: X.rows }, (_, i) => argmaxRow(fractions, i, model.nClasses));
   return { k: model.nClasses, predicted, scores: fractions, probabilities: fractions };
 }

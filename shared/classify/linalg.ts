@@ -139,6 +139,64 @@ function products(
   releaseIfLarge(used);
 }
 
+/**
+ * A B^T in float32 (inputs rounded to float32, sums in float32 lanes): an approximation
+ * for screening, with the error bound of `float32DotBound`. Null without WebAssembly SIMD.
+ */
+export function crossProduct32(A: Matrix, B: Matrix): Float32Array | null {
+  const kernel = backend === 'auto' && A.cols > 0 ? wasmCross() : null;
+  if (!kernel) return null;
+  if (A.cols !== B.cols) throw new Error(`crossProduct32: ${A.cols} columns against ${B.cols}`);
+  const d = A.cols;
+  const stride = roundUp(d, 4);
+  const rowBytes = stride * 4;
+  const out = new Float32Array(A.rows * B.rows);
+  const bRowsPerChunk = Math.max(TILE_COLS, roundUp(Math.floor(CHUNK_BYTES / 2 / rowBytes), TILE_COLS));
+  let used = 0;
+  for (let bc = 0; bc < B.rows; bc += bRowsPerChunk) {
+    const bcEnd = Math.min(B.rows, bc + bRowsPerChunk);
+    const nB = roundUp(bcEnd - bc, TILE_COLS);
+    const aRows = Math.max(TILE_ROWS, roundUp(Math.floor(CHUNK_BYTES / 2 / (rowBytes + nB * 4)), TILE_ROWS));
+    const aAt = nB * stride;
+    const cAt = aAt + aRows * stride;
+    const bytes = (cAt + aRows * nB) * 4;
+    used = Math.max(used, bytes);
+    kernel.reserve(bytes);
+    let heap = new Float32Array(kernel.buffer());
+    const copy = (M: Matrix, r0: number, r1: number, at: number, padRows: number) => {
+      heap.fill(0, at, at + padRows * stride);
+      // (set() rounds each float64 to the nearest float32.)
+      for (let r = r0; r < r1; r++) heap.set(M.data.subarray(r * d, (r + 1) * d), at + (r - r0) * stride);
+    };
+    copy(B, bc, bcEnd, 0, nB);
+    for (let ac = 0; ac < A.rows; ac += aRows) {
+      const acEnd = Math.min(A.rows, ac + aRows);
+      const mA = roundUp(acEnd - ac, TILE_ROWS);
+      copy(A, ac, acEnd, aAt, mA);
+      for (let p = 0; p < nB; p += PANEL) kernel.cross32(aAt * 4, p * stride * 4, (cAt + p) * 4, mA, Math.min(PANEL, nB - p), rowBytes, nB * 4);
+      heap = new Float32Array(kernel.buffer());
+      for (let i = ac; i < acEnd; i++) out.set(heap.subarray(cAt + (i - ac) * nB, cAt + (i - ac) * nB + (bcEnd - bc)), i * B.rows + bc);
+    }
+  }
+  releaseIfLarge(used);
+  return out;
+}
+
+/**
+ * A bound on |crossProduct32 - dot| over d features, as relative * |a| |b| + absolute *
+ * (1 + |a| + |b|): rounding the inputs to float32 (2u relative per product) and summing d
+ * products in float32 (gamma_d = d u / (1 - d u), u = 2^-24, covers every lane's chain), times
+ * sum |a_k b_k| <= |a| |b|; the float64 dot's own gamma_d(2^-53); a margin; and an absolute
+ * part for float32 underflow of tiny values.
+ */
+export function float32DotBound(d: number): { relative: number; absolute: number } {
+  const u = 2 ** -24;
+  const gamma = (d * u) / (1 - d * u);
+  const u64 = 2 ** -53;
+  const gamma64 = (d * u64) / (1 - d * u64);
+  return { relative: 1.01 * (gamma * (1 + 2 * u) ** 2 + 2 * u + u * u + gamma64), absolute: d * 2 ** -120 };
+}
+
 /** A B^T: out[i * B.rows + j] = dot(A_i, B_j). */
 export function crossProduct(A: Matrix, B: Matrix, out: Float64Array = new Float64Array(A.rows * B.rows)): Float64Array {
   products(A, 0, A.rows, B, 0, B.rows, out, B.rows);

@@ -17,6 +17,8 @@ export interface SvmSettings {
   shrinking: boolean;
   /** SMO stopping tolerance (scikit-learn's tol, libsvm's -e). */
   tol: number;
+  /** Iteration cap per binary problem; libsvm's max(10^7, 100 l) when absent. */
+  maxIter?: (l: number) => number;
 }
 
 /** One binary problem of one-vs-one: classes a < b, a is +1. */
@@ -31,6 +33,8 @@ export interface PairSolution {
   probA: number;
   probB: number;
   iterations: number;
+  /** The iteration cap stopped the solver before the tolerance was met. */
+  hitLimit: boolean;
 }
 
 /** A trained multi-class SVM in libsvm's layout. */
@@ -72,12 +76,13 @@ function solveBinary(full: FullKernel, idx: Int32Array, ysub: Int8Array, Cp: num
   for (let t = 0; t < ysub.length; t++) if (ysub[t]! > 0) pos++;
   if (pos === 0 || pos === ysub.length) {
     // One side empty (a small class missing from a fold): a constant vote for the other.
-    return { coef: new Float64Array(ysub.length), rho: pos === 0 ? 1 : -1, iterations: 0 };
+    return { coef: new Float64Array(ysub.length), rho: pos === 0 ? 1 : -1, iterations: 0, hitLimit: false };
   }
-  const res = solveSmo(ysub, new SubKernel(full, idx), Cp, Cn, { eps: s.tol, shrinking: s.shrinking });
+  const options = { eps: s.tol, shrinking: s.shrinking, ...(s.maxIter ? { maxIter: s.maxIter(idx.length) } : {}) };
+  const res = solveSmo(ysub, new SubKernel(full, idx), Cp, Cn, options);
   const coef = new Float64Array(ysub.length);
   for (let t = 0; t < coef.length; t++) coef[t] = res.alpha[t]! * ysub[t]!;
-  return { coef, rho: res.rho, iterations: res.iterations };
+  return { coef, rho: res.rho, iterations: res.iterations, hitLimit: res.hitLimit };
 }
 
 function binaryDecision(full: FullKernel, idx: Int32Array, coef: Float64Array, rho: number, e: number): number {
@@ -151,7 +156,7 @@ export function solveOneVsOne(
       let probB = 0;
       if (s.probability && rng && ga.length > 0 && gb.length > 0) ({ A: probA, B: probB } = binaryProbability(full, idx, ysub, Cp, Cn, s, rng));
       const fit = solveBinary(full, idx, ysub, Cp, Cn, s);
-      pairs.push({ a, b, idx, coef: fit.coef, rho: fit.rho, probA, probB, iterations: fit.iterations });
+      pairs.push({ a, b, idx, coef: fit.coef, rho: fit.rho, probA, probB, iterations: fit.iterations, hitLimit: fit.hitLimit });
       onPair?.(pairs.length, total);
     }
   }

@@ -1,0 +1,25 @@
+import type { Evaluation } from './evaluation.ts';
+import { evaluateKnn, type KnnModel } from './knn.ts';
+import type { Matrix } from './linalg.ts';
+import { transform, type Scaler } from './scaler.ts';
+import { evaluateSvm, type SvmModel } from './svm.ts';
+
+/** A fitted classifier: SVM (with its settings, for the record) or KNN. */
+export type ClassifierModel =
+  | { type: 'svm'; C: number; classWeight: number[] | null; model: SvmModel }
+  | { type: 'knn'; model: KnnModel };
+
+/** What classifies raw feature vectors: the training data's scaler, then the classifier. */
+export interface Predictor {
+  scaler: Scaler;
+  classifier: ClassifierModel;
+}
+
+export function evaluateClassifier(c: ClassifierModel, standardised: Matrix): Evaluation {
+  return c.type === 'svm' ? evaluateSvm(c.model, standardised) : evaluateKnn(c.model, standardised);
+}
+
+/** Predictions for raw feature vectors (rows of X, in the spec's layout). */
+export function predict(p: Predictor, X: Matrix): Evaluation {
+  return evaluateClassifier(p.classifier, transform(p.scaler, X));
+}

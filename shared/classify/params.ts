@@ -1,0 +1,36 @@
+import type { KernelName } from './kernel.ts';
+import type { KnnMetric, KnnWeights } from './knn.ts';
+
+/** gamma as a multiple of scikit-learn's 'scale' (resolved on each training set), or a number. */
+export type GammaSetting = { scale: number } | { value: number };
+
+export interface SvmParams {
+  type: 'svm';
+  kernel: KernelName;
+  C: number;
+  gamma: GammaSetting;
+}
+
+export interface KnnParams {
+  type: 'knn';
+  k: number;
+  metric: KnnMetric;
+  weights: KnnWeights;
+}
+
+export type CandidateParams = SvmParams | KnnParams;
+
+const num = (v: number) => String(Number(v.toPrecision(4)));
+
+export function gammaLabel(g: GammaSetting): string {
+  if ('value' in g) return num(g.value);
+  if (g.scale === 1) return 'scale';
+  return Math.abs(g.scale - 1 / 3) < 1e-12 ? 'scale/3' : g.scale < 1 ? `scale/${num(1 / g.scale)}` : `scale*${num(g.scale)}`;
+}
+
+export function paramsLabel(p: CandidateParams): string {
+  if (p.type === 'knn') return `k=${p.k} ${p.metric}${p.weights === 'distance' ? ' distance-weighted' : ''}`;
+  return p.kernel === 'linear' ? `linear C=${num(p.C)}` : `rbf C=${num(p.C)} gamma=${gammaLabel(p.gamma)}`;
+}
+
+export const classifierLabel = (p: CandidateParams): string => (p.type === 'svm' ? `SVM (${p.kernel})` : 'KNN');

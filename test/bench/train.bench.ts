@@ -1,0 +1,155 @@
+/**
+ * npx tsx test/bench/train.bench.ts: training and prediction against scikit-learn on the same
+ * features, in one run. RetinaMNIST train (1,080 images) at size 64 gives 1,770 features per
+ * image; an RBF SVM (C=1, gamma='scale') is fitted with and without Platt probabilities, by
+ * this project and by scikit-learn's SVC, standardisation included on both sides; then KNN
+ * (k=5) predicts the 400 test images. The feature matrix goes to Python as raw float64.
+ * Times are the best of a few runs; the ratio is scikit-learn's time over ours (> 1: faster).
+ * scikit-learn runs twice: with its default threads, and single-threaded as ours is.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evaluateKnn } from '../../shared/classify/knn.ts';
+import { gramMatrix } from '../../shared/classify/linalg.ts';
+import { computeMetrics } from '../../shared/classify/metrics.ts';
+import { predict } from '../../shared/classify/classifier.ts';
+import { DEFAULT_SETTINGS, fitFinal, type TrainSettings } from '../../shared/classify/train.ts';
+import { fitScaler, transform } from '../../shared/classify/scaler.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
+import { DATASETS, loadSplits } from '../classify_data.ts';
+
+const PYTHON = '/usr/bin/python3';
+const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
+
+function best<T>(fn: () => T, repeats = REPEATS): { ms: number; value: T } {
+  let ms = Infinity;
+  let value!: T;
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    value = fn();
+    ms = Math.min(ms, performance.now() - t);
+  }
+  return { ms, value };
+}
+
+const PY = String.raw`
+import json, sys, time, numpy as np
+from sklearn.svm import SVC
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.metrics import accuracy_score
+d, n, m, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+f = int(sys.argv[5])
+Xtr = np.fromfile(d + '/train.f64', dtype='<f8').reshape(n, f)
+ytr = np.fromfile(d + '/train.i32', dtype='<i4')
+Xte = np.fromfile(d + '/test.f64', dtype='<f8').reshape(m, f)
+yte = np.fromfile(d + '/test.i32', dtype='<i4')
+def best(fn):
+    t = float('inf')
+    for _ in range(reps):
+        s = time.perf_counter(); v = fn(); t = min(t, time.perf_counter() - s)
+    return t * 1000, v
+out = {}
+for prob in (False, True):
+    def fit():
+        sc = StandardScaler().fit(Xtr)
+        return sc, SVC(C=1, gamma='scale', probability=prob, random_state=0).fit(sc.transform(Xtr), ytr)
+    ms, (sc, model) = best(fit)
+    out['svm_prob' if prob else 'svm'] = {'ms': ms, 'acc': accuracy_score(yte, model.predict(sc.transform(Xte))), 'nSV': model.n_support_.tolist()}
+sc = StandardScaler().fit(Xtr)
+knn = KNeighborsClassifier(5).fit(sc.transform(Xtr), ytr)
+ms, p = best(lambda: knn.predict(sc.transform(Xte)))
+out['knn_predict'] = {'ms': ms, 'acc': accuracy_score(yte, p)}
+ms, _ = best(lambda: knn.predict_proba(sc.transform(Xte)))
+out['knn_proba'] = {'ms': ms}
+print(json.dumps(out))
+`;
+
+async function main() {
+  const spec = parseFeatureSpec({ size: 64 });
+  console.log('extracting RetinaMNIST train and test at size 64 ...');
+  const data = await loadSplits(`${DATASETS}/retinamnist`, spec);
+  const train = data.train;
+  const test = data.test!;
+  const k = data.labels.length;
+  console.log(`train ${train.X.rows} x ${train.X.cols} features, test ${test.X.rows}\n`);
+
+  const settings = (probability: boolean): TrainSettings => ({ ...DEFAULT_SETTINGS, probability, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } });
+  const ours: Record<string, { ms: number; acc: number; nSV?: number[] }> = {};
+  for (const probability of [false, true]) {
+    const { ms, value } = best(() => fitFinal(train, k, settings(probability).params, settings(probability)));
+    const c = value.predictor.classifier;
+    ours[probability ? 'svm_prob' : 'svm'] = {
+      ms,
+      acc: computeMetrics(test.y, predict(value.predictor, test.X), data.labels).accuracy,
+      nSV: c.type === 'svm' ? Array.from(c.model.nSupport) : [],
+    };
+  }
+  const Xs = transform(fitScaler(train.X), train.X);
+  const gram = best(() => gramMatrix(Xs));
+  const knnParams = { type: 'knn', k: 5, metric: 'euclidean', weights: 'uniform' } as const;
+  const knnFit = fitFinal(train, k, knnParams, { ...DEFAULT_SETTINGS, params: knnParams });
+  const knn = best(() => predict(knnFit.predictor, test.X));
+  ours['knn_predict'] = { ms: knn.ms, acc: computeMetrics(test.y, knn.value, data.labels).accuracy };
+  if (knnFit.predictor.classifier.type === 'knn') {
+    // The same votes from exact float64 distances throughout (no float32 screening).
+    const model = knnFit.predictor.classifier.model;
+    const Xt = transform(knnFit.predictor.scaler, test.X);
+    ours['knn_plain'] = { ms: best(() => evaluateKnn(model, Xt, false)).ms, acc: NaN };
+  }
+
+  type Peer = Record<string, { ms: number; acc?: number; nSV?: number[] }>;
+  let peer: Peer | null = null;
+  let single: Peer | null = null;
+  if (existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import sklearn']).status === 0) {
+    const dir = mkdtempSync(join(tmpdir(), 'medclass-bench-'));
+    try {
+      const i32 = (y: Int32Array) => new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
+      writeFileSync(join(dir, 'train.f64'), new Uint8Array(train.X.data.buffer));
+      writeFileSync(join(dir, 'train.i32'), i32(train.y));
+      writeFileSync(join(dir, 'test.f64'), new Uint8Array(test.X.data.buffer));
+      writeFileSync(join(dir, 'test.i32'), i32(test.y));
+      const args = ['-c', PY, dir, String(train.X.rows), String(test.X.rows), String(REPEATS), String(train.X.cols)];
+      const r = spawnSync(PYTHON, args, { encoding: 'utf8' });
+      if (r.status !== 0) console.log(`scikit-learn run failed: ${r.stderr}`);
+      else peer = JSON.parse(r.stdout);
+      // OpenBLAS and OpenMP threads can oversubscribe a small machine: the single-threaded run too.
+      const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
+      const r1 = spawnSync(PYTHON, args, { encoding: 'utf8', env });
+      if (r1.status === 0) single = JSON.parse(r1.stdout);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } else console.log(`(${PYTHON} with scikit-learn not found: our figures only)`);
+
+  const rows: [string, string][] = [
+    ['RBF SVM fit, no probabilities (scale + fit)', 'svm'],
+    ['RBF SVM fit, Platt probabilities (5-fold CV)', 'svm_prob'],
+    ['KNN k=5 predict 400 test images', 'knn_predict'],
+  ];
+  const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(0)} ms`);
+  const ratio = (p: number | undefined, o: number) => (p === undefined ? '-' : `${(p / o).toFixed(2)}x`);
+  console.log('(medclass: one thread; sklearn: its default threads, then OPENBLAS/OMP_NUM_THREADS=1; ratio = sklearn / medclass)');
+  console.log('task'.padEnd(48), 'medclass'.padStart(9), 'sklearn'.padStart(9), 'ratio'.padStart(7), 'sklearn-1t'.padStart(11), 'ratio'.padStart(7), '  test accuracy (ours / sklearn)');
+  for (const [label, key] of rows) {
+    const o = ours[key]!;
+    const p = peer?.[key];
+    const p1 = single?.[key];
+    console.log(
+      label.padEnd(48),
+      ms(o.ms).padStart(9),
+      ms(p?.ms).padStart(9),
+      ratio(p?.ms, o.ms).padStart(7),
+      ms(p1?.ms).padStart(11),
+      ratio(p1?.ms, o.ms).padStart(7),
+      `  ${o.acc.toFixed(3)} / ${p?.acc !== undefined ? p.acc.toFixed(3) : '-'}`,
+    );
+  }
+  console.log(`(ours without the float32 screen, exact float64 distances throughout: ${ours['knn_plain']!.ms.toFixed(0)} ms, the same votes)`);
+  if (peer?.['knn_proba']) console.log(`(scikit-learn KNN predict_proba: ${ms(peer['knn_proba'].ms)}, single-threaded ${ms(single?.['knn_proba']?.ms)}; ours gives labels and vote fractions in one pass)`);
+  console.log(`(ours: Gram matrix 1080 x 1080 over 1770 features ${gram.ms.toFixed(0)} ms of the fit; support vectors ${ours['svm']!.nSV!.join('/')}` + (peer ? `, scikit-learn ${peer['svm']!.nSV!.join('/')})` : ')'));
+}
+
+await main();

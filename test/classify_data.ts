@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { matrix } from '../shared/classify/linalg.ts';
+import type { LabelledSet, TrainData } from '../shared/classify/train.ts';
+import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
+import type { SplitName } from '../shared/classify/dataset.ts';
+import { PROJECT_ROOT } from '../server/paths.ts';
+import { scanDataset, type DatasetFile } from '../server/training/dataset.ts';
+import { extractFiles } from '../server/training/extract.ts';
+
+export const DATASETS = '/work/shared/datasets';
+/** The README's parity setting: all seven features, images at their own 28x28, 32 levels. */
+export const PARITY_SPEC = parseFeatureSpec({ size: 0, levels: 32 });
+
+export interface LoadedSplits extends TrainData {
+  files: Record<SplitName, DatasetFile[]>;
+}
+
+/** A split dataset's feature vectors (extracted on worker threads), as the train command reads it. */
+export async function loadSplits(root: string, spec = PARITY_SPEC): Promise<LoadedSplits> {
+  const layout = await scanDataset(root);
+  const results = await extractFiles(layout.files, spec, { threads: 2 });
+  const files = { train: [], val: [], test: [] } as Record<SplitName, DatasetFile[]>;
+  const rows = { train: [], val: [], test: [] } as Record<SplitName, Float64Array[]>;
+  layout.files.forEach((f, i) => {
+    const r = results[i]!;
+    if (!r.ok) throw new Error(`${f.name}: ${r.error}`);
+    files[f.split].push(f);
+    rows[f.split].push(r.vector);
+  });
+  const set = (s: SplitName): LabelledSet | undefined => {
+    const list = rows[s];
+    if (!list.length) return undefined;
+    const d = list[0]!.length;
+    const data = new Float64Array(list.length * d);
+    list.forEach((v, i) => data.set(v, i * d));
+    return { X: matrix(list.length, d, data), y: Int32Array.from(files[s], (f) => layout.labels.indexOf(f.label)) };
+  };
+  return { labels: layout.labels, train: set('train')!, val: set('val'), test: set('test'), files };
+}
+
+const run = promisify(execFile);
+/** The CLI from the sources, in a fresh process. */
+export const medclass = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  run(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
+    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1' },
+    maxBuffer: 1 << 28,
+  }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );

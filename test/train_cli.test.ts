@@ -1,0 +1,87 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DATASETS, medclass } from './classify_data.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'medclass-train-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const BREAST = join(DATASETS, 'breastmnist');
+
+/** A dataset folder built from BreastMNIST images: { label: how many } per class. */
+function dataset(name: string, classes: Record<string, number>): string {
+  const root = join(tmp, name);
+  for (const [label, count] of Object.entries(classes)) {
+    mkdirSync(join(root, label), { recursive: true });
+    const source = join(BREAST, 'train', label === 'b' ? '1' : '0');
+    for (const f of readdirSync(source).slice(0, count)) cpSync(join(source, f), join(root, label, f));
+  }
+  return root;
+}
+
+describe('medclass train, evaluate, predict', () => {
+  it('trains on split folders, warns about the conflicting duplicate, and evaluate reproduces its test metrics', async () => {
+    const out = join(tmp, 'breast-knn.json');
+    const train = await medclass('train', BREAST, '--classifier', 'knn', '--size', '0', '--out', out);
+    expect(train.code).toBe(0);
+    expect(train.stdout).toMatch(/class\s+train\s+val\s+test\s+total\n0\s+147\s+21\s+42\s+210\n1\s+399\s+57\s+114\s+570/);
+    expect(train.stdout).toMatch(/validation \(val\/, 78 images\): accuracy/);
+    expect(train.stdout).toMatch(/test \(test\/, 156 images, scored once\): accuracy 0\.763/);
+    expect(train.stderr).toContain('train/0/115.png (label 0) = test/1/76.png (label 1)');
+    expect(train.stderr).not.toContain('\u001b['); // no bar when stderr is not a terminal
+    const model = JSON.parse(readFileSync(out, 'utf8'));
+    expect(model).toMatchObject({ format: 'medclass-model', version: 1, labels: ['0', '1'], training: { size: 546, counts: { '0': 147, '1': 399 } } });
+
+    const evaluated = await medclass('evaluate', out, join(BREAST, 'test'), '--json');
+    expect(evaluated.code).toBe(0);
+    const metrics = JSON.parse(evaluated.stdout);
+    expect(Object.keys(metrics)).toEqual(['n', 'labels', 'accuracy', 'balancedAccuracy', 'auc', 'confusion', 'perClass']);
+    const { n, labels, accuracy, balancedAccuracy, auc, confusion, perClass } = model.metrics.test;
+    expect(metrics).toEqual({ n, labels, accuracy, balancedAccuracy, auc, confusion, perClass });
+  });
+
+  it('trains on a folder per class with cross-validation, and predict goes on past a bad file', async () => {
+    const root = dataset('tiny', { a: 15, b: 15 });
+    const out = join(tmp, 'tiny.json');
+    const train = await medclass('train', root, '--size', '32', '--kernel', 'linear', '--out', out);
+    expect(train.code).toBe(0);
+    expect(train.stdout).toContain('one folder per class: all of it trains');
+    expect(train.stdout).toMatch(/cross-validation \(5-fold on train\/, out-of-fold\): accuracy/);
+    expect(train.stdout).toContain('no test/ split');
+    writeFileSync(join(tmp, 'broken.png'), 'not an image');
+    const image = join(root, 'a', readdirSync(join(root, 'a'))[0]!);
+    const predicted = await medclass('predict', out, image, join(tmp, 'broken.png'));
+    expect(predicted.code).toBe(1);
+    expect(predicted.stdout).toMatch(new RegExp(`${image}\\t[ab]\\ta: 0\\.\\d{4}  b: 0\\.\\d{4}`));
+    expect(predicted.stderr).toMatch(/broken\.png: /);
+  });
+
+  it('refuses datasets it cannot train on and contradictory options, with a message and status 2', async () => {
+    const one = dataset('one', { a: 4 });
+    const empty = dataset('empty', { a: 4, b: 0 });
+    const mixed = dataset('mixed', { a: 2, train: 2 });
+    const runs = await Promise.all([
+      medclass('train', one),
+      medclass('train', empty),
+      medclass('train', mixed),
+      medclass('train', join(tmp, 'nowhere')),
+      medclass('train', one, '--c', '-1'),
+      medclass('train', one, '--auto', '--gamma', '0.1'),
+      medclass('train', one, '--classifier', 'knn', '--class-weight', 'balanced'),
+    ]);
+    const messages = [
+      /only one class \('a'\); a classifier needs at least two/,
+      /class 'b' has no usable images/,
+      /mixes split folders \(train\) with other folders \(a\)/,
+      /no such folder/,
+      /--c must be a positive number, not '-1'/,
+      /--auto chooses C \(and gamma\) itself/,
+      /--class-weight applies to the SVM/,
+    ];
+    runs.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(messages[i]!);
+      expect(r.stdout).not.toMatch(/saved/);
+    });
+  });
+});
