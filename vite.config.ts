@@ -1,6 +1,7 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
 import { fileURLToPath } from 'node:url';
+import { VitePWA } from 'vite-plugin-pwa';
 import { defineConfig } from 'vitest/config';
 
 /** Debian's Chromium; the browser tests fail rather than skip when it is missing. */
@@ -16,10 +17,51 @@ export const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
+/**
+ * The installable, offline app: a manifest, and a service worker (Workbox generateSW) that
+ * precaches the built app, its assets and any emitted wasm, answers app routes with
+ * index.html, and leaves /api and /ws to the network (nothing of them is cached).
+ */
+const pwa = VitePWA({
+  registerType: 'autoUpdate',
+  injectRegister: false,
+  includeAssets: ['icon.svg', 'apple-touch-icon.png'],
+  manifest: {
+    name: 'MedClass',
+    short_name: 'MedClass',
+    description: 'Secure medical image classification, with images reduced on the device',
+    lang: 'en',
+    start_url: '/',
+    scope: '/',
+    display: 'standalone',
+    theme_color: '#0f4c5c',
+    background_color: '#f3f6f7',
+    icons: [
+      { src: '/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+      { src: '/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+      { src: '/icon-maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+      { src: '/icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' },
+    ],
+  },
+  workbox: {
+    globPatterns: ['**/*.{html,js,css,svg,png,wasm,webmanifest}'],
+    // tfjs and its backends are one large chunk, and the preview needs it offline
+    maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+    navigateFallback: '/index.html',
+    navigateFallbackDenylist: [/^\/api(\/|$)/, /^\/ws(\/|$)/],
+    cleanupOutdatedCaches: true,
+    clientsClaim: true,
+    skipWaiting: true,
+    runtimeCaching: [],
+    // focuses the app when a result notification is clicked
+    importScripts: ['/sw-notify.js'],
+  },
+});
+
 export default defineConfig({
   root: 'client',
   publicDir: 'public',
-  plugins: [svelte({ configFile: fileURLToPath(new URL('svelte.config.js', import.meta.url)) })],
+  plugins: [svelte({ configFile: fileURLToPath(new URL('svelte.config.js', import.meta.url)) }), pwa],
   build: {
     outDir: '../dist/client',
     emptyOutDir: true,

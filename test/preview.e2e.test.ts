@@ -27,7 +27,7 @@ beforeAll(async () => {
   url = await app.listen({ port: 0, host: '127.0.0.1' });
   browser = await launchChromium();
   page = await browser.newPage();
-  await page.goto(url);
+  await page.goto(`${url}/preview`);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,0 +1,86 @@
+/**
+ * What leaves the device for one image, by the service's privacy mode: the resized grey
+ * pixels (`reduced`, exactly what the server would make of the file: prepareImage), the
+ * feature vector (`features`, on the exact CPU kernels so that it matches the server's), or
+ * the file itself (`original`, only for services that take nothing else).
+ */
+import { getBackend, setBackend } from '@tensorflow/tfjs-core';
+import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
+import type { GreyImage } from '../../shared/features/grey.ts';
+import { decodeImage } from '../../shared/image/index.ts';
+import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+
+export interface Reduced {
+  image: ClassifyImage;
+  /** Time spent on this device: decode, resize, and for `features` the extraction. */
+  reduceMs: number;
+  /** What was sent, in words. */
+  sent: string;
+  /** The decoded image, for a thumbnail (null when the file could not be decoded here). */
+  grey: GreyImage | null;
+}
+
+const kib = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KiB`);
+
+let exact: Promise<unknown> = Promise.resolve();
+
+/** Features on tfjs's cpu backend (the exact kernels), then back to whatever backend the preview had. */
+function exactFeatures(image: GreyImage, spec: ServiceInfo['spec']): Promise<Float64Array> {
+  const run = exact.then(async () => {
+    const { initFeatureBackend } = await import('../features/backend.ts');
+    const before = getBackend() as string | undefined;
+    await initFeatureBackend('cpu');
+    try {
+      const [values] = await extractBatch([image], spec);
+      return featureVector(values!, spec, image.height, image.width);
+    } finally {
+      if (before && before !== 'cpu') await setBackend(before);
+    }
+  });
+  exact = run.catch(() => {});
+  return run;
+}
+
+export async function reduce(bytes: Uint8Array, name: string, mode: PrivacyMode, service: ServiceInfo): Promise<Reduced> {
+  const t0 = performance.now();
+  if (mode === 'original') {
+    let grey: GreyImage | null = null;
+    try {
+      grey = decodeImage(bytes);
+    } catch {
+      // the server may read formats this device cannot: the file goes as it is
+    }
+    return { image: { name, mode, data: bytes }, reduceMs: performance.now() - t0, sent: `the original file (${kib(bytes.length)})`, grey };
+  }
+  const grey = decodeImage(bytes);
+  const prepared = prepareImage(grey, service.spec);
+  if (mode === 'reduced') {
+    const image: ClassifyImage = { name, mode, data: { width: prepared.width, height: prepared.height, pixels: packFloat32(prepared.data) } };
+    return { image, reduceMs: performance.now() - t0, sent: `${prepared.width} × ${prepared.height} grey pixels`, grey };
+  }
+  const vector = await exactFeatures(prepared, service.spec);
+  return { image: { name, mode, data: { vector: packFloat64(vector) } }, reduceMs: performance.now() - t0, sent: `${vector.length} feature values`, grey };
+}
+
+/** A small PNG of the image as a data URL: at most `max` pixels a side, never enlarged. */
+export function thumbnailOf(image: GreyImage, max = 96): string {
+  const source = document.createElement('canvas');
+  source.width = image.width;
+  source.height = image.height;
+  const pixels = new ImageData(image.width, image.height);
+  for (let i = 0; i < image.data.length; i++) {
+    const v = Math.round(Math.min(1, Math.max(0, image.data[i]!)) * 255);
+    pixels.data[i * 4] = pixels.data[i * 4 + 1] = pixels.data[i * 4 + 2] = v;
+    pixels.data[i * 4 + 3] = 255;
+  }
+  source.getContext('2d')!.putImageData(pixels, 0, 0);
+  const scale = Math.min(1, max / Math.max(image.width, image.height));
+  if (scale === 1) return source.toDataURL('image/png');
+  const out = document.createElement('canvas');
+  out.width = Math.max(1, Math.round(image.width * scale));
+  out.height = Math.max(1, Math.round(image.height * scale));
+  const ctx = out.getContext('2d')!;
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(source, 0, 0, out.width, out.height);
+  return out.toDataURL('image/png');
+}

@@ -1,0 +1,311 @@
+/**
+ * The clinician's jobs: each image is reduced on the device, sealed into the queue in
+ * IndexedDB at once (so that closing the tab loses nothing), sent when the channel is ready,
+ * and its result sealed into the history, in one transaction with leaving the queue.
+ */
+import { ClientError } from '../../shared/client/client.ts';
+import { PROTOCOL_ERROR_CODES } from '../../shared/protocol/errors.ts';
+import type { ClassifyImage, PrivacyMode, ServiceInfo } from '../../shared/protocol/messages.ts';
+import { channel } from './channel.svelte.ts';
+import { notifyResult } from './notify.svelte.ts';
+import { clearHistory, completeJob, getMeta, has, newId, put, readAll, remove, setMeta } from './vault.ts';
+
+export interface StageTimings {
+  /** On the device: decode, resize (and features). */
+  reduceMs: number;
+  /** The round trip less the server's own time: encryption here, the network, queuing. */
+  networkMs: number;
+  decryptMs: number;
+  decodeMs: number;
+  extractMs: number;
+  classifyMs: number;
+  totalMs: number;
+}
+
+/** One result as the history keeps it (sealed). */
+export interface HistoryEntry {
+  id: string;
+  user: string;
+  name: string;
+  service: string;
+  mode: PrivacyMode;
+  sent: string;
+  label: string;
+  scores: Record<string, number>;
+  modelVersion: number;
+  timings: StageTimings;
+  /** When the result arrived (ms since the epoch). */
+  at: number;
+  /** Only when the user opted in. */
+  thumbnail?: string;
+}
+
+/** A job waiting to be sent (sealed). */
+interface QueuedJob {
+  id: string;
+  user: string;
+  name: string;
+  service: string;
+  mode: PrivacyMode;
+  sent: string;
+  image: ClassifyImage;
+  reduceMs: number;
+  createdAt: number;
+  thumbnail?: string;
+}
+
+export type JobState = 'reducing' | 'queued' | 'sending' | 'done' | 'failed';
+
+export interface LogItem {
+  id: string;
+  name: string;
+  service: string;
+  mode: PrivacyMode;
+  state: JobState;
+  sent: string | null;
+  /** Shown now; kept only when the user opted in. */
+  thumbnail: string | null;
+  entry: HistoryEntry | null;
+  error: string | null;
+}
+
+/** Steps of a job, for its progress bar. */
+export const STEPS: Record<JobState, number> = { reducing: 1, queued: 2, sending: 3, done: 4, failed: 4 };
+export const STEP_COUNT = 4;
+
+const MAX_IN_FLIGHT = 4;
+/**
+ * Failures worth another try later: the connection's (a ClientError with a channel code: the
+ * request may never have arrived) and the server's load. A ProtocolError thrown here, before
+ * sending (an image too large for a message), and the server's refusals are final.
+ */
+const retryLater = (e: unknown): boolean =>
+  e instanceof ClientError && (Object.hasOwn(PROTOCOL_ERROR_CODES, e.code) || e.code === 'rateLimited' || e.code === 'busy');
+const RETRY_DELAY_MS = 3000;
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+class Workbench {
+  /** Newest first: jobs of this visit, then the history kept on the device. */
+  items = $state<LogItem[]>([]);
+  loaded = $state(false);
+  /** Records that could not be opened (damaged, or sealed under a deleted key). */
+  unreadable = $state(0);
+  keepThumbnails = $state(false);
+
+  private user: string | null = null;
+  private readonly jobs = new Map<string, QueuedJob>();
+  private readonly inFlight = new Set<string>();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    channel.onReady(() => void this.pump());
+  }
+
+  get queued(): number {
+    return this.items.filter((i) => i.state === 'queued' || i.state === 'sending').length;
+  }
+
+  get history(): LogItem[] {
+    return this.items.filter((i) => i.state === 'done');
+  }
+
+  /** Loads this user's history and queue from the device, and sends what is queued. */
+  async load(user: string): Promise<void> {
+    if (this.user === user) return;
+    this.unload();
+    this.user = user;
+    const [keep, history, queue] = await Promise.all([getMeta<boolean>('keepThumbnails'), readAll<HistoryEntry>('history'), readAll<QueuedJob>('queue')]);
+    if (this.user !== user) return;
+    this.keepThumbnails = keep ?? false;
+    this.unreadable = history.unreadable + queue.unreadable;
+    const waiting = queue.values.filter(({ value }) => value.user === user).map(({ value }) => {
+      this.jobs.set(value.id, value);
+      return this.itemOf(value, 'queued');
+    });
+    const done = history.values
+      .filter(({ value }) => value.user === user)
+      .map(({ value }): LogItem => ({ ...this.itemOf(value, 'done'), entry: value, thumbnail: value.thumbnail ?? null }));
+    this.items = [...waiting.reverse(), ...done.reverse(), ...this.items];
+    this.loaded = true;
+    void this.pump();
+  }
+
+  unload(): void {
+    this.user = null;
+    this.items = [];
+    this.jobs.clear();
+    this.loaded = false;
+    this.unreadable = 0;
+  }
+
+  private itemOf(v: Pick<QueuedJob, 'id' | 'name' | 'service' | 'mode'> & { sent: string | null }, state: JobState): LogItem {
+    return { id: v.id, name: v.name, service: v.service, mode: v.mode, state, sent: v.sent, thumbnail: null, entry: null, error: null };
+  }
+
+  private item(id: string): LogItem | undefined {
+    return this.items.find((i) => i.id === id);
+  }
+
+  async setKeepThumbnails(keep: boolean): Promise<void> {
+    this.keepThumbnails = keep;
+    await setMeta('keepThumbnails', keep);
+  }
+
+  /** Reduces each file on the device and queues it; sends at once when connected. */
+  async add(files: readonly File[], service: ServiceInfo, mode: PrivacyMode): Promise<void> {
+    const user = this.user;
+    if (!user) return;
+    const fresh = files.map((f) => this.itemOf({ id: newId(), name: f.name, service: service.name, mode, sent: null }, 'reducing'));
+    this.items = [...fresh, ...this.items];
+    const spec = $state.snapshot(service) as ServiceInfo;
+    // decoding and tfjs load with the first images, not with the app
+    const { reduce, thumbnailOf } = await import('./reduce.ts');
+    for (const [k, file] of files.entries()) {
+      const id = fresh[k]!.id;
+      try {
+        const reduced = await reduce(new Uint8Array(await file.arrayBuffer()), file.name, mode, spec);
+        let thumbnail: string | null = null;
+        try {
+          thumbnail = reduced.grey ? thumbnailOf(reduced.grey) : null;
+        } catch {
+          // no thumbnail is no loss
+        }
+        const job: QueuedJob = {
+          id,
+          user,
+          name: file.name,
+          service: service.name,
+          mode,
+          sent: reduced.sent,
+          image: reduced.image,
+          reduceMs: reduced.reduceMs,
+          createdAt: Date.now(),
+          ...(this.keepThumbnails && thumbnail ? { thumbnail } : {}),
+        };
+        await put('queue', id, job);
+        if (this.user !== user) return;
+        this.jobs.set(id, job);
+        const it = this.item(id);
+        if (it) Object.assign(it, { state: 'queued', sent: reduced.sent, thumbnail });
+        void this.pump();
+      } catch (e) {
+        const it = this.item(id);
+        if (it) Object.assign(it, { state: 'failed', error: errorText(e) });
+      }
+    }
+  }
+
+  /** Sends queued jobs, oldest first, a few at a time, while the channel is ready. */
+  async pump(): Promise<void> {
+    if (channel.status !== 'ready') return;
+    const waiting = this.items.filter((i) => i.state === 'queued' && !this.inFlight.has(i.id)).reverse();
+    for (const it of waiting) {
+      if (this.inFlight.size >= MAX_IN_FLIGHT) break;
+      void this.send(it.id);
+    }
+  }
+
+  /**
+   * Sends one job under a lock named after it, so that two tabs with the same queue never
+   * both send it; the one that finds it gone from the queue drops it from its list.
+   */
+  private async send(id: string): Promise<void> {
+    if (!this.jobs.has(id) || !this.user) return;
+    this.inFlight.add(id);
+    let next: boolean;
+    try {
+      const locks = navigator.locks as LockManager | undefined;
+      const step = async (): Promise<boolean> => {
+        if (await has('queue', id)) return this.sendNow(id);
+        this.jobs.delete(id);
+        this.items = this.items.filter((i) => i.id !== id);
+        return true;
+      };
+      if (!locks) next = await step();
+      else {
+        const taken = await locks.request(`medclass-job-${id}`, { ifAvailable: true }, async (lock) => (lock ? { next: await step() } : null));
+        if (taken) next = taken.next;
+        else {
+          // another tab is sending it: look again in a moment
+          next = false;
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => void this.pump(), RETRY_DELAY_MS);
+        }
+      }
+    } finally {
+      this.inFlight.delete(id);
+    }
+    if (next) void this.pump();
+  }
+
+  /** Sends a job and files its outcome; says whether to go on with the queue at once. */
+  private async sendNow(id: string): Promise<boolean> {
+    const job = this.jobs.get(id);
+    const user = this.user;
+    if (!job || !user) return true;
+    const it = () => this.item(id);
+    Object.assign(it() ?? {}, { state: 'sending' });
+    const started = performance.now();
+    try {
+      const result = await channel.classify(job.service, job.image);
+      const roundTripMs = performance.now() - started;
+      if (!result.ok) {
+        await remove('queue', id);
+        this.jobs.delete(id);
+        Object.assign(it() ?? {}, { state: 'failed', error: `${result.message} (${result.code})` });
+        return true;
+      }
+      const t = result.timings;
+      const serverMs = t.decryptMs + t.decodeMs + t.extractMs + t.classifyMs;
+      const entry: HistoryEntry = {
+        id: newId(),
+        user,
+        name: job.name,
+        service: job.service,
+        mode: job.mode,
+        sent: job.sent,
+        label: result.label,
+        scores: result.scores,
+        modelVersion: result.modelVersion,
+        timings: { reduceMs: job.reduceMs, networkMs: Math.max(0, roundTripMs - serverMs), ...t, totalMs: job.reduceMs + roundTripMs },
+        at: Date.now(),
+        ...(job.thumbnail ? { thumbnail: job.thumbnail } : {}),
+      };
+      await completeJob(id, entry.id, entry);
+      this.jobs.delete(id);
+      if (this.user !== user) return true;
+      Object.assign(it() ?? {}, { state: 'done', entry });
+      const top = Object.entries(result.scores).find(([l]) => l === result.label)?.[1];
+      const share = top !== undefined && top >= 0 && top <= 1 ? ` (${(top * 100).toFixed(0)}%)` : '';
+      void notifyResult(`Result: ${result.label}`, `${job.name}: ${result.label}${share}, ${job.service} v${result.modelVersion}`);
+    } catch (e) {
+      if (retryLater(e)) {
+        // stays in the queue: sent again when the channel is back, or in a moment
+        Object.assign(it() ?? {}, { state: 'queued' });
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => void this.pump(), RETRY_DELAY_MS);
+        return false;
+      }
+      await remove('queue', id).catch(() => {});
+      this.jobs.delete(id);
+      const code = (e as { code?: unknown }).code;
+      Object.assign(it() ?? {}, { state: 'failed', error: typeof code === 'string' ? `${errorText(e)} (${code})` : errorText(e) });
+    }
+    return true;
+  }
+
+  /** Forgets a failed job shown in the log. */
+  dismiss(id: string): void {
+    this.items = this.items.filter((i) => i.id !== id || i.state !== 'failed');
+  }
+
+  /** Deletes every result kept on this device and the key that sealed them. Queued jobs stay. */
+  async clearHistory(): Promise<void> {
+    await clearHistory();
+    this.items = this.items.filter((i) => i.state !== 'done');
+    this.unreadable = 0;
+  }
+}
+
+export const work = new Workbench();

@@ -1,0 +1,90 @@
+/**
+ * A real MedClass server for the web app's end-to-end tests: a model trained on BreastMNIST
+ * (classes renamed `malignant` and `benign`, so that labels are words a test can look for),
+ * published as the service `demo`, a clinician `nurse`, the labels `medclass predict` gives
+ * the test images, and the web app freshly built and served by the server itself.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'vite';
+import { PROJECT_ROOT } from '../server/paths.ts';
+import { createLogger } from '../server/log.ts';
+import { createMedclassServer, type MedclassServer } from '../server/server.ts';
+import { DATASETS } from './golden.ts';
+import { ADMIN_PASSWORD } from './server_process.ts';
+
+const exec = promisify(execFile);
+export const CLINICIAN = { username: 'nurse', password: 'a clinician password' };
+export const ADMIN = { username: 'admin', password: ADMIN_PASSWORD };
+export const LABELS = ['malignant', 'benign'];
+export const SERVICE = 'demo';
+
+export function medclass(args: string[], env: Record<string, string> = {}) {
+  return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
+    maxBuffer: 1 << 26,
+  });
+}
+
+/** The first `perClass` BreastMNIST test images of each class (file names are unique across classes). */
+export function testImages(perClass: number): string[] {
+  return ['0', '1'].flatMap((label) =>
+    readdirSync(join(DATASETS, 'breastmnist', 'test', label))
+      .sort((a, b) => parseInt(a) - parseInt(b))
+      .slice(0, perClass)
+      .map((f) => join(DATASETS, 'breastmnist', 'test', label, f)),
+  );
+}
+
+export interface Webapp {
+  url: string;
+  server: MedclassServer;
+  /** `medclass predict`'s label for each image, by file name. */
+  expected: Map<string, string>;
+  work: string;
+  stop(): Promise<void>;
+}
+
+export async function startWebapp(images: string[]): Promise<Webapp> {
+  const work = mkdtempSync(join(tmpdir(), 'medclass-webapp-'));
+  const dataDir = join(work, 'data');
+  const clientDir = join(work, 'client');
+  const model = join(work, 'model.json');
+  const built = build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir: clientDir, emptyOutDir: true } });
+  // BreastMNIST's training split, classes named (0 is malignant, 1 normal or benign)
+  const dataset = join(work, 'breast');
+  mkdirSync(join(dataset, 'train'), { recursive: true });
+  cpSync(join(DATASETS, 'breastmnist', 'train', '0'), join(dataset, 'train', 'malignant'), { recursive: true });
+  cpSync(join(DATASETS, 'breastmnist', 'train', '1'), join(dataset, 'train', 'benign'), { recursive: true });
+  await medclass(['train', dataset, '--size', '0', '--out', model]);
+  const setUp = async () => {
+    // one writer at a time on the data folder's database
+    await medclass(['publish', model, '--data', dataDir, '--service', SERVICE, '--modes', 'original,reduced,features', '--description', 'Breast ultrasound (BreastMNIST, 28 × 28): malignant or benign. SVM on HOG and GLCM features.']);
+    await medclass(['add-user', CLINICIAN.username, '--data', dataDir, '--password-env', 'NEW_PASSWORD'], { NEW_PASSWORD: CLINICIAN.password });
+  };
+  const [, predicted] = await Promise.all([setUp(), medclass(['predict', model, ...images, '--json'])]);
+  const expected = new Map(
+    predicted.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { file: string; label: string })
+      .map((r) => [basename(r.file), r.label]),
+  );
+  await built;
+  const server = await createMedclassServer({ dataDir, adminPassword: ADMIN_PASSWORD, clientDir, logger: createLogger('warn'), threads: 1 });
+  const url = await server.app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    server,
+    expected,
+    work,
+    async stop() {
+      await server.close();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
