@@ -15,6 +15,9 @@ export type ImageOutcome =
   | { ok: true; label: string; scores: Record<string, number>; timings: { decodeMs: number; extractMs: number; classifyMs: number } }
   | { ok: false; code: string; message: string };
 
+/** Features beyond this are no image's: the HOG is at most 1, GLCM contrast at most 255^2. */
+const FEATURE_BOUND = 1e12;
+
 /** Per-class scores to show: calibrated probabilities where the model has them, else its ranking scores. */
 function scoresOf(labels: string[], values: Float64Array, row: number): Record<string, number> {
   const k = labels.length;
@@ -37,10 +40,17 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
         if (image.vector.length !== model.featureLength) {
           throw new MedclassError('invalidSpec', `this service takes ${model.featureLength} features, ${image.vector.length} were sent`);
         }
+        if (!image.vector.every((v) => Number.isFinite(v) && Math.abs(v) < FEATURE_BOUND)) {
+          throw new MedclassError('invalidSpec', 'a feature value is not a finite number of sensible size');
+        }
         vectors.push({ i, vector: image.vector, decodeMs: 0, extractMs: 0 });
       } else if (image.mode === 'reduced') {
         if (image.width !== expected.width || image.height !== expected.height) {
           throw new MedclassError('invalidSpec', `this service takes ${expected.width}x${expected.height} reduced images, ${image.width}x${image.height} was sent`);
+        }
+        // Intensities are in [0, 1]; anything else is not an image this service was trained on.
+        if (!image.pixels.every((v) => v >= 0 && v <= 1)) {
+          throw new MedclassError('invalidSpec', 'reduced pixels must be grey intensities between 0 and 1');
         }
         toExtract.push({ i, image: { width: image.width, height: image.height, data: image.pixels }, decodeMs: 0 });
       } else {
@@ -71,10 +81,15 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
     const e = predict(model.predictor, X);
     const each = (performance.now() - t) / vectors.length;
     vectors.forEach((v, r) => {
+      const scores = scoresOf(model.labels, e.probabilities ?? e.scores, r);
+      if (!Object.values(scores).every(Number.isFinite)) {
+        out[v.i] = { ok: false, code: 'invalidSpec', message: 'the model gives no finite score for this input' };
+        return;
+      }
       out[v.i] = {
         ok: true,
         label: model.labels[e.predicted[r]!]!,
-        scores: scoresOf(model.labels, e.probabilities ?? e.scores, r),
+        scores,
         timings: { decodeMs: v.decodeMs, extractMs: v.extractMs, classifyMs: each },
       };
     });
