@@ -7,6 +7,8 @@ import { MAX_MESSAGE_BYTES } from '../shared/protocol/frames.ts';
 import { AccountsService, AuthError } from './accounts/accounts.service.ts';
 import { Connection } from './channel/connection.ts';
 import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
+import { TrainingJobs } from './channel/training_jobs.ts';
+import { ensureDemoService } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
 import { buildApp } from './http/app.ts';
 import { loadOrCreateIdentity, pinString } from './identity_file.ts';
@@ -24,6 +26,11 @@ export interface ServerOptions {
   clientDir?: string;
   logger?: Logger;
   threads?: number;
+  /**
+   * Train and publish the BreastMNIST `demo` service when the store has none (default true).
+   * A failure is logged, not fatal.
+   */
+  demo?: boolean;
 }
 
 export interface MedclassServer {
@@ -45,18 +52,34 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const log = options.logger ?? createLogger();
-  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits, upload: { ...DEFAULT_SERVER_LIMITS.upload, ...options.limits?.upload } };
   const database = join(dataDir, 'medclass.db');
   const store = new SqliteStore(database);
+  // The demo service (first start only) trains while the identity and the first admin are made.
+  const demo =
+    options.demo === false
+      ? null
+      : ensureDemoService(store, log, { threads: options.threads }).catch((e: unknown) => {
+          log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
+        });
   const { identity } = await loadOrCreateIdentity(dataDir);
   const accounts = new AccountsService(store);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
+  await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
+  const training = new TrainingJobs({ store, limits, log, threads: options.threads });
 
   const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
   await app.register(websocket, {
     options: { maxPayload: Math.min(limits.maxMessageBytes, MAX_MESSAGE_BYTES + 64), perMessageDeflate: false },
+    // The plugin's default handler terminates the socket at once, so the TCP reset can
+    // overtake ws's close frame (1009 for an oversized message); give that frame time to go.
+    errorHandler: (error, socket) => {
+      log.info({ error: error.message }, 'WebSocket error');
+      const timer = setTimeout(() => socket.terminate(), 2_000);
+      socket.once('close', () => clearTimeout(timer));
+    },
   });
 
   const allowed = new Set(options.allowedOrigins ?? []);
@@ -71,7 +94,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       }
     },
   }, (socket) => {
-    new Connection(socket, { identity, accounts, store, classifier, limits, rate, log });
+    new Connection(socket, { identity, accounts, store, classifier, limits, rate, log, training });
   });
 
   app.post('/api/login', async (request, reply) => {
@@ -107,6 +130,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     fingerprint: identity.fingerprint,
     firstAdmin,
     async close() {
+      training.close();
       await app.close();
       await classifier.close();
       store.close();

@@ -39,6 +39,10 @@ export async function startServerProcess(options: { dataDir?: string; env?: Reco
     env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', MEDCLASS_ADMIN_PASSWORD: ADMIN_PASSWORD, MEDCLASS_LOG_LEVEL: 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test run that is killed must not leave servers behind.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

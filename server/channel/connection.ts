@@ -10,6 +10,7 @@ import type { Classifier } from '../classify/classifier_pool.ts';
 import { StoreError, type Store, type User } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import type { RateLimiter, ServerLimits } from './limits.ts';
+import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.ts';
 
 export interface ConnectionDeps {
   identity: ServerIdentity;
@@ -19,6 +20,8 @@ export interface ConnectionDeps {
   limits: ServerLimits;
   rate: RateLimiter;
   log: Logger;
+  /** Uploads, training jobs and publishing (admins). */
+  training: TrainingJobs;
 }
 
 type Reply = ServerMessage;
@@ -64,6 +67,7 @@ export class Connection {
   }
 
   private dispose(): void {
+    if (!this.closed) this.deps.training.connectionClosed(this);
     this.closed = true;
     clearTimeout(this.idle);
     this.session?.close();
@@ -111,13 +115,16 @@ export class Connection {
     this.close(closeCodeFor(code), e instanceof ProtocolError ? e.message : 'the message could not be read');
   }
 
-  private async send(message: Reply): Promise<void> {
-    if (this.closed || !this.session) return;
+  /** Seals and sends; false when the message could not be sealed (the caller then owes an error). */
+  private async send(message: Reply): Promise<boolean> {
+    if (this.closed || !this.session) return false;
     try {
       const frame = await this.session.seal(message);
       if (!this.closed) this.socket.send(frame);
+      return true;
     } catch (e) {
-      this.deps.log.warn({ session: this.session.id, error: errorMessage(e) }, 'could not send');
+      this.deps.log.warn({ session: this.session.id, type: message.type, error: errorMessage(e) }, 'could not send');
+      return false;
     }
   }
 
@@ -130,7 +137,7 @@ export class Connection {
       await this.handle(message, decryptMs);
     } catch (e) {
       const requestId = this.requestIdOf(message);
-      if (e instanceof RequestError || e instanceof AuthError || e instanceof StoreError) {
+      if (e instanceof RequestError || e instanceof AuthError || e instanceof StoreError || e instanceof TrainingError) {
         await this.send({ type: 'error', ...(requestId ? { requestId } : {}), code: e.code, message: e.message });
       } else {
         this.deps.log.error({ session: this.session?.id, type: message.type, error: errorMessage(e) }, 'request failed');
@@ -144,7 +151,7 @@ export class Connection {
     return this.user;
   }
 
-  private async handle(message: ClientMessage, decryptMs: number): Promise<void> {
+  private async handle(message: ClientMessage, decryptMs: number): Promise<unknown> {
     if (message.type === 'authenticate') {
       this.user = this.deps.accounts.authenticate(message.token);
       this.audit('authenticate', 'ok');
@@ -160,6 +167,26 @@ export class Connection {
         return this.send({ type: 'services', services: this.services() });
       case 'classify':
         return this.classify(message, decryptMs);
+      case 'uploadStart':
+        this.deps.training.startUpload(user.username, this, message);
+        return this.send({ type: 'ok', requestId: message.requestId });
+      case 'uploadChunk':
+        // no answer unless refused (the refusal has no requestId; uploadEnd repeats it)
+        return this.deps.training.chunk(user.username, message);
+      case 'uploadEnd':
+        await this.deps.training.endUpload(user.username, message);
+        return this.send({ type: 'ok', requestId: message.requestId });
+      case 'train': {
+        const job = this.deps.training.train(user.username, message, this.jobSink(message.requestId));
+        this.deps.log.info({ user: user.username, job: job.jobId, classifier: message.classifier.kind }, 'training job started');
+        // `ok {jobId}` is sealed first; the job's progress follows it
+        const answered = this.send({ type: 'ok', requestId: message.requestId, jobId: job.jobId });
+        job.start();
+        return answered;
+      }
+      case 'publish':
+        this.deps.training.publish(user.username, message);
+        return this.send({ type: 'ok', requestId: message.requestId, jobId: message.jobId });
       case 'rollback': {
         this.deps.store.rollback(message.service, message.version);
         this.deps.log.info({ user: user.username, service: message.service, version: message.version }, 'rolled back');
@@ -167,8 +194,21 @@ export class Connection {
         return this.send({ type: 'ok', requestId: message.requestId });
       }
       default:
-        throw new RequestError('notImplemented', `${message.type} is not served yet`);
+        throw new RequestError('notImplemented', `${(message as { type: string }).type} is not served yet`);
     }
+  }
+
+  /** A job's progress and outcome come back on this connection, in order, while it is open. */
+  private jobSink(requestId: string): JobSink {
+    let chain = Promise.resolve();
+    const queue = (m: Reply) => {
+      chain = chain.then(() => this.send(m)).then(() => undefined);
+    };
+    return {
+      progress: (m) => queue(m),
+      done: (m) => queue(m),
+      failed: (code, message) => queue({ type: 'error', requestId, code, message }),
+    };
   }
 
   private services(): MessageOf<'services'>['services'] {
@@ -213,7 +253,7 @@ export class Connection {
           total.decodeMs += o.timings.decodeMs;
           total.extractMs += o.timings.extractMs;
           total.classifyMs += o.timings.classifyMs;
-          await this.send({
+          const sent = await this.send({
             type: 'result',
             requestId: message.requestId,
             index,
@@ -222,6 +262,10 @@ export class Connection {
             modelVersion: version,
             timings: { decryptMs: decryptMs / outcomes.length, ...o.timings },
           });
+          if (!sent) {
+            failed++;
+            await this.send({ type: 'error', requestId: message.requestId, index, code: 'internal', message: 'the result could not be sent' });
+          }
         } else {
           failed++;
           await this.send({ type: 'error', requestId: message.requestId, index, code: o.code, message: o.message });

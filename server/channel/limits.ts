@@ -14,6 +14,19 @@ export interface ServerLimits {
   idleMs: number;
   /** The handshake must finish within this. */
   handshakeMs: number;
+  /** Datasets that admins upload for training (held in memory only). */
+  upload: UploadLimits;
+}
+
+export interface UploadLimits {
+  /** One upload (the ZIP file as sent). */
+  maxBytes: number;
+  /** Entries in its ZIP file. */
+  maxEntries: number;
+  /** What its images inflate to, together (zip bombs are refused). */
+  maxUncompressedBytes: number;
+  /** An upload or a finished training job nobody touches for this long is dropped. */
+  idleMs: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
@@ -23,6 +36,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   concurrentPerConnection: 8,
   idleMs: 5 * 60_000,
   handshakeMs: 10_000,
+  upload: { maxBytes: 512 * 2 ** 20, maxEntries: 200_000, maxUncompressedBytes: 1024 * 2 ** 20, idleMs: 30 * 60_000 },
 });
 
 /** A token bucket per key (user): `perMinute` tokens, refilled continuously. */

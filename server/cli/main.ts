@@ -59,6 +59,7 @@ program
   .option('--port <n>', 'port to listen on', '8080')
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--allow-origin <origin...>', 'web app origins allowed besides this server (the static site)')
+  .option('--no-demo', 'do not train the BreastMNIST demo service when the data folder has no service `demo`')
   .action(async (options) => (await import('./serve.command.ts')).serveCommand(options));
 
 program

@@ -7,6 +7,8 @@ interface ServeOptions {
   port: string;
   host: string;
   allowOrigin?: string[];
+  /** false with --no-demo. */
+  demo?: boolean;
 }
 
 export async function serveCommand(o: ServeOptions): Promise<void> {
@@ -14,7 +16,7 @@ export async function serveCommand(o: ServeOptions): Promise<void> {
   await ensureClientBuilt(say);
   const { createMedclassServer } = await import('../server.ts');
   const adminPassword = process.env['MEDCLASS_ADMIN_PASSWORD'] || undefined;
-  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [] });
+  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false });
   const address = await server.app.listen({ port: Number(o.port), host: o.host });
   say(`MedClass is serving ${address}`);
   say(`data folder: ${resolve(o.data)}`);

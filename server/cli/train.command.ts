@@ -1,18 +1,12 @@
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { checkTrainingClasses, countLabels, countTable, duplicateWarnings, findDuplicates, type SplitName } from '../../shared/classify/dataset.ts';
-import { ClassifyError } from '../../shared/classify/errors.ts';
-import { matrix } from '../../shared/classify/linalg.ts';
-import { buildModelDocument, describeParams, trainingContentHash } from '../../shared/classify/model.ts';
-import { trainModel, type LabelledSet } from '../../shared/classify/train.ts';
-import { scanDataset } from '../training/dataset.ts';
-import { extractFiles } from '../training/extract.ts';
+import { countTable } from '../../shared/classify/dataset.ts';
+import { describeParams } from '../../shared/classify/model.ts';
 import { writeModelFile } from '../training/model_file.ts';
 import { parseTrainOptions, type TrainCliOptions } from '../training/options.ts';
 import { createProgress } from '../training/progress.ts';
 import { fixed, metricsDetail, metricsLine, table } from '../training/report.ts';
 import { runCommand, warn } from '../training/run.ts';
-import type { VectorResult } from '../training/vectors.ts';
+import { trainDataset, type TrainPhase } from '../training/train_dataset.ts';
 
 /**
  * `medclass train`: reads a dataset folder, extracts features on worker threads, reports
@@ -23,86 +17,40 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
   const { spec, settings, out } = parseTrainOptions(options);
   await runCommand(async () => {
     const started = performance.now();
-    const layout = await scanDataset(dataset);
     const say = (text = '') => process.stdout.write(`${text}\n`);
-    for (const f of layout.emptyFolders) warn(`${f}/ holds no image files`);
-    if (!layout.files.some((f) => f.split === 'train')) throw new ClassifyError('invalidDataset', `${dataset}: no image files to train on`);
-    const trainWhere = `${dataset}${layout.layout === 'splits' ? '/train' : ''}`;
-    // Before the work of extraction: what the folders alone show cannot be trained on.
-    checkTrainingClasses(countLabels(layout.files.filter((f) => f.split === 'train').map((f) => f.label), layout.labels), trainWhere);
-
     const progress = createProgress();
-    let results: VectorResult[];
+    let hasVal = false;
+    const label = (phase: TrainPhase) =>
+      ({ extracting: 'extracting features', tuning: 'tuning', estimating: hasVal ? 'scoring on val' : 'cross-validating', fitting: 'fitting' })[phase];
+    let result;
     try {
-      results = await extractFiles(layout.files, spec, { threads: availableParallelism(), onProgress: (d, t) => progress.update('extracting features', d, t) });
+      result = await trainDataset(
+        dataset,
+        spec,
+        settings,
+        {
+          onProgress: (phase, done, total) => progress.update(label(phase), done, total),
+          onWarning: warn,
+          onDataset: (info) => {
+            progress.stop();
+            hasVal = (info.counts.val && Object.values(info.counts.val).some((n) => n > 0)) ?? false;
+            say(`dataset ${resolve(dataset)} (${info.layout === 'splits' ? `${info.splits.map((s) => `${s}/`).join(' ')} splits` : 'one folder per class: all of it trains'})`);
+            say(countTable(info.splits.map((s) => ({ name: s, counts: info.counts[s]! })), info.labels));
+            const f = info.firstImage;
+            say(
+              `features ${spec.features.join(', ')}; size ${spec.size === 0 ? `0 (kept: ${f?.width}x${f?.height})` : spec.size}, levels ${spec.levels}, ` +
+                `${spec.orientations} orientations, ${spec.pixelsPerCell} px cells, ${spec.cellsPerBlock}x${spec.cellsPerBlock} blocks: ${info.featureLength} values per image`,
+            );
+          },
+        },
+        { cliFlags: true, fitOn: 'here' },
+      );
     } finally {
       progress.stop();
     }
 
-    // Images that cannot be used are reported and left out.
-    const failed = results.flatMap((r) => (r.ok ? [] : [r]));
-    if (failed.length) {
-      warn(`${failed.length} image(s) left out:`);
-      for (const f of failed.slice(0, 10)) process.stderr.write(`  ${f.name}: ${f.error}\n`);
-      if (failed.length > 10) process.stderr.write(`  ... and ${failed.length - 10} more\n`);
-    }
-    const usable = layout.files.flatMap((file, i) => {
-      const r = results[i]!;
-      return r.ok ? [{ file, r }] : [];
-    });
-    // At size 0 every image keeps its size, so all must share one to give vectors of one length.
-    const sizes = new Set(usable.map(({ r }) => `${r.width}x${r.height}`));
-    if (spec.size === 0 && sizes.size > 1) {
-      throw new ClassifyError('invalidDataset', `--size 0 keeps each image's size, but the images come in ${sizes.size} sizes (${[...sizes].slice(0, 4).join(', ')}); give --size N to resize them all`);
-    }
-    const first = usable[0]?.r;
-    const imageSize = spec.size === 0 && first ? { width: first.width, height: first.height } : null;
-
-    const labels = layout.labels;
-    const bySplit = (split: SplitName) => usable.filter(({ file }) => file.split === split);
-    const countsOf = (split: SplitName) => countLabels(bySplit(split).map(({ file }) => file.label), labels);
-    say(`dataset ${resolve(dataset)} (${layout.layout === 'splits' ? `${layout.splits.map((s) => `${s}/`).join(' ')} splits` : 'one folder per class: all of it trains'})`);
-    say(countTable(layout.splits.map((s) => ({ name: s, counts: countsOf(s) })), labels));
-    checkTrainingClasses(countsOf('train'), trainWhere);
-    for (const s of layout.splits) {
-      if (s === 'train') continue;
-      const missing = labels.filter((l) => countsOf(s)[l] === 0);
-      if (missing.length) warn(`${s}/ has no images of class ${missing.map((l) => `'${l}'`).join(', ')}`);
-    }
-
-    const dup = findDuplicates(usable.map(({ file, r }) => ({ name: file.name, split: file.split, label: file.label, hash: r.hash })));
-    for (const line of duplicateWarnings(dup)) warn(line);
-
-    const d = first ? first.vector.length : 0;
-    say(
-      `features ${spec.features.join(', ')}; size ${spec.size === 0 ? `0 (kept: ${first?.width}x${first?.height})` : spec.size}, levels ${spec.levels}, ` +
-        `${spec.orientations} orientations, ${spec.pixelsPerCell} px cells, ${spec.cellsPerBlock}x${spec.cellsPerBlock} blocks: ${d} values per image`,
-    );
-    const set = (split: SplitName): LabelledSet | undefined => {
-      const items = bySplit(split);
-      if (!layout.splits.includes(split) || items.length === 0) return undefined;
-      const data = new Float64Array(items.length * d);
-      items.forEach(({ r }, i) => data.set(r.vector, i * d));
-      return { X: matrix(items.length, d, data), y: Int32Array.from(items, ({ file }) => labels.indexOf(file.label)) };
-    };
-    const train = set('train')!;
-    const val = set('val');
-    const test = set('test');
-    if (settings.params.type === 'knn' && settings.params.k > train.y.length) {
-      throw new ClassifyError('invalidOptions', `--k ${settings.params.k} is more than the ${train.y.length} training images`);
-    }
-
-    const fitProgress = createProgress();
-    const stageLabel = { tuning: 'tuning', estimating: val ? 'scoring on val' : 'cross-validating', fitting: 'fitting' } as const;
-    let outcome;
-    try {
-      outcome = trainModel({ labels, train, val, test }, settings, { progress: (stage, done, total) => fitProgress.update(stageLabel[stage], done, total) });
-    } finally {
-      fitProgress.stop();
-    }
-
+    const { outcome, doc } = result;
     say(`model ${describeParams(outcome.params, outcome.gamma)}${settings.classWeight ? ', classes weighted (balanced)' : ''}${outcome.params.type === 'svm' && settings.probability ? ', Platt probabilities' : ''}`);
-    if (outcome.capped) warn(`${outcome.capped} binary problem(s) stopped at libsvm's iteration limit before converging; consider a smaller C`);
     if (outcome.selection) {
       const sel = outcome.selection;
       const ranked = sel.candidates.map((c, i) => ({ c, i })).sort((a, b) => b.c.balancedAccuracy - a.c.balancedAccuracy || a.i - b.i);
@@ -117,16 +65,7 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
       say(metricsDetail(outcome.test));
     } else say('no test/ split: only the estimate above');
 
-    const doc = buildModelDocument({
-      spec,
-      labels,
-      featureLength: d,
-      imageSize,
-      outcome,
-      training: { size: train.y.length, counts: countsOf('train'), contentHash: trainingContentHash(train.X, train.y, labels), seed: settings.seed },
-      createdAt: new Date(),
-    });
-    const bytes = await writeModelFile(out, doc);
+    const bytes = await writeModelFile(out, doc, result.modelText);
     say(`saved ${out} (${(bytes / 2 ** 20).toFixed(2)} MiB, sha256 ${doc.integrity.sha256.slice(0, 16)}...) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });
 }

@@ -7,6 +7,7 @@ export function workerModule(path: string, base: string): { filename: string; ex
   const fromSource = base.endsWith('.ts');
   return {
     filename: new URL(`${path}${fromSource ? '.ts' : '.js'}`, base).href,
-    execArgv: fromSource ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+    // tsx resolved from here, not from the working directory, which may be anywhere
+    execArgv: fromSource ? [...process.execArgv, '--import', import.meta.resolve('tsx')] : process.execArgv,
   };
 }

@@ -18,9 +18,8 @@ export async function readModelFile(path: string): Promise<LoadedModel> {
   }
 }
 
-/** Writes the model next to its destination first, then moves it into place. Returns its size in bytes. */
-export async function writeModelFile(path: string, doc: ModelDocument): Promise<number> {
-  const text = serializeModel(doc);
+/** Writes the model (its text when already serialised) next to its destination first, then moves it into place. Returns its size in bytes. */
+export async function writeModelFile(path: string, doc: ModelDocument, text = serializeModel(doc)): Promise<number> {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     await writeFile(tmp, text);

@@ -4,12 +4,10 @@ import { errorMessage, MedclassError } from '../../shared/errors.ts';
 import { extractFeatures, featureVector } from '../../shared/features/extract.ts';
 import type { GreyImage } from '../../shared/features/grey.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { decodeImageAsync } from '../../shared/image/index.ts';
+import { decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
 
-export interface VectorJob {
-  path: string;
-  name: string;
-}
+/** An image to extract: a file to read, or bytes already in memory (an uploaded dataset). */
+export type VectorJob = { name: string; path: string } | { name: string; bytes: Uint8Array };
 
 /** One image: its feature vector and the hash of its decoded pixels, or why it cannot be used. */
 export type VectorResult =
@@ -24,14 +22,15 @@ export function pixelHash(img: GreyImage): string {
   return h.digest('hex');
 }
 
-/** Reads, decodes, hashes and extracts a chunk of files (on the active tfjs backend). */
-export async function extractVectors(jobs: readonly VectorJob[], spec: FeatureSpec): Promise<VectorResult[]> {
+/** Reads (or takes), decodes, hashes and extracts a chunk of images (on the active tfjs backend). */
+export async function extractVectors(jobs: readonly VectorJob[], spec: FeatureSpec, limits?: DecodeLimits): Promise<VectorResult[]> {
   const out: VectorResult[] = new Array(jobs.length);
   const images: { i: number; img: GreyImage; hash: string }[] = [];
   await Promise.all(
     jobs.map(async (job, i) => {
       try {
-        const img = await decodeImageAsync(new Uint8Array(await readFile(job.path)));
+        const bytes = 'bytes' in job ? job.bytes : new Uint8Array(await readFile(job.path));
+        const img = await decodeImageAsync(bytes, limits);
         images.push({ i, img, hash: pixelHash(img) });
       } catch (e) {
         const why = e instanceof MedclassError ? e.message : `cannot read: ${errorMessage(e)}`;

@@ -3,23 +3,31 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
+const CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const PAD = '='.charCodeAt(0);
+
+/** Base64 of bytes: the characters as ASCII bytes first, then one decode (megabytes in milliseconds). */
 export function encodeBase64(bytes: Uint8Array): string {
-  const parts: string[] = [];
-  const CHUNK = 3 * 4096;
-  for (let start = 0; start < bytes.length; start += CHUNK) {
-    const end = Math.min(bytes.length, start + CHUNK);
-    let s = '';
-    for (let i = start; i < end; i += 3) {
-      const b0 = bytes[i]!;
-      const b1 = i + 1 < end ? bytes[i + 1]! : 0;
-      const b2 = i + 2 < end ? bytes[i + 2]! : 0;
-      s += ALPHABET[b0 >> 2]! + ALPHABET[((b0 & 3) << 4) | (b1 >> 4)]!;
-      s += i + 1 < end ? ALPHABET[((b1 & 15) << 2) | (b2 >> 6)]! : '=';
-      s += i + 2 < end ? ALPHABET[b2 & 63]! : '=';
-    }
-    parts.push(s);
+  const n = bytes.length;
+  const out = new Uint8Array(Math.ceil(n / 3) * 4);
+  let o = 0;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[o++] = CODES[v >> 18]!;
+    out[o++] = CODES[(v >> 12) & 63]!;
+    out[o++] = CODES[(v >> 6) & 63]!;
+    out[o++] = CODES[v & 63]!;
   }
-  return parts.join('');
+  if (i < n) {
+    const b0 = bytes[i]!;
+    const b1 = i + 1 < n ? bytes[i + 1]! : 0;
+    out[o++] = CODES[b0 >> 2]!;
+    out[o++] = CODES[((b0 & 3) << 4) | (b1 >> 4)]!;
+    out[o++] = i + 1 < n ? CODES[(b1 & 15) << 2]! : PAD;
+    out[o] = PAD;
+  }
+  return new TextDecoder().decode(out);
 }
 
 export function decodeBase64(text: string): Uint8Array {

@@ -1,6 +1,6 @@
 import { closeCodeFor, ProtocolError } from '../protocol/errors.ts';
 import type { Pin } from '../protocol/identity.ts';
-import type { ClassifyImage, MessageOf, ServerMessage, ServiceInfo } from '../protocol/messages.ts';
+import { MAX_CHUNK_BYTES, type ClassifyImage, type ClientMessage, type MessageOf, type PrivacyMode, type ServerMessage, type ServiceInfo } from '../protocol/messages.ts';
 import { startClientSession, type ClientSession } from '../protocol/session.ts';
 
 /** What the client needs of a WebSocket: the browser's and Node's `ws` both fit through a small adapter. */
@@ -31,6 +31,24 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** What a training job sends while it runs: progress, then the report. */
+export type TrainEvent = MessageOf<'trainProgress'> | MessageOf<'trainDone'>;
+export type TrainClassifier = Extract<ClientMessage, { type: 'train' }>['classifier'];
+export type TrainSpec = Extract<ClientMessage, { type: 'train' }>['spec'];
+
+export interface TrainOptions {
+  /** Called once the server has accepted the job. */
+  onStarted?(jobId: string): void;
+  onProgress?(phase: string, done: number, total: number): void;
+}
+
+interface TrainWaiter extends TrainOptions {
+  requestId: string;
+  jobId: string | null;
+  resolve(value: { jobId: string; report: MessageOf<'trainDone'>['report'] }): void;
+  reject(error: Error): void;
+}
+
 let nextId = 0;
 const newRequestId = () => `r${Date.now().toString(36)}${(nextId++).toString(36)}`;
 
@@ -42,6 +60,9 @@ export class MedclassClient {
   private readonly waiting = new Map<string, Pending>();
   private readonly byType = new Map<ServerMessage['type'], Pending[]>();
   private readonly classifying = new Map<string, { results: ImageResult[]; left: number; done(): void; fail(e: Error): void }>();
+  private readonly trainRequests = new Map<string, TrainWaiter>();
+  private readonly jobs = new Map<string, TrainWaiter>();
+  private readonly eventListeners = new Set<(event: TrainEvent) => void>();
   private closed: ClientError | null = null;
 
   private constructor(
@@ -91,13 +112,30 @@ export class MedclassClient {
     for (const p of this.waiting.values()) p.reject(error);
     for (const list of this.byType.values()) for (const p of list) p.reject(error);
     for (const c of this.classifying.values()) c.fail(error);
+    for (const t of this.trainRequests.values()) t.reject(error);
     this.waiting.clear();
     this.byType.clear();
     this.classifying.clear();
+    this.trainRequests.clear();
+    this.jobs.clear();
   }
 
   private deliver(m: ServerMessage): void {
+    if (m.type === 'trainProgress' || m.type === 'trainDone') return this.deliverJobEvent(m);
     const requestId = 'requestId' in m ? (m.requestId as string | undefined) : undefined;
+    const job = requestId ? this.trainRequests.get(requestId) : undefined;
+    if (job && m.type === 'ok' && m.jobId && !job.jobId) {
+      job.jobId = m.jobId;
+      this.jobs.set(m.jobId, job);
+      job.onStarted?.(m.jobId);
+      return;
+    }
+    if (job && m.type === 'error') {
+      // refused at once, or failed later: the job's error carries the train request's id
+      this.trainRequests.delete(job.requestId);
+      if (job.jobId) this.jobs.delete(job.jobId);
+      return job.reject(new ClientError(m.code, m.message));
+    }
     if (requestId && this.classifying.has(requestId) && (m.type === 'result' || m.type === 'error')) {
       const c = this.classifying.get(requestId)!;
       if (m.type === 'result') {
@@ -127,6 +165,18 @@ export class MedclassClient {
     if (!p) return;
     if (m.type === 'error') p.reject(new ClientError(m.code, m.message));
     else p.resolve(m);
+  }
+
+  private deliverJobEvent(m: TrainEvent): void {
+    for (const listener of this.eventListeners) listener(m);
+    const job = this.jobs.get(m.jobId);
+    if (!job) return;
+    if (m.type === 'trainProgress') job.onProgress?.(m.phase, m.done, m.total);
+    else {
+      this.jobs.delete(m.jobId);
+      this.trainRequests.delete(job.requestId);
+      job.resolve({ jobId: m.jobId, report: m.report });
+    }
   }
 
   private async send(message: Parameters<ClientSession['seal']>[0]): Promise<void> {
@@ -171,6 +221,49 @@ export class MedclassClient {
     const answer = new Promise<ServerMessage>((resolve, reject) => this.waiting.set(message.requestId, { resolve, reject }));
     await this.send(message);
     return answer;
+  }
+
+  /** Every trainProgress and trainDone this connection receives (of any job); returns the unsubscribe. */
+  onEvent(listener: (event: TrainEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /**
+   * Admins: sends a dataset ZIP (`<label>/<file>` or `<split>/<label>/<file>`) in chunks and
+   * resolves with its upload id once the server has read it; refusals reject with their code.
+   */
+  async uploadDataset(zip: Uint8Array, options: { name?: string; files?: number; uploadId?: string; chunkBytes?: number; onProgress?(sent: number, total: number): void } = {}): Promise<string> {
+    const uploadId = options.uploadId ?? `u${newRequestId()}`;
+    const chunk = Math.max(1, Math.min(options.chunkBytes ?? MAX_CHUNK_BYTES, MAX_CHUNK_BYTES));
+    await this.request({ type: 'uploadStart', requestId: newRequestId(), uploadId, name: options.name ?? 'dataset.zip', totalBytes: zip.length, files: Math.max(1, options.files ?? 1) });
+    for (let o = 0, seq = 0; o < zip.length; o += chunk, seq++) {
+      await this.send({ type: 'uploadChunk', uploadId, seq, data: zip.subarray(o, Math.min(o + chunk, zip.length)) });
+      options.onProgress?.(Math.min(o + chunk, zip.length), zip.length);
+    }
+    await this.request({ type: 'uploadEnd', requestId: newRequestId(), uploadId });
+    return uploadId;
+  }
+
+  /** Admins: trains on an upload; progress as it comes, then the report (trainDone). */
+  async train(uploadId: string, spec: TrainSpec, classifier: TrainClassifier, options: TrainOptions = {}): Promise<{ jobId: string; report: MessageOf<'trainDone'>['report'] }> {
+    const requestId = newRequestId();
+    const done = new Promise<{ jobId: string; report: MessageOf<'trainDone'>['report'] }>((resolve, reject) => {
+      this.trainRequests.set(requestId, { ...options, requestId, jobId: null, resolve, reject });
+    });
+    try {
+      await this.send({ type: 'train', requestId, uploadId, spec, classifier });
+    } catch (e) {
+      this.trainRequests.delete(requestId);
+      done.catch(() => undefined); // the send's error is the one to report
+      throw e;
+    }
+    return done;
+  }
+
+  /** Admins: publishes a finished job's model as a new version of a service (created if new). */
+  async publish(jobId: string, service: string, options: { description?: string; privacyModes: PrivacyMode[] }): Promise<void> {
+    await this.request({ type: 'publish', requestId: newRequestId(), jobId, service, description: options.description ?? '', privacyModes: options.privacyModes });
   }
 
   static newRequestId = newRequestId;

@@ -1,0 +1,328 @@
+import { randomBytes } from 'node:crypto';
+import { ClassifyError } from '../../shared/classify/errors.ts';
+import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
+import { MedclassError } from '../../shared/errors.ts';
+import type { FeatureSpec } from '../../shared/features/spec.ts';
+import type { MessageOf } from '../../shared/protocol/messages.ts';
+import type { Logger } from '../log.ts';
+import type { ModelVersion, Store } from '../store/store.ts';
+import { trainingReport } from '../training/train_report.ts';
+import { trainDataset, type DatasetItem, type TrainPhase } from '../training/train_dataset.ts';
+import { readZipDataset, ZipError } from '../training/zip_dataset.ts';
+import type { ServerLimits } from './limits.ts';
+
+/**
+ * The admins' training flow over the channel: a dataset ZIP uploaded in chunks (held in memory
+ * only, never written to disk), a training job on it (features on worker threads, the fit on
+ * its own thread), progress and the report streamed back, and publishing the trained model as a
+ * new version of a service. One job runs at a time on a server.
+ */
+
+/** A refusal with a code and a message in words; the session stays open. */
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Where a job's progress and outcome go: the connection that started it (while it is open). */
+export interface JobSink {
+  progress(message: MessageOf<'trainProgress'>): void;
+  done(message: MessageOf<'trainDone'>): void;
+  failed(code: string, message: string): void;
+}
+
+interface Upload {
+  id: string;
+  owner: string;
+  /** The connection that sends its chunks; an unfinished upload dies with it. */
+  connection: object;
+  state: 'receiving' | 'unpacking' | 'ready';
+  declared: number;
+  buffer: Uint8Array | null;
+  received: number;
+  nextSeq: number;
+  failure: TrainingError | null;
+  items: DatasetItem[] | null;
+  layout: 'classes' | 'splits';
+  warnings: string[];
+  touched: number;
+}
+
+interface Job {
+  id: string;
+  owner: string;
+  state: 'running' | 'done';
+  modelText: string | null;
+  labels: string[];
+  touched: number;
+}
+
+const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+/** Progress messages at most this often per phase (the first and the last always go). */
+const PROGRESS_MS = 100;
+/** Finished jobs kept for publishing (the oldest go first). */
+const KEEP_JOBS = 8;
+
+export interface TrainingDeps {
+  store: Store;
+  limits: ServerLimits;
+  log: Logger;
+  /** Extraction threads (one per core by default). */
+  threads?: number | undefined;
+}
+
+export class TrainingJobs {
+  private readonly uploads = new Map<string, Upload>();
+  private readonly jobs = new Map<string, Job>();
+  private running: Job | null = null;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly deps: TrainingDeps) {
+    const idle = deps.limits.upload.idleMs;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(60_000, idle / 4)));
+    this.sweeper.unref();
+  }
+
+  private key(owner: string, uploadId: string): string {
+    return `${owner}\u0000${uploadId}`;
+  }
+
+  private audit(user: string, action: string, outcome: string, detail: Record<string, number | string | boolean> | null = null, service: string | null = null, modelVersion: number | null = null): void {
+    this.deps.store.audit({ at: new Date().toISOString(), user, action, service, modelVersion, outcome, detail });
+  }
+
+  /** Drops what nobody touched for the idle time: unfinished and unused uploads, finished jobs. */
+  sweep(now = Date.now()): void {
+    const idle = this.deps.limits.upload.idleMs;
+    for (const [k, u] of this.uploads) {
+      if (u.state !== 'unpacking' && now - u.touched > idle) {
+        this.uploads.delete(k);
+        this.deps.log.info({ user: u.owner, state: u.state }, 'idle upload dropped');
+      }
+    }
+    for (const [id, j] of this.jobs) if (j.state === 'done' && now - j.touched > idle) this.jobs.delete(id);
+  }
+
+  /** A connection closed: its unfinished uploads cannot be finished any more. */
+  connectionClosed(connection: object): void {
+    for (const [k, u] of this.uploads) if (u.connection === connection && u.state === 'receiving') this.uploads.delete(k);
+  }
+
+  startUpload(owner: string, connection: object, m: MessageOf<'uploadStart'>): void {
+    const limits = this.deps.limits.upload;
+    if (m.totalBytes === 0) throw new TrainingError('badUpload', 'an upload needs at least one byte');
+    if (m.totalBytes > limits.maxBytes) {
+      this.audit(owner, 'upload', 'uploadTooLarge', { bytes: m.totalBytes });
+      throw new TrainingError('uploadTooLarge', `the upload would be ${MiB(m.totalBytes)}; at most ${MiB(limits.maxBytes)} are accepted`);
+    }
+    if (m.files > limits.maxEntries) throw new TrainingError('uploadTooLarge', `the upload would hold ${m.files} files; at most ${limits.maxEntries} are accepted`);
+    const mine = [...this.uploads.values()].filter((u) => u.owner === owner);
+    const active = mine.find((u) => u.state !== 'ready');
+    if (active) throw new TrainingError('conflict', `upload ${active.id} is still ${active.state}; one upload at a time (finish it, or close its connection)`);
+    // A finished upload that was never trained gives way to the new one.
+    for (const u of mine) this.uploads.delete(this.key(owner, u.id));
+    this.uploads.set(this.key(owner, m.uploadId), {
+      id: m.uploadId,
+      owner,
+      connection,
+      state: 'receiving',
+      declared: m.totalBytes,
+      buffer: new Uint8Array(m.totalBytes),
+      received: 0,
+      nextSeq: 0,
+      failure: null,
+      items: null,
+      layout: 'classes',
+      warnings: [],
+      touched: Date.now(),
+    });
+  }
+
+  /** A chunk: in order, never past the declared size. A refusal ends the upload (uploadEnd says why). */
+  chunk(owner: string, m: MessageOf<'uploadChunk'>): void {
+    const u = this.uploads.get(this.key(owner, m.uploadId));
+    if (!u || u.state !== 'receiving') throw new TrainingError('notFound', `no upload ${m.uploadId} is being received`);
+    if (u.failure) return; // already refused; uploadEnd reports it
+    u.touched = Date.now();
+    const fail = (e: TrainingError) => {
+      u.failure = e;
+      u.buffer = null;
+      throw e;
+    };
+    if (m.seq !== u.nextSeq) fail(new TrainingError('badUpload', `upload ${u.id}: chunk ${m.seq} came where chunk ${u.nextSeq} was expected; chunks go in order from 0`));
+    if (u.received + m.data.length > u.declared) {
+      fail(new TrainingError('uploadTooLarge', `upload ${u.id}: more than the ${u.declared} bytes declared at uploadStart`));
+    }
+    u.buffer!.set(m.data, u.received);
+    u.received += m.data.length;
+    u.nextSeq++;
+  }
+
+  /** The last chunk is in: the ZIP is read (limits checked, images inflated) and held for `train`. */
+  async endUpload(owner: string, m: MessageOf<'uploadEnd'>): Promise<{ images: number }> {
+    const k = this.key(owner, m.uploadId);
+    const u = this.uploads.get(k);
+    if (!u) throw new TrainingError('notFound', `no upload ${m.uploadId}`);
+    if (u.state !== 'receiving') throw new TrainingError('conflict', `upload ${m.uploadId} has already ended`);
+    if (u.failure) {
+      this.uploads.delete(k);
+      this.audit(owner, 'upload', u.failure.code);
+      throw u.failure;
+    }
+    if (u.received !== u.declared) {
+      this.uploads.delete(k);
+      this.audit(owner, 'upload', 'incomplete', { bytes: u.received });
+      throw new TrainingError('badUpload', `upload ${u.id} ended after ${u.received} of the ${u.declared} bytes declared`);
+    }
+    u.state = 'unpacking';
+    const zip = u.buffer!;
+    u.buffer = null;
+    const started = performance.now();
+    try {
+      const limits = this.deps.limits;
+      const dataset = await readZipDataset(zip, { maxEntries: limits.upload.maxEntries, maxTotalBytes: limits.upload.maxUncompressedBytes, maxEntryBytes: limits.decode.maxBytes });
+      if (this.uploads.get(k) !== u) throw new TrainingError('notFound', `upload ${u.id} was dropped`);
+      Object.assign(u, { state: 'ready', items: dataset.items, layout: dataset.layout, warnings: dataset.warnings, touched: Date.now() });
+      const ms = Math.round(performance.now() - started);
+      this.audit(owner, 'upload', 'ok', { bytes: zip.length, images: dataset.items.length, inflatedBytes: dataset.bytes, unzipMs: ms });
+      this.deps.log.info({ user: owner, bytes: zip.length, images: dataset.items.length, ms }, 'dataset uploaded');
+      return { images: dataset.items.length };
+    } catch (e) {
+      this.uploads.delete(k);
+      const refusal = asTrainingError(e);
+      this.audit(owner, 'upload', refusal?.code ?? 'failed', { bytes: zip.length });
+      throw refusal ?? e;
+    }
+  }
+
+  /**
+   * A job on a received upload, which is handed to it (and dropped after it). The job holds the
+   * server's one training slot from now; `start` runs it (after the caller has answered).
+   */
+  train(owner: string, m: MessageOf<'train'>, sink: JobSink): { jobId: string; start(): void } {
+    const k = this.key(owner, m.uploadId);
+    const u = this.uploads.get(k);
+    if (!u) throw new TrainingError('notFound', `no upload ${m.uploadId} (uploads are dropped after training and after ${Math.round(this.deps.limits.upload.idleMs / 60_000)} minutes unused)`);
+    if (u.state !== 'ready') throw new TrainingError('conflict', `upload ${m.uploadId} is still ${u.state}; send uploadEnd first`);
+    if (this.running) throw new TrainingError('busy', 'a training job is running on this server; one at a time, try again when it is done');
+    const settings = settingsFor(m.classifier);
+    this.uploads.delete(k);
+    const job: Job = { id: `job-${randomBytes(9).toString('base64url')}`, owner, state: 'running', modelText: null, labels: [], touched: Date.now() };
+    this.running = job;
+    this.jobs.set(job.id, job);
+    return { jobId: job.id, start: () => void this.run(job, u, m.spec, settings, m.classifier, sink) };
+  }
+
+  private async run(job: Job, u: Upload, spec: FeatureSpec, settings: (d: number) => TrainSettings, classifier: MessageOf<'train'>['classifier'], sink: JobSink): Promise<void> {
+    const started = performance.now();
+    const last = new Map<string, number>();
+    const progress = (phase: TrainPhase, done: number, total: number) => {
+      const now = performance.now();
+      if (done !== 0 && done !== total && now - (last.get(phase) ?? 0) < PROGRESS_MS) return;
+      last.set(phase, now);
+      sink.progress({ type: 'trainProgress', jobId: job.id, phase, done, total });
+    };
+    try {
+      const result = await trainDataset(
+        u.items!,
+        spec,
+        settings,
+        { onProgress: progress },
+        {
+          name: 'the upload',
+          layout: u.layout,
+          fitOn: 'worker',
+          alwaysWorkers: true,
+          limits: this.deps.limits.decode,
+          signal: this.abort.signal,
+          ...(this.deps.threads ? { threads: this.deps.threads } : {}),
+        },
+      );
+      u.items = null;
+      job.state = 'done';
+      job.modelText = result.modelText;
+      job.labels = result.labels;
+      job.touched = Date.now();
+      const report = trainingReport(result, { jobId: job.id, classifier, uploadWarnings: u.warnings });
+      const t = result.timings;
+      this.audit(job.owner, 'train', 'ok', {
+        images: Object.values(result.counts).reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0),
+        classes: result.labels.length,
+        classifier: result.outcome.params.type,
+        extractMs: Math.round(t.extractMs),
+        fitMs: Math.round(t.fitMs),
+      });
+      this.deps.log.info({ user: job.owner, job: job.id, ms: Math.round(performance.now() - started), extractMs: Math.round(t.extractMs), fitMs: Math.round(t.fitMs) }, 'training job done');
+      sink.done({ type: 'trainDone', jobId: job.id, report });
+      this.keepRecentJobs();
+    } catch (e) {
+      this.jobs.delete(job.id);
+      const refusal = asTrainingError(e);
+      this.audit(job.owner, 'train', refusal?.code ?? 'failed');
+      if (refusal) sink.failed(refusal.code, refusal.message);
+      else {
+        this.deps.log.error({ user: job.owner, job: job.id, error: e instanceof Error ? e.message : String(e) }, 'training job failed');
+        sink.failed('internal', 'the training job failed on the server');
+      }
+    } finally {
+      u.items = null;
+      if (this.running === job) this.running = null;
+    }
+  }
+
+  private keepRecentJobs(): void {
+    const done = [...this.jobs.values()].filter((j) => j.state === 'done').sort((a, b) => a.touched - b.touched);
+    for (const j of done.slice(0, Math.max(0, done.length - KEEP_JOBS))) this.jobs.delete(j.id);
+  }
+
+  /** Stores a finished job's model as a new version of a service (made current in one transaction). */
+  publish(owner: string, m: MessageOf<'publish'>): ModelVersion {
+    const job = this.jobs.get(m.jobId);
+    if (!job || job.owner !== owner) throw new TrainingError('notFound', `no finished training job ${m.jobId} of yours (jobs are kept ${Math.round(this.deps.limits.upload.idleMs / 60_000)} minutes)`);
+    if (job.state !== 'done' || !job.modelText) throw new TrainingError('conflict', `job ${m.jobId} is still training; publish it after trainDone`);
+    const v = this.deps.store.publish({ service: m.service, description: m.description, privacyModes: m.privacyModes, model: job.modelText, createdBy: owner });
+    job.touched = Date.now();
+    this.audit(owner, 'publish', 'ok', { via: 'channel' }, m.service, v.version);
+    this.deps.log.info({ user: owner, service: m.service, version: v.version }, 'model published');
+    return v;
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.abort.abort();
+    this.uploads.clear();
+    this.jobs.clear();
+  }
+}
+
+/** The problems a user can fix, as refusals with their codes; anything else is the server's. */
+function asTrainingError(e: unknown): TrainingError | null {
+  if (e instanceof TrainingError) return e;
+  if (e instanceof ZipError || e instanceof ClassifyError || e instanceof MedclassError) return new TrainingError(e.code, e.message);
+  return null;
+}
+
+/** The classifier of a `train` message as training settings; what it leaves out gets the CLI's defaults. */
+export function settingsFor(c: MessageOf<'train'>['classifier']): (featureLength: number) => TrainSettings {
+  if (c.kind === 'svm') {
+    const kernel = c.kernel ?? 'rbf';
+    if (kernel === 'linear' && c.gamma !== undefined) throw new TrainingError('invalidOptions', 'gamma applies to the RBF kernel only');
+    const base = { ...DEFAULT_SETTINGS, classWeight: c.classWeight ?? null, probability: c.probability ?? true };
+    return (d) => ({
+      ...base,
+      params: {
+        type: 'svm',
+        kernel,
+        C: c.C ?? 1,
+        gamma: c.gamma === undefined || c.gamma === 'scale' ? { scale: 1 } : c.gamma === 'auto' ? { value: 1 / Math.max(1, d) } : { value: c.gamma },
+      },
+    });
+  }
+  return () => ({ ...DEFAULT_SETTINGS, params: { type: 'knn', k: c.k ?? 5, metric: c.metric ?? 'euclidean', weights: c.weights ?? 'uniform' } });
+}

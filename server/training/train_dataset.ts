@@ -1,0 +1,300 @@
+import { availableParallelism } from 'node:os';
+import {
+  checkTrainingClasses,
+  countLabels,
+  duplicateWarnings,
+  findDuplicates,
+  SPLITS,
+  sortLabels,
+  type Counts,
+  type DuplicateReport,
+  type SplitName,
+} from '../../shared/classify/dataset.ts';
+import { ClassifyError } from '../../shared/classify/errors.ts';
+import { matrix } from '../../shared/classify/linalg.ts';
+import type { ModelDocument } from '../../shared/classify/model.ts';
+import type { LabelledSet, Stage, TrainOutcome, TrainSettings } from '../../shared/classify/train.ts';
+import type { FeatureSpec } from '../../shared/features/spec.ts';
+import type { DecodeLimits } from '../../shared/image/index.ts';
+import { workerModule } from '../features/worker_url.ts';
+import { scanDataset } from './dataset.ts';
+import { extractFiles } from './extract.ts';
+import { fitModel, type FitInput, type FitOutput } from './fit.ts';
+import type { FitProgress, FitTaskResult } from './fit.worker.ts';
+import type { VectorJob, VectorResult } from './vectors.ts';
+
+/** One image of a dataset held in memory (an upload): where it belongs, and its file's bytes. */
+export interface DatasetItem {
+  /** How reports name it, e.g. train/0/115.png. */
+  name: string;
+  split: SplitName;
+  label: string;
+  bytes: Uint8Array;
+}
+
+export type TrainPhase = 'extracting' | Stage;
+
+export interface TrainDatasetHooks {
+  /** Extraction (images n of N), then the fit's stages (tuning or estimating, then fitting). */
+  onProgress?(phase: TrainPhase, done: number, total: number): void;
+  /** A warning line; lines that start with two spaces continue the one before. */
+  onWarning?(line: string): void;
+  /** Once the images are extracted and counted, before the fit. */
+  onDataset?(info: DatasetInfo): void;
+}
+
+export interface TrainDatasetOptions {
+  /** Extraction threads (one per core by default). */
+  threads?: number;
+  /** `worker`: the fit runs on its own thread (a server's event loop stays free); `here`: in this thread. */
+  fitOn?: 'worker' | 'here';
+  /** Extraction on worker threads even for a few images. */
+  alwaysWorkers?: boolean;
+  limits?: DecodeLimits;
+  /** How messages name the dataset (a folder's path by default; 'the upload', ...). */
+  name?: string;
+  /** For in-memory items: whether they came as split folders (train/ val/ test/) or one folder per class. */
+  layout?: 'classes' | 'splits';
+  /** Messages name command-line flags (--size, --k) rather than settings. */
+  cliFlags?: boolean;
+  /** Stops the job (between extraction and the fit, or the fit's thread). */
+  signal?: AbortSignal;
+}
+
+export interface DatasetInfo {
+  name: string;
+  layout: 'classes' | 'splits';
+  splits: SplitName[];
+  labels: string[];
+  /** Usable images per split and class. */
+  counts: Partial<Record<SplitName, Counts>>;
+  featureLength: number;
+  /** The first usable image's decoded size. */
+  firstImage: { width: number; height: number } | null;
+}
+
+export interface MisclassifiedCell {
+  trueLabel: string;
+  predicted: string;
+  /** Test images of this confusion cell, by name. */
+  names: string[];
+}
+
+export interface TrainDatasetResult extends DatasetInfo {
+  doc: ModelDocument;
+  /** The model file's text (what `--out` writes and the store keeps). */
+  modelText: string;
+  outcome: TrainOutcome;
+  settings: TrainSettings;
+  imageSize: { width: number; height: number } | null;
+  warnings: string[];
+  leftOut: { name: string; error: string }[];
+  duplicates: DuplicateReport;
+  /** Off-diagonal cells of the test confusion matrix with the images in them. */
+  misclassified: MisclassifiedCell[];
+  timings: { extractMs: number; fitMs: number; totalMs: number };
+}
+
+interface Entry {
+  name: string;
+  split: SplitName;
+  label: string;
+  job: VectorJob;
+}
+
+/** Splits first (train, val, test), then classes in label order, then names: the same rows whatever order the files came in. */
+function canonicalOrder(entries: Entry[], labels: string[]): Entry[] {
+  const labelIndex = new Map(labels.map((l, i) => [l, i]));
+  const splitIndex = (s: SplitName) => SPLITS.indexOf(s);
+  return [...entries].sort(
+    (a, b) => splitIndex(a.split) - splitIndex(b.split) || labelIndex.get(a.label)! - labelIndex.get(b.label)! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
+}
+
+/** The items of an in-memory dataset: splits and labels checked as a folder's would be. */
+function itemsLayout(items: readonly DatasetItem[], name: string) {
+  const splits = SPLITS.filter((s) => items.some((i) => i.split === s));
+  if (!splits.includes('train')) throw new ClassifyError('invalidDataset', `${name}: no image files to train on`);
+  const trainLabels = new Set(items.filter((i) => i.split === 'train').map((i) => i.label));
+  for (const split of splits) {
+    if (split === 'train') continue;
+    const unknown = [...new Set(items.filter((i) => i.split === split && !trainLabels.has(i.label)).map((i) => i.label))];
+    if (unknown.length) throw new ClassifyError('invalidDataset', `${name}/${split}: class ${unknown.map((l) => `'${l}'`).join(', ')} has no folder in train/`);
+  }
+  return { splits, labels: sortLabels(trainLabels) };
+}
+
+const aborted = () => new Error('training was stopped');
+
+/** The fit on a worker thread of its own: the SMO solver is synchronous and may run for minutes. */
+async function fitOnWorker(input: FitInput, progress: (stage: Stage, done: number, total: number) => void, signal?: AbortSignal): Promise<FitOutput> {
+  const [{ Piscina }, { MessageChannel }] = await Promise.all([import('piscina'), import('node:worker_threads')]);
+  const { filename, execArgv } = workerModule('./fit.worker', import.meta.url);
+  const pool = new Piscina({ filename, execArgv, minThreads: 1, maxThreads: 1, idleTimeout: 0 });
+  const { port1, port2 } = new MessageChannel();
+  port1.on('message', (m: FitProgress) => progress(m.stage, m.done, m.total));
+  const buffers = [input.train, input.val, input.test].flatMap((s) => (s ? [s.X.data.buffer as ArrayBuffer] : []));
+  try {
+    const result = (await pool.run({ input, port: port2 }, { transferList: [port2, ...buffers], ...(signal ? { signal } : {}) })) as FitTaskResult;
+    if (!result.ok) throw new ClassifyError(result.code, result.message);
+    await new Promise((r) => setImmediate(r)); // the last progress messages, before the port closes
+    return result.output;
+  } catch (e) {
+    if (signal?.aborted) throw aborted();
+    throw e;
+  } finally {
+    port1.close();
+    await pool.destroy();
+  }
+}
+
+/**
+ * Trains a model on a labelled dataset: a folder (one subfolder per class, or train/ val/ test/
+ * splits) or images held in memory. Features are extracted on worker threads; images that
+ * cannot be used are left out with a warning; duplicates and label conflicts are reported;
+ * then the model is fitted (tuned with `settings.auto`), estimated on val or by
+ * cross-validation, scored once on test, and written as a model document.
+ *
+ * `settings` may depend on the vector length (gamma 'auto' is 1 / features).
+ */
+export async function trainDataset(
+  source: string | readonly DatasetItem[],
+  spec: FeatureSpec,
+  settingsFor: TrainSettings | ((featureLength: number) => TrainSettings),
+  hooks: TrainDatasetHooks = {},
+  options: TrainDatasetOptions = {},
+): Promise<TrainDatasetResult> {
+  const started = performance.now();
+  const warnings: string[] = [];
+  const warn = (line: string) => {
+    warnings.push(line);
+    hooks.onWarning?.(line);
+  };
+  const flag = (name: string) => (options.cliFlags ? `--${name}` : name);
+
+  // What there is: names, splits and labels, before any decoding.
+  let name: string;
+  let layout: 'classes' | 'splits';
+  let splits: SplitName[];
+  let labels: string[];
+  let entries: Entry[];
+  if (typeof source === 'string') {
+    const scanned = await scanDataset(source);
+    name = options.name ?? source;
+    ({ layout, splits, labels } = scanned);
+    for (const f of scanned.emptyFolders) warn(`${f}/ holds no image files`);
+    entries = scanned.files.map((f) => ({ name: f.name, split: f.split, label: f.label, job: { name: f.name, path: f.path } }));
+  } else {
+    name = options.name ?? 'the dataset';
+    ({ splits, labels } = itemsLayout(source, name));
+    layout = options.layout ?? (splits.length === 1 ? 'classes' : 'splits');
+    entries = source.map((i) => ({ name: i.name, split: i.split, label: i.label, job: { name: i.name, bytes: i.bytes } }));
+  }
+  if (!entries.some((f) => f.split === 'train')) throw new ClassifyError('invalidDataset', `${name}: no image files to train on`);
+  entries = canonicalOrder(entries, labels);
+  const trainWhere = `${name}${layout === 'splits' ? '/train' : ''}`;
+  // Before the work of extraction: what the folders alone show cannot be trained on.
+  checkTrainingClasses(countLabels(entries.filter((f) => f.split === 'train').map((f) => f.label), labels), trainWhere);
+
+  const results: VectorResult[] = await extractFiles(
+    entries.map((e) => e.job),
+    spec,
+    {
+      threads: options.threads ?? availableParallelism(),
+      onProgress: (d, t) => hooks.onProgress?.('extracting', d, t),
+      ...(options.alwaysWorkers ? { alwaysWorkers: true } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+    },
+  );
+  const extractMs = performance.now() - started;
+  if (options.signal?.aborted) throw aborted();
+
+  // Images that cannot be used are reported and left out.
+  const leftOut = results.flatMap((r) => (r.ok ? [] : [{ name: r.name, error: r.error }]));
+  if (leftOut.length) {
+    warn(`${leftOut.length} image(s) left out:`);
+    for (const f of leftOut.slice(0, 10)) warn(`  ${f.name}: ${f.error}`);
+    if (leftOut.length > 10) warn(`  ... and ${leftOut.length - 10} more`);
+  }
+  const usable = entries.flatMap((entry, i) => {
+    const r = results[i]!;
+    return r.ok ? [{ entry, r }] : [];
+  });
+  // At size 0 every image keeps its size, so all must share one to give vectors of one length.
+  const sizes = new Set(usable.map(({ r }) => `${r.width}x${r.height}`));
+  if (spec.size === 0 && sizes.size > 1) {
+    throw new ClassifyError(
+      'invalidDataset',
+      `${flag('size')} 0 keeps each image's size, but the images come in ${sizes.size} sizes (${[...sizes].slice(0, 4).join(', ')}); give ${flag('size')} N to resize them all`,
+    );
+  }
+  const first = usable[0]?.r;
+  const imageSize = spec.size === 0 && first ? { width: first.width, height: first.height } : null;
+  const d = first ? first.vector.length : 0;
+
+  const bySplit = (split: SplitName) => usable.filter(({ entry }) => entry.split === split);
+  const countsOf = (split: SplitName) => countLabels(bySplit(split).map(({ entry }) => entry.label), labels);
+  const counts: Partial<Record<SplitName, Counts>> = Object.fromEntries(splits.map((s) => [s, countsOf(s)]));
+  const info: DatasetInfo = { name, layout, splits, labels, counts, featureLength: d, firstImage: first ? { width: first.width, height: first.height } : null };
+  hooks.onDataset?.(info);
+  checkTrainingClasses(countsOf('train'), trainWhere);
+  for (const s of splits) {
+    if (s === 'train') continue;
+    const missing = labels.filter((l) => countsOf(s)[l] === 0);
+    if (missing.length) warn(`${s}/ has no images of class ${missing.map((l) => `'${l}'`).join(', ')}`);
+  }
+  const duplicates = findDuplicates(usable.map(({ entry, r }) => ({ name: entry.name, split: entry.split, label: entry.label, hash: r.hash })));
+  for (const line of duplicateWarnings(duplicates)) warn(line);
+
+  const set = (split: SplitName): LabelledSet | undefined => {
+    const items = bySplit(split);
+    if (!splits.includes(split) || items.length === 0) return undefined;
+    const data = new Float64Array(items.length * d);
+    items.forEach(({ r }, i) => data.set(r.vector, i * d));
+    return { X: matrix(items.length, d, data), y: Int32Array.from(items, ({ entry }) => labels.indexOf(entry.label)) };
+  };
+  const train = set('train')!;
+  const val = set('val');
+  const test = set('test');
+  const testNames = bySplit('test').map(({ entry }) => entry.name);
+  const settings = typeof settingsFor === 'function' ? settingsFor(d) : settingsFor;
+  if (settings.params.type === 'knn' && settings.params.k > train.y.length) {
+    throw new ClassifyError('invalidOptions', `${flag('k')} ${settings.params.k} is more than the ${train.y.length} training images`);
+  }
+
+  const fitStarted = performance.now();
+  const input: FitInput = { spec, labels, featureLength: d, imageSize, train, val, test, settings, counts: countsOf('train'), createdAt: new Date().toISOString() };
+  const progress = (stage: Stage, done: number, total: number) => hooks.onProgress?.(stage, done, total);
+  const fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal) : fitModel(input, progress);
+  const fitMs = performance.now() - fitStarted;
+  const { outcome } = fit;
+  if (outcome.capped) warn(`${outcome.capped} binary problem(s) stopped at libsvm's iteration limit before converging; consider a smaller C`);
+
+  // The test images the final model got wrong, per cell of the confusion matrix.
+  const cells = new Map<string, MisclassifiedCell>();
+  if (fit.testPredicted && test) {
+    fit.testPredicted.forEach((p, i) => {
+      const t = test.y[i]!;
+      if (p === t) return;
+      const key = `${t}:${p}`;
+      let cell = cells.get(key);
+      if (!cell) cells.set(key, (cell = { trueLabel: labels[t]!, predicted: labels[p]!, names: [] }));
+      cell.names.push(testNames[i]!);
+    });
+  }
+  const misclassified = [...cells.values()].sort((a, b) => labels.indexOf(a.trueLabel) - labels.indexOf(b.trueLabel) || labels.indexOf(a.predicted) - labels.indexOf(b.predicted));
+
+  return {
+    ...info,
+    doc: fit.doc,
+    modelText: fit.text,
+    outcome,
+    settings,
+    imageSize,
+    warnings,
+    leftOut,
+    duplicates,
+    misclassified,
+    timings: { extractMs, fitMs, totalMs: performance.now() - started },
+  };
+}
