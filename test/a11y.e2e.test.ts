@@ -1,0 +1,76 @@
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './browser.ts';
+import { ADMIN, CLINICIAN, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+let app: Webapp;
+let browser: Browser;
+
+beforeAll(async () => {
+  [app, browser] = await Promise.all([startWebapp(testImages(1)), launchChromium()]);
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+interface Violation {
+  id: string;
+  impact: string;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core's WCAG 2 A/AA rules on the page as it is now: each violation as one readable line. */
+async function violations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ content: AXE });
+  const found = (await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(o: object): Promise<{ violations: unknown[] }> } }).axe;
+    return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })).violations;
+  })) as Violation[];
+  return found.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+async function logIn(page: Page, user: { username: string; password: string }, then: string): Promise<void> {
+  await page.goto(`${app.url}/login`);
+  await page.getByLabel('User name').fill(user.username);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL('**/classify');
+  if (then !== '/classify') await page.goto(`${app.url}${then}`);
+}
+
+describe('accessibility (axe-core) and keyboard use', () => {
+  it.each([
+    ['login', null, '/login'],
+    ['classify', CLINICIAN, '/classify'],
+    ['preview', CLINICIAN, '/preview'],
+    ['admin', ADMIN, '/admin'],
+  ] as const)('the %s page has no violations', async (_name, user, path) => {
+    // The app's CSP rightly refuses injected scripts; axe is injected from outside it.
+    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    if (user) await logIn(page, user, path);
+    else await page.goto(`${app.url}${path}`);
+    await page.waitForLoadState('networkidle');
+    expect(await violations(page)).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+
+  it('logs in with the keyboard alone', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${app.url}/login`);
+    // Tab until the user name field has focus, then type and submit with Enter.
+    for (let i = 0; i < 10 && !(await page.getByLabel('User name').evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+    await page.keyboard.type(CLINICIAN.username);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(CLINICIAN.password);
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/classify');
+    await page.close();
+  }, 60_000);
+});
