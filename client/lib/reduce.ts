@@ -7,7 +7,8 @@
 import { getBackend, setBackend } from '@tensorflow/tfjs-core';
 import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
 import type { GreyImage } from '../../shared/features/grey.ts';
-import { decodeImage } from '../../shared/image/index.ts';
+import { sendingMode } from '../../shared/client/privacy.ts';
+import { decodeImageAsync } from '../../shared/image/index.ts';
 import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
 
 export interface Reduced {
@@ -41,25 +42,30 @@ function exactFeatures(image: GreyImage, spec: ServiceInfo['spec']): Promise<Flo
   return run;
 }
 
-export async function reduce(bytes: Uint8Array, name: string, mode: PrivacyMode, service: ServiceInfo): Promise<Reduced> {
+/**
+ * The image as the service's privacy mode lets it leave the device. Its file name does not
+ * leave: names of medical images often carry the patient's.
+ */
+export async function reduce(bytes: Uint8Array, wanted: PrivacyMode, service: ServiceInfo): Promise<Reduced> {
   const t0 = performance.now();
+  const mode = sendingMode(bytes, wanted, service.privacyModes);
   if (mode === 'original') {
     let grey: GreyImage | null = null;
     try {
-      grey = decodeImage(bytes);
+      grey = await decodeImageAsync(bytes);
     } catch {
       // the server may read formats this device cannot: the file goes as it is
     }
-    return { image: { name, mode, data: bytes }, reduceMs: performance.now() - t0, sent: `the original file (${kib(bytes.length)})`, grey };
+    return { image: { mode, data: bytes }, reduceMs: performance.now() - t0, sent: `the original file (${kib(bytes.length)})`, grey };
   }
-  const grey = decodeImage(bytes);
+  const grey = await decodeImageAsync(bytes);
   const prepared = prepareImage(grey, service.spec);
   if (mode === 'reduced') {
-    const image: ClassifyImage = { name, mode, data: { width: prepared.width, height: prepared.height, pixels: packFloat32(prepared.data) } };
+    const image: ClassifyImage = { mode, data: { width: prepared.width, height: prepared.height, pixels: packFloat32(prepared.data) } };
     return { image, reduceMs: performance.now() - t0, sent: `${prepared.width} × ${prepared.height} grey pixels`, grey };
   }
   const vector = await exactFeatures(prepared, service.spec);
-  return { image: { name, mode, data: { vector: packFloat64(vector) } }, reduceMs: performance.now() - t0, sent: `${vector.length} feature values`, grey };
+  return { image: { mode, data: { vector: packFloat64(vector) } }, reduceMs: performance.now() - t0, sent: `${vector.length} feature values`, grey };
 }
 
 /** A small PNG of the image as a data URL: at most `max` pixels a side, never enlarged. */

@@ -164,7 +164,7 @@ class Workbench {
     for (const [k, file] of files.entries()) {
       const id = fresh[k]!.id;
       try {
-        const reduced = await reduce(new Uint8Array(await file.arrayBuffer()), file.name, mode, spec);
+        const reduced = await reduce(new Uint8Array(await file.arrayBuffer()), mode, spec);
         let thumbnail: string | null = null;
         try {
           thumbnail = reduced.grey ? thumbnailOf(reduced.grey) : null;

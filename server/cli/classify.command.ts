@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ImageResult } from '../../shared/client/client.ts';
 import { errorMessage } from '../../shared/errors.ts';
-import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
-import { decodeImageAsync } from '../../shared/image/index.ts';
-import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+import type { PrivacyMode } from '../../shared/protocol/messages.ts';
+import { prepareForService } from '../client/prepare.ts';
 import { connectAndAuthenticate, type ConnectionOptions } from '../client/connect.ts';
 import { asCliError, CliError } from './cli_error.ts';
 import { collectFiles } from './features.command.ts';
@@ -12,17 +11,6 @@ interface ClassifyOptions extends ConnectionOptions {
   service: string;
   mode?: PrivacyMode;
   json?: boolean;
-}
-
-/** The image as the chosen mode sends it: the file, its reduced pixels, or its feature vector (made here). */
-async function prepare(bytes: Uint8Array, mode: PrivacyMode, service: ServiceInfo): Promise<ClassifyImage> {
-  if (mode === 'original') return { mode, data: bytes };
-  const prepared = prepareImage(await decodeImageAsync(bytes), service.spec);
-  if (mode === 'reduced') return { mode, data: { width: prepared.width, height: prepared.height, pixels: packFloat32(prepared.data) } };
-  const { useCpuBackend } = await import('../features/backend.ts');
-  await useCpuBackend();
-  const [values] = await extractBatch([prepared], service.spec);
-  return { mode, data: { vector: packFloat64(featureVector(values!, service.spec, prepared.height, prepared.width)) } };
 }
 
 const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -39,9 +27,11 @@ export async function classifyCommand(paths: string[], o: ClassifyOptions): Prom
     for (const file of files) {
       const started = performance.now();
       let result: ImageResult;
+      let sent: string | undefined;
       try {
         if (file.missing) throw new Error(file.missing);
-        const image = await prepare(new Uint8Array(await readFile(file.path)), mode, service);
+        const image = await prepareForService(new Uint8Array(await readFile(file.path)), mode, service);
+        sent = image.mode;
         [result] = (await client.classify(service.name, [image])) as [ImageResult];
       } catch (e) {
         result = { ok: false, code: 'clientError', message: errorMessage(e) };
@@ -49,7 +39,7 @@ export async function classifyCommand(paths: string[], o: ClassifyOptions): Prom
       const roundTripMs = performance.now() - started;
       if (!result.ok) failures++;
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ file: file.name, mode, ...result, roundTripMs })}\n`);
+        process.stdout.write(`${JSON.stringify({ file: file.name, mode: sent ?? mode, ...result, roundTripMs })}\n`);
       } else if (result.ok) {
         const t = result.timings;
         const scores = Object.entries(result.scores).map(([l, s]) => `${l} ${s.toFixed(3)}`).join(', ');
