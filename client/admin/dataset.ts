@@ -5,6 +5,8 @@
  * decode), and the ZIP to upload (made here with fflate when a folder was picked).
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { findDecoder } from '../../shared/image/index.ts';
+import { deidentify } from '../../shared/image/dicom/deidentify.ts';
 import { findDuplicates, sortLabels, SPLITS, type DuplicateReport } from '../../shared/classify/dataset.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
 
@@ -90,11 +92,18 @@ export async function readZip(file: File): Promise<LocalDataset> {
   return datasetFrom(file.name.replace(/\.zip$/i, ''), files, zip);
 }
 
-/** The dataset as a ZIP (stored, not deflated: images are compressed already). */
+const isDicom = (bytes: Uint8Array) => findDecoder(bytes)?.format === 'dicom';
+
+/**
+ * The dataset as a ZIP (stored, not deflated: images are compressed already). DICOM files
+ * are de-identified here, on the device, before they are packed (PS3.15 Annex E basic
+ * profile): a picked ZIP that holds any is packed anew.
+ */
 export function zipDataset(d: LocalDataset): Uint8Array {
-  if (d.zip) return d.zip;
+  const dicom = d.images.some((i) => isDicom(i.bytes));
+  if (d.zip && !dicom) return d.zip;
   const tree: Zippable = {};
-  for (const i of d.images) tree[i.path] = [i.bytes, { level: 0 }];
+  for (const i of d.images) tree[i.path] = [isDicom(i.bytes) ? deidentify(i.bytes) : i.bytes, { level: 0 }];
   return zipSync(tree);
 }
 

@@ -1,4 +1,4 @@
-import { findDecoder } from '../image/decoder.ts';
+import { findDecoder } from '../image/index.ts';
 import type { PrivacyMode } from '../protocol/messages.ts';
 
 export class PrivacyError extends Error {

@@ -7,5 +7,5 @@ registerDecoder(jpegDecoder);
 registerDecoder(pngDecoder);
 registerDecoder(dicomDecoder);
 
-export { decodeImage, decodeImageAsync, registerDecoder, supportedFormats, type ImageDecoder } from './decoder.ts';
+export { decodeImage, decodeImageAsync, findDecoder, registerDecoder, supportedFormats, type ImageDecoder } from './decoder.ts';
 export { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
