@@ -9,7 +9,7 @@ import { buildApp } from '../server/http/app.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { EXACT_TOLERANCE, GPU_TOLERANCE } from '../shared/features/tolerance.ts';
 import { launchChromium } from './browser.ts';
-import { GOLDEN, loadGolden } from './golden.ts';
+import { DATASETS, GOLDEN, loadGolden } from './golden.ts';
 import { compareToGolden } from './golden_compare.ts';
 
 const SCREENSHOTS = join(PROJECT_ROOT, 'test', 'output', 'screenshots');
@@ -78,6 +78,18 @@ describe('feature preview page in Chromium', () => {
     const shown = await dropAndRead('disc.png');
     const record = golden.images.find((r) => r.file === 'disc.png')!;
     expect(compareToGolden({ ...shown, hog: Float32Array.from(shown['hog'] as number[]) }, record, EXACT_TOLERANCE)).toEqual([]);
+  });
+
+  it('reads a DICOM file on the device and shows what its header says', async () => {
+    await page.getByTestId('file-input').setInputFiles(join(DATASETS, 'dicom', 'CT_small.dcm'));
+    const info = page.getByTestId('dicom-info');
+    await info.waitFor({ timeout: 30_000 });
+    const text = await info.textContent();
+    expect(text).toContain('CT');
+    expect(text).toContain('128 x 128');
+    expect(text).toContain('16 stored of 16, signed');
+    expect(text).toContain('MONOCHROME2');
+    await page.waitForFunction(() => JSON.parse(document.querySelector('[data-testid="feature-json"]')?.textContent ?? '{}').file === 'CT_small.dcm');
   });
 
   it('refuses an image too small for one HOG block with a clear message', async () => {

@@ -5,7 +5,8 @@ import { prepareImage } from '../../shared/features/extract.ts';
 import { glcm } from '../../shared/features/kernels/ops.ts';
 import { tensor3d, mean } from '@tensorflow/tfjs-core';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { decodeImageAsync } from '../../shared/image/index.ts';
+import { readDicomInfo, type DicomInfo } from '../../shared/image/dicom/index.ts';
+import { decodeImageAsync, findDecoder } from '../../shared/image/index.ts';
 import { initFeatureBackend, webglProblem, type FeatureBackendName } from '../features/backend.ts';
 
 export interface PreviewResult {
@@ -18,6 +19,8 @@ export interface PreviewResult {
   /** The co-occurrence matrix averaged over the four angles, `levels x levels`. */
   glcmMean: Float32Array;
   timings: { decodeMs: number; resizeMs: number; extractMs: number; totalMs: number };
+  /** What a DICOM file's header says (null for other formats); nothing of it leaves the device. */
+  dicom: DicomInfo | null;
 }
 
 let active: Promise<FeatureBackendName> | null = null;
@@ -37,6 +40,7 @@ export async function computePreview(bytes: Uint8Array, spec: FeatureSpec, prefe
   const backend = await backendFor(prefer);
   const t0 = performance.now();
   const decoded = await decodeImageAsync(bytes);
+  const dicom = findDecoder(bytes)?.format === 'dicom' ? readDicomInfo(bytes) : null;
   const t1 = performance.now();
   const prepared = prepareImage(decoded, spec);
   const t2 = performance.now();
@@ -53,5 +57,6 @@ export async function computePreview(bytes: Uint8Array, spec: FeatureSpec, prefe
     values: values!,
     glcmMean,
     timings: { decodeMs: t1 - t0, resizeMs: t2 - t1, extractMs: t3 - t2, totalMs: t3 - t0 },
+    dicom,
   };
 }
