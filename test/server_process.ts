@@ -50,7 +50,8 @@ export async function startServerProcess(options: { dataDir?: string; env?: Reco
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 120 s:\n${out}`)), 120_000);
     const check = () => {
-      if (out.includes('MedClass is serving')) {
+      // the pin is printed after the address: wait for it, not only the first line
+      if (/pin \(for medclass classify --pin\): \S+\n/.test(out)) {
         clearTimeout(timer);
         resolve();
       } else if (child.exitCode !== null) {

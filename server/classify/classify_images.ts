@@ -18,6 +18,21 @@ export type ImageOutcome =
 /** Features beyond this are no image's: the HOG is at most 1, GLCM contrast at most 255^2. */
 const FEATURE_BOUND = 1e12;
 
+/** Every value finite and below FEATURE_BOUND (a plain loop: this runs over every feature of every request). */
+function sensibleFeatures(v: Float64Array): boolean {
+  for (let i = 0; i < v.length; i++) if (!(Math.abs(v[i]!) < FEATURE_BOUND)) return false;
+  return true;
+}
+
+/** Every intensity in [0, 1] (NaN is not). */
+function greyIntensities(p: Float32Array): boolean {
+  for (let i = 0; i < p.length; i++) {
+    const v = p[i]!;
+    if (!(v >= 0 && v <= 1)) return false;
+  }
+  return true;
+}
+
 /** Per-class scores to show: calibrated probabilities where the model has them, else its ranking scores. */
 function scoresOf(labels: string[], values: Float64Array, row: number): Record<string, number> {
   const k = labels.length;
@@ -40,7 +55,7 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
         if (image.vector.length !== model.featureLength) {
           throw new MedclassError('invalidSpec', `this service takes ${model.featureLength} features, ${image.vector.length} were sent`);
         }
-        if (!image.vector.every((v) => Number.isFinite(v) && Math.abs(v) < FEATURE_BOUND)) {
+        if (!sensibleFeatures(image.vector)) {
           throw new MedclassError('invalidSpec', 'a feature value is not a finite number of sensible size');
         }
         vectors.push({ i, vector: image.vector, decodeMs: 0, extractMs: 0 });
@@ -49,7 +64,7 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
           throw new MedclassError('invalidSpec', `this service takes ${expected.width}x${expected.height} reduced images, ${image.width}x${image.height} was sent`);
         }
         // Intensities are in [0, 1]; anything else is not an image this service was trained on.
-        if (!image.pixels.every((v) => v >= 0 && v <= 1)) {
+        if (!greyIntensities(image.pixels)) {
           throw new MedclassError('invalidSpec', 'reduced pixels must be grey intensities between 0 and 1');
         }
         toExtract.push({ i, image: { width: image.width, height: image.height, data: image.pixels }, decodeMs: 0 });

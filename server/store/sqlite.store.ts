@@ -58,11 +58,56 @@ interface ServiceRow {
   current_version: number;
 }
 
-/** The embedded store: one SQLite file (WAL) in the data folder. */
+type AuditRow = [at: string, user: string | null, action: string, service: string | null, modelVersion: number | null, outcome: string, detail: string | null];
+
+export interface AuditBatching {
+  /** Rows queued at most, before they are written at once. */
+  maxRows: number;
+  /** Under load (busyRows rows within this many ms), rows wait up to this long to go in one transaction. */
+  flushMs: number;
+  /** Rows within one flushMs window that count as load; below it each row is written right after the current event. */
+  busyRows: number;
+}
+
+export const DEFAULT_AUDIT_BATCHING: Readonly<AuditBatching> = Object.freeze({ maxRows: 100, flushMs: 100, busyRows: 20 });
+
+/** Stores with audit rows not yet written, flushed if the process exits without closing them. */
+const open = new Set<SqliteStore>();
+let exitHook = false;
+
+const freezeService = (s: ServiceRecord): ServiceRecord => {
+  Object.freeze(s.privacyModes);
+  for (const v of s.versions) Object.freeze(v);
+  Object.freeze(s.versions);
+  return Object.freeze(s);
+};
+
+/**
+ * The embedded store: one SQLite file (WAL) in the data folder.
+ *
+ * For the classification path it keeps its prepared statements, caches service records
+ * (dropped on this store's publish and rollback, and whenever `PRAGMA data_version` says
+ * another connection, such as `medclass publish`, committed), and writes audit rows in
+ * batches: right after the current event when quiet, under load up to `maxRows` rows or
+ * `flushMs` in one transaction. Pending rows are written by `auditTrail`, `close`, and at
+ * process exit.
+ */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly dataVersion: Database.Statement;
+  private seenDataVersion: unknown = null;
+  private readonly services = new Map<string, ServiceRecord | null>();
+  private allServices: ServiceRecord[] | null = null;
+  private readonly batching: AuditBatching;
+  private readonly pendingAudit: AuditRow[] = [];
+  private readonly insertAudit: (rows: AuditRow[]) => void;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushImmediate: NodeJS.Immediate | null = null;
+  private windowStart = 0;
+  private windowRows = 0;
 
-  constructor(file: string) {
+  constructor(file: string, batching: Partial<AuditBatching> = {}) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
@@ -74,19 +119,45 @@ export class SqliteStore implements Store {
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
+    this.batching = { ...DEFAULT_AUDIT_BATCHING, ...batching };
+    this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+    const insert = this.db.prepare('INSERT INTO audit (at, user, action, service, model_version, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.insertAudit = this.db.transaction((rows: AuditRow[]) => {
+      for (const row of rows) insert.run(...row);
+    });
+    open.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.once('exit', () => {
+        for (const store of open) store.flushQuietly();
+      });
+    }
+  }
+
+  /** A statement prepared once per store. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
   }
 
   countUsers(role?: Role): number {
-    const row = role ? this.db.prepare('SELECT count(*) AS n FROM users WHERE role = ?').get(role) : this.db.prepare('SELECT count(*) AS n FROM users').get();
+    const row = role ? this.stmt('SELECT count(*) AS n FROM users WHERE role = ?').get(role) : this.stmt('SELECT count(*) AS n FROM users').get();
     return (row as { n: number }).n;
   }
 
   createUser(user: Omit<User, 'id' | 'createdAt'>): User {
     const createdAt = new Date().toISOString();
     try {
-      const { lastInsertRowid } = this.db
-        .prepare('INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)')
-        .run(user.username, user.role, user.passwordHash, createdAt);
+      const { lastInsertRowid } = this.stmt('INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)').run(
+        user.username,
+        user.role,
+        user.passwordHash,
+        createdAt,
+      );
       return { ...user, id: Number(lastInsertRowid), createdAt };
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StoreError('conflict', `user ${user.username} exists`);
@@ -106,35 +177,33 @@ export class SqliteStore implements Store {
   }
 
   findUser(username: string): User | undefined {
-    return SqliteStore.user(this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as Record<string, unknown>);
+    return SqliteStore.user(this.stmt('SELECT * FROM users WHERE username = ?').get(username) as Record<string, unknown>);
   }
 
   userById(id: number): User | undefined {
-    return SqliteStore.user(this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Record<string, unknown>);
+    return SqliteStore.user(this.stmt('SELECT * FROM users WHERE id = ?').get(id) as Record<string, unknown>);
   }
 
   saveToken(tokenHash: string, record: TokenRecord): void {
-    this.db.prepare('INSERT INTO tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(tokenHash, record.userId, record.expiresAt);
+    this.stmt('INSERT INTO tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(tokenHash, record.userId, record.expiresAt);
   }
 
   findToken(tokenHash: string): TokenRecord | undefined {
-    const row = this.db.prepare('SELECT user_id, expires_at FROM tokens WHERE token_hash = ?').get(tokenHash) as
-      | { user_id: number; expires_at: number }
-      | undefined;
+    const row = this.stmt('SELECT user_id, expires_at FROM tokens WHERE token_hash = ?').get(tokenHash) as { user_id: number; expires_at: number } | undefined;
     return row && { userId: row.user_id, expiresAt: row.expires_at };
   }
 
   deleteToken(tokenHash: string): void {
-    this.db.prepare('DELETE FROM tokens WHERE token_hash = ?').run(tokenHash);
+    this.stmt('DELETE FROM tokens WHERE token_hash = ?').run(tokenHash);
   }
 
   deleteExpiredTokens(now: number): void {
-    this.db.prepare('DELETE FROM tokens WHERE expires_at <= ?').run(now);
+    this.stmt('DELETE FROM tokens WHERE expires_at <= ?').run(now);
   }
 
   private versions(service: string): ServiceRecord['versions'] {
     return (
-      this.db.prepare('SELECT version, created_at, created_by FROM models WHERE service = ? ORDER BY version').all(service) as {
+      this.stmt('SELECT version, created_at, created_by FROM models WHERE service = ? ORDER BY version').all(service) as {
         version: number;
         created_at: string;
         created_by: string;
@@ -144,71 +213,159 @@ export class SqliteStore implements Store {
 
   private service(row: ServiceRow | undefined): ServiceRecord | undefined {
     if (!row) return undefined;
-    return {
+    return freezeService({
       name: row.name,
       description: row.description,
       privacyModes: JSON.parse(row.privacy_modes) as PrivacyMode[],
       currentVersion: row.current_version,
       versions: this.versions(row.name),
-    };
+    });
+  }
+
+  /** Drops the cached service records when another connection has committed since the last look. */
+  private checkServices(): void {
+    const v = this.dataVersion.get();
+    if (v !== this.seenDataVersion) {
+      this.seenDataVersion = v;
+      this.forgetServices();
+    }
+  }
+
+  private forgetServices(): void {
+    this.services.clear();
+    this.allServices = null;
   }
 
   publish(input: PublishInput): ModelVersion {
-    return this.db.transaction((): ModelVersion => {
-      const latest = this.db.prepare('SELECT max(version) AS v FROM models WHERE service = ?').get(input.service) as { v: number | null };
-      const version = (latest.v ?? 0) + 1;
-      const createdAt = new Date().toISOString();
-      this.db
-        .prepare(
+    try {
+      return this.db.transaction((): ModelVersion => {
+        const latest = this.stmt('SELECT max(version) AS v FROM models WHERE service = ?').get(input.service) as { v: number | null };
+        const version = (latest.v ?? 0) + 1;
+        const createdAt = new Date().toISOString();
+        this.stmt(
           `INSERT INTO services (name, description, privacy_modes, current_version) VALUES (?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET description = excluded.description, privacy_modes = excluded.privacy_modes,
              current_version = excluded.current_version`,
-        )
-        .run(input.service, input.description, JSON.stringify(input.privacyModes), version);
-      this.db
-        .prepare('INSERT INTO models (service, version, model, created_at, created_by) VALUES (?, ?, ?, ?, ?)')
-        .run(input.service, version, input.model, createdAt, input.createdBy);
-      return { service: input.service, version, model: input.model, createdAt, createdBy: input.createdBy };
-    })();
+        ).run(input.service, input.description, JSON.stringify(input.privacyModes), version);
+        this.stmt('INSERT INTO models (service, version, model, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(
+          input.service,
+          version,
+          input.model,
+          createdAt,
+          input.createdBy,
+        );
+        return { service: input.service, version, model: input.model, createdAt, createdBy: input.createdBy };
+      })();
+    } finally {
+      this.forgetServices();
+    }
   }
 
   rollback(service: string, version: number): ServiceRecord {
-    return this.db.transaction((): ServiceRecord => {
-      const exists = this.db.prepare('SELECT 1 FROM models WHERE service = ? AND version = ?').get(service, version);
-      if (!exists) throw new StoreError('notFound', `service ${service} has no version ${version}`);
-      this.db.prepare('UPDATE services SET current_version = ? WHERE name = ?').run(version, service);
-      return this.findService(service)!;
-    })();
+    try {
+      return this.db.transaction((): ServiceRecord => {
+        const exists = this.stmt('SELECT 1 FROM models WHERE service = ? AND version = ?').get(service, version);
+        if (!exists) throw new StoreError('notFound', `service ${service} has no version ${version}`);
+        this.stmt('UPDATE services SET current_version = ? WHERE name = ?').run(version, service);
+        this.forgetServices();
+        return this.service(this.stmt('SELECT * FROM services WHERE name = ?').get(service) as ServiceRow | undefined)!;
+      })();
+    } finally {
+      this.forgetServices();
+    }
   }
 
   listServices(): ServiceRecord[] {
-    return (this.db.prepare('SELECT * FROM services ORDER BY name').all() as ServiceRow[]).map((r) => this.service(r)!);
+    this.checkServices();
+    this.allServices ??= Object.freeze((this.stmt('SELECT * FROM services ORDER BY name').all() as ServiceRow[]).map((r) => this.service(r)!)) as ServiceRecord[];
+    return this.allServices;
   }
 
   findService(name: string): ServiceRecord | undefined {
-    return this.service(this.db.prepare('SELECT * FROM services WHERE name = ?').get(name) as ServiceRow | undefined);
+    this.checkServices();
+    let s = this.services.get(name);
+    if (s === undefined) {
+      s = this.service(this.stmt('SELECT * FROM services WHERE name = ?').get(name) as ServiceRow | undefined) ?? null;
+      this.services.set(name, s);
+    }
+    return s ?? undefined;
   }
 
   model(service: string, version?: number): ModelVersion | undefined {
     const row = (
       version === undefined
-        ? this.db
-            .prepare('SELECT m.* FROM models m JOIN services s ON s.name = m.service AND s.current_version = m.version WHERE s.name = ?')
-            .get(service)
-        : this.db.prepare('SELECT * FROM models WHERE service = ? AND version = ?').get(service, version)
+        ? this.stmt('SELECT m.* FROM models m JOIN services s ON s.name = m.service AND s.current_version = m.version WHERE s.name = ?').get(service)
+        : this.stmt('SELECT * FROM models WHERE service = ? AND version = ?').get(service, version)
     ) as { service: string; version: number; model: string; created_at: string; created_by: string } | undefined;
     return row && { service: row.service, version: row.version, model: row.model, createdAt: row.created_at, createdBy: row.created_by };
   }
 
   audit(entry: AuditEntry): void {
-    this.db
-      .prepare('INSERT INTO audit (at, user, action, service, model_version, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(entry.at, entry.user, entry.action, entry.service ?? null, entry.modelVersion ?? null, entry.outcome, entry.detail ? JSON.stringify(entry.detail) : null);
+    this.pendingAudit.push([
+      entry.at,
+      entry.user,
+      entry.action,
+      entry.service ?? null,
+      entry.modelVersion ?? null,
+      entry.outcome,
+      entry.detail ? JSON.stringify(entry.detail) : null,
+    ]);
+    const { maxRows, flushMs, busyRows } = this.batching;
+    const now = Date.now();
+    if (now - this.windowStart >= flushMs) {
+      this.windowStart = now;
+      this.windowRows = 0;
+    }
+    this.windowRows++;
+    if (this.pendingAudit.length >= maxRows) {
+      this.flushAudit();
+      return;
+    }
+    if (this.flushTimer) return;
+    if (this.windowRows >= busyRows) {
+      // under load: one transaction for all rows of up to flushMs
+      if (this.flushImmediate) clearImmediate(this.flushImmediate);
+      this.flushImmediate = null;
+      this.flushTimer = setTimeout(() => this.flushQuietly(), flushMs);
+      this.flushTimer.unref();
+    } else if (!this.flushImmediate) {
+      this.flushImmediate = setImmediate(() => this.flushQuietly());
+      this.flushImmediate.unref();
+    }
+  }
+
+  /** Writes the queued audit rows in one transaction; on failure they stay queued and the error is thrown. */
+  flushAudit(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.flushImmediate) clearImmediate(this.flushImmediate);
+    this.flushTimer = null;
+    this.flushImmediate = null;
+    if (!this.pendingAudit.length || !this.db.open) return;
+    const rows = this.pendingAudit.splice(0);
+    try {
+      this.insertAudit(rows);
+    } catch (e) {
+      this.pendingAudit.unshift(...rows);
+      throw e;
+    }
+  }
+
+  /** A flush from a timer: a failure (the database busy) leaves the rows queued for the next try. */
+  private flushQuietly(): void {
+    try {
+      this.flushAudit();
+    } catch {
+      if (!this.flushTimer && this.pendingAudit.length && this.db.open) {
+        this.flushTimer = setTimeout(() => this.flushQuietly(), this.batching.flushMs);
+        this.flushTimer.unref();
+      }
+    }
   }
 
   auditTrail(limit: number): AuditEntry[] {
+    this.flushAudit();
     return (
-      this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as {
+      this.stmt('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as {
         at: string;
         user: string | null;
         action: string;
@@ -229,6 +386,13 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
-    this.db.close();
+    if (!this.db.open) return;
+    try {
+      this.flushAudit();
+    } finally {
+      open.delete(this);
+      this.statements.clear();
+      this.db.close();
+    }
   }
 }

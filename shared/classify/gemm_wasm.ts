@@ -152,20 +152,36 @@ interface WasmApi {
 }
 
 let cached: WasmCross | null | undefined;
+let compiled: { api: WasmApi; module: object } | null | undefined;
 const PAGE = 65536;
 /** Above this the memory is dropped after use, so that one large product does not pin it. */
 export const KEEP_BYTES = 256 * 2 ** 20;
 
-/** The kernel, or null where WebAssembly SIMD is not available. */
-export function wasmCross(): WasmCross | null {
-  if (cached !== undefined) return cached;
+/** The compiled module (once per thread), or null where WebAssembly SIMD is not available. */
+function compiledModule(): { api: WasmApi; module: object } | null {
+  if (compiled !== undefined) return compiled;
   try {
     const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     const bytes = assemble();
-    if (!api || !api.validate(bytes)) return (cached = null);
-    const instance = new api.Instance(new api.Module(bytes));
+    compiled = api && api.validate(bytes) ? { api, module: new api.Module(bytes) } : null;
+  } catch {
+    compiled = null;
+  }
+  return compiled;
+}
+
+/**
+ * A new instance of the kernels with a memory of its own, or null where WebAssembly SIMD is
+ * not available. Data kept in it (a model's rows, see linalg.ts's residentRows) stays put
+ * until the instance is dropped; nothing else writes there.
+ */
+export function newWasmCross(): WasmCross | null {
+  const c = compiledModule();
+  if (!c) return null;
+  try {
+    const instance = new c.api.Instance(c.module);
     const memory = instance.exports['memory'] as WasmMemory;
-    cached = {
+    return {
       cross: instance.exports['cross'] as Kernel,
       cross32: instance.exports['cross32'] as Kernel,
       buffer: () => memory.buffer,
@@ -176,9 +192,14 @@ export function wasmCross(): WasmCross | null {
       },
     };
   } catch {
-    cached = null;
+    return null;
   }
-  return cached;
+}
+
+/** The shared scratch instance, or null where WebAssembly SIMD is not available. */
+export function wasmCross(): WasmCross | null {
+  if (cached !== undefined) return cached;
+  return (cached = newWasmCross());
 }
 
 /** Forgets the instance (and its memory) when it has grown large. */

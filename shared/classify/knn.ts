@@ -1,5 +1,5 @@
 import { argmaxRow, type Evaluation } from './evaluation.ts';
-import { crossProduct, crossProduct32, dot, float32DotBound, squaredNorms, type Matrix } from './linalg.ts';
+import { cachedSquaredNorms, crossProduct32Resident, crossProductResident, dot, float32DotBound, squaredNorms, type Matrix } from './linalg.ts';
 
 export type KnnMetric = 'euclidean' | 'cosine';
 export type KnnWeights = 'uniform' | 'distance';
@@ -115,7 +115,7 @@ export function neighbourVotes(
  */
 function screenedVotes(model: KnnModel, X: Matrix, sqX: Float64Array, sqS: Float64Array): Float64Array | null {
   const S = model.samples;
-  const approx = crossProduct32(X, S);
+  const approx = crossProduct32Resident(X, S);
   if (!approx) return null;
   const n = S.rows;
   const d = S.cols;
@@ -188,11 +188,11 @@ const SCREEN_MIN_WORK = 2_000_000;
 export function evaluateKnn(model: KnnModel, X: Matrix, screen = true): Evaluation {
   const n = model.samples.rows;
   const sqX = squaredNorms(X);
-  const sqS = squaredNorms(model.samples);
+  const sqS = cachedSquaredNorms(model.samples);
   const worth = X.cols >= SCREEN_MIN_FEATURES && X.rows * n * X.cols >= SCREEN_MIN_WORK && n > 4 * model.k;
   let fractions = screen && worth ? screenedVotes(model, X, sqX, sqS) : null;
   if (!fractions) {
-    const dist = distancesFromDots(crossProduct(X, model.samples), sqX, sqS, model.metric);
+    const dist = distancesFromDots(crossProductResident(X, model.samples), sqX, sqS, model.metric);
     const all = Int32Array.from({ length: n }, (_, i) => i);
     const rows = Int32Array.from({ length: X.rows }, (_, i) => i);
     fractions = neighbourVotes(dist, n, rows, all, model.targets, model.nClasses, model.k, model.weights);

@@ -1,4 +1,4 @@
-import { TILE_COLS, TILE_ROWS, releaseIfLarge, wasmCross } from './gemm_wasm.ts';
+import { TILE_COLS, TILE_ROWS, newWasmCross, releaseIfLarge, wasmCross, type WasmCross } from './gemm_wasm.ts';
 
 /** A dense row-major matrix of doubles. */
 export interface Matrix {
@@ -179,6 +179,211 @@ export function crossProduct32(A: Matrix, B: Matrix): Float32Array | null {
     }
   }
   releaseIfLarge(used);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Predict-time caches for a model's fixed rows (support vectors, KNN samples). A model's
+// matrices do not change once it is built or loaded; these keep what prediction derives from
+// them (squared norms, the rows padded in WebAssembly memory) instead of redoing it on every
+// call. The values computed are the same bits as without the caches: the same `dot`, the same
+// kernel over the same padded rows.
+
+/** Squared norms of a model's rows, keyed by the rows' array (dropped with it). */
+const normsCache = new WeakMap<Float64Array, { rows: number; cols: number; norms: Float64Array }>();
+
+/**
+ * squaredNorms(m), computed once per matrix and kept while its data lives: for a model's
+ * rows, which must not change afterwards. The result is shared: do not write to it.
+ */
+export function cachedSquaredNorms(m: Matrix): Float64Array {
+  const hit = normsCache.get(m.data);
+  if (hit && hit.rows === m.rows && hit.cols === m.cols) return hit.norms;
+  const norms = squaredNorms(m);
+  normsCache.set(m.data, { rows: m.rows, cols: m.cols, norms });
+  return norms;
+}
+
+/** Rows larger than this are not kept resident (the plain product streams them in chunks). */
+export const RESIDENT_MAX_BYTES = 128 * 2 ** 20;
+/** The scratch (A block and its products) after the resident rows, at most: products go in blocks of A rows. */
+const RESIDENT_SCRATCH_BYTES = 8 * 2 ** 20;
+/** Resident memory of all models together, per thread; the least recently used go first. */
+export const RESIDENT_BUDGET_BYTES = 384 * 2 ** 20;
+let residentBudget = RESIDENT_BUDGET_BYTES;
+/** Changes the budget of resident rows (tests); releases the least recently used beyond it. */
+export function setResidentBudget(bytes: number = RESIDENT_BUDGET_BYTES): void {
+  residentBudget = bytes;
+  trimResident(0);
+}
+
+/** A matrix's rows, zero-padded, at the start of a WebAssembly instance's memory of its own. */
+class ResidentRows {
+  /** The instance, null once released (its memory goes with it). */
+  kernel: WasmCross | null;
+  readonly nB: number;
+  readonly stride: number;
+  readonly element: 4 | 8;
+
+  constructor(
+    kernel: WasmCross,
+    B: Matrix,
+    readonly float32: boolean,
+  ) {
+    this.kernel = kernel;
+    this.element = float32 ? 4 : 8;
+    this.stride = roundUp(B.cols, float32 ? 4 : 2);
+    this.nB = roundUp(B.rows, TILE_COLS);
+    kernel.reserve(this.nB * this.stride * this.element);
+    if (float32) {
+      const heap = new Float32Array(kernel.buffer());
+      // (set() rounds each float64 to the nearest float32; the memory starts zeroed: the padding.)
+      for (let r = 0; r < B.rows; r++) heap.set(B.data.subarray(r * B.cols, (r + 1) * B.cols), r * this.stride);
+    } else {
+      copyPadded(kernel.reserve(0), 0, B, 0, B.rows, this.stride, this.nB);
+    }
+  }
+
+  /** Bytes of the instance's memory: the resident rows and the scratch of products (at most RESIDENT_SCRATCH_BYTES). */
+  get bytes(): number {
+    return this.kernel ? this.kernel.buffer().byteLength : 0;
+  }
+
+  /**
+   * out[i * bRows + j] = the kernel's dot of A_i and resident row j: A is copied in (padded)
+   * block by block after the resident rows, as `products` and `crossProduct32` do, and the
+   * same kernel runs over the same panels.
+   */
+  product<T extends Float64Array | Float32Array>(A: Matrix, bRows: number, out: T): T {
+    const kernel = this.kernel!;
+    const { nB, stride, element } = this;
+    const rowBytes = stride * element;
+    const fit = Math.floor(RESIDENT_SCRATCH_BYTES / (rowBytes + nB * element) / TILE_ROWS) * TILE_ROWS;
+    const aRows = Math.min(roundUp(Math.max(A.rows, 1), TILE_ROWS), Math.max(TILE_ROWS, fit));
+    const aAt = nB * stride;
+    const cAt = aAt + aRows * stride;
+    kernel.reserve((cAt + aRows * nB) * element);
+    const view = (): Float64Array | Float32Array => (this.float32 ? new Float32Array(kernel.buffer()) : new Float64Array(kernel.buffer()));
+    let heap = view();
+    const d = A.cols;
+    for (let ac = 0; ac < A.rows; ac += aRows) {
+      const acEnd = Math.min(A.rows, ac + aRows);
+      const mA = roundUp(acEnd - ac, TILE_ROWS);
+      heap.fill(0, aAt, aAt + mA * stride);
+      for (let r = ac; r < acEnd; r++) heap.set(A.data.subarray(r * d, (r + 1) * d), aAt + (r - ac) * stride);
+      for (let p = 0; p < nB; p += PANEL) {
+        const run = this.float32 ? kernel.cross32 : kernel.cross;
+        run(aAt * element, p * stride * element, (cAt + p) * element, mA, Math.min(PANEL, nB - p), rowBytes, nB * element);
+      }
+      heap = view();
+      for (let i = ac; i < acEnd; i++) out.set(heap.subarray(cAt + (i - ac) * nB, cAt + (i - ac) * nB + bRows), i * bRows);
+    }
+    return out;
+  }
+
+  release(): void {
+    this.kernel = null;
+  }
+}
+
+/** Per model matrix (by its data): how often it was used, and its resident rows in float64 / float32. */
+interface ResidentEntry {
+  rows: number;
+  cols: number;
+  uses: number;
+  f64: ResidentRows | null;
+  f32: ResidentRows | null;
+}
+const residentCache = new WeakMap<Float64Array, ResidentEntry>();
+/** The live resident rows, least recently used first (Set order, re-added on use). */
+const residentLru = new Set<ResidentRows>();
+/** A resident copy whose matrix was collected is released at once, not when the budget pushes it out. */
+const residentFinalizer =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<ResidentRows[]>((held) => {
+        for (const r of held) {
+          r.release();
+          residentLru.delete(r);
+        }
+      })
+    : null;
+
+/** Releases every resident copy (tests; or to give the memory back). */
+export function releaseResidentRows(): void {
+  for (const r of residentLru) r.release();
+  residentLru.clear();
+}
+
+/** Bytes of wasm memory held by resident rows now (this thread). */
+export function residentBytes(): number {
+  let total = 0;
+  for (const r of residentLru) total += r.bytes;
+  return total;
+}
+
+/** Releases the least recently used resident rows until `more` bytes fit in the budget. */
+function trimResident(more: number): void {
+  let total = residentBytes() + more;
+  for (const old of residentLru) {
+    if (total <= residentBudget) break;
+    total -= old.bytes;
+    old.release();
+    residentLru.delete(old);
+  }
+}
+
+/**
+ * The resident copy of B for this precision, made on B's second product (a matrix used once,
+ * such as a cross-validation fold's, is not worth keeping), or null to use the plain path.
+ */
+function residentFor(B: Matrix, float32: boolean): ResidentRows | null {
+  if (backend !== 'auto' || B.cols === 0 || B.rows === 0) return null;
+  const entry = residentCache.get(B.data);
+  if (!entry || entry.rows !== B.rows || entry.cols !== B.cols) {
+    residentCache.set(B.data, { rows: B.rows, cols: B.cols, uses: 1, f64: null, f32: null });
+    return null;
+  }
+  const have = float32 ? entry.f32 : entry.f64;
+  if (have?.kernel) {
+    residentLru.delete(have);
+    residentLru.add(have);
+    return have;
+  }
+  entry.uses++;
+  const bytes = roundUp(B.rows, TILE_COLS) * roundUp(B.cols, float32 ? 4 : 2) * (float32 ? 4 : 8);
+  if (entry.uses < 2 || bytes > Math.min(RESIDENT_MAX_BYTES, residentBudget)) return null;
+  const kernel = newWasmCross();
+  if (!kernel) return null;
+  trimResident(bytes);
+  const made = new ResidentRows(kernel, B, float32);
+  if (float32) entry.f32 = made;
+  else entry.f64 = made;
+  residentLru.add(made);
+  residentFinalizer?.register(B.data, [made]);
+  return made;
+}
+
+/**
+ * A B^T, the same bits as crossProduct, for a model's rows B that are used again and again
+ * (support vectors, KNN samples): from the second call on, B stays padded in WebAssembly
+ * memory of its own and only A is copied in. B must not change afterwards.
+ */
+export function crossProductResident(A: Matrix, B: Matrix, out: Float64Array = new Float64Array(A.rows * B.rows)): Float64Array {
+  if (A.cols !== B.cols) throw new Error(`products: ${A.cols} columns against ${B.cols}`);
+  const r = residentFor(B, false);
+  if (!r) return crossProduct(A, B, out);
+  r.product(A, B.rows, out);
+  trimResident(0);
+  return out;
+}
+
+/** crossProduct32 with B kept resident (in float32) from its second use, as crossProductResident. */
+export function crossProduct32Resident(A: Matrix, B: Matrix): Float32Array | null {
+  if (A.cols !== B.cols) throw new Error(`crossProduct32: ${A.cols} columns against ${B.cols}`);
+  const r = residentFor(B, true);
+  if (!r) return crossProduct32(A, B);
+  const out = r.product(A, B.rows, new Float32Array(A.rows * B.rows));
+  trimResident(0);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import type { Evaluation } from './evaluation.ts';
 import { SubKernel, rbfFromDot, type FullKernel, type KernelName } from './kernel.ts';
-import { crossProduct, squaredNorms, takeRows, type Matrix } from './linalg.ts';
+import { cachedSquaredNorms, crossProductResident, squaredNorms, takeRows, type Matrix } from './linalg.ts';
 import { pairwiseToProbabilities, sigmoidTrain } from './platt.ts';
 import type { Rng } from './prng.ts';
 import { solveSmo } from './smo.ts';
@@ -269,18 +269,28 @@ export function buildSvmModel(X: Matrix, y: Int32Array, k: number, pairs: PairSo
   };
 }
 
-/** One-vs-one decision values (m x pairs) of standardised samples X, as libsvm's svm_predict_values. */
+/**
+ * One-vs-one decision values (m x pairs) of standardised samples X, as libsvm's svm_predict_values.
+ * The support vectors' squared norms are computed once per model, and from the second call on
+ * the support vectors stay in WebAssembly memory (linalg.ts's predict-time caches): a model's
+ * support vectors must not be changed once it has predicted.
+ */
 export function svmDecision(model: SvmModel, X: Matrix): Float64Array {
   const SV = model.supportVectors;
   const nSV = SV.rows;
   const m = X.rows;
   const k = model.nClasses;
   const P = (k * (k - 1)) / 2;
-  const kv = nSV > 0 ? crossProduct(X, SV) : new Float64Array(0);
+  const kv = nSV > 0 ? crossProductResident(X, SV) : new Float64Array(0);
   if (model.kernel === 'rbf' && nSV > 0) {
     const sqX = squaredNorms(X);
-    const sqS = squaredNorms(SV);
-    for (let e = 0; e < m; e++) for (let s = 0; s < nSV; s++) kv[e * nSV + s] = rbfFromDot(model.gamma, sqX[e]!, sqS[s]!, kv[e * nSV + s]!);
+    const sqS = cachedSquaredNorms(SV);
+    const gamma = model.gamma;
+    for (let e = 0; e < m; e++) {
+      const sx = sqX[e]!;
+      const base = e * nSV;
+      for (let s = 0; s < nSV; s++) kv[base + s] = rbfFromDot(gamma, sx, sqS[s]!, kv[base + s]!);
+    }
   }
   const start = new Int32Array(k);
   for (let c = 1; c < k; c++) start[c] = start[c - 1]! + model.nSupport[c - 1]!;

@@ -8,7 +8,6 @@ import { bufferSource, getU64, setU64, utf8 } from './bytes.ts';
 import { ProtocolError, type ProtocolErrorCode } from './errors.ts';
 import { subtle, type Key } from './webcrypto.ts';
 
-
 export const FRAME_KIND = 0x03;
 export const FRAME_HEADER_LENGTH = 20;
 export const TAG_LENGTH = 16;
@@ -72,15 +71,58 @@ export const importSecret = (bits: Uint8Array): Promise<Key> =>
 export const hkdfBits = async (ikm: Key, salt: Uint8Array, info: Uint8Array, bytes: number): Promise<Uint8Array<ArrayBuffer>> =>
   new Uint8Array(await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: bufferSource(salt), info: bufferSource(info) }, ikm, bytes * 8));
 
+/**
+ * AES-256-GCM with a 128-bit tag, as the frames use it: who runs the cipher. The keys are
+ * always derived by WebCrypto (HKDF into a non-extractable AES-GCM key); a provider gets
+ * that key once per epoch (`prepare`) and may turn it into its own form. The default is
+ * WebCrypto itself; a server may install a faster one (node:crypto: see
+ * server/crypto/node_aead.ts) with `setFrameAead`. Any provider must give the same bytes:
+ * the peer may use another.
+ */
+export interface FrameAead<H = unknown> {
+  /** The provider's form of an epoch's key. */
+  prepare(key: Key): H | Promise<H>;
+  /** ciphertext ‖ tag (16 bytes). */
+  encrypt(key: H, iv: Uint8Array, additionalData: Uint8Array, plaintext: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** The plaintext; throws when the tag does not verify. */
+  decrypt(key: H, iv: Uint8Array, additionalData: Uint8Array, sealed: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
+/** WebCrypto's AES-GCM: what browsers and the client use, and the default everywhere. */
+export const webCryptoAead: FrameAead<Key> = {
+  prepare: (key) => key,
+  encrypt: async (key, iv, additionalData, plaintext) =>
+    new Uint8Array(
+      await subtle().encrypt({ name: 'AES-GCM', iv: bufferSource(iv), additionalData: bufferSource(additionalData), tagLength: 128 }, key, bufferSource(plaintext)),
+    ),
+  decrypt: async (key, iv, additionalData, sealed) =>
+    new Uint8Array(
+      await subtle().decrypt({ name: 'AES-GCM', iv: bufferSource(iv), additionalData: bufferSource(additionalData), tagLength: 128 }, key, bufferSource(sealed)),
+    ),
+};
+
+let defaultAead: FrameAead = webCryptoAead;
+
+/**
+ * The AEAD of the frame ends made from now on, in this process (or thread), for those not
+ * given one; null: WebCrypto again. Ends already made keep theirs, rekeys included.
+ */
+export function setFrameAead(aead: FrameAead | null): void {
+  defaultAead = aead ?? webCryptoAead;
+}
+
+export const frameAead = (): FrameAead => defaultAead;
+
 interface Epoch {
   epoch: number;
   secret: Key;
-  key: Key;
+  /** The provider's form of the epoch's key. */
+  key: unknown;
   frames: number;
   bytes: number;
 }
 
-async function epochFrom(secret: Key, epoch: number): Promise<Epoch> {
+async function epochFrom(secret: Key, epoch: number, aead: FrameAead): Promise<Epoch> {
   const key = await subtle().deriveKey(
     { name: 'HKDF', hash: 'SHA-256', salt: NO_SALT, info: INFO_KEY },
     secret,
@@ -88,11 +130,12 @@ async function epochFrom(secret: Key, epoch: number): Promise<Epoch> {
     false,
     ['encrypt', 'decrypt'],
   );
-  return { epoch, secret, key, frames: 0, bytes: 0 };
+  return { epoch, secret, key: await aead.prepare(key), frames: 0, bytes: 0 };
 }
 
 /** The next epoch: a one-way step, so the new key says nothing about the old traffic. */
-const nextEpoch = async (e: Epoch): Promise<Epoch> => epochFrom(await importSecret(await hkdfBits(e.secret, NO_SALT, INFO_NEXT, 32)), e.epoch + 1);
+const nextEpoch = async (e: Epoch, aead: FrameAead): Promise<Epoch> =>
+  epochFrom(await importSecret(await hkdfBits(e.secret, NO_SALT, INFO_NEXT, 32)), e.epoch + 1, aead);
 
 function nonce(epoch: number, counter: number): Uint8Array<ArrayBuffer> {
   const n = new Uint8Array(12);
@@ -122,6 +165,7 @@ abstract class FrameEnd {
     protected readonly direction: Direction,
     first: Epoch,
     protected readonly limits: FrameLimits,
+    protected readonly aead: FrameAead,
   ) {
     this.current = first;
   }
@@ -154,7 +198,7 @@ abstract class FrameEnd {
   /** Moves to the next epoch; if that could fail, this end must not go on with the old key. */
   protected async next(e: Epoch): Promise<Epoch> {
     try {
-      return await nextEpoch(e);
+      return await nextEpoch(e, this.aead);
     } catch {
       this.fatal('badKey', 'the next key could not be derived');
     }
@@ -170,8 +214,8 @@ abstract class FrameEnd {
 export class FrameSealer extends FrameEnd {
   private rekeyRequested = false;
 
-  static async create(sessionId: Uint8Array, direction: Direction, secret: Key, limits: FrameLimits): Promise<FrameSealer> {
-    return new FrameSealer(sessionId, direction, await epochFrom(secret, 0), limits);
+  static async create(sessionId: Uint8Array, direction: Direction, secret: Key, limits: FrameLimits, aead: FrameAead = defaultAead): Promise<FrameSealer> {
+    return new FrameSealer(sessionId, direction, await epochFrom(secret, 0, aead), limits, aead);
   }
 
   /** The next frame announces a new key. */
@@ -209,17 +253,14 @@ export class FrameSealer extends FrameEnd {
       view.setUint32(4, e.epoch);
       setU64(view, 8, counter);
       view.setUint32(16, plaintext.length + TAG_LENGTH);
-      let sealed: ArrayBuffer;
+      let sealed: Uint8Array;
       try {
-        sealed = await subtle().encrypt(
-          { name: 'AES-GCM', iv: nonce(e.epoch, counter), additionalData: additionalData(this.sessionId, frame), tagLength: 128 },
-          e.key,
-          bufferSource(plaintext),
-        );
+        sealed = await this.aead.encrypt(e.key, nonce(e.epoch, counter), additionalData(this.sessionId, frame), plaintext);
       } catch {
         this.fatal('badKey', 'the session key failed to encrypt');
       }
-      frame.set(new Uint8Array(sealed), FRAME_HEADER_LENGTH);
+      if (sealed.length !== plaintext.length + TAG_LENGTH) this.fatal('badKey', 'the session key failed to encrypt');
+      frame.set(sealed, FRAME_HEADER_LENGTH);
       if (update) {
         this.current = await this.next(e);
         this.rekeyRequested = false;
@@ -238,8 +279,8 @@ export interface OpenedFrame {
 }
 
 export class FrameOpener extends FrameEnd {
-  static async create(sessionId: Uint8Array, direction: Direction, secret: Key, limits: FrameLimits): Promise<FrameOpener> {
-    return new FrameOpener(sessionId, direction, await epochFrom(secret, 0), limits);
+  static async create(sessionId: Uint8Array, direction: Direction, secret: Key, limits: FrameLimits, aead: FrameAead = defaultAead): Promise<FrameOpener> {
+    return new FrameOpener(sessionId, direction, await epochFrom(secret, 0, aead), limits, aead);
   }
 
   /** Opens the next frame; any failure closes the opener (docs/protocol.md section 3 lists the checks in order). */
@@ -273,13 +314,8 @@ export class FrameOpener extends FrameEnd {
 
       let plaintext: Uint8Array;
       try {
-        plaintext = new Uint8Array(
-          await subtle().decrypt(
-            { name: 'AES-GCM', iv: nonce(epoch, counter), additionalData: additionalData(this.sessionId, frame), tagLength: 128 },
-            e.key,
-            bufferSource(frame.subarray(FRAME_HEADER_LENGTH)),
-          ),
-        );
+        plaintext = await this.aead.decrypt(e.key, nonce(epoch, counter), additionalData(this.sessionId, frame), frame.subarray(FRAME_HEADER_LENGTH));
+        if (plaintext.length !== size) throw new Error('wrong length');
       } catch {
         this.fatal('tampered', `frame ${counter} failed authentication (altered, or not sealed for this session and key)`);
       }
