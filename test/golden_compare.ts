@@ -1,4 +1,4 @@
-import type { FeatureValues } from '../shared/features/extract.ts';
+import type { Extraction, FeatureValues } from '../shared/features/extract.ts';
 import { SCALAR_FEATURES } from '../shared/features/spec.ts';
 import { relativeL2, scalarError, type Tolerance } from '../shared/features/tolerance.ts';
 import type { GoldenRecord } from './golden.ts';
@@ -21,4 +21,23 @@ export function compareToGolden(values: FeatureValues, record: GoldenRecord, tol
     if (!(err <= tolerance.scalar)) problems.push(`${name} ${actual}, expected ${expected} (error ${err})`);
   }
   return problems.map((p) => `${record.file}: ${p}`);
+}
+
+/**
+ * What is wrong with one extraction against its golden record: a refusal must be the
+ * golden one, word for word; an accepted image must have the golden sizes and features.
+ */
+export function extractionProblems(result: Extraction, record: GoldenRecord, tolerance: Tolerance): string[] {
+  if (record.error) {
+    if (result.ok) return [`${record.file}: accepted, expected refusal`];
+    if (result.error.code !== record.errorCode || result.error.message !== record.error) {
+      return [`${record.file}: refused with ${result.error.code} "${result.error.message}", expected ${record.errorCode} "${record.error}"`];
+    }
+    return [];
+  }
+  if (!result.ok) return [`${record.file}: refused: ${result.error.message}`];
+  const sizes = [result.width, result.height, result.resizedWidth, result.resizedHeight];
+  const expected = [record.width, record.height, record.resizedWidth, record.resizedHeight];
+  if (sizes.join() !== expected.join()) return [`${record.file}: sizes ${sizes.join(', ')}, expected ${expected.join(', ')}`];
+  return compareToGolden(result.values, record, tolerance);
 }
