@@ -35,6 +35,26 @@ function countPairs(q: Uint16Array, height: number, width: number, levels: numbe
   }
 }
 
+interface Scratch {
+  pixels: number;
+  levels: number;
+  q: Uint16Array;
+  /** Always all zeros between images: each image clears what it counted. */
+  counts: Int32Array;
+  homogeneityWeight: Float64Array;
+}
+let scratch: Scratch | null = null;
+
+/** Working buffers for one size and level count, kept between calls: a batch of one would spend as long allocating them. */
+function scratchFor(pixels: number, levels: number): Scratch {
+  if (scratch?.pixels !== pixels || scratch.levels !== levels) {
+    const homogeneityWeight = new Float64Array(levels);
+    for (let d = 0; d < levels; d++) homogeneityWeight[d] = 1 / (1 + d * d);
+    scratch = { pixels, levels, q: new Uint16Array(pixels), counts: new Int32Array(GLCM_OFFSETS.length * levels * levels), homogeneityWeight };
+  }
+  return scratch;
+}
+
 /**
  * The four GLCM properties of a batch of `height x width` images, each the mean over the
  * four angles (`batch x 4`: energy, contrast, homogeneity, correlation), as scikit-image's
@@ -47,10 +67,7 @@ export function glcmFeaturesImpl(images: Float32Array, batch: number, height: nu
   const out = new Float64Array(batch * 4);
   const pixels = height * width;
   const ll = levels * levels;
-  const q = new Uint16Array(pixels);
-  const counts = new Int32Array(GLCM_OFFSETS.length * ll);
-  const homogeneityWeight = new Float64Array(levels);
-  for (let d = 0; d < levels; d++) homogeneityWeight[d] = 1 / (1 + d * d);
+  const { q, counts, homogeneityWeight } = scratchFor(pixels, levels);
   for (let k = 0; k < batch; k++) {
     quantise(images, k * pixels, pixels, levels, q);
     countPairs(q, height, width, levels, counts);

@@ -63,6 +63,27 @@ export function fastBin(gx: number, gy: number, n: number): number {
   return frac >= NEAR_EDGE && frac <= 1 - NEAR_EDGE ? bin : exactBin(gx, gy, n);
 }
 
+interface Scratch {
+  key: string;
+  hist: Float64Array;
+  /** Histogram offset of each column's cell, so the hot loop divides nothing. */
+  columnCell: Int32Array;
+  block: Float64Array;
+}
+let scratch: Scratch | null = null;
+
+/** Working buffers for one geometry, kept between calls: a batch of one would spend as long allocating them. */
+function scratchFor(g: { cellsY: number; cellsX: number }, p: HogParams): Scratch {
+  const key = `${g.cellsY} ${g.cellsX} ${p.pixelsPerCell} ${p.cellsPerBlock} ${p.orientations}`;
+  if (scratch?.key !== key) {
+    const n = p.orientations;
+    const columnCell = new Int32Array(g.cellsX * p.pixelsPerCell);
+    for (let c = 0; c < columnCell.length; c++) columnCell[c] = Math.floor(c / p.pixelsPerCell) * n;
+    scratch = { key, hist: new Float64Array(g.cellsY * g.cellsX * n), columnCell, block: new Float64Array(p.cellsPerBlock ** 2 * n) };
+  }
+  return scratch;
+}
+
 /**
  * HOG of a batch of `height x width` images (FEATURES.md section 2), as `skimage.feature.hog`
  * with L2-Hys block norm. `images` holds the batch row-major; returns `batch x length`.
@@ -73,11 +94,7 @@ export function hogImpl(images: Float32Array, batch: number, height: number, wid
   const g = hogGeometry(height, width, p);
   const out = new Float32Array(batch * g.length);
   if (g.length === 0) return out;
-  const hist = new Float64Array(g.cellsY * g.cellsX * n);
-  // histogram offset of each column's cell, so the hot loop divides nothing
-  const columnCell = new Int32Array(g.cellsX * cell);
-  for (let c = 0; c < columnCell.length; c++) columnCell[c] = Math.floor(c / cell) * n;
-  const block = new Float64Array(p.cellsPerBlock ** 2 * n);
+  const { hist, columnCell, block } = scratchFor(g, p);
   for (let k = 0; k < batch; k++) {
     cellHistograms(images, k * height * width, height, width, g.cellsY, cell, n, columnCell, hist);
     normaliseBlocks(hist, cell * cell, g, p.cellsPerBlock, n, block, out, k * g.length);
