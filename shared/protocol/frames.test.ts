@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { getU64 } from './bytes.ts';
-import { ProtocolError } from './errors.ts';
 import { FRAME_HEADER_LENGTH, FrameOpener, FrameSealer, importSecret, resolveLimits } from './frames.ts';
 import { generateIdentity, pinOf } from './identity.ts';
 import type { ClientMessage } from './messages.ts';
 import { acceptClientSession, startClientSession, type SessionOptions } from './session.ts';
-import { connectedPair } from './testing.ts';
-
-const code = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw e;
-  }
-  return 'no error';
-};
+import { connectedPair, protocolErrorCode as code } from './testing.ts';
 
 const identity = await generateIdentity();
 const pair = (options: SessionOptions = {}) => connectedPair({ ...options, identity });

@@ -4,16 +4,7 @@ import { ProtocolError } from './errors.ts';
 import { CLIENT_HELLO_LENGTH, ClientHandshake, SERVER_HELLO_LENGTH, acceptClientHello } from './handshake.ts';
 import { generateIdentity, pinOf, type ServerIdentity } from './identity.ts';
 import { SecureSession, acceptClientSession, startClientSession } from './session.ts';
-
-const code = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw e;
-  }
-  return 'no error';
-};
+import { protocolErrorCode as code } from './testing.ts';
 
 const server = await generateIdentity();
 const pin = await pinOf(server);

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from './bytes.ts';
-import { ProtocolError } from './errors.ts';
 import { createPin, exportIdentity, formatPin, generateIdentity, importIdentity, parsePin, pinOf } from './identity.ts';
-
-const code = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw e;
-  }
-  return 'no error';
-};
+import { protocolErrorCode as code } from './testing.ts';
 
 describe('identity', () => {
   it('exports and imports as JWK, PKCS8 and PEM with the same fingerprint', async () => {

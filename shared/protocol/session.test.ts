@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, closeCodeFor } from './errors.ts';
+import { closeCodeFor } from './errors.ts';
 import { FrameOpener, FrameSealer, importSecret, resolveLimits } from './frames.ts';
 import { generateIdentity } from './identity.ts';
 import { packFloat32, unpackFloat32, type ClientMessage, type ServerMessage } from './messages.ts';
-import { connectedPair } from './testing.ts';
-
-const code = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw e;
-  }
-  return 'no error';
-};
+import { connectedPair, protocolErrorCode as code } from './testing.ts';
 
 const identity = await generateIdentity();
 const image = Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 64) / 64);

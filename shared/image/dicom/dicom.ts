@@ -40,7 +40,8 @@ import {
 import { decodeRle } from './rle.ts';
 
 /** Header facts for a clinician, read without decoding any pixel. */
-export interface DicomInfo {
+/** The header facts shown to a clinician: the Image Pixel module and what surrounds it. */
+export interface DicomInfo extends PixelModule {
   transferSyntaxUID: string;
   /** The transfer syntax in words ('unknown' when not recognised). */
   transferSyntax: string;
@@ -48,17 +49,6 @@ export interface DicomInfo {
   transferSyntaxSupported: boolean;
   sopClassUID: string | null;
   modality: string | null;
-  rows: number;
-  columns: number;
-  samplesPerPixel: number;
-  bitsAllocated: number;
-  bitsStored: number;
-  highBit: number;
-  /** 0 unsigned, 1 two's complement. */
-  pixelRepresentation: number;
-  photometricInterpretation: string;
-  planarConfiguration: number;
-  numberOfFrames: number;
   /** Every Window Center and Width given (the first pair is the one applied). */
   windowCenter: number[];
   windowWidth: number[];
