@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -6,6 +6,19 @@ import { fileURLToPath } from 'node:url';
 export const SHARED = resolve(process.env['MEDCLASS_SHARED'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared'));
 export const GOLDEN = join(SHARED, 'golden');
 export const DATASETS = join(SHARED, 'datasets');
+
+/** The first `perLabel` images of each label of a dataset's split, labels and files in name order. */
+export function splitImages(set: string, split: string, perLabel = Infinity): string[] {
+  const root = join(DATASETS, set, split);
+  return readdirSync(root)
+    .sort()
+    .flatMap((label) =>
+      readdirSync(join(root, label))
+        .sort()
+        .slice(0, perLabel)
+        .map((f) => join(root, label, f)),
+    );
+}
 
 if (!existsSync(GOLDEN)) throw new Error(`golden vectors not found at ${GOLDEN} (set MEDCLASS_SHARED)`);
 

@@ -23,7 +23,7 @@
  * FUZZ_SEED=<n> repeats a run; FUZZ_SCALE=<x> multiplies the number of inputs.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -51,7 +51,7 @@ import {
   type Message,
   type ServerMessage,
 } from '../shared/protocol/messages.ts';
-import { DATASETS } from './golden.ts';
+import { DATASETS, splitImages } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261128);
@@ -102,17 +102,7 @@ function medclass(args: string[]): string {
   });
 }
 
-function testImages(set: string, perLabel: number): string[] {
-  const root = join(DATASETS, set, 'test');
-  return readdirSync(root)
-    .sort()
-    .flatMap((label) =>
-      readdirSync(join(root, label))
-        .sort()
-        .slice(0, perLabel)
-        .map((f) => join(root, label, f)),
-    );
-}
+const testImages = (set: string, perLabel: number): string[] => splitImages(set, 'test', perLabel);
 
 async function makeSample(file: string): Promise<Sample> {
   const png = new Uint8Array(readFileSync(file));

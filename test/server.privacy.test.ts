@@ -32,7 +32,7 @@ import { extractBatch, featureVector, prepareImage } from '../shared/features/ex
 import { decodeImage } from '../shared/image/index.ts';
 import { parsePin } from '../shared/protocol/identity.ts';
 import { packFloat32, packFloat64, type ClassifyImage } from '../shared/protocol/messages.ts';
-import { DATASETS } from './golden.ts';
+import { DATASETS, splitImages } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 
 const WINDOW = 32;
@@ -145,17 +145,7 @@ beforeAll(async () => {
   await useCpuBackend();
   model = parseModel(readFileSync(modelFile, 'utf8'));
 
-  const files = ['breastmnist', 'retinamnist'].flatMap((set) => {
-    const root = join(DATASETS, set, 'test');
-    return readdirSync(root)
-      .sort()
-      .flatMap((label) =>
-        readdirSync(join(root, label))
-          .sort()
-          .slice(0, set === 'breastmnist' ? 4 : 1)
-          .map((f) => join(root, label, f)),
-      );
-  });
+  const files = ['breastmnist', 'retinamnist'].flatMap((set) => splitImages(set, 'test', set === 'breastmnist' ? 4 : 1));
   for (const [i, file] of files.entries()) {
     const png = new Uint8Array(readFileSync(file));
     const prepared = prepareImage(decodeImage(png), model.spec);

@@ -33,7 +33,7 @@ import { parsePin, type Pin } from '../../shared/protocol/identity.ts';
 import { encodeMessage, packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServerMessage } from '../../shared/protocol/messages.ts';
 import type { ClientSession } from '../../shared/protocol/session.ts';
 import { connectedPair } from '../../shared/protocol/testing.ts';
-import { DATASETS } from '../golden.ts';
+import { DATASETS, splitImages } from '../golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from '../server_process.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -83,16 +83,7 @@ interface BenchImage {
 }
 
 function testFiles(): string[] {
-  const bySet = ['retinamnist', 'breastmnist'].map((set) => {
-    const root = join(DATASETS, set, 'test');
-    return readdirSync(root)
-      .sort()
-      .flatMap((label) =>
-        readdirSync(join(root, label))
-          .sort()
-          .map((f) => join(root, label, f)),
-      );
-  });
+  const bySet = ['retinamnist', 'breastmnist'].map((set) => splitImages(set, 'test'));
   // interleaved, so that every stretch of the run holds both sets
   const [a, b] = bySet as [string[], string[]];
   const out: string[] = [];
