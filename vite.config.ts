@@ -70,7 +70,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 1500,
   },
   server: {
-    fs: { allow: ['..', '../../shared'] },
+    fs: { allow: ['..'] },
   },
   test: {
     root: '.',

@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { launchChromium } from './browser.ts';
-import { DATASETS } from './golden.ts';
+import { dataset } from './golden.ts';
 import { ADMIN, SERVICE, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
 const SCREENSHOTS = join(PROJECT_ROOT, 'test', 'output', 'screenshots');
@@ -26,8 +26,8 @@ beforeAll(async () => {
   const root = join(folder, 'breast');
   for (const split of ['train', 'test']) {
     mkdirSync(join(root, split), { recursive: true });
-    cpSync(join(DATASETS, 'breastmnist', split, '0'), join(root, split, 'malignant'), { recursive: true });
-    cpSync(join(DATASETS, 'breastmnist', split, '1'), join(root, split, 'benign'), { recursive: true });
+    cpSync(join(dataset('breastmnist'), split, '0'), join(root, split, 'malignant'), { recursive: true });
+    cpSync(join(dataset('breastmnist'), split, '1'), join(root, split, 'benign'), { recursive: true });
   }
   [app, browser] = await Promise.all([startWebapp(testImages(1)), launchChromium()]);
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -107,11 +107,11 @@ describe('admin page', () => {
   it('reads a picked .zip (<label>/<file>, wrapped in one folder) and finds a duplicate with another label', async () => {
     const tree: Zippable = {};
     for (const [dir, label] of [['0', 'malignant'], ['1', 'benign']] as const) {
-      for (const f of readdirSync(join(DATASETS, 'breastmnist', 'val', dir))) tree[`val-set/${label}/${f}`] = readFileSync(join(DATASETS, 'breastmnist', 'val', dir, f));
+      for (const f of readdirSync(join(dataset('breastmnist'), 'val', dir))) tree[`val-set/${label}/${f}`] = readFileSync(join(dataset('breastmnist'), 'val', dir, f));
     }
     // the same image under both labels: a label conflict, shown before anything is sent
-    const first = readdirSync(join(DATASETS, 'breastmnist', 'val', '0'))[0]!;
-    tree['val-set/benign/copy.png'] = readFileSync(join(DATASETS, 'breastmnist', 'val', '0', first));
+    const first = readdirSync(join(dataset('breastmnist'), 'val', '0'))[0]!;
+    tree['val-set/benign/copy.png'] = readFileSync(join(dataset('breastmnist'), 'val', '0', first));
     const zip = join(folder, 'val-set.zip');
     writeFileSync(zip, zipSync(tree));
     await page.getByTestId('zip-input').setInputFiles(zip);

@@ -9,7 +9,6 @@ import { PROJECT_ROOT } from '../server/paths.ts';
 import { scanDataset, type DatasetFile } from '../server/training/dataset.ts';
 import { extractFiles } from '../server/training/extract.ts';
 
-export const DATASETS = '/work/shared/datasets';
 /** The README's parity setting: all seven features, images at their own 28x28, 32 levels. */
 export const PARITY_SPEC = parseFeatureSpec({ size: 0, levels: 32 });
 

@@ -1,10 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CandidateParams } from '../shared/classify/params.ts';
 import { DEFAULT_SETTINGS, trainModel } from '../shared/classify/train.ts';
-import { DATASETS, loadSplits, type LoadedSplits } from './classify_data.ts';
+import { loadSplits, type LoadedSplits } from './classify_data.ts';
+import { dataset } from './golden.ts';
 
 /**
- * The scikit-learn 1.2.1 figures of /work/shared/datasets/README.md ("The same features
+ * The scikit-learn 1.2.1 figures of test/data/README.md ("The same features
  * with scikit-learn"): all seven features at size 0, levels 32, z-scored on train, trained
  * on train and scored once on test. An implementation of the same models should land
  * within 0.01 of them.
@@ -23,7 +24,7 @@ const MODELS: Record<'linear' | 'rbf' | 'knn', CandidateParams> = {
 describe.each(Object.keys(SKLEARN) as (keyof typeof SKLEARN)[])('%s: parity with scikit-learn on test', (name) => {
   let data: LoadedSplits;
   beforeAll(async () => {
-    data = await loadSplits(`${DATASETS}/${name}`);
+    data = await loadSplits(dataset(name));
   }, 60_000);
 
   it.each(Object.keys(MODELS) as (keyof typeof MODELS)[])('%s', (model) => {

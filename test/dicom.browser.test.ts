@@ -23,7 +23,7 @@ import {
   type Manifest,
 } from './dicom_helpers.ts';
 
-const DIR = '../shared/datasets/dicom';
+const DIR = 'test/data/datasets/dicom';
 const read = async (file: string) => base64ToBytes(await commands.readFile(`${DIR}/${file}`, 'base64'));
 const manifest = JSON.parse(await commands.readFile(`${DIR}/dicom_manifest.json`)) as Manifest;
 const decodable = manifest.files.filter((m) => !BROKEN[m.file]);

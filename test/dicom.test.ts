@@ -1,6 +1,6 @@
 /**
- * DICOM decoding (FEATURES.md section 1), header facts, limits and refusals, and
- * de-identification, on the 19 real files of ../shared/datasets/dicom (their manifest says
+ * DICOM decoding (docs/features.md section 1), header facts, limits and refusals, and
+ * de-identification, on the 19 real files of test/data/datasets/dicom (their manifest says
  * what each holds) and on small synthetic files for what the real ones do not cover.
  */
 import { createHash } from 'node:crypto';
@@ -40,9 +40,9 @@ import {
   sequenceValue,
   type SyntheticElement,
 } from './dicom_helpers.ts';
-import { DATASETS } from './golden.ts';
+import { dataset } from './golden.ts';
 
-const DIR = join(DATASETS, 'dicom');
+const DIR = dataset('dicom');
 const manifest = JSON.parse(readFileSync(join(DIR, 'dicom_manifest.json'), 'utf8')) as Manifest;
 const read = (file: string) => new Uint8Array(readFileSync(join(DIR, file)));
 const decodable = manifest.files.filter((m) => !BROKEN[m.file]);
@@ -153,7 +153,7 @@ describe('the manifest files', () => {
   });
 });
 
-describe('grey values computed by hand from the raw bytes (PS3.3 C.11.2.1.2.1, FEATURES.md section 1)', () => {
+describe('grey values computed by hand from the raw bytes (PS3.3 C.11.2.1.2.1, docs/features.md section 1)', () => {
   it.each([
     ['CT_small.dcm', 0],
     ['MR_small.dcm', 0],
@@ -167,7 +167,7 @@ describe('grey values computed by hand from the raw bytes (PS3.3 C.11.2.1.2.1, F
     const margin = maxAbsDifference(image.data, hand.data);
     console.log(`[dicom] by hand, ${file} frame ${frame}: max |difference| ${margin.toExponential(2)} (limit ${(1 / 255).toExponential(2)})`);
     expect(margin).toBeLessThanOrEqual(1 / 255);
-    // FEATURES.md: in double, rounded once to float32, so in fact equal to the float32 of the double result
+    // docs/features.md: in double, rounded once to float32, so in fact equal to the float32 of the double result
     expect(sameValues(image.data, Float32Array.from(hand.data))).toBe(true);
   });
 });
@@ -201,7 +201,7 @@ describe('compressed frames against their lossless twins and a second decoder', 
     const ds = dicomParser.parseDicom(bytes);
     const fragment = ds.elements['x7fe00010']!.fragments![0]!;
     const raw = decodeDct(bytes.subarray(fragment.position, fragment.position + fragment.length), 1e7);
-    // YBR_FULL to RGB by FEATURES.md section 1, then BT.601 grey
+    // YBR_FULL to RGB by docs/features.md section 1, then BT.601 grey
     const grey = new Float64Array(raw.width * raw.height);
     const c8 = (t: number) => Math.min(255, Math.max(0, Math.floor(t + 0.5)));
     for (let i = 0; i < grey.length; i++) {
@@ -227,7 +227,7 @@ const mono16 = (values: number[], extra: SyntheticElement[] = [], photometric = 
 const ds = (tag: number, value: string): SyntheticElement => ({ tag, vr: 'DS', value });
 const grey = (bytes: Uint8Array) => Array.from(decodeDicomSync(bytes).data);
 
-describe('FEATURES.md section 1 on synthetic files', () => {
+describe('docs/features.md section 1 on synthetic files', () => {
   it('rescales, then applies the first window by the linear function, with its w = 1 and w < 1 rules', () => {
     const values = [-100, 0, 50, 200, 25];
     const rescale = [ds(0x00281053, '2'), ds(0x00281052, '-10')];
@@ -359,7 +359,7 @@ describe('FEATURES.md section 1 on synthetic files', () => {
     );
     expect([e.code, e.message]).toEqual([
       'unsupportedFormat',
-      'DICOM colour (RGB) with 16 bits per sample is refused: colour must have 8 bits per sample (FEATURES.md section 1)',
+      'DICOM colour (RGB) with 16 bits per sample is refused: colour must have 8 bits per sample (docs/features.md section 1)',
     ]);
   });
 });

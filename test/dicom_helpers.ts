@@ -1,7 +1,7 @@
 /**
  * Shared by test/dicom.test.ts (Node) and test/dicom.browser.test.ts (Chromium): the
  * manifest's expectations, an independent by-hand reader for uncompressed files (it reads
- * the few tags it needs itself and applies PS3.3 C.11.2.1.2.1 as FEATURES.md section 1
+ * the few tags it needs itself and applies PS3.3 C.11.2.1.2.1 as docs/features.md section 1
  * says, sharing no code with shared/image/dicom), and a writer of small synthetic files.
  * No Node built-ins here.
  */
@@ -151,7 +151,7 @@ export function walkExplicitLittleEndian(bytes: Uint8Array): Map<number, RawElem
 }
 
 /**
- * Grey intensities of one frame of an uncompressed monochrome file, by FEATURES.md section 1
+ * Grey intensities of one frame of an uncompressed monochrome file, by docs/features.md section 1
  * and PS3.3 C.11.2.1.2.1, computed here from the raw bytes and header values.
  */
 export function greyByHand(bytes: Uint8Array, frame = 0): { width: number; height: number; data: Float64Array } {

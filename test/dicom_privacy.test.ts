@@ -8,7 +8,7 @@ import { deidentify } from '../shared/image/dicom/deidentify.ts';
 import { dicomParser } from '../shared/image/dicom/parse.ts';
 import { encodeMessage, type PrivacyMode, type ServiceInfo } from '../shared/protocol/messages.ts';
 import { containsText } from './dicom_helpers.ts';
-import { DATASETS } from './golden.ts';
+import { dataset } from './golden.ts';
 
 /** Patient and study identifiers (name, ID, birth date, UIDs), read straight from the data set. (Not the
  * institution: in these files it is the scanner maker, whose name the profile rightly keeps.) */
@@ -44,7 +44,7 @@ const service = (modes: PrivacyMode[]): ServiceInfo => ({
 
 describe('patient data stays on the device', () => {
   it.each(FILES)('%s: no identifying attribute is in any classify message the client sends', async (file) => {
-    const bytes = new Uint8Array(readFileSync(join(DATASETS, 'dicom', file)));
+    const bytes = new Uint8Array(readFileSync(join(dataset('dicom'), file)));
     const secrets = identifiers(bytes);
     expect(secrets.length, 'the file carries identifiers to look for').toBeGreaterThanOrEqual(3);
     for (const mode of ['original', 'reduced', 'features'] as const) {
@@ -58,12 +58,12 @@ describe('patient data stays on the device', () => {
   });
 
   it('refuses a DICOM file for a service that takes only originals, rather than send its header', async () => {
-    const bytes = new Uint8Array(readFileSync(join(DATASETS, 'dicom', 'CT_small.dcm')));
+    const bytes = new Uint8Array(readFileSync(join(dataset('dicom'), 'CT_small.dcm')));
     await expect(prepareForService(bytes, 'original', service(['original']))).rejects.toBeInstanceOf(PrivacyError);
   });
 
   it.each(FILES)('%s: a de-identified training upload holds none of them either', (file) => {
-    const bytes = new Uint8Array(readFileSync(join(DATASETS, 'dicom', file)));
+    const bytes = new Uint8Array(readFileSync(join(dataset('dicom'), file)));
     const secrets = identifiers(bytes);
     const clean = deidentify(bytes);
     for (const s of secrets) expect(containsText(clean, s.value), `${file}: ${s.name}`).toBe(false);

@@ -11,7 +11,7 @@ import { commands } from 'vitest/browser';
 import { configureDicomCodecs, decodeDicom, loadDicomCodecs } from '../shared/image/dicom/index.ts';
 import { base64ToBytes, greyByHand, sameValues } from './dicom_helpers.ts';
 
-const read = async (file: string) => base64ToBytes(await commands.readFile(`../shared/datasets/dicom/${file}`, 'base64'));
+const read = async (file: string) => base64ToBytes(await commands.readFile(`test/data/datasets/dicom/${file}`, 'base64'));
 
 describe('DICOM codecs as WebAssembly in the browser', () => {
   it('decode JPEG 2000, JPEG-LS and 8-bit JPEG', async () => {

@@ -1,8 +1,8 @@
 /**
- * The golden vectors of ../shared/golden in the browser (the `browser` vitest project):
+ * The golden vectors of test/data/golden in the browser (the `browser` vitest project):
  * on the WebGL kernels within the GPU tolerance, and on the exact CPU-side kernels within
  * the exact one. Files are read through vitest's browser commands (relative to the repo
- * root) and decoded by the project's own PNG decoder, never a canvas (FEATURES.md).
+ * root) and decoded by the project's own PNG decoder, never a canvas (docs/features.md).
  */
 import { engine, getBackend, tensor3d } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ import type { GoldenFile } from './golden.ts';
 import { extractionProblems } from './golden_compare.ts';
 
 /** The golden folder, relative to the repo root (the browser project's root). */
-const GOLDEN = '../shared/golden';
+const GOLDEN = 'test/data/golden';
 
 /** GOLDEN_FILES of test/golden.ts, which reads them with node:fs and cannot load here. */
 const GOLDEN_FILES = [

@@ -1,15 +1,20 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The material handed to the project, beside the checkout (`../shared`). */
-export const SHARED = resolve(process.env['MEDCLASS_SHARED'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared'));
-export const GOLDEN = join(SHARED, 'golden');
-export const DATASETS = join(SHARED, 'datasets');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The project's copy of the golden vectors (test/data/golden, see its README). */
+export const GOLDEN = join(ROOT, 'test', 'data', 'golden');
+
+/** Real data sets the tests read (attribution in test/data/README.md). */
+export type DatasetName = 'breastmnist' | 'retinamnist' | 'dicom';
+/** A data set's folder: BreastMNIST is the one the demo service trains on, kept once, beside it. */
+export const dataset = (name: DatasetName): string =>
+  name === 'breastmnist' ? join(ROOT, 'server', 'demo', 'breastmnist') : join(ROOT, 'test', 'data', 'datasets', name);
 
 /** The first `perLabel` images of each label of a dataset's split, labels and files in name order. */
-export function splitImages(set: string, split: string, perLabel = Infinity): string[] {
-  const root = join(DATASETS, set, split);
+export function splitImages(set: DatasetName, split: string, perLabel = Infinity): string[] {
+  const root = join(dataset(set), split);
   return readdirSync(root)
     .sort()
     .flatMap((label) =>
@@ -19,8 +24,6 @@ export function splitImages(set: string, split: string, perLabel = Infinity): st
         .map((f) => join(root, label, f)),
     );
 }
-
-if (!existsSync(GOLDEN)) throw new Error(`golden vectors not found at ${GOLDEN} (set MEDCLASS_SHARED)`);
 
 export interface GoldenRecord {
   file: string;

@@ -8,7 +8,8 @@ import { buildModelDocument, integrityHash, parseModel, serializeModel, training
 import type { CandidateParams } from '../shared/classify/params.ts';
 import { DEFAULT_SETTINGS, trainModel, type TrainOutcome } from '../shared/classify/train.ts';
 import { countLabels } from '../shared/classify/dataset.ts';
-import { DATASETS, PARITY_SPEC, loadSplits, medclass, type LoadedSplits } from './classify_data.ts';
+import { PARITY_SPEC, loadSplits, medclass, type LoadedSplits } from './classify_data.ts';
+import { dataset } from './golden.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'medclass-model-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -35,7 +36,7 @@ const documentOf = (outcome: TrainOutcome): ModelDocument =>
   });
 
 beforeAll(async () => {
-  data = await loadSplits(`${DATASETS}/breastmnist`);
+  data = await loadSplits(dataset('breastmnist'));
 }, 60_000);
 
 /** Writes a changed copy of a model file, its hash recomputed (or not), and returns the path. */

@@ -9,7 +9,7 @@ import { buildApp } from '../server/http/app.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { EXACT_TOLERANCE, GPU_TOLERANCE } from '../shared/features/tolerance.ts';
 import { launchChromium } from './browser.ts';
-import { DATASETS, GOLDEN, loadGolden } from './golden.ts';
+import { dataset, GOLDEN, loadGolden } from './golden.ts';
 import { compareToGolden } from './golden_compare.ts';
 
 const SCREENSHOTS = join(PROJECT_ROOT, 'test', 'output', 'screenshots');
@@ -81,7 +81,7 @@ describe('feature preview page in Chromium', () => {
   });
 
   it('reads a DICOM file on the device and shows what its header says', async () => {
-    await page.getByTestId('file-input').setInputFiles(join(DATASETS, 'dicom', 'CT_small.dcm'));
+    await page.getByTestId('file-input').setInputFiles(join(dataset('dicom'), 'CT_small.dcm'));
     const info = page.getByTestId('dicom-info');
     await info.waitFor({ timeout: 30_000 });
     const text = await info.textContent();

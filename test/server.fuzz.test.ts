@@ -51,7 +51,7 @@ import {
   type Message,
   type ServerMessage,
 } from '../shared/protocol/messages.ts';
-import { DATASETS, splitImages } from './golden.ts';
+import { dataset, splitImages, type DatasetName } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261128);
@@ -102,7 +102,7 @@ function medclass(args: string[]): string {
   });
 }
 
-const testImages = (set: string, perLabel: number): string[] => splitImages(set, 'test', perLabel);
+const testImages = (set: DatasetName, perLabel: number): string[] => splitImages(set, 'test', perLabel);
 
 async function makeSample(file: string): Promise<Sample> {
   const png = new Uint8Array(readFileSync(file));
@@ -1071,7 +1071,7 @@ async function canaryLoop(): Promise<void> {
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'medclass-fuzz-'));
   const modelFile = join(dataDir, 'model.json');
-  medclass(['train', join(DATASETS, 'breastmnist'), '--size', '0', '--out', modelFile]);
+  medclass(['train', dataset('breastmnist'), '--size', '0', '--out', modelFile]);
   medclass(['publish', modelFile, '--data', dataDir, '--service', 'demo', '--modes', 'original,reduced,features']);
   medclass(['publish', modelFile, '--data', dataDir, '--service', 'restricted', '--modes', 'features']);
   await useCpuBackend();

@@ -14,7 +14,7 @@ import { decodeImage } from '../shared/image/index.ts';
 import { prepareImage } from '../shared/features/extract.ts';
 import { packFloat32 } from '../shared/protocol/messages.ts';
 import { connectWebSocket, login, websocketUrl } from '../server/client/ws_transport.ts';
-import { DATASETS } from './golden.ts';
+import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 import { readFile } from 'node:fs/promises';
 
@@ -29,10 +29,10 @@ function medclass(args: string[], env: Record<string, string> = {}) {
 }
 
 const TEST_IMAGES = ['0', '1'].flatMap((label) =>
-  readdirSync(join(DATASETS, 'breastmnist', 'test', label))
+  readdirSync(join(dataset('breastmnist'), 'test', label))
     .sort()
     .slice(0, 6)
-    .map((f) => join(DATASETS, 'breastmnist', 'test', label, f)),
+    .map((f) => join(dataset('breastmnist'), 'test', label, f)),
 );
 
 let work: string;
@@ -43,7 +43,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'medclass-int-'));
   const dataDir = join(work, 'data');
   const model = join(work, 'model.json');
-  await medclass(['train', join(DATASETS, 'breastmnist'), '--size', '0', '--out', model]);
+  await medclass(['train', dataset('breastmnist'), '--size', '0', '--out', model]);
   await medclass(['publish', model, '--data', dataDir, '--service', 'demo', '--modes', 'original,reduced,features', '--description', 'BreastMNIST']);
   await medclass(['publish', model, '--data', dataDir, '--service', 'private', '--modes', 'features']);
   await medclass(['add-user', 'nurse', '--data', dataDir, '--password-env', 'NEW_PASSWORD'], { NEW_PASSWORD: CLINICIAN_PASSWORD });

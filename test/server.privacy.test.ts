@@ -32,7 +32,7 @@ import { extractBatch, featureVector, prepareImage } from '../shared/features/ex
 import { decodeImage } from '../shared/image/index.ts';
 import { parsePin } from '../shared/protocol/identity.ts';
 import { packFloat32, packFloat64, type ClassifyImage } from '../shared/protocol/messages.ts';
-import { DATASETS, splitImages } from './golden.ts';
+import { dataset, splitImages } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 
 const WINDOW = 32;
@@ -140,12 +140,12 @@ beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'medclass-privacy-'));
   dataDir = join(workDir, 'data');
   const modelFile = join(workDir, 'model.json');
-  medclass(['train', join(DATASETS, 'breastmnist'), '--size', '0', '--out', modelFile]);
+  medclass(['train', dataset('breastmnist'), '--size', '0', '--out', modelFile]);
   medclass(['publish', modelFile, '--data', dataDir, '--service', 'demo', '--modes', 'original,reduced,features']);
   await useCpuBackend();
   model = parseModel(readFileSync(modelFile, 'utf8'));
 
-  const files = ['breastmnist', 'retinamnist'].flatMap((set) => splitImages(set, 'test', set === 'breastmnist' ? 4 : 1));
+  const files = (['breastmnist', 'retinamnist'] as const).flatMap((set) => splitImages(set, 'test', set === 'breastmnist' ? 4 : 1));
   for (const [i, file] of files.entries()) {
     const png = new Uint8Array(readFileSync(file));
     const prepared = prepareImage(decodeImage(png), model.spec);
@@ -242,7 +242,7 @@ function makeSecrets(): { index: WindowIndex; numbers: Map<string, string>; stri
   const index = new WindowIndex();
   const numbers = new Map<string, string>();
   for (const s of sent) {
-    const base = s.file.slice(DATASETS.length + 1);
+    const base = s.file.split('/').slice(-4).join('/'); // <set>/<split>/<label>/<file>
     for (const e of encodings(`PNG ${base}`, s.png, true)) index.add(e);
     index.add({ what: `decoded 8-bit pixels of ${base}`, bytes: s.pixels8 });
     for (const e of encodings(`reduced float32 pixels of ${base}`, packFloat32(s.reduced), true)) index.add(e);

@@ -18,12 +18,12 @@ import { connectWebSocket, login } from '../server/client/ws_transport.ts';
 import { MedclassClient, type TrainEvent } from '../shared/client/client.ts';
 import { parsePin } from '../shared/protocol/identity.ts';
 import type { ClassifyImage, ClientMessage } from '../shared/protocol/messages.ts';
-import { DATASETS } from './golden.ts';
+import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 
 const exec = promisify(execFile);
 const CLINICIAN_PASSWORD = 'a clinician password';
-const BREAST = join(DATASETS, 'breastmnist');
+const BREAST = dataset('breastmnist');
 /** The spec the channel job and the CLI both train with (the CLI's defaults but the size). */
 const SPEC = { features: ['hog', 'hogMean', 'hogVariance', 'glcmEnergy', 'glcmContrast', 'glcmHomogeneity', 'glcmCorrelation'], size: 32, levels: 32, orientations: 9, pixelsPerCell: 8, cellsPerBlock: 2 } as const;
 

@@ -2,14 +2,15 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DATASETS, medclass } from './classify_data.ts';
+import { medclass } from './classify_data.ts';
+import { dataset } from './golden.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'medclass-train-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-const BREAST = join(DATASETS, 'breastmnist');
+const BREAST = dataset('breastmnist');
 
 /** A dataset folder built from BreastMNIST images: { label: how many } per class. */
-function dataset(name: string, classes: Record<string, number>): string {
+function makeDataset(name: string, classes: Record<string, number>): string {
   const root = join(tmp, name);
   for (const [label, count] of Object.entries(classes)) {
     mkdirSync(join(root, label), { recursive: true });
@@ -41,7 +42,7 @@ describe('medclass train, evaluate, predict', () => {
   });
 
   it('trains on a folder per class with cross-validation, and predict goes on past a bad file', async () => {
-    const root = dataset('tiny', { a: 15, b: 15 });
+    const root = makeDataset('tiny', { a: 15, b: 15 });
     const out = join(tmp, 'tiny.json');
     const train = await medclass('train', root, '--size', '32', '--kernel', 'linear', '--out', out);
     expect(train.code).toBe(0);
@@ -57,9 +58,9 @@ describe('medclass train, evaluate, predict', () => {
   });
 
   it('refuses datasets it cannot train on and contradictory options, with a message and status 2', async () => {
-    const one = dataset('one', { a: 4 });
-    const empty = dataset('empty', { a: 4, b: 0 });
-    const mixed = dataset('mixed', { a: 2, train: 2 });
+    const one = makeDataset('one', { a: 4 });
+    const empty = makeDataset('empty', { a: 4, b: 0 });
+    const mixed = makeDataset('mixed', { a: 2, train: 2 });
     const runs = await Promise.all([
       medclass('train', one),
       medclass('train', empty),

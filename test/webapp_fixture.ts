@@ -13,7 +13,7 @@ import { build } from 'vite';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { createLogger } from '../server/log.ts';
 import { createMedclassServer, type MedclassServer } from '../server/server.ts';
-import { DATASETS } from './golden.ts';
+import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD } from './server_process.ts';
 
 const exec = promisify(execFile);
@@ -33,10 +33,10 @@ export function medclass(args: string[], env: Record<string, string> = {}) {
 /** The first `perClass` BreastMNIST test images of each class (file names are unique across classes). */
 export function testImages(perClass: number): string[] {
   return ['0', '1'].flatMap((label) =>
-    readdirSync(join(DATASETS, 'breastmnist', 'test', label))
+    readdirSync(join(dataset('breastmnist'), 'test', label))
       .sort((a, b) => parseInt(a) - parseInt(b))
       .slice(0, perClass)
-      .map((f) => join(DATASETS, 'breastmnist', 'test', label, f)),
+      .map((f) => join(dataset('breastmnist'), 'test', label, f)),
   );
 }
 
@@ -56,11 +56,11 @@ export async function startWebapp(images: string[]): Promise<Webapp> {
   const model = join(work, 'model.json');
   const built = build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir: clientDir, emptyOutDir: true } });
   // BreastMNIST's training split, classes named (0 is malignant, 1 normal or benign)
-  const dataset = join(work, 'breast');
-  mkdirSync(join(dataset, 'train'), { recursive: true });
-  cpSync(join(DATASETS, 'breastmnist', 'train', '0'), join(dataset, 'train', 'malignant'), { recursive: true });
-  cpSync(join(DATASETS, 'breastmnist', 'train', '1'), join(dataset, 'train', 'benign'), { recursive: true });
-  await medclass(['train', dataset, '--size', '0', '--out', model]);
+  const breast = join(work, 'breast');
+  mkdirSync(join(breast, 'train'), { recursive: true });
+  cpSync(join(dataset('breastmnist'), 'train', '0'), join(breast, 'train', 'malignant'), { recursive: true });
+  cpSync(join(dataset('breastmnist'), 'train', '1'), join(breast, 'train', 'benign'), { recursive: true });
+  await medclass(['train', breast, '--size', '0', '--out', model]);
   const setUp = async () => {
     // one writer at a time on the data folder's database
     await medclass(['publish', model, '--data', dataDir, '--service', SERVICE, '--modes', 'original,reduced,features', '--description', 'Breast ultrasound (BreastMNIST, 28 × 28): malignant or benign. SVM on HOG and GLCM features.']);

@@ -13,7 +13,7 @@ export type FeatureBackendName = 'webgl' | 'cpu';
 /**
  * What the feature kernels need of WebGL: version 2 (32-bit integer indices in the
  * shaders) and float32 render targets (with the half floats tfjs falls back to otherwise,
- * HOG and GLCM lose far more than the GPU tolerance of FEATURES.md section 5).
+ * HOG and GLCM lose far more than the GPU tolerance of docs/features.md section 5).
  */
 function webglCapable(): boolean {
   try {

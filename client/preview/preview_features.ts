@@ -35,7 +35,7 @@ function backendFor(prefer: FeatureBackendName): Promise<FeatureBackendName> {
   return active;
 }
 
-/** Decodes an image file in the browser (never through a canvas: FEATURES.md) and computes its features. */
+/** Decodes an image file in the browser (never through a canvas: docs/features.md) and computes its features. */
 export async function computePreview(bytes: Uint8Array, spec: FeatureSpec, prefer: FeatureBackendName): Promise<PreviewResult> {
   const backend = await backendFor(prefer);
   const t0 = performance.now();

@@ -131,7 +131,7 @@ export async function extractFeatures(images: readonly GreyImage[], spec: Featur
   return out;
 }
 
-/** The feature vector in the fixed layout of FEATURES.md section 4. */
+/** The feature vector in the fixed layout of docs/features.md section 4. */
 export function featureVector(values: FeatureValues, spec: FeatureSpec, height: number, width: number): Float64Array {
   const out = new Float64Array(vectorLength(spec, height, width));
   let o = 0;

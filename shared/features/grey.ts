@@ -6,7 +6,7 @@ export interface GreyImage {
 }
 
 /**
- * Decoded samples to grey intensities (FEATURES.md section 1): BT.601 weights for
+ * Decoded samples to grey intensities (docs/features.md section 1): BT.601 weights for
  * colour, alpha ignored, `g / maxValue` in double, rounded once to float32.
  * `channels` is 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
  */

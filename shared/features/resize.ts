@@ -20,7 +20,7 @@ function axisTaps(inSize: number, outSize: number): { lo: Int32Array; hi: Int32A
 /**
  * Bilinear resize with half-pixel centres and no antialiasing, in double, rounded once to
  * float32: bit for bit `tf.image.resizeBilinear(x, [size, size], false, true)` on
- * tfjs-backend-cpu 4.22 (FEATURES.md section 1). Writes into `out` at `offset` when given.
+ * tfjs-backend-cpu 4.22 (docs/features.md section 1). Writes into `out` at `offset` when given.
  */
 export function resizeBilinear(
   image: GreyImage,

@@ -1,5 +1,5 @@
 
-/** The seven features, in the fixed order of the vector (FEATURES.md section 4). */
+/** The seven features, in the fixed order of the vector (docs/features.md section 4). */
 export const FEATURE_NAMES = [
   'hog',
   'hogMean',

@@ -1,4 +1,4 @@
-/** FEATURES.md section 5: how close an implementation must come to the float64 reference. */
+/** docs/features.md section 5: how close an implementation must come to the float64 reference. */
 export const EXACT_TOLERANCE = { hogRelativeL2: 1e-4, scalar: 1e-5 } as const;
 export const GPU_TOLERANCE = { hogRelativeL2: 1e-2, scalar: 1e-3 } as const;
 export type Tolerance = typeof EXACT_TOLERANCE | typeof GPU_TOLERANCE;

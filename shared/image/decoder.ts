@@ -2,7 +2,7 @@ import { MedclassError } from '../errors.ts';
 import type { GreyImage } from '../features/grey.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
 
-/** One encoded format, turned into grey intensities as FEATURES.md section 1 says. */
+/** One encoded format, turned into grey intensities as docs/features.md section 1 says. */
 export interface ImageDecoder {
   format: string;
   /** Whether the bytes carry this format's signature. */

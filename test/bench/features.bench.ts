@@ -4,7 +4,7 @@
  * as a whole process against a Python script doing the same with PIL and scikit-image.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { DEFAULT_SPEC } from '../../shared/features/spec.ts';
 import { decodeImage } from '../../shared/image/index.ts';
 import { useCpuBackend } from '../../server/features/backend.ts';
 import { tensor3d } from '@tensorflow/tfjs-core';
-import { DATASETS } from '../golden.ts';
+import { splitImages } from '../golden.ts';
 
 const PYTHON = '/usr/bin/python3';
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -27,12 +27,8 @@ function hasPython(modules: string): boolean {
 
 function realImageFiles(count: number): string[] {
   const files: string[] = [];
-  for (const set of ['breastmnist', 'retinamnist']) {
-    for (const split of ['train', 'val', 'test']) {
-      for (const label of readdirSync(join(DATASETS, set, split))) {
-        for (const f of readdirSync(join(DATASETS, set, split, label))) files.push(join(DATASETS, set, split, label, f));
-      }
-    }
+  for (const set of ['breastmnist', 'retinamnist'] as const) {
+    for (const split of ['train', 'val', 'test']) files.push(...splitImages(set, split));
   }
   files.sort();
   // interleave the two sets so any prefix holds both

@@ -55,7 +55,7 @@ def kernels(path, count, size):
 
 
 def resize(v, size):
-    """FEATURES.md section 1: bilinear, half-pixel centres, in double, rounded once to float32."""
+    """docs/features.md section 1: bilinear, half-pixel centres, in double, rounded once to float32."""
     def taps(n):
         s = (n / size) * (np.arange(size) + 0.5) - 0.5
         fl = np.floor(s)

@@ -33,7 +33,7 @@ import { parsePin, type Pin } from '../../shared/protocol/identity.ts';
 import { encodeMessage, packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServerMessage } from '../../shared/protocol/messages.ts';
 import type { ClientSession } from '../../shared/protocol/session.ts';
 import { connectedPair } from '../../shared/protocol/testing.ts';
-import { DATASETS, splitImages } from '../golden.ts';
+import { dataset, splitImages } from '../golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from '../server_process.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ interface BenchImage {
 }
 
 function testFiles(): string[] {
-  const bySet = ['retinamnist', 'breastmnist'].map((set) => splitImages(set, 'test'));
+  const bySet = (['retinamnist', 'breastmnist'] as const).map((set) => splitImages(set, 'test'));
   // interleaved, so that every stretch of the run holds both sets
   const [a, b] = bySet as [string[], string[]];
   const out: string[] = [];
@@ -427,7 +427,7 @@ async function main(): Promise<void> {
   const clients: MedclassClient[] = [];
   try {
     let t = performance.now();
-    medclass(['train', join(DATASETS, 'breastmnist'), '--size', String(SIZE), '--out', modelFile]);
+    medclass(['train', dataset('breastmnist'), '--size', String(SIZE), '--out', modelFile]);
     medclass(['publish', modelFile, '--data', dataDir, '--service', SERVICE, '--modes', 'original,reduced,features']);
     await useCpuBackend();
     const model = parseModel(readFileSync(modelFile, 'utf8'));

@@ -18,7 +18,8 @@ import { predict } from '../../shared/classify/classifier.ts';
 import { DEFAULT_SETTINGS, fitFinal, type TrainSettings } from '../../shared/classify/train.ts';
 import { fitScaler, transform } from '../../shared/classify/scaler.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
-import { DATASETS, loadSplits } from '../classify_data.ts';
+import { loadSplits } from '../classify_data.ts';
+import { dataset } from '../golden.ts';
 
 const PYTHON = '/usr/bin/python3';
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
@@ -70,7 +71,7 @@ print(json.dumps(out))
 async function main() {
   const spec = parseFeatureSpec({ size: 64 });
   console.log('extracting RetinaMNIST train and test at size 64 ...');
-  const data = await loadSplits(`${DATASETS}/retinamnist`, spec);
+  const data = await loadSplits(dataset('retinamnist'), spec);
   const train = data.train;
   const test = data.test!;
   const k = data.labels.length;

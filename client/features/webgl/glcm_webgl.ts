@@ -1,5 +1,5 @@
 /**
- * GLCM (FEATURES.md section 3) on tfjs-backend-webgl, built the way that backend builds its
+ * GLCM (docs/features.md section 3) on tfjs-backend-webgl, built the way that backend builds its
  * own kernels: GPGPUProgram classes whose `userCode` comes from the pure source builders
  * below, run by `MathBackendWebGL.runWebGLProgram`.
  *
@@ -25,7 +25,7 @@
  *
  * Batches too large for one texture go through in chunks, stacked at the end.
  *
- * Everything is float32 (the GPU tolerance of FEATURES.md section 5 allows for it). The
+ * Everything is float32 (the GPU tolerance of docs/features.md section 5 allows for it). The
  * shaders keep to GLSL ES 1.00 syntax (constant loop bounds with `break`, no integer `%`,
  * `min` or `max`), but their indices need the 32-bit integers of WebGL 2, which is all
  * client/features/backend.ts uses.

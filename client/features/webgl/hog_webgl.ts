@@ -1,5 +1,5 @@
 /**
- * HOG (FEATURES.md section 2) on tfjs-backend-webgl, built the way that backend builds its
+ * HOG (docs/features.md section 2) on tfjs-backend-webgl, built the way that backend builds its
  * own kernels: GPGPUProgram classes whose `userCode` comes from the pure source builders
  * below, run by `MathBackendWebGL.runWebGLProgram`.
  *

@@ -7,7 +7,7 @@ export const GLCM_OFFSETS: readonly (readonly [number, number])[] = [
 ];
 export const GLCM_PROPERTIES = ['energy', 'contrast', 'homogeneity', 'correlation'] as const;
 
-/** q = min(levels - 1, floor(v * levels)), the product in double (FEATURES.md section 3). */
+/** q = min(levels - 1, floor(v * levels)), the product in double (docs/features.md section 3). */
 export function quantise(v: Float32Array, base: number, count: number, levels: number, out: Uint16Array): Uint16Array {
   const top = levels - 1;
   for (let i = 0; i < count; i++) {

@@ -85,7 +85,7 @@ function scratchFor(g: { cellsY: number; cellsX: number }, p: HogParams): Scratc
 }
 
 /**
- * HOG of a batch of `height x width` images (FEATURES.md section 2), as `skimage.feature.hog`
+ * HOG of a batch of `height x width` images (docs/features.md section 2), as `skimage.feature.hog`
  * with L2-Hys block norm. `images` holds the batch row-major; returns `batch x length`.
  */
 export function hogImpl(images: Float32Array, batch: number, height: number, width: number, p: HogParams): Float32Array {

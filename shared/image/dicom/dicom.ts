@@ -1,5 +1,5 @@
 /**
- * DICOM Part 10 to grey intensities (FEATURES.md section 1): header facts without
+ * DICOM Part 10 to grey intensities (docs/features.md section 1): header facts without
  * decoding, limits checked from the header before any decoding, the first frame (or a
  * chosen one) decoded by the codec its transfer syntax names.
  */
@@ -60,7 +60,7 @@ export interface DicomInfo extends PixelModule {
 }
 
 export interface DecodeDicomOptions {
-  /** Zero-based frame of a multi-frame object; the first by default (FEATURES.md section 1). */
+  /** Zero-based frame of a multi-frame object; the first by default (docs/features.md section 1). */
   frame?: number;
   limits?: DecodeLimits;
 }

@@ -1,4 +1,4 @@
-/** DICOM: header facts, decoding to grey (FEATURES.md section 1), and de-identification. */
+/** DICOM: header facts, decoding to grey (docs/features.md section 1), and de-identification. */
 export { dicomDecoder, decodeDicom, decodeDicomSync, dicomCodecsNeeded, readDicomInfo, type DecodeDicomOptions, type DicomInfo } from './dicom.ts';
 export { codecLoaded, configureDicomCodecs, loadDicomCodecs, type DicomCodecOptions, type WasmCodec } from './codecs.ts';
 export { TRANSFER_SYNTAXES } from './parse.ts';

@@ -1,5 +1,5 @@
 /**
- * From pixel samples to grey intensities, exactly as FEATURES.md section 1 defines it:
+ * From pixel samples to grey intensities, exactly as docs/features.md section 1 defines it:
  * stored values (masked to Bits Stored, sign-extended), rescale, the first window by the
  * linear function of PS3.3 C.11.2.1.2.1 (or min/max of the frame), MONOCHROME1 inverted;
  * colour to 8-bit RGB (palette through its LUTs, YBR_FULL and YBR_FULL_422 by the given
@@ -97,7 +97,7 @@ export function checkDecodable(px: PixelModule): void {
   if (expectedSamples === 3 && px.bitsStored > 8) {
     throw new MedclassError(
       'unsupportedFormat',
-      `DICOM colour (${p}) with ${px.bitsStored} bits per sample is refused: colour must have 8 bits per sample (FEATURES.md section 1)`,
+      `DICOM colour (${p}) with ${px.bitsStored} bits per sample is refused: colour must have 8 bits per sample (docs/features.md section 1)`,
     );
   }
   if (p === 'YBR_FULL_422' && px.columns % 2 !== 0) throw corrupt(`DICOM YBR_FULL_422 needs an even number of columns, not ${px.columns}`);
@@ -200,7 +200,7 @@ export function readVoi(ds: DataSet, frame = 0): VoiParameters {
   return voi;
 }
 
-/** Monochrome stored values to grey (FEATURES.md section 1), all in double, rounded once. */
+/** Monochrome stored values to grey (docs/features.md section 1), all in double, rounded once. */
 export function monochromeToGrey(
   stored: ArrayLike<number>,
   width: number,
@@ -247,7 +247,7 @@ const clamp8 = (t: number) => {
 const G_CB = (0.114 * 1.772) / 0.587;
 const G_CR = (0.299 * 1.402) / 0.587;
 
-/** YBR_FULL to RGB in place (interleaved Y, Cb, Cr), by the formulas of FEATURES.md section 1. */
+/** YBR_FULL to RGB in place (interleaved Y, Cb, Cr), by the formulas of docs/features.md section 1. */
 export function ybrFullToRgb(samples: Uint8Array): Uint8Array {
   const out = new Uint8Array(samples.length);
   for (let i = 0; i < samples.length; i += 3) {
@@ -339,5 +339,5 @@ function readLut(ds: DataSet, k: number, signedIndices: boolean): { first: numbe
   return { first, entries, shift: bits === 16 && max > 255 ? 8 : 0 };
 }
 
-/** Interleaved 8-bit RGB to grey with BT.601 weights (FEATURES.md section 1). */
+/** Interleaved 8-bit RGB to grey with BT.601 weights (docs/features.md section 1). */
 export const rgbToGrey = (rgb: Uint8Array, width: number, height: number): GreyImage => samplesToGrey(rgb, width, height, 3, 255);
