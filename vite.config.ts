@@ -81,7 +81,7 @@ export default defineConfig({
         test: {
           name: 'node',
           environment: 'node',
-          include: ['{shared,server,test}/**/*.{test,spec}.ts'],
+          include: ['{shared,server,test}/**/*.test.ts'],
           exclude: ['**/*.browser.test.ts', '**/node_modules/**'],
         },
       },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { deflateSync, inflateSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MedclassError } from '../shared/errors.ts';
-import type { GreyImage } from '../shared/features/grey.ts';
+import type { GreyImage } from '../shared/image/grey.ts';
 import {
   codecLoaded,
   decodeDicom,

@@ -10,7 +10,7 @@ import { commands } from 'vitest/browser';
 import { initFeatureBackend, webglProblem } from '../client/features/backend.ts';
 import { glcmWebglLimits } from '../client/features/webgl/glcm_webgl.ts';
 import { extractFeatures } from '../shared/features/extract.ts';
-import type { GreyImage } from '../shared/features/grey.ts';
+import type { GreyImage } from '../shared/image/grey.ts';
 import { glcmImpl } from '../shared/features/kernels/glcm_impl.ts';
 import { glcm } from '../shared/features/kernels/ops.ts';
 import { parseFeatureSpec } from '../shared/features/spec.schema.ts';

@@ -6,7 +6,7 @@
  */
 import { getBackend, setBackend } from '@tensorflow/tfjs-core';
 import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
-import type { GreyImage } from '../../shared/features/grey.ts';
+import type { GreyImage } from '../../shared/image/grey.ts';
 import { sendingMode } from '../../shared/client/privacy.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
 import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';

@@ -1,5 +1,5 @@
 import { hogGeometry, type FeatureSpec } from '../../shared/features/spec.ts';
-import type { GreyImage } from '../../shared/features/grey.ts';
+import type { GreyImage } from '../../shared/image/grey.ts';
 
 /**
  * Each cell's orientation histogram, recovered from the block-normalised HOG vector as the

@@ -1,6 +1,6 @@
 import { tidy } from '@tensorflow/tfjs-core';
 import { extractBatch, type FeatureValues } from '../../shared/features/extract.ts';
-import type { GreyImage } from '../../shared/features/grey.ts';
+import type { GreyImage } from '../../shared/image/grey.ts';
 import { prepareImage } from '../../shared/features/extract.ts';
 import { glcm } from '../../shared/features/kernels/ops.ts';
 import { tensor3d, mean } from '@tensorflow/tfjs-core';

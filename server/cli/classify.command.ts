@@ -5,7 +5,7 @@ import type { PrivacyMode } from '../../shared/protocol/messages.ts';
 import { prepareForService } from '../client/prepare.ts';
 import { connectAndAuthenticate, type ConnectionOptions } from '../client/connect.ts';
 import { asCliError, CliError } from './cli_error.ts';
-import { collectFiles } from './features.command.ts';
+import { collectFiles } from '../files/image_files.ts';
 
 interface ClassifyOptions extends ConnectionOptions {
   service: string;

@@ -1,44 +1,22 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, relative, sep } from 'node:path';
 import type { Writable } from 'node:stream';
 import { MedclassError } from '../../shared/errors.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { recordOut, type FileJob, type RecordOut } from '../features/record_json.ts';
+import { recordOut, type RecordOut } from '../features/record_json.ts';
+import { collectFiles, type FileJob, type ImageFile } from '../files/image_files.ts';
 import { workerModule } from '../features/worker_url.ts';
-import { specInput, type SpecOptions } from './spec_options.ts';
+import { specInput, type SpecOptions } from '../features/spec_input.ts';
 
-export const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
 /** Most files per worker task: big enough that messaging costs little, small enough to balance. */
 const CHUNK = 48;
 /** Below this many files, starting workers (about 0.2 s each) costs more than it saves. */
 const WORKERS_FROM = 16;
 
-type Input = FileJob & { missing?: string };
-
-/** Every image file under a folder, sorted, named relative to it; a file is taken as named. */
-export async function collectFiles(paths: readonly string[]): Promise<Input[]> {
-  const jobs: Input[] = [];
-  for (const p of paths) {
-    const info = await stat(p).catch(() => undefined);
-    if (!info) jobs.push({ path: p, name: p, missing: `no such file or folder: ${p}` });
-    else if (info.isDirectory()) {
-      const entries = await readdir(p, { recursive: true, withFileTypes: true });
-      const files = entries
-        .filter((e) => e.isFile() && IMAGE_EXTENSIONS.test(e.name))
-        .map((e) => join(e.parentPath, e.name))
-        .sort();
-      for (const f of files) jobs.push({ path: f, name: relative(p, f).split(sep).join('/') });
-    } else jobs.push({ path: p, name: p });
-  }
-  return jobs;
-}
-
 /** Extracts in chunks, on worker threads when there is more than one chunk and core; yields chunks in input order. */
-async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: number): AsyncGenerator<RecordOut[]> {
+async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, threads: number): AsyncGenerator<RecordOut[]> {
   // The extraction modules (tfjs among them) load only where they run: here, or in the workers.
   let extract: (jobs: FileJob[]) => Promise<RecordOut[]>;
   let close = async () => {};
@@ -54,7 +32,7 @@ async function* records(inputs: readonly Input[], spec: FeatureSpec, threads: nu
     await useCpuBackend();
     extract = (jobs) => extractFileRecords(jobs, spec);
   }
-  const run = async (chunk: Input[]): Promise<RecordOut[]> => {
+  const run = async (chunk: ImageFile[]): Promise<RecordOut[]> => {
     const done = await extract(chunk.filter((j) => !j.missing));
     let k = 0;
     return chunk.map((j) => (j.missing ? recordOut(j.name, { ok: false, error: new MedclassError('unreadableFile', j.missing) }) : done[k++]!));

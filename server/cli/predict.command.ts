@@ -2,7 +2,7 @@ import { ClassifyError } from '../../shared/classify/errors.ts';
 import { classifyFiles } from '../training/classify_files.ts';
 import { readModelFile } from '../training/model_file.ts';
 import { runCommand } from '../training/run.ts';
-import { collectFiles } from './features.command.ts';
+import { collectFiles } from '../files/image_files.ts';
 
 export interface PredictOptions {
   json?: boolean;

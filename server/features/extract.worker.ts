@@ -1,6 +1,7 @@
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { useCpuBackend } from './backend.ts';
-import type { FileJob, RecordOut } from './record_json.ts';
+import type { FileJob } from '../files/image_files.ts';
+import type { RecordOut } from './record_json.ts';
 import { extractFileRecords } from './records.ts';
 
 const ready = useCpuBackend();

@@ -1,11 +1,5 @@
 import type { Extraction } from '../../shared/features/extract.ts';
 
-export interface FileJob {
-  /** Where to read it. */
-  path: string;
-  /** How the output names it: relative to the folder given, or as given. */
-  name: string;
-}
 
 /** One image in the golden files' format, as a JSON string. */
 export function recordJson(name: string, e: Extraction): string {

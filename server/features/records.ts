@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { MedclassError, errorMessage } from '../../shared/errors.ts';
 import { extractFeatures, type Extraction } from '../../shared/features/extract.ts';
-import { recordOut, type FileJob, type RecordOut } from './record_json.ts';
-import type { GreyImage } from '../../shared/features/grey.ts';
+import type { FileJob } from '../files/image_files.ts';
+import { recordOut, type RecordOut } from './record_json.ts';
+import type { GreyImage } from '../../shared/image/grey.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
 

@@ -1,8 +1,8 @@
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { SPLITS, sortLabels, type SplitName } from '../../shared/classify/dataset.ts';
 import { ClassifyError } from '../../shared/classify/errors.ts';
-import { IMAGE_EXTENSIONS } from '../cli/features.command.ts';
+import { filesUnder, subfolders } from '../files/image_files.ts';
 
 /** One image of a labelled dataset. */
 export interface DatasetFile {
@@ -25,22 +25,6 @@ export interface DatasetLayout {
   emptyFolders: string[];
 }
 
-const visible = (name: string) => !name.startsWith('.');
-
-async function subfolders(folder: string): Promise<string[]> {
-  const entries = await readdir(folder, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory() && visible(e.name)).map((e) => e.name);
-}
-
-/** Image files under a class folder (searched recursively), sorted. */
-async function imagesUnder(folder: string): Promise<string[]> {
-  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && visible(e.name) && IMAGE_EXTENSIONS.test(e.name))
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
-}
-
 async function requireFolder(path: string): Promise<void> {
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new ClassifyError('invalidDataset', `no such folder: ${path}`);
@@ -50,7 +34,7 @@ async function requireFolder(path: string): Promise<void> {
 async function scanClasses(root: string, base: string, split: SplitName, files: DatasetFile[], empty: string[]): Promise<string[]> {
   const labels = await subfolders(base);
   for (const label of labels) {
-    const found = await imagesUnder(join(base, label));
+    const found = await filesUnder(join(base, label));
     if (found.length === 0) empty.push(relative(root, join(base, label)).split(sep).join('/'));
     for (const path of found) files.push({ path, name: relative(root, path).split(sep).join('/'), label, split });
   }

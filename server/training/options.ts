@@ -3,7 +3,7 @@ import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import type { CandidateParams } from '../../shared/classify/params.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
-import { specInput, type SpecOptions } from '../cli/spec_options.ts';
+import { specInput, type SpecOptions } from '../features/spec_input.ts';
 
 export interface TrainCliOptions extends SpecOptions {
   classifier?: string;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { errorMessage, MedclassError } from '../../shared/errors.ts';
 import { extractFeatures, featureVector } from '../../shared/features/extract.ts';
-import type { GreyImage } from '../../shared/features/grey.ts';
+import type { GreyImage } from '../../shared/image/grey.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
 

@@ -1,7 +1,7 @@
 import { Inflate } from 'fflate';
 import { SPLITS, type SplitName } from '../../shared/classify/dataset.ts';
 import { ClassifyError } from '../../shared/classify/errors.ts';
-import { IMAGE_EXTENSIONS } from '../cli/features.command.ts';
+import { IMAGE_EXTENSIONS } from '../files/image_files.ts';
 import type { DatasetItem } from './train_dataset.ts';
 
 /**

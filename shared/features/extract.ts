@@ -1,6 +1,6 @@
 import { tensor3d } from '@tensorflow/tfjs-core';
 import { MedclassError } from '../errors.ts';
-import type { GreyImage } from './grey.ts';
+import type { GreyImage } from '../image/grey.ts';
 import { glcmFeatures, hog } from './kernels/ops.ts';
 import { resizeBilinear } from './resize.ts';
 import { minimumSide, vectorLength, wantsGlcm, wantsHog, type FeatureSpec, type FeatureName } from './spec.ts';

@@ -1,4 +1,4 @@
-import type { GreyImage } from './grey.ts';
+import type { GreyImage } from '../image/grey.ts';
 
 /** Source indices and weight per output coordinate, for one axis. */
 function axisTaps(inSize: number, outSize: number): { lo: Int32Array; hi: Int32Array; f: Float64Array } {

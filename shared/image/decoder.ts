@@ -1,5 +1,5 @@
 import { MedclassError } from '../errors.ts';
-import type { GreyImage } from '../features/grey.ts';
+import type { GreyImage } from './grey.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
 
 /** One encoded format, turned into grey intensities as docs/features.md section 1 says. */

@@ -1,6 +1,6 @@
 import { decode } from 'jpeg-js';
 import { MedclassError } from '../errors.ts';
-import { samplesToGrey, type GreyImage } from '../features/grey.ts';
+import { samplesToGrey, type GreyImage } from './grey.ts';
 import type { ImageDecoder } from './decoder.ts';
 
 const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);

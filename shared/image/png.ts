@@ -1,6 +1,6 @@
 import { convertIndexedToRgb, decode, hasPngSignature } from 'fast-png';
 import { MedclassError } from '../errors.ts';
-import { samplesToGrey, type GreyImage } from '../features/grey.ts';
+import { samplesToGrey, type GreyImage } from './grey.ts';
 import type { ImageDecoder } from './decoder.ts';
 
 /** Spreads 1, 2 or 4-bit samples to one value per element. */

@@ -5,7 +5,7 @@
  */
 import type { DataSet, Element } from 'dicom-parser';
 import { MedclassError } from '../../errors.ts';
-import type { GreyImage } from '../../features/grey.ts';
+import type { GreyImage } from '../grey.ts';
 import type { ImageDecoder } from '../decoder.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../limits.ts';
 import { checkStreamAgainstHeader, j2kHeader, jpegHeader } from './codestream.ts';

@@ -7,7 +7,7 @@
  */
 import type { DataSet } from 'dicom-parser';
 import { MedclassError } from '../../errors.ts';
-import { samplesToGrey, type GreyImage } from '../../features/grey.ts';
+import { samplesToGrey, type GreyImage } from '../grey.ts';
 import { corrupt } from './parse.ts';
 
 export type Photometric =

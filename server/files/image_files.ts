@@ -1,0 +1,73 @@
+import type { Dirent } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+
+/** What the commands read from a folder: PNG, JPEG and DICOM by their usual names. */
+export const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
+
+/** A file to read, and the name the output gives it. */
+export interface FileJob {
+  /** Where to read it. */
+  path: string;
+  /** How the output names it: relative to the folder given, or as given. */
+  name: string;
+}
+
+export type ImageFile = FileJob & { missing?: string };
+
+const visible = (name: string) => !name.startsWith('.');
+
+/** A directory entry's kind, following a symbolic link to what it points at (undefined when broken). */
+async function kindOf(folder: string, e: Dirent): Promise<'file' | 'folder' | undefined> {
+  if (e.isFile()) return 'file';
+  if (e.isDirectory()) return 'folder';
+  if (!e.isSymbolicLink()) return undefined;
+  const info = await stat(join(folder, e.name)).catch(() => undefined);
+  return info?.isDirectory() ? 'folder' : info?.isFile() ? 'file' : undefined;
+}
+
+/**
+ * The visible subfolders of a folder, symbolic links to folders included (people link
+ * their data in), sorted by name.
+ */
+export async function subfolders(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true });
+  const kinds = await Promise.all(entries.map(async (e) => (visible(e.name) && (await kindOf(folder, e)) === 'folder' ? e.name : null)));
+  return kinds.filter((n): n is string => n !== null).sort();
+}
+
+/**
+ * Every visible file under a folder whose name passes `accept`, searched recursively and
+ * following symbolic links, sorted. A folder reached twice (a link loop, or two links to
+ * one place) is read once.
+ */
+export async function filesUnder(folder: string, accept: (name: string) => boolean = (n) => IMAGE_EXTENSIONS.test(n)): Promise<string[]> {
+  const seen = new Set<string>();
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const real = await realpath(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (!visible(e.name)) continue;
+      const kind = await kindOf(dir, e);
+      if (kind === 'folder') await walk(join(dir, e.name));
+      else if (kind === 'file' && accept(e.name)) found.push(join(dir, e.name));
+    }
+  };
+  await walk(folder);
+  return found.sort();
+}
+
+/** Every image file under each folder, sorted, named relative to it; a file is taken as named. */
+export async function collectFiles(paths: readonly string[]): Promise<ImageFile[]> {
+  const jobs: ImageFile[] = [];
+  for (const p of paths) {
+    const info = await stat(p).catch(() => undefined);
+    if (!info) jobs.push({ path: p, name: p, missing: `no such file or folder: ${p}` });
+    else if (info.isDirectory()) {
+      for (const f of await filesUnder(p)) jobs.push({ path: f, name: relative(p, f).split(sep).join('/') });
+    } else jobs.push({ path: p, name: p });
+  }
+  return jobs;
+}
