@@ -9,7 +9,7 @@ import { AccountsService, AuthError } from './accounts/accounts.service.ts';
 import { Connection } from './channel/connection.ts';
 import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
 import { TrainingJobs } from './channel/training_jobs.ts';
-import { ensureDemoService } from './demo/demo.ts';
+import { ensureDemoService, type DemoSummary } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
 import { buildApp } from './http/app.ts';
 import { loadOrCreateIdentity, pinString } from './identity_file.ts';
@@ -44,6 +44,8 @@ export interface MedclassServer {
   fingerprint: string;
   /** Set when this start created the first admin with a generated password. */
   firstAdmin: { username: string; password: string | null } | null;
+  /** Set when this start trained and published the demo service. */
+  demo: DemoSummary | null;
   close(): Promise<void>;
 }
 
@@ -64,11 +66,12 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       ? null
       : ensureDemoService(store, log, { threads: options.threads }).catch((e: unknown) => {
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
+          return null;
         });
   const { identity } = await loadOrCreateIdentity(dataDir);
   const accounts = new AccountsService(store);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
-  await demo;
+  const demoTrained = await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
   const training = new TrainingJobs({ store, limits, log, threads: options.threads });
@@ -132,6 +135,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     pin: pinString(identity),
     fingerprint: identity.fingerprint,
     firstAdmin,
+    demo: demoTrained ?? null,
     async close() {
       training.close();
       await app.close();
