@@ -33,6 +33,8 @@ export interface InflateOptions {
   overBudget: (budget: number) => Error;
   /** The error for a damaged stream. */
   corrupt: (reason: string) => Error;
+  /** Where the output goes (`budget` bytes long); a new buffer by default. */
+  into?: Uint8Array;
 }
 
 /**
@@ -42,7 +44,8 @@ export interface InflateOptions {
 export function inflateBounded(parts: readonly Uint8Array[], budget: number, options: InflateOptions): { out: Uint8Array; length: number } {
   inflateCounters.calls++;
   inflateCounters.largestBudget = Math.max(inflateCounters.largestBudget, budget);
-  const out = new Uint8Array(budget);
+  const out = options.into ?? new Uint8Array(budget);
+  if (out.length !== budget) throw new RangeError(`the output buffer holds ${out.length} bytes, not the budget of ${budget}`);
   let at = 0;
   const ondata = (chunk: Uint8Array) => {
     inflateCounters.bytesOut += chunk.length;
