@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.ts';
+import { DataFolderError } from '../data_folder.ts';
 import { ensureClientBuilt } from '../http/app.ts';
-import { CliError } from './cli_error.ts';
 import { loadOrCreateIdentity, pinString } from '../identity_file.ts';
+import { CliError } from './cli_error.ts';
 
 interface ServeOptions {
   data: string;
@@ -21,7 +22,9 @@ export async function serveCommand(o: ServeOptions): Promise<void> {
   }
   await ensureClientBuilt(say);
   const { createMedclassServer } = await import('../server.ts');
-  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false });
+  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false }).catch((e: unknown) => {
+    throw e instanceof DataFolderError ? new CliError(e.message) : e;
+  });
   const address = await server.app.listen({ port: Number(o.port), host: o.host });
   say(`MedClass is serving ${address}`);
   say(`data folder: ${resolve(o.data)}`);
