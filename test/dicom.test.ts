@@ -38,6 +38,7 @@ import {
   sameValues,
   containsText,
   sequenceValue,
+  oneBitDicom,
   type SyntheticElement,
 } from './dicom_helpers.ts';
 import { dataset } from './golden.ts';
@@ -361,6 +362,50 @@ describe('docs/features.md section 1 on synthetic files', () => {
       'unsupportedFormat',
       'DICOM colour (RGB) with 16 bits per sample is refused: colour must have 8 bits per sample (docs/features.md section 1)',
     ]);
+  });
+});
+
+describe('1-bit DICOM (Bits Allocated 1, as segmentation masks are stored)', () => {
+  // 5 x 7 = 35 bits a frame: frames 2 and 3 start in the middle of a byte
+  const [rows, columns] = [5, 7];
+  const masks = [0, 1, 2].map((f) => Array.from({ length: rows * columns }, (_, i) => ((i * 7 + f * 3) % 5 < 2 ? 1 : 0)));
+
+  it('unpacks the bits LSB first, frame after frame, to grey 0 and 1 (docs/features.md section 1)', async () => {
+    for (const syntax of [EXPLICIT_LE, IMPLICIT_LE, DEFLATED]) {
+      const bytes = oneBitDicom(rows, columns, masks, syntax, syntax === DEFLATED ? (d) => deflateSync(d) : undefined);
+      for (const [frame, mask] of masks.entries()) {
+        const image = decodeDicomSync(bytes, { frame });
+        expect([image.width, image.height]).toEqual([columns, rows]);
+        expect(Array.from(image.data), `${syntax} frame ${frame}`).toEqual(mask);
+      }
+      // through the decoder list too (the first frame)
+      expect(Array.from((await decodeDicom(bytes)).data)).toEqual(masks[0]);
+      expect(Array.from(decodeImage(bytes).data)).toEqual(masks[0]);
+    }
+    const info = readDicomInfo(oneBitDicom(rows, columns, masks));
+    expect(pick(info, { bitsAllocated: 1, bitsStored: 1, numberOfFrames: 3, photometricInterpretation: 'MONOCHROME2' })).toEqual({
+      bitsAllocated: 1,
+      bitsStored: 1,
+      numberOfFrames: 3,
+      photometricInterpretation: 'MONOCHROME2',
+    });
+  });
+
+  it('reads the bits by hand, independently of the decoder', () => {
+    // one byte 0b1000_0101: pixels 0, 2 and 7 set
+    const bytes = oneBitDicom(1, 8, [[1, 0, 1, 0, 0, 0, 0, 1]]);
+    const pixelStart = bytes.length - 2; // one byte, padded to two
+    expect(bytes[pixelStart]).toBe(0b1000_0101);
+    expect(Array.from(decodeDicomSync(bytes).data)).toEqual([1, 0, 1, 0, 0, 0, 0, 1]);
+  });
+
+  it('refuses 1-bit data that is short of its frames, saying how much is missing', async () => {
+    const short = buildDicom(imageElements({ rows: 16, columns: 16, bitsAllocated: 1, bitsStored: 1, highBit: 0, frames: 2, pixelData: new Uint8Array(40) }));
+    const e = await refusal(() => decodeDicom(short));
+    expect(e.code).toBe('corruptImage');
+    expect(e.message).toBe('DICOM pixel data holds 40 bytes, but 2 frame(s) of 16x16 with 1 sample(s) of 1 bits need 64');
+    const colour = buildDicom(imageElements({ rows: 1, columns: 8, bitsAllocated: 1, bitsStored: 1, highBit: 0, samplesPerPixel: 3, photometric: 'RGB', pixelData: new Uint8Array(4) }));
+    expect((await refusal(() => decodeDicom(colour))).message).toBe('DICOM Bits Allocated 1 is read for MONOCHROME1 and MONOCHROME2 only, not RGB');
   });
 });
 

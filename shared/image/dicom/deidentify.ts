@@ -12,7 +12,7 @@ import { deflateSync } from 'fflate';
 import { MedclassError } from '../../errors.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../limits.ts';
 import { corrupt, parseDicomFile, PIXEL_DATA, readMeta, tagName, TRANSFER_SYNTAXES, type ParsedDicom } from './parse.ts';
-import { nativeFrameBytes, readPixelModule } from './pixels.ts';
+import { nativePixelDataBytes, readPixelModule } from './pixels.ts';
 
 /** X: remove; Z: keep, empty; U: replace each UID consistently. */
 export type DeidAction = 'X' | 'Z' | 'U';
@@ -579,7 +579,7 @@ function parseWhole(bytes: Uint8Array, limits: DecodeLimits): ParsedDicom {
       if (total > limits.maxPixels) {
         throw new MedclassError('imageTooLarge', `DICOM declares ${total} pixels in all, more than the limit of ${limits.maxPixels}`);
       }
-      pixelBytes = nativeFrameBytes(px) * px.numberOfFrames;
+      pixelBytes = nativePixelDataBytes(px);
     }
     cap = (pixel?.dataOffset ?? 0) + pixelBytes + 16 * 2 ** 20;
   }
