@@ -417,21 +417,21 @@ describe('limits and broken files, refused before decoding with specific message
     const flood = buildDicom(imageElements({ rows: 65535, columns: 65535, pixelData: new Uint8Array(16) }));
     expect(dicomDecoder.dimensions(flood)).toEqual({ width: 65535, height: 65535 });
     let e = await refusal(() => decodeImage(flood));
-    expect([e.code, e.message]).toEqual(['imageTooLarge', 'dicom declares 65535x65535 pixels, more than the limit of 40000000']);
+    expect([e.code, e.message]).toEqual(['imageTooLarge', 'dicom declares 65535x65535 pixels, more than the limit of 40,000,000']);
     e = await refusal(() => decodeDicom(flood));
-    expect(e.message).toBe('DICOM declares 1 frame(s) of 65535x65535 pixels (4294836225 in all), more than the limit of 40000000');
+    expect(e.message).toBe('DICOM declares 1 frame(s) of 65535x65535 pixels (4,294,836,225 in all), more than the limit of 40,000,000');
     const frames = buildDicom(imageElements({ rows: 512, columns: 512, frames: 1000, pixelData: new Uint8Array(16) }));
     e = await refusal(() => decodeImage(frames));
     expect([e.code, e.message]).toEqual([
       'imageTooLarge',
-      'DICOM declares 1000 frame(s) of 512x512 pixels (262144000 in all), more than the limit of 40000000',
+      'DICOM declares 1000 frame(s) of 512x512 pixels (262,144,000 in all), more than the limit of 40,000,000',
     ]);
     e = await refusal(() => decodeDicom(read('RG3_J2KI.dcm'), { limits: tiny }));
-    expect(e.message).toBe('DICOM declares 1 frame(s) of 1760x1760 pixels (3097600 in all), more than the limit of 10000');
+    expect(e.message).toBe('DICOM declares 1 frame(s) of 1760x1760 pixels (3,097,600 in all), more than the limit of 10,000');
     e = await refusal(() => decodeDicom(read('US1_UNCR.dcm'), { limits: tiny }));
-    expect(e.message).toBe('DICOM declares 1 frame(s) of 640x480 pixels (307200 in all), more than the limit of 10000');
+    expect(e.message).toBe('DICOM declares 1 frame(s) of 640x480 pixels (307,200 in all), more than the limit of 10,000');
     e = await refusal(() => decodeDicom(read('US1_UNCR.dcm'), { limits: { ...tiny, maxBytes: 100_000 } }));
-    expect(e.message).toBe('file is 922878 bytes, more than the limit of 100000');
+    expect(e.message).toBe('file is 922.9 kB, more than the limit of 100 kB');
   });
 
   it('refuses deflate bombs, in the header and in the data set', async () => {

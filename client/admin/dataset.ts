@@ -5,10 +5,10 @@
  * decode), and the ZIP to upload (made here with fflate when a folder was picked).
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
-import { findDecoder } from '../../shared/image/index.ts';
+import { findDecoder } from '../lib/decoding.ts';
 import { deidentify } from '../../shared/image/dicom/deidentify.ts';
 import { findDuplicates, sortLabels, SPLITS, type DuplicateReport } from '../../shared/classify/dataset.ts';
-import { decodeImageAsync } from '../../shared/image/index.ts';
+import { decodeImageAsync } from '../lib/decoding.ts';
 
 export interface LocalImage {
   /** The path as the server will see it, e.g. train/malignant/12.png. */

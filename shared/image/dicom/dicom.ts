@@ -40,6 +40,7 @@ import {
   type PixelModule,
 } from './pixels.ts';
 import { decodeRle } from './rle.ts';
+import { formatBytes, formatCount } from '../../format.ts';
 
 /** Header facts for a clinician, read without decoding any pixel. */
 /** The header facts shown to a clinician: the Image Pixel module and what surrounds it. */
@@ -143,8 +144,8 @@ function checkHeader(parsed: ParsedDicom, px: PixelModule, frame: number, limits
   if (total > limits.maxPixels) {
     throw new MedclassError(
       'imageTooLarge',
-      `DICOM declares ${px.numberOfFrames} frame(s) of ${px.columns}x${px.rows} pixels (${total} in all), ` +
-        `more than the limit of ${limits.maxPixels}`,
+      `DICOM declares ${px.numberOfFrames} frame(s) of ${px.columns}x${px.rows} pixels (${formatCount(total)} in all), ` +
+        `more than the limit of ${formatCount(limits.maxPixels)}`,
     );
   }
   if (!Number.isInteger(frame) || frame < 0 || frame >= px.numberOfFrames) {
@@ -163,7 +164,7 @@ export function decodeDicomSync(bytes: Uint8Array, options: DecodeDicomOptions =
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
   const frame = options.frame ?? 0;
   if (bytes.length > limits.maxBytes) {
-    throw new MedclassError('imageTooLarge', `file is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}`);
+    throw new MedclassError('imageTooLarge', `file is ${formatBytes(bytes.length)}, more than the limit of ${formatBytes(limits.maxBytes)}`);
   }
   const { transferSyntaxUID } = readMeta(bytes);
   let parsed: ParsedDicom;
