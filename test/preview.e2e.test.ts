@@ -67,6 +67,8 @@ describe('feature preview page in Chromium', () => {
     // WebGL chosen by the user, though a software renderer
     await page.getByTestId('backend-choice').selectOption('webgl');
     await expect(page.getByTestId('backend-why').textContent()).resolves.toMatch(/GPU \(WebGL\): your choice/);
+    // the image already shown is computed again on the new backend
+    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent === 'webgl', null, { timeout: 60_000 });
     for (const file of ['camera.png', 'astronaut_rgb.png', 'coffee_rgba.png']) {
       const shown = await dropAndRead(file);
       expect(await page.getByTestId('backend').textContent()).toBe('webgl');
