@@ -9,6 +9,8 @@ import { Inflate, Unzlib } from 'fflate';
 
 /** Compressed bytes per step: at most about 4 MiB of output each. */
 export const INFLATE_STEP = 4096;
+/** The smallest step, taken when the budget is nearly spent (at most about 256 KiB of output). */
+export const INFLATE_MIN_STEP = 256;
 /** The most one step can produce beyond the budget before it is refused. */
 export const INFLATE_OVERSHOOT = INFLATE_STEP * 1032;
 
@@ -69,8 +71,11 @@ export function inflateBounded(parts: readonly Uint8Array[], budget: number, opt
   try {
     if (total === 0) inflater.push(new Uint8Array(0), true);
     for (const part of parts) {
-      for (let o = 0; o < part.length; o += INFLATE_STEP) {
-        const step = part.subarray(o, Math.min(o + INFLATE_STEP, part.length));
+      for (let o = 0; o < part.length; ) {
+        // smaller steps while little of the budget is left: a bomb is caught after less work
+        const size = Math.min(INFLATE_STEP, Math.max(INFLATE_MIN_STEP, Math.ceil((budget - at) / 1024)));
+        const step = part.subarray(o, Math.min(o + size, part.length));
+        o += step.length;
         pushed += step.length;
         inflater.push(step, pushed === total);
       }
