@@ -5,8 +5,7 @@ import { prepareImage } from '../../shared/features/extract.ts';
 import { glcm } from '../../shared/features/kernels/ops.ts';
 import { tensor3d, mean } from '@tensorflow/tfjs-core';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { readDicomInfo, type DicomInfo } from '../../shared/image/dicom/index.ts';
-import { decodeImageAsync, findDecoder } from '../../shared/image/index.ts';
+import { codecBuild, decodeImageAsync, dicomCodecsNeeded, findDecoder, readDicomInfo, type CodecBuild, type DicomInfo, type WasmCodec } from '../lib/decoding.ts';
 import { initFeatureBackend, webglProblem, type FeatureBackendName } from '../features/backend.ts';
 
 export interface PreviewResult {
@@ -21,6 +20,13 @@ export interface PreviewResult {
   timings: { decodeMs: number; resizeMs: number; extractMs: number; totalMs: number };
   /** What a DICOM file's header says (null for other formats); nothing of it leaves the device. */
   dicom: DicomInfo | null;
+  /** The compressed-DICOM codecs this file needed, and which build of each decoded it. */
+  codecs: CodecUse[];
+}
+
+export interface CodecUse {
+  codec: WasmCodec;
+  build: CodecBuild | null;
 }
 
 let active: Promise<FeatureBackendName> | null = null;
@@ -41,6 +47,7 @@ export async function computePreview(bytes: Uint8Array, spec: FeatureSpec, prefe
   const t0 = performance.now();
   const decoded = await decodeImageAsync(bytes);
   const dicom = findDecoder(bytes)?.format === 'dicom' ? readDicomInfo(bytes) : null;
+  const codecs = dicom ? dicomCodecsNeeded(bytes).map((codec) => ({ codec, build: codecBuild(codec) })) : [];
   const t1 = performance.now();
   const prepared = prepareImage(decoded, spec);
   const t2 = performance.now();
@@ -58,5 +65,6 @@ export async function computePreview(bytes: Uint8Array, spec: FeatureSpec, prefe
     glcmMean,
     timings: { decodeMs: t1 - t0, resizeMs: t2 - t1, extractMs: t3 - t2, totalMs: t3 - t0 },
     dicom,
+    codecs,
   };
 }

@@ -1,6 +1,7 @@
 import { MedclassError } from '../errors.ts';
 import type { GreyImage } from './grey.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
+import { formatBytes, formatCount } from '../format.ts';
 
 /** One encoded format, turned into grey intensities as docs/features.md section 1 says. */
 export interface ImageDecoder {
@@ -31,8 +32,9 @@ export function findDecoder(bytes: Uint8Array): ImageDecoder | undefined {
 
 /** The decoder for these bytes, after the size and pixel-count checks that come before any decoding. */
 function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): { decoder: ImageDecoder; width: number; height: number } {
+  if (bytes.length === 0) throw new MedclassError('corruptImage', 'the file is empty (0 bytes)');
   if (bytes.length > limits.maxBytes) {
-    throw new MedclassError('imageTooLarge', `file is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}`);
+    throw new MedclassError('imageTooLarge', `file is ${formatBytes(bytes.length)}, more than the limit of ${formatBytes(limits.maxBytes)}`);
   }
   const decoder = findDecoder(bytes);
   if (!decoder) {
@@ -43,7 +45,7 @@ function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): { decoder: Ima
   if (width * height > limits.maxPixels) {
     throw new MedclassError(
       'imageTooLarge',
-      `${decoder.format} declares ${width}x${height} pixels, more than the limit of ${limits.maxPixels}`,
+      `${decoder.format} declares ${width}x${height} pixels, more than the limit of ${formatCount(limits.maxPixels)}`,
     );
   }
   return { decoder, width, height };
