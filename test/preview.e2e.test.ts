@@ -54,7 +54,21 @@ async function dropAndRead(file: string): Promise<Record<string, unknown>> {
 describe('feature preview page in Chromium', () => {
   const golden = loadGolden('s64_l32');
 
+  it('computes on the CPU by itself where WebGL is a software renderer (headless Chromium: SwiftShader), and says why', async () => {
+    const why = page.getByTestId('backend-why');
+    await expect(why.getAttribute('data-backend')).resolves.toBe('cpu');
+    await expect(why.textContent()).resolves.toMatch(/CPU \(exact\): picked because WebGL here is a software renderer \(.*SwiftShader.*\), slower than the CPU/);
+    await expect(page.getByTestId('backend-choice').inputValue()).resolves.toBe('auto');
+    await dropAndRead('camera.png');
+    expect(await page.getByTestId('backend').textContent()).toBe('cpu');
+  });
+
   it('computes the features of a dropped golden image on WebGL within the GPU tolerance', async () => {
+    // WebGL chosen by the user, though a software renderer
+    await page.getByTestId('backend-choice').selectOption('webgl');
+    await expect(page.getByTestId('backend-why').textContent()).resolves.toMatch(/GPU \(WebGL\): your choice/);
+    // the image already shown is computed again on the new backend
+    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent === 'webgl', null, { timeout: 60_000 });
     for (const file of ['camera.png', 'astronaut_rgb.png', 'coffee_rgba.png']) {
       const shown = await dropAndRead(file);
       expect(await page.getByTestId('backend').textContent()).toBe('webgl');
@@ -118,6 +132,18 @@ describe('feature preview page in Chromium', () => {
     expect(text).toContain('16 stored of 16, signed');
     expect(text).toContain('MONOCHROME2');
     await page.waitForFunction(() => JSON.parse(document.querySelector('[data-testid="feature-json"]')?.textContent ?? '{}').file === 'CT_small.dcm');
+  });
+
+  it('decodes a JPEG 2000 DICOM with the WebAssembly build of OpenJPEG served by the built app, not its JavaScript fallback', async () => {
+    await page.getByTestId('file-input').setInputFiles(join(dataset('dicom'), 'JPEG2000.dcm'));
+    await page.waitForFunction(() => JSON.parse(document.querySelector('[data-testid="feature-json"]')?.textContent ?? '{}').file === 'JPEG2000.dcm', null, { timeout: 60_000 });
+    const codec = page.getByTestId('dicom-codec');
+    await expect(codec.getAttribute('data-build')).resolves.toBe('wasm');
+    await expect(codec.textContent()).resolves.toBe('JPEG 2000, WebAssembly');
+    await expect(page.getByTestId('dicom-info').textContent()).resolves.toContain('256 x 1024');
+    // the .wasm came from the built app's assets
+    const wasm = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((p) => p.endsWith('.wasm')));
+    expect(wasm.some((p) => /\/assets\/openjpegwasm_decode-[\w-]+\.wasm$/.test(p))).toBe(true);
   });
 
   it('refuses an image too small for one HOG block with a clear message', async () => {

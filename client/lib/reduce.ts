@@ -11,7 +11,8 @@ import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { reducedData } from '../../shared/client/reduced.ts';
 import type { GreyImage } from '../../shared/image/grey.ts';
 import { sendingMode } from '../../shared/client/privacy.ts';
-import { decodeImageAsync } from '../../shared/image/index.ts';
+import { decodeImageAsync } from './decoding.ts';
+import { formatBytes, formatCount } from '../../shared/format.ts';
 import { packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
 
 export interface Reduced {
@@ -24,7 +25,6 @@ export interface Reduced {
   grey: GreyImage | null;
 }
 
-const kib = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KiB`);
 
 let exact: Promise<unknown> = Promise.resolve();
 
@@ -59,7 +59,7 @@ export async function reduce(bytes: Uint8Array, wanted: PrivacyMode, service: Se
     } catch {
       // the server may read formats this device cannot: the file goes as it is
     }
-    return { image: { mode, data: bytes }, reduceMs: performance.now() - t0, sent: `the original file (${kib(bytes.length)})`, grey };
+    return { image: { mode, data: bytes }, reduceMs: performance.now() - t0, sent: `the original file (${formatBytes(bytes.length)})`, grey };
   }
   const grey = await decodeImageAsync(bytes);
   // an older server's spec lacks the keys added since: parsing gives them their defaults
@@ -71,7 +71,7 @@ export async function reduce(bytes: Uint8Array, wanted: PrivacyMode, service: Se
     return { image, reduceMs: performance.now() - t0, sent: `${prepared.width} × ${prepared.height} ${what}`, grey };
   }
   const vector = await exactFeatures(prepared, spec);
-  return { image: { mode, data: { vector: packFloat64(vector) } }, reduceMs: performance.now() - t0, sent: `${vector.length} feature values`, grey };
+  return { image: { mode, data: { vector: packFloat64(vector) } }, reduceMs: performance.now() - t0, sent: `${formatCount(vector.length)} feature values`, grey };
 }
 
 /** A small PNG of the image as a data URL: at most `max` pixels a side, never enlarged. */

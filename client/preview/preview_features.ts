@@ -5,8 +5,7 @@ import { lbpCodes } from '../../shared/features/kernels/lbp_impl.ts';
 import { GLCM_ANGLES, HISTOGRAM, LBP, MOMENTS } from '../../shared/features/kernels/names.ts';
 import { glcm, runsOnActiveBackend } from '../../shared/features/kernels/ops.ts';
 import { FEATURE_FAMILIES, FEATURE_NAMES, type FeatureFamily, type FeatureName, type FeatureSpec } from '../../shared/features/spec.ts';
-import { readDicomInfo, type DicomInfo } from '../../shared/image/dicom/index.ts';
-import { decodeImageAsync, findDecoder } from '../../shared/image/index.ts';
+import { codecBuild, decodeImageAsync, dicomCodecsNeeded, findDecoder, readDicomInfo, type CodecBuild, type DicomInfo, type WasmCodec } from '../lib/decoding.ts';
 import { initFeatureBackend, webglProblem, type FeatureBackendName } from '../features/backend.ts';
 
 /** The families the preview shows beyond the seven, with the kernel that computes each. */
@@ -39,6 +38,13 @@ export interface PreviewResult {
   timings: { decodeMs: number; resizeMs: number; extractMs: number; totalMs: number };
   /** What a DICOM file's header says (null for other formats); nothing of it leaves the device. */
   dicom: DicomInfo | null;
+  /** The compressed-DICOM codecs this file needed, and which build of each decoded it. */
+  codecs: CodecUse[];
+}
+
+export interface CodecUse {
+  codec: WasmCodec;
+  build: CodecBuild | null;
 }
 
 let active: Promise<FeatureBackendName> | null = null;
@@ -86,6 +92,7 @@ export async function computePreview(bytes: Uint8Array, params: FeatureSpec, pre
   const t0 = performance.now();
   const decoded = await decodeImageAsync(bytes);
   const dicom = findDecoder(bytes)?.format === 'dicom' ? readDicomInfo(bytes) : null;
+  const codecs = dicom ? dicomCodecsNeeded(bytes).map((codec) => ({ codec, build: codecBuild(codec) })) : [];
   const t1 = performance.now();
   const { spec, skipped } = allFamilies ? applicableSpec(params, decoded.width, decoded.height, decoded.colour !== undefined) : { spec: params, skipped: [] };
   const prepared = prepareImage(decoded, spec);
@@ -117,5 +124,6 @@ export async function computePreview(bytes: Uint8Array, params: FeatureSpec, pre
     lbpCodes: codes,
     timings: { decodeMs: t1 - t0, resizeMs: t2 - t1, extractMs: t3 - t2, totalMs: t3 - t0 },
     dicom,
+    codecs,
   };
 }
