@@ -26,8 +26,9 @@ const chunk = (id: string, seq: number, data: Uint8Array) => jobs.chunk('admin',
 const end = (id: string) => jobs.endUpload('admin', { type: 'uploadEnd', requestId: 'r', uploadId: id });
 
 describe('TrainingJobs uploads', () => {
-  it('holds a received upload until it is trained or idle for the limit, and drops unfinished ones with their connection', async () => {
-    jobs = new TrainingJobs({ store, limits: DEFAULT_SERVER_LIMITS, log });
+  it('keeps a received upload for several jobs until it is idle for the limit, and drops unfinished ones with their connection', async () => {
+    const told: unknown[] = [];
+    jobs = new TrainingJobs({ store, limits: DEFAULT_SERVER_LIMITS, log, notify: (owner, m) => told.push([owner, m]) });
     const zip = zipSync({ 'a/1.png': new Uint8Array(8), 'b/2.png': new Uint8Array(8) });
     start('u1', zip.length);
     chunk('u1', 0, zip.subarray(0, 10));
@@ -41,15 +42,17 @@ describe('TrainingJobs uploads', () => {
     const train = (uploadId: string) => jobs.train('admin', { type: 'train', requestId: 'r', uploadId, spec: DEFAULT_SPEC, classifier: { kind: 'svm' } }, sink);
     jobs.sweep(Date.now() + 29 * 60_000);
     expect(train('u1').jobId).toMatch(/^job-/);
-    expect(() => train('u1')).toThrow(expect.objectContaining({ code: 'notFound' })); // handed to the job
-    // one job at a time
+    // kept, but one job at a time
+    expect(() => train('u1')).toThrow(expect.objectContaining({ code: 'busy' }));
+    // a new upload replaces the admin's last one (not while a job uses it: that one waits for the job)
     start('u2', zip.length);
     chunk('u2', 0, zip);
     await end('u2');
     expect(() => train('u2')).toThrow(expect.objectContaining({ code: 'busy' }));
-    // gone after 31 minutes unused
+    // gone after 31 minutes unused, and the owner is told
     jobs.sweep(Date.now() + 31 * 60_000);
     expect(() => train('u2')).toThrow(expect.objectContaining({ code: 'notFound' }));
+    expect(told).toContainEqual(['admin', expect.objectContaining({ type: 'uploadDropped', uploadId: 'u2', reason: 'expired', message: expect.stringMatching(/x\.zip was not used for 30 minutes/) })]);
 
     const connection = {};
     start('u3', 10, connection);
@@ -69,6 +72,48 @@ describe('TrainingJobs uploads', () => {
     await expect(end('c')).rejects.toMatchObject({ code: 'badUpload' });
     expect(() => start('d', DEFAULT_SERVER_LIMITS.upload.maxBytes + 1)).toThrow(expect.objectContaining({ code: 'uploadTooLarge' }));
     expect(() => start('e', 0)).toThrow(expect.objectContaining({ code: 'badUpload' }));
+  });
+});
+
+describe('kept uploads', () => {
+  const zipOf = (n: number) => zipSync({ 'a/1.png': new Uint8Array(n), 'b/2.png': new Uint8Array(n) });
+  const upload = async (owner: string, id: string, bytes: Uint8Array) => {
+    jobs.startUpload(owner, {}, { type: 'uploadStart', requestId: 'r', uploadId: id, name: `${id}.zip`, totalBytes: bytes.length, files: 2 });
+    jobs.chunk(owner, { type: 'uploadChunk', uploadId: id, seq: 0, data: bytes });
+    await jobs.endUpload(owner, { type: 'uploadEnd', requestId: 'r', uploadId: id });
+  };
+  const trainable = (owner: string, id: string) => {
+    try {
+      jobs.train(owner, { type: 'train', requestId: 'r', uploadId: id, spec: DEFAULT_SPEC, classifier: { kind: 'svm' } }, { progress() {}, done() {}, failed() {} });
+      return 'started';
+    } catch (e) {
+      return (e as { code: string }).code;
+    }
+  };
+
+  it('keeps all admins\' uploads under a memory cap, dropping the least recently used first and telling its owner', async () => {
+    const told: [string, unknown][] = [];
+    // room for two uploads of 2 x 1000 inflated bytes
+    jobs = new TrainingJobs({ store, limits: { ...DEFAULT_SERVER_LIMITS, upload: { ...DEFAULT_SERVER_LIMITS.upload, keepBytes: 4500 } }, log, notify: (owner, m) => told.push([owner, m]) });
+    await upload('ann', 'a1', zipOf(1000));
+    await upload('bob', 'b1', zipOf(1000));
+    expect(told).toEqual([]);
+    await upload('cat', 'c1', zipOf(1000));
+    expect(told).toEqual([['ann', expect.objectContaining({ type: 'uploadDropped', uploadId: 'a1', reason: 'memory', message: expect.stringMatching(/a1\.zip was dropped to make room/) })]]);
+    expect(trainable('ann', 'a1')).toBe('notFound');
+    // bob's is used by a job (and so touched last): dan's upload makes cat's the least recently used
+    expect(trainable('bob', 'b1')).toBe('started');
+    await upload('dan', 'd1', zipOf(1000));
+    expect(told.map(([owner]) => owner)).toEqual(['ann', 'cat']);
+  });
+
+  it('drops an upload when its owner says so', async () => {
+    jobs = new TrainingJobs({ store, limits: DEFAULT_SERVER_LIMITS, log });
+    await upload('ann', 'a1', zipOf(10));
+    expect(() => jobs.dropUpload('bob', 'a1')).toThrow(expect.objectContaining({ code: 'notFound' }));
+    jobs.dropUpload('ann', 'a1');
+    expect(trainable('ann', 'a1')).toBe('notFound');
+    expect(audit.at(-1)).toMatchObject({ user: 'ann', action: 'upload', outcome: 'dropped' });
   });
 });
 

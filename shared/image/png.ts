@@ -1,4 +1,5 @@
 import { MedclassError } from '../errors.ts';
+import { formatCount } from '../format.ts';
 import { crc32 } from './crc32.ts';
 import type { GreyImage } from './grey.ts';
 import type { ImageDecoder } from './decoder.ts';
@@ -223,7 +224,7 @@ export function decodePng(bytes: Uint8Array, limits: DecodeLimits): GreyImage {
   const h = readHeader(bytes);
   if (h.width < 1 || h.height < 1) throw corrupt(`declares an empty image (${h.width}x${h.height})`);
   if (h.width * h.height > limits.maxPixels) {
-    throw new MedclassError('imageTooLarge', `png declares ${h.width}x${h.height} pixels, more than the limit of ${limits.maxPixels}`);
+    throw new MedclassError('imageTooLarge', `png declares ${h.width}x${h.height} pixels, more than the limit of ${formatCount(limits.maxPixels)}`);
   }
   const { palette, data } = readChunks(bytes, h);
   const expected = pngInflatedSize(h);
