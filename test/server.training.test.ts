@@ -233,6 +233,9 @@ describe('training over the channel', () => {
     expect(pushed[1]).toMatchObject({ service: { name: 'breast', version: 1, description: 'BreastMNIST, trained over the channel', privacyModes: ['original', 'reduced'] } });
     const [r] = await clinician.classify('breast', image);
     expect(r).toMatchObject({ ok: true, modelVersion: 1, label: predicted.get(TEST_IMAGES[0]!) });
+    // `medclass services` shows the current version's description and modes too
+    const { stdout: listed } = await medclass(['services', '--server', server.url, '--pin', server.pin, '--user', 'nurse', '--password-env', 'NURSE_PW'], { NURSE_PW: CLINICIAN_PASSWORD });
+    expect(listed).toContain('breast v1: BreastMNIST, trained over the channel\n  labels 0, 1; accepts original, reduced;');
     // and forward to v2: originals refused again
     await client.makeCurrent('breast', 2);
     await expect.poll(() => pushed.length, { timeout: 20_000 }).toBe(3);
