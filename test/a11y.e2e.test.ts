@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './browser.ts';
+import { dataset } from './golden.ts';
 import { ADMIN, CLINICIAN, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -58,6 +60,18 @@ describe('accessibility (axe-core) and keyboard use', () => {
     if (user) await logIn(page, user, path);
     else await page.goto(`${app.url}${path}`);
     await page.waitForLoadState('networkidle');
+    expect(await violations(page)).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+
+  it('the classify page has no violations with a DICOM file under review and a failed image', async () => {
+    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    await logIn(page, CLINICIAN, '/classify');
+    await page.locator('[data-testid="connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
+    await page.getByTestId('files-input').setInputFiles(join(dataset('dicom'), 'CT_small.dcm'));
+    await page.getByTestId('files-input').setInputFiles({ name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) });
+    await page.getByTestId('dicom-review').waitFor({ timeout: 30_000 });
+    await page.getByTestId('failure-summary').waitFor({ timeout: 30_000 });
     expect(await violations(page)).toEqual([]);
     await page.context().close();
   }, 60_000);
