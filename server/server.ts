@@ -1,8 +1,7 @@
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { MAX_MESSAGE_BYTES, setFrameAead } from '../shared/protocol/frames.ts';
 import { nodeFrameAead } from './crypto/node_aead.ts';
@@ -10,12 +9,12 @@ import { AccountsService, AuthError } from './accounts/accounts.service.ts';
 import { Connection } from './channel/connection.ts';
 import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
 import { TrainingJobs } from './channel/training_jobs.ts';
-import { ensureDemoService } from './demo/demo.ts';
+import { ensureDemoService, type DemoSummary } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
+import { openDataStore, secureDataFolder } from './data_folder.ts';
 import { buildApp } from './http/app.ts';
 import { loadOrCreateIdentity, pinString } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
-import { SqliteStore } from './store/sqlite.store.ts';
 import type { Store } from './store/store.ts';
 
 export interface ServerOptions {
@@ -48,6 +47,8 @@ export interface MedclassServer {
   fingerprint: string;
   /** Set when this start created the first admin with a generated password. */
   firstAdmin: { username: string; password: string | null } | null;
+  /** Set when this start trained and published the demo service. */
+  demo: DemoSummary | null;
   close(): Promise<void>;
 }
 
@@ -57,22 +58,23 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   // AES-GCM through node:crypto: the same bytes as WebCrypto at a quarter of the CPU per frame.
   setFrameAead(nodeFrameAead);
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const log = options.logger ?? createLogger();
   const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits, upload: { ...DEFAULT_SERVER_LIMITS.upload, ...options.limits?.upload } };
-  const database = join(dataDir, 'medclass.db');
-  const store = new SqliteStore(database);
+  // 0700 on the folder, 0600 on the database (and so its -wal and -shm) and the key, or a refusal
+  const { store, database } = openDataStore(dataDir);
   // The demo service (first start only) trains while the identity and the first admin are made.
   const demo =
     options.demo === false
       ? null
       : ensureDemoService(store, log, { threads: options.threads }).catch((e: unknown) => {
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
+          return null;
         });
   const { identity } = await loadOrCreateIdentity(dataDir);
+  secureDataFolder(dataDir);
   const accounts = new AccountsService(store);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
-  await demo;
+  const demoTrained = await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
   const training = new TrainingJobs({ store, limits, log, threads: options.threads });
@@ -141,6 +143,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     pin: pinString(identity),
     fingerprint: identity.fingerprint,
     firstAdmin,
+    demo: demoTrained ?? null,
     async close() {
       training.close();
       await app.close();

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Role, Store, User } from '../store/store.ts';
-import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
+import { generatePassword, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
 
 export class AuthError extends Error {
   override name = 'AuthError';
@@ -38,7 +38,7 @@ export class AccountsService {
 
   async createUser(username: string, password: string, role: Role): Promise<User> {
     if (!USERNAME.test(username)) throw new AuthError('invalidInput', 'user names are 2-64 of a-z, 0-9, ".", "_" and "-"');
-    if (password.length < 12) throw new AuthError('invalidInput', 'passwords need at least 12 characters');
+    if (password.length < MIN_PASSWORD_LENGTH) throw new AuthError('invalidInput', `passwords need at least ${MIN_PASSWORD_LENGTH} characters`);
     return this.store.createUser({ username, role, passwordHash: await hashPassword(password) });
   }
 

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { ClassifyError } from '../../shared/classify/errors.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
 import { MedclassError } from '../../shared/errors.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import type { MessageOf } from '../../shared/protocol/messages.ts';
 import type { Logger } from '../log.ts';
 import type { ModelVersion, Store } from '../store/store.ts';
 import { trainingReport } from '../training/train_report.ts';
 import { trainDataset, type DatasetItem, type TrainPhase } from '../training/train_dataset.ts';
-import { readZipDataset, ZipError } from '../training/zip_dataset.ts';
+import { UnzipPool } from '../training/unzip_pool.ts';
+import { ZipError } from '../training/zip_dataset.ts';
 import type { ServerLimits } from './limits.ts';
 
 /**
@@ -43,7 +45,10 @@ interface Upload {
   connection: object;
   state: 'receiving' | 'unpacking' | 'ready';
   declared: number;
-  buffer: Uint8Array | null;
+  /** What has come, in blocks allocated as it comes (the last one partly filled). */
+  blocks: Uint8Array[] | null;
+  /** Bytes used in the last block. */
+  fill: number;
   received: number;
   nextSeq: number;
   failure: TrainingError | null;
@@ -63,6 +68,11 @@ interface Job {
 }
 
 const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+/**
+ * An upload is held in blocks of this size, each allocated when its first byte arrives: a
+ * declared size (up to 512 MiB) reserves nothing, and tiny chunks cost no more than big ones.
+ */
+const BLOCK_BYTES = 2 ** 20;
 /** Progress messages at most this often per phase (the first and the last always go). */
 const PROGRESS_MS = 100;
 /** Finished jobs kept for publishing (the oldest go first). */
@@ -82,6 +92,8 @@ export class TrainingJobs {
   private running: Job | null = null;
   private readonly sweeper: NodeJS.Timeout;
   private readonly abort = new AbortController();
+  /** Where uploads are inflated: a worker thread, never the event loop. */
+  readonly unzip = new UnzipPool();
 
   constructor(private readonly deps: TrainingDeps) {
     const idle = deps.limits.upload.idleMs;
@@ -133,7 +145,8 @@ export class TrainingJobs {
       connection,
       state: 'receiving',
       declared: m.totalBytes,
-      buffer: new Uint8Array(m.totalBytes),
+      blocks: [],
+      fill: 0,
       received: 0,
       nextSeq: 0,
       failure: null,
@@ -152,15 +165,28 @@ export class TrainingJobs {
     u.touched = Date.now();
     const fail = (e: TrainingError) => {
       u.failure = e;
-      u.buffer = null;
+      u.blocks = null;
       throw e;
     };
     if (m.seq !== u.nextSeq) fail(new TrainingError('badUpload', `upload ${u.id}: chunk ${m.seq} came where chunk ${u.nextSeq} was expected; chunks go in order from 0`));
     if (u.received + m.data.length > u.declared) {
       fail(new TrainingError('uploadTooLarge', `upload ${u.id}: more than the ${u.declared} bytes declared at uploadStart`));
     }
-    u.buffer!.set(m.data, u.received);
-    u.received += m.data.length;
+    const blocks = u.blocks!;
+    let data = m.data;
+    while (data.length) {
+      let last = blocks.at(-1);
+      if (!last || u.fill === last.length) {
+        last = new Uint8Array(Math.min(BLOCK_BYTES, u.declared - u.received));
+        blocks.push(last);
+        u.fill = 0;
+      }
+      const n = Math.min(data.length, last.length - u.fill);
+      last.set(data.subarray(0, n), u.fill);
+      u.fill += n;
+      u.received += n;
+      data = data.subarray(n);
+    }
     u.nextSeq++;
   }
 
@@ -181,22 +207,23 @@ export class TrainingJobs {
       throw new TrainingError('badUpload', `upload ${u.id} ended after ${u.received} of the ${u.declared} bytes declared`);
     }
     u.state = 'unpacking';
-    const zip = u.buffer!;
-    u.buffer = null;
+    const blocks = u.blocks!;
+    u.blocks = null;
+    const bytes = u.received;
     const started = performance.now();
     try {
       const limits = this.deps.limits;
-      const dataset = await readZipDataset(zip, { maxEntries: limits.upload.maxEntries, maxTotalBytes: limits.upload.maxUncompressedBytes, maxEntryBytes: limits.decode.maxBytes });
+      const dataset = await this.unzip.read(blocks, { maxEntries: limits.upload.maxEntries, maxTotalBytes: limits.upload.maxUncompressedBytes, maxEntryBytes: limits.decode.maxBytes });
       if (this.uploads.get(k) !== u) throw new TrainingError('notFound', `upload ${u.id} was dropped`);
       Object.assign(u, { state: 'ready', items: dataset.items, layout: dataset.layout, warnings: dataset.warnings, touched: Date.now() });
       const ms = Math.round(performance.now() - started);
-      this.audit(owner, 'upload', 'ok', { bytes: zip.length, images: dataset.items.length, inflatedBytes: dataset.bytes, unzipMs: ms });
-      this.deps.log.info({ user: owner, bytes: zip.length, images: dataset.items.length, ms }, 'dataset uploaded');
+      this.audit(owner, 'upload', 'ok', { bytes, images: dataset.items.length, inflatedBytes: dataset.bytes, unzipMs: ms });
+      this.deps.log.info({ user: owner, bytes, images: dataset.items.length, ms }, 'dataset uploaded');
       return { images: dataset.items.length };
     } catch (e) {
       this.uploads.delete(k);
       const refusal = asTrainingError(e);
-      this.audit(owner, 'upload', refusal?.code ?? 'failed', { bytes: zip.length });
+      this.audit(owner, 'upload', refusal?.code ?? 'failed', { bytes });
       throw refusal ?? e;
     }
   }
@@ -216,7 +243,7 @@ export class TrainingJobs {
     const job: Job = { id: `job-${randomBytes(9).toString('base64url')}`, owner, state: 'running', modelText: null, labels: [], touched: Date.now() };
     this.running = job;
     this.jobs.set(job.id, job);
-    return { jobId: job.id, start: () => void this.run(job, u, m.spec, settings, m.classifier, sink) };
+    return { jobId: job.id, start: () => void this.run(job, u, parseFeatureSpec(m.spec), settings, m.classifier, sink) };
   }
 
   private async run(job: Job, u: Upload, spec: FeatureSpec, settings: (d: number) => TrainSettings, classifier: MessageOf<'train'>['classifier'], sink: JobSink): Promise<void> {
@@ -295,6 +322,7 @@ export class TrainingJobs {
 
   close(): void {
     clearInterval(this.sweeper);
+    void this.unzip.close();
     this.abort.abort();
     this.uploads.clear();
     this.jobs.clear();

@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { AccountsService, AuthError } from '../accounts/accounts.service.ts';
-import { SqliteStore } from '../store/sqlite.store.ts';
+import { DataFolderError, openDataStore } from '../data_folder.ts';
 import { StoreError, type Role } from '../store/store.ts';
 import { CliError } from './cli_error.ts';
 
@@ -9,8 +7,7 @@ export async function addUserCommand(username: string, o: { role: string; data: 
   if (o.role !== 'admin' && o.role !== 'clinician') throw new CliError(`--role is admin or clinician, not ${o.role}`);
   const password = process.env[o.passwordEnv];
   if (!password) throw new CliError(`set the new user's password in the environment variable ${o.passwordEnv}`);
-  mkdirSync(o.data, { recursive: true, mode: 0o700 });
-  const store = new SqliteStore(join(o.data, 'medclass.db'));
+  const store = openStore(o.data);
   try {
     await new AccountsService(store).createUser(username, password, o.role as Role);
     store.audit({ at: new Date().toISOString(), user: null, action: 'addUser', outcome: 'ok', detail: { role: o.role } });
@@ -20,5 +17,15 @@ export async function addUserCommand(username: string, o: { role: string; data: 
     throw e;
   } finally {
     store.close();
+  }
+}
+
+/** The data folder's store, its modes set (0700, 0600), or a one-line refusal saying why not. */
+export function openStore(dataDir: string): ReturnType<typeof openDataStore>['store'] {
+  try {
+    return openDataStore(dataDir).store;
+  } catch (e) {
+    if (e instanceof DataFolderError) throw new CliError(e.message);
+    throw e;
   }
 }

@@ -1,17 +1,12 @@
 import WebSocket from 'ws';
 import type { FrameTransport } from '../../shared/client/client.ts';
 import { MAX_MESSAGE_BYTES } from '../../shared/protocol/frames.ts';
-
-/** The WebSocket URL of a MedClass server given by its HTTP address. */
-export function websocketUrl(server: string): string {
-  const url = new URL('/ws', server);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return url.href;
-}
+import { parseServerAddress, unreachable } from './server_address.ts';
 
 /** Opens a WebSocket with Node's `ws` and adapts it to the client's transport. */
 export function connectWebSocket(server: string): Promise<FrameTransport> {
-  const ws = new WebSocket(websocketUrl(server), { perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES + 64 });
+  const { websocket } = parseServerAddress(server);
+  const ws = new WebSocket(websocket, { perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES + 64 });
   ws.binaryType = 'nodebuffer';
   const transport: FrameTransport = {
     send: (data) => ws.send(data),
@@ -23,16 +18,19 @@ export function connectWebSocket(server: string): Promise<FrameTransport> {
   ws.on('close', (code, reason) => transport.onClose(code, reason.toString()));
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(transport));
-    ws.once('error', (e) => reject(new Error(`cannot reach ${server}: ${e.message}`)));
+    ws.once('error', (e) => reject(unreachable(websocket, e)));
   });
 }
 
 /** Logs in over HTTP(S) and returns the short-lived token the channel's `authenticate` takes. */
 export async function login(server: string, username: string, password: string): Promise<{ token: string; role: string }> {
-  const response = await fetch(new URL('/api/login', server), {
+  const { http } = parseServerAddress(server);
+  const response = await fetch(new URL('/api/login', http), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username, password }),
+  }).catch((e: unknown) => {
+    throw unreachable(http, e);
   });
   const body = (await response.json().catch(() => ({}))) as { token?: string; role?: string; error?: string };
   if (!response.ok || !body.token) throw new Error(`login refused: ${body.error ?? `HTTP ${response.status}`}`);

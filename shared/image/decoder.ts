@@ -31,7 +31,7 @@ export function findDecoder(bytes: Uint8Array): ImageDecoder | undefined {
 }
 
 /** The decoder for these bytes, after the size and pixel-count checks that come before any decoding. */
-function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): ImageDecoder {
+function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): { decoder: ImageDecoder; width: number; height: number } {
   if (bytes.length === 0) throw new MedclassError('corruptImage', 'the file is empty (0 bytes)');
   if (bytes.length > limits.maxBytes) {
     throw new MedclassError('imageTooLarge', `file is ${formatBytes(bytes.length)}, more than the limit of ${formatBytes(limits.maxBytes)}`);
@@ -48,7 +48,7 @@ function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): ImageDecoder {
       `${decoder.format} declares ${width}x${height} pixels, more than the limit of ${formatCount(limits.maxPixels)}`,
     );
   }
-  return decoder;
+  return { decoder, width, height };
 }
 
 /**
@@ -57,12 +57,21 @@ function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): ImageDecoder {
  * `decodeImageAsync`, or their codecs loaded beforehand.
  */
 export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): GreyImage {
-  return checkedDecoder(bytes, limits).decode(bytes, limits);
+  const { decoder, width, height } = checkedDecoder(bytes, limits);
+  return sameSize(decoder, decoder.decode(bytes, limits), width, height);
+}
+
+/** A decoder that found another size than the header declared read something else than what was checked. */
+function sameSize(decoder: ImageDecoder, image: GreyImage, width: number, height: number): GreyImage {
+  if (image.width !== width || image.height !== height) {
+    throw new MedclassError('corruptImage', `${decoder.format} declares ${width}x${height} pixels but holds ${image.width}x${image.height}`);
+  }
+  return image;
 }
 
 /** As decodeImage, loading the codec the file needs first. */
 export async function decodeImageAsync(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<GreyImage> {
-  const decoder = checkedDecoder(bytes, limits);
+  const { decoder, width, height } = checkedDecoder(bytes, limits);
   await decoder.prepare?.(bytes);
-  return decoder.decode(bytes, limits);
+  return sameSize(decoder, decoder.decode(bytes, limits), width, height);
 }
