@@ -147,7 +147,12 @@ export class AccountsService {
 
   /** Ends the token everywhere: every live session holding it closes (4040). */
   logout(token: string): void {
-    const hash = tokenHash(token);
+    this.endLogin(tokenHash(token));
+  }
+
+  /** `logout` for a live session, which keeps its grant and not the token itself. */
+  endLogin(tokenHashOrGrant: string | SessionGrant): void {
+    const hash = typeof tokenHashOrGrant === 'string' ? tokenHashOrGrant : tokenHashOrGrant.tokenHash;
     const record = this.store.findToken(hash);
     this.store.deleteToken(hash);
     if (record) this.events.publish({ userId: record.userId });
