@@ -219,7 +219,7 @@ beforeAll(async () => {
   }
   // a connection that never authenticates, and one that breaks the channel
   const anonymous = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
-  await expect(anonymous.classify('demo', [{ mode: 'original', name: sent[1]!.name, data: sent[1]!.png }])).rejects.toThrow(/authenticate/);
+  await expect(anonymous.classify('demo', [{ mode: 'original', name: sent[1]!.name, data: sent[1]!.png }])).rejects.toThrow(/log in first/);
   anonymous.close();
   const transport = await connectWebSocket(server.url);
   const broken = await MedclassClient.connect(transport, await parsePin(server.pin));
@@ -356,7 +356,7 @@ describe('privacy: no image bytes at rest or in the logs', () => {
       for (const r of rows) {
         expect(r.at, JSON.stringify(r)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
         expect([null, 'admin']).toContain(r.user);
-        expect(['login', 'authenticate', 'classify', 'publish', 'rollback']).toContain(r.action);
+        expect(['login', 'resume', 'logout', 'classify', 'publish', 'rollback']).toContain(r.action);
         expect([null, 'demo']).toContain(r.service);
         expect(r.model_version === null || Number.isInteger(r.model_version)).toBe(true);
         expect(r.outcome).toMatch(/^[A-Za-z]{1,40}$/);
