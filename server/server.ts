@@ -2,10 +2,11 @@ import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { resolve } from 'node:path';
-import { z } from 'zod';
 import { MAX_MESSAGE_BYTES, setFrameAead } from '../shared/protocol/frames.ts';
 import { nodeFrameAead } from './crypto/node_aead.ts';
-import { AccountsService, AuthError } from './accounts/accounts.service.ts';
+import { AccountsService } from './accounts/accounts.service.ts';
+import { DEFAULT_RECHECK_MS, SessionRegistry } from './accounts/session_registry.ts';
+import { InProcessEvents, type ClusterEvents } from './cluster/events.ts';
 import { Connection } from './channel/connection.ts';
 import { ChannelHub } from './channel/hub.ts';
 import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
@@ -36,6 +37,12 @@ export interface ServerOptions {
    * A failure is logged, not fatal.
    */
   demo?: boolean;
+  /** How long a login lasts (default 30 minutes). */
+  tokenLifetimeMs?: number;
+  /** How often live sessions are re-checked against the store (default 2 s). */
+  recheckMs?: number;
+  /** Where changes of access are announced to every instance (default: this process only). */
+  events?: ClusterEvents;
 }
 
 export interface MedclassServer {
@@ -43,6 +50,7 @@ export interface MedclassServer {
   store: Store;
   classifier: Classifier;
   accounts: AccountsService;
+  sessions: SessionRegistry;
   /** `sha256/<fingerprint>/<spki>`: what clients pin. */
   pin: string;
   fingerprint: string;
@@ -52,8 +60,6 @@ export interface MedclassServer {
   demo: DemoSummary | null;
   close(): Promise<void>;
 }
-
-const loginSchema = z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
 
 export async function createMedclassServer(options: ServerOptions): Promise<MedclassServer> {
   // AES-GCM through node:crypto: the same bytes as WebCrypto at a quarter of the CPU per frame.
@@ -73,7 +79,9 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
         });
   const { identity } = await loadOrCreateIdentity(dataDir);
   secureDataFolder(dataDir);
-  const accounts = new AccountsService(store);
+  const events = options.events ?? new InProcessEvents();
+  const accounts = new AccountsService(store, Date.now, { events, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
+  const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
   const demoTrained = await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
@@ -105,27 +113,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       }
     },
   }, (socket) => {
-    new Connection(socket, { identity, accounts, store, classifier, limits, rate, log, training, hub });
-  });
-
-  app.post('/api/login', async (request, reply) => {
-    const body = loginSchema.safeParse(request.body);
-    if (!body.success) return reply.code(400).send({ error: 'send {"username", "password"}' });
-    try {
-      const session = await accounts.login(body.data.username, body.data.password);
-      store.audit({ at: new Date().toISOString(), user: session.user.username, action: 'login', outcome: 'ok' });
-      return { token: session.token, expiresAt: session.expiresAt, user: session.user.username, role: session.user.role };
-    } catch (e) {
-      if (!(e instanceof AuthError)) throw e;
-      store.audit({ at: new Date().toISOString(), user: body.data.username.slice(0, 64), action: 'login', outcome: e.code });
-      return reply.code(e.code === 'tooManyAttempts' ? 429 : 401).send({ error: e.message });
-    }
-  });
-
-  app.post('/api/logout', async (request, reply) => {
-    const token = request.headers.authorization?.replace(/^Bearer /, '');
-    if (token) accounts.logout(token);
-    return reply.code(204).send();
+    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, log, training, hub });
   });
 
   // What a web app needs before its channel is up: nothing secret. The app served from here
@@ -142,6 +130,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     store,
     classifier,
     accounts,
+    sessions,
     pin: pinString(identity),
     fingerprint: identity.fingerprint,
     firstAdmin,
@@ -149,6 +138,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     async close() {
       hub.close();
       training.close();
+      sessions.close();
       await app.close();
       await classifier.close();
       store.close();

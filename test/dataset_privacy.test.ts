@@ -14,11 +14,10 @@ import { unzipSync, zipSync, type Zippable } from 'fflate';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readZipBytes, zipDataset } from '../client/admin/dataset.ts';
-import { connectWebSocket, login } from '../server/client/ws_transport.ts';
+import { loggedInClient } from './channel_login.ts';
 import { createMedclassServer, type MedclassServer } from '../server/server.ts';
 import { MedclassClient } from '../shared/client/client.ts';
 import { dicomParser } from '../shared/image/dicom/parse.ts';
-import { parsePin } from '../shared/protocol/identity.ts';
 import { containsText } from './dicom_helpers.ts';
 import { dataset } from './golden.ts';
 
@@ -92,10 +91,7 @@ afterAll(async () => {
 });
 
 async function admin(): Promise<MedclassClient> {
-  const { token } = await login(url, 'admin', PASSWORD);
-  const client = await MedclassClient.connect(await connectWebSocket(url), await parsePin(server.pin));
-  await client.authenticate(token);
-  return client;
+  return loggedInClient({ url, pin: server.pin }, 'admin', PASSWORD);
 }
 
 /** Every file under a folder, read. */

@@ -16,10 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectWebSocket, login } from '../server/client/ws_transport.ts';
+import { loggedInClient } from './channel_login.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { MedclassClient } from '../shared/client/client.ts';
-import { parsePin } from '../shared/protocol/identity.ts';
 import type { ClassifyImage } from '../shared/protocol/messages.ts';
 import { dataset, GOLDEN } from './golden.ts';
 import { hiddenSizePng, inflateBombPng } from './hostile_files.ts';
@@ -112,10 +111,7 @@ describe('medclass serve: a clinician sends the two PNG attacks', () => {
   afterAll(() => server?.stop());
 
   async function connect(user: string, password: string): Promise<MedclassClient> {
-    const { token } = await login(server.url, user, password);
-    const client = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
-    await client.authenticate(token);
-    return client;
+    return loggedInClient(server, user, password);
   }
   const peakRss = () => {
     const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');

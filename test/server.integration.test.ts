@@ -15,7 +15,8 @@ import { prepareImage } from '../shared/features/extract.ts';
 import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import { packFloat32 } from '../shared/protocol/messages.ts';
 import { parseServerAddress } from '../server/client/server_address.ts';
-import { connectWebSocket, login } from '../server/client/ws_transport.ts';
+import { connectWebSocket } from '../server/client/ws_transport.ts';
+import { login } from './channel_login.ts';
 import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 import { readFile } from 'node:fs/promises';
@@ -66,9 +67,9 @@ afterAll(async () => {
 });
 
 async function connect(user = 'nurse', password = CLINICIAN_PASSWORD): Promise<MedclassClient> {
-  const { token } = await login(server.url, user, password);
+  const { token } = await login(server, user, password);
   const client = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
-  await client.authenticate(token);
+  await client.resume(token);
   return client;
 }
 
@@ -106,6 +107,14 @@ describe('the classification server, through its real process', () => {
     // the session is still good after refusals
     const [r] = await client.classify('demo', [await reducedImage(TEST_IMAGES[0]!)]);
     expect(r).toMatchObject({ ok: true, label: expected.get(TEST_IMAGES[0]!) });
+    // a wrong byte count is that image's error, not the session's: the other image is answered
+    const good = await reducedImage(TEST_IMAGES[0]!);
+    const short = { mode: 'reduced' as const, data: { ...good.data, pixels: good.data.pixels.subarray(4) } };
+    const odd = { mode: 'features' as const, data: { vector: new Uint8Array(8 * 10 + 4) } };
+    const mixed = await client.classify('demo', [short, good, odd]);
+    expect(mixed.map((m) => (m.ok ? 'ok' : m.code))).toEqual(['badImage', 'ok', 'badImage']);
+    expect(mixed[0]).toMatchObject({ message: expect.stringMatching(/width x height/) });
+    expect(services[0]!.inputSize).toEqual({ width: good.data.width, height: good.data.height });
     client.close();
   });
 
@@ -114,10 +123,10 @@ describe('the classification server, through its real process', () => {
     await expect(admin.request({ type: 'rollback', requestId: 'r3', service: 'demo', version: 1 })).resolves.toMatchObject({ type: 'ok' });
     await expect(admin.request({ type: 'rollback', requestId: 'r4', service: 'demo', version: 9 })).rejects.toMatchObject({ code: 'notFound' });
     admin.close();
-    await expect(login(server.url, 'nurse', 'not the password')).rejects.toThrow(/wrong user name or password/);
+    await expect(login(server, 'nurse', 'not the password')).rejects.toThrow(/wrong user name or password/);
     const anonymous = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
     await expect(anonymous.listServices()).rejects.toMatchObject({ code: 'unauthenticated' });
-    await expect(anonymous.authenticate('forged-token')).rejects.toMatchObject({ code: 'badToken' });
+    await expect(anonymous.resume('forged-token')).rejects.toMatchObject({ code: 'badToken' });
     anonymous.close();
   });
 

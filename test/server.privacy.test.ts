@@ -23,7 +23,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { decode as decodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectWebSocket, login } from '../server/client/ws_transport.ts';
+import { connectWebSocket } from '../server/client/ws_transport.ts';
+import { login } from './channel_login.ts';
 import { useCpuBackend } from '../server/features/backend.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { parseModel, type LoadedModel } from '../shared/classify/model.ts';
@@ -166,10 +167,10 @@ beforeAll(async () => {
   server = await startServerProcess({ dataDir });
   // a test process that dies (killed, timed out) must not leave the server running
   process.once('exit', () => server.child.kill('SIGKILL'));
-  token = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
+  token = (await login(server, 'admin', ADMIN_PASSWORD)).token;
   const client = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
   try {
-    await client.authenticate(token);
+    await client.resume(token);
     for (const s of sent) {
       const images: Record<keyof typeof requests, ClassifyImage> = {
         original: { mode: 'original', name: s.name, data: s.png },
@@ -218,7 +219,7 @@ beforeAll(async () => {
   }
   // a connection that never authenticates, and one that breaks the channel
   const anonymous = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
-  await expect(anonymous.classify('demo', [{ mode: 'original', name: sent[1]!.name, data: sent[1]!.png }])).rejects.toThrow(/authenticate/);
+  await expect(anonymous.classify('demo', [{ mode: 'original', name: sent[1]!.name, data: sent[1]!.png }])).rejects.toThrow(/log in first/);
   anonymous.close();
   const transport = await connectWebSocket(server.url);
   const broken = await MedclassClient.connect(transport, await parsePin(server.pin));
@@ -355,7 +356,7 @@ describe('privacy: no image bytes at rest or in the logs', () => {
       for (const r of rows) {
         expect(r.at, JSON.stringify(r)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
         expect([null, 'admin']).toContain(r.user);
-        expect(['login', 'authenticate', 'classify', 'publish', 'rollback']).toContain(r.action);
+        expect(['login', 'resume', 'logout', 'classify', 'publish', 'rollback']).toContain(r.action);
         expect([null, 'demo']).toContain(r.service);
         expect(r.model_version === null || Number.isInteger(r.model_version)).toBe(true);
         expect(r.outcome).toMatch(/^[A-Za-z]{1,40}$/);

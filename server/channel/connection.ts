@@ -4,10 +4,12 @@ import { closeCodeFor, ProtocolError } from '../../shared/protocol/errors.ts';
 import type { ServerIdentity } from '../../shared/protocol/identity.ts';
 import { unpackFloat32, unpackFloat64, type ClientMessage, type MessageOf, type ServerMessage } from '../../shared/protocol/messages.ts';
 import { acceptClientSession, type ServerSession } from '../../shared/protocol/session.ts';
-import { AuthError, type AccountsService } from '../accounts/accounts.service.ts';
-import type { WireImage } from '../classify/classify_images.ts';
+import { SESSION_END, type SessionEndCause } from '../../shared/protocol/session_end.ts';
+import { AuthError, type AccountsService, type Session, type SessionGrant } from '../accounts/accounts.service.ts';
+import type { LiveSession, SessionRegistry } from '../accounts/session_registry.ts';
+import type { ImageOutcome, WireImage } from '../classify/classify_images.ts';
 import type { Classifier } from '../classify/classifier_pool.ts';
-import { StoreError, type Role, type Store, type User } from '../store/store.ts';
+import { StoreError, type Role, type Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import { serviceEntry, type ChannelHub, type PushTarget } from './hub.ts';
 import type { RateLimiter, ServerLimits } from './limits.ts';
@@ -16,6 +18,8 @@ import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.
 export interface ConnectionDeps {
   identity: ServerIdentity;
   accounts: AccountsService;
+  /** Live logins of this process: ended when their access ends (docs/protocol.md section 5). */
+  sessions: SessionRegistry;
   store: Store;
   classifier: Classifier;
   limits: ServerLimits;
@@ -45,10 +49,16 @@ const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', '
  * opened in order (the session queues them, as `ws` does not wait for async handlers);
  * every message is authorised on its own, not only the connection.
  */
+interface LoggedIn {
+  username: string;
+  role: Role;
+}
+
 export class Connection implements PushTarget {
   private session: ServerSession | null = null;
   private handshaking: Promise<void> | null = null;
-  private user: User | null = null;
+  private user: LoggedIn | null = null;
+  private live: LiveSession | null = null;
   private inFlight = 0;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
@@ -86,6 +96,7 @@ export class Connection implements PushTarget {
     if (!this.closed) this.deps.training.connectionClosed(this);
     this.deps.hub.remove(this);
     this.closed = true;
+    this.signOut();
     clearTimeout(this.idle);
     this.session?.close();
   }
@@ -163,19 +174,74 @@ export class Connection implements PushTarget {
     }
   }
 
-  private requireUser(): User {
-    if (!this.user) throw new RequestError('unauthenticated', 'authenticate first');
+  private requireUser(): LoggedIn {
+    if (!this.user) throw new RequestError('unauthenticated', 'log in first');
     return this.user;
   }
 
-  private async handle(message: ClientMessage, decryptMs: number): Promise<unknown> {
-    if (message.type === 'authenticate') {
-      this.user = this.deps.accounts.authenticate(message.token);
-      this.audit('authenticate', 'ok');
-      const answered = await this.send({ type: 'authenticated', user: this.user.username, role: this.user.role });
-      if (!this.closed) this.deps.hub.add(this);
-      return answered;
+  /** Not logged in any more (a failed or replaced login, the end of the connection). */
+  private signOut(): void {
+    if (this.live) this.deps.sessions.remove(this.live);
+    this.live = null;
+    this.user = null;
+  }
+
+  private signIn(session: Session): void {
+    this.signOut();
+    const grant: SessionGrant = session.grant;
+    this.user = session.user;
+    this.live = { grant, end: (cause) => this.end(cause) };
+    this.deps.sessions.add(this.live);
+  }
+
+  /** The login this connection held is over: close with the cause's own code. */
+  private end(cause: SessionEndCause): void {
+    this.deps.log.info({ session: this.session?.id, cause }, 'session ended');
+    this.live = null;
+    this.user = null;
+    this.close(SESSION_END[cause].code, SESSION_END[cause].reason);
+  }
+
+  /**
+   * login, resume, logout (docs/protocol.md section 5). Any login attempt first ends the
+   * login this connection held: a failure leaves it logged out, a success switches user.
+   */
+  private async authenticate(message: MessageOf<'login'> | MessageOf<'resume'> | MessageOf<'logout'>): Promise<unknown> {
+    if (message.type === 'logout') {
+      const live = this.requireLive();
+      this.audit('logout', 'ok');
+      await this.send({ type: 'ok', requestId: message.requestId });
+      // every connection holding this token closes, this one included (4040)
+      this.deps.accounts.endLogin(live.grant);
+      return;
     }
+    this.signOut();
+    const action = message.type;
+    let session: Session;
+    try {
+      session = message.type === 'login' ? await this.deps.accounts.login(message.username, message.password) : this.deps.accounts.resume(message.token);
+    } catch (e) {
+      if (e instanceof AuthError) {
+        this.auditAs(action, e.code, message.type === 'login' ? message.username.slice(0, 64) : null);
+      }
+      throw e;
+    }
+    if (this.closed) return;
+    this.signIn(session);
+    this.audit(action, 'ok');
+    const answered = await this.send({ type: 'loggedIn', requestId: message.requestId, user: session.user.username, role: session.user.role, token: session.token, expiresAt: session.expiresAt });
+    // service changes are pushed from now on, after the answer that says who is logged in
+    if (!this.closed) this.deps.hub.add(this);
+    return answered;
+  }
+
+  private requireLive(): LiveSession {
+    this.requireUser();
+    return this.live!;
+  }
+
+  private async handle(message: ClientMessage, decryptMs: number): Promise<unknown> {
+    if (message.type === 'login' || message.type === 'resume' || message.type === 'logout') return this.authenticate(message);
     const user = this.requireUser();
     if (ADMIN_ONLY.has(message.type) && user.role !== 'admin') {
       this.audit(message.type, 'forbidden');
@@ -247,7 +313,11 @@ export class Connection implements PushTarget {
   }
 
   private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
-    this.deps.store.audit({ at: new Date().toISOString(), user: this.user?.username ?? null, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null });
+    this.auditAs(action, outcome, this.user?.username ?? null, service, modelVersion, detail);
+  }
+
+  private auditAs(action: string, outcome: string, user: string | null, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
+    this.deps.store.audit({ at: new Date().toISOString(), user, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null });
   }
 
   private async classify(message: MessageOf<'classify'>, decryptMs: number): Promise<void> {
@@ -263,17 +333,35 @@ export class Connection implements PushTarget {
       this.audit('classify', 'rateLimited', service.name, service.currentVersion);
       throw new RequestError('rateLimited', `more than ${this.deps.limits.imagesPerMinute} images a minute; slow down`);
     }
-    const images: WireImage[] = message.images.map((img) =>
-      img.mode === 'original'
-        ? { mode: 'original', data: img.data }
-        : img.mode === 'reduced'
-          ? { mode: 'reduced', width: img.data.width, height: img.data.height, channels: img.data.channels ?? 1, pixels: unpackFloat32(img.data.pixels) }
-          : { mode: 'features', vector: unpackFloat64(img.data.vector) },
-    );
+    // A wrong byte count spoils that image only, not the session and the requests in flight on it.
+    const malformed = new Map<number, ImageOutcome>();
+    const images: WireImage[] = [];
+    const positions: number[] = [];
+    for (const [i, img] of message.images.entries()) {
+      const planes = img.mode === 'reduced' && img.data.channels === 3 ? 4 : 1;
+      if (img.mode === 'reduced' && img.data.pixels.length !== 4 * planes * img.data.width * img.data.height) {
+        const values = planes * img.data.width * img.data.height;
+        const what = planes === 4 ? `4 planes (grey, R, G, B) of width x height = ${values} float32 values` : `width x height = ${values} float32 values`;
+        malformed.set(i, { ok: false, code: 'badImage', message: `reduced pixels must be ${what} (${4 * values} bytes); ${img.data.pixels.length} bytes were sent` });
+      } else if (img.mode === 'features' && img.data.vector.length % 8 !== 0) {
+        malformed.set(i, { ok: false, code: 'badImage', message: `a feature vector is whole float64 values (a multiple of 8 bytes); ${img.data.vector.length} bytes were sent` });
+      } else {
+        positions.push(i);
+        images.push(
+          img.mode === 'original'
+            ? { mode: 'original', data: img.data }
+            : img.mode === 'reduced'
+              ? { mode: 'reduced', width: img.data.width, height: img.data.height, channels: img.data.channels ?? 1, pixels: unpackFloat32(img.data.pixels) }
+              : { mode: 'features', vector: unpackFloat64(img.data.vector) },
+        );
+      }
+    }
     this.inFlight++;
     try {
       const version = service.currentVersion;
-      const outcomes = await this.deps.classifier.classify(service.name, version, images);
+      const classified = images.length ? await this.deps.classifier.classify(service.name, version, images) : [];
+      const outcomes: ImageOutcome[] = message.images.map((_, i) => malformed.get(i)!);
+      classified.forEach((o, k) => (outcomes[positions[k]!] = o));
       let failed = 0;
       const total = { decodeMs: 0, extractMs: 0, classifyMs: 0 };
       for (const [index, o] of outcomes.entries()) {

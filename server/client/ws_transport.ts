@@ -21,18 +21,3 @@ export function connectWebSocket(server: string): Promise<FrameTransport> {
     ws.once('error', (e) => reject(unreachable(websocket, e)));
   });
 }
-
-/** Logs in over HTTP(S) and returns the short-lived token the channel's `authenticate` takes. */
-export async function login(server: string, username: string, password: string): Promise<{ token: string; role: string }> {
-  const { http } = parseServerAddress(server);
-  const response = await fetch(new URL('/api/login', http), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  }).catch((e: unknown) => {
-    throw unreachable(http, e);
-  });
-  const body = (await response.json().catch(() => ({}))) as { token?: string; role?: string; error?: string };
-  if (!response.ok || !body.token) throw new Error(`login refused: ${body.error ?? `HTTP ${response.status}`}`);
-  return { token: body.token, role: body.role ?? '' };
-}

@@ -28,6 +28,8 @@ const serviceName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a service name i
 const version = z.number().int().min(1).max(2 ** 31);
 const count = (max: number) => z.number().int().min(0).max(max);
 const label = z.string().min(1).max(128);
+/** A login token: opaque to the client, only ever inside the channel. */
+const token = z.string().min(1).max(4096);
 const description = z.string().max(4000);
 const ms = z.number().finite().min(0);
 
@@ -55,18 +57,15 @@ export const imageSchema = z.discriminatedUnion('mode', [
   z.strictObject({
     name: imageName,
     mode: z.literal('reduced'),
-    data: z
-      .strictObject({ width: side, height: side, channels: z.union([z.literal(1), z.literal(3)]).optional(), pixels: bytes(4, MAX_MESSAGE_BYTES) })
-      .refine((d) => d.pixels.length === 4 * d.width * d.height * (d.channels === 3 ? 4 : 1), {
-        message: 'pixels must hold width x height float32 values (four planes of them with channels 3: grey, R, G, B)',
-        path: ['pixels'],
-      }),
+    // a pixel count that does not match width x height (x4 planes with channels 3) is a per-image error (the server's), not a broken message
+    data: z.strictObject({ width: side, height: side, channels: z.union([z.literal(1), z.literal(3)]).optional(), pixels: bytes(4, MAX_MESSAGE_BYTES) }),
   }),
   /** The float64 feature vector (little-endian), extracted by the client. */
   z.strictObject({
     name: imageName,
     mode: z.literal('features'),
-    data: z.strictObject({ vector: bytes(8, MAX_MESSAGE_BYTES).refine((b) => b.length % 8 === 0, 'a vector is whole float64 values') }),
+    // whole float64 values (a multiple of 8 bytes) is checked per image by the server
+    data: z.strictObject({ vector: bytes(8, MAX_MESSAGE_BYTES) }),
   }),
 ]);
 
@@ -122,14 +121,15 @@ const serviceSchema = z.strictObject({
   spec: featureSpecSchema,
   /** Every kept version, oldest first: sent to admins only. */
   versions: z.array(versionSchema).max(10_000).optional(),
+  /** The exact width and height a `reduced` image must have (spec.size, or the training images' size when it is 0). */
+  inputSize: z.strictObject({ width: side, height: side }).optional(),
 });
 
 const msg = <C extends number, F extends Role, S extends z.ZodType>(code: C, from: F, body: S) => ({ code, from, body });
 
 /** Every message type: its wire code, which side may send it, its body. Codes never change meaning. */
 export const MESSAGES = {
-  authenticate: msg(1, 'client', z.strictObject({ token: z.string().min(1).max(4096) })),
-  authenticated: msg(2, 'server', z.strictObject({ user: z.string().min(1).max(256), role: z.enum(ROLES) })),
+  // 1 and 2 (v1's authenticate, authenticated) are retired: login happens with 20 to 23
   listServices: msg(3, 'client', z.strictObject({})),
   services: msg(4, 'server', z.strictObject({ services: z.array(serviceSchema).max(1000) })),
   classify: msg(5, 'client', z.strictObject({ requestId: id, service: serviceName, images: z.array(imageSchema).min(1).max(MAX_IMAGES) })),
@@ -184,6 +184,15 @@ export const MESSAGES = {
   dropUpload: msg(18, 'client', z.strictObject({ requestId: id, uploadId: id })),
   /** Pushed to an upload's owner when the server drops it unasked (expired, or the memory cap). */
   uploadDropped: msg(19, 'server', z.strictObject({ uploadId: id, reason: z.enum(['expired', 'memory']), message: z.string().max(1000) })),
+  // 17 to 19: admin versions; 20 to 29: login (docs/protocol.md section 5); 30 to 49: user management and audit
+  login: msg(20, 'client', z.strictObject({ requestId: id, username: z.string().min(1).max(256), password: z.string().min(1).max(1024) })),
+  resume: msg(21, 'client', z.strictObject({ requestId: id, token })),
+  loggedIn: msg(
+    22,
+    'server',
+    z.strictObject({ requestId: id, user: z.string().min(1).max(256), role: z.enum(ROLES), token, expiresAt: z.number().int().min(0).max(2 ** 53 - 1) }),
+  ),
+  logout: msg(23, 'client', z.strictObject({ requestId: id })),
 } as const;
 
 type Table = typeof MESSAGES;
