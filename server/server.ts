@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { resolve } from 'node:path';
@@ -22,7 +23,10 @@ export interface ServerOptions {
   /** The first admin's password; generated (and reported once) when absent. */
   adminPassword?: string;
   limits?: Partial<ServerLimits>;
-  /** Origins allowed to open the WebSocket besides the server's own (the static web app's). */
+  /**
+   * Origins allowed besides the server's own (the static web app's): to open the WebSocket,
+   * and to read the public configuration over CORS.
+   */
   allowedOrigins?: string[];
   clientDir?: string;
   logger?: Logger;
@@ -124,9 +128,14 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     return reply.code(204).send();
   });
 
-  // The web app served from here pins the key it was served with (see docs/protocol.md).
-  app.get('/api/config', async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
-  app.get('/api/health', async () => ({ ok: true }));
+  // What a web app needs before its channel is up: nothing secret. The app served from here
+  // pins the key it was served with (see docs/protocol.md); a statically hosted copy on an
+  // allowed origin may read the same over CORS. No other route answers another origin (CORS
+  // is off by default and on for these two routes only); simple GETs need no preflight.
+  await app.register(cors, { origin: false, preflight: false });
+  const openToAllowed = { config: { cors: { origin: [...allowed], methods: ['GET', 'HEAD'] } } };
+  app.get('/api/config', openToAllowed, async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
+  app.get('/api/health', openToAllowed, async () => ({ ok: true }));
 
   return {
     app,

@@ -56,8 +56,7 @@ describe('admin page', () => {
     await page.getByLabel('User name').fill(ADMIN.username);
     await page.getByLabel('Password').fill(ADMIN.password);
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL('**/classify');
-    await page.getByRole('link', { name: 'Admin' }).click();
+    // an admin lands on the Admin page
     await page.waitForURL('**/admin');
     await page.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
     // the service the fixture published is listed

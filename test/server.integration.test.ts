@@ -12,6 +12,7 @@ import { generateIdentity, parsePin, pinOf } from '../shared/protocol/identity.t
 import { startClientSession, type ClientSession } from '../shared/protocol/session.ts';
 import { decodeImage } from '../shared/image/index.ts';
 import { prepareImage } from '../shared/features/extract.ts';
+import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import { packFloat32 } from '../shared/protocol/messages.ts';
 import { parseServerAddress } from '../server/client/server_address.ts';
 import { connectWebSocket, login } from '../server/client/ws_transport.ts';
@@ -72,7 +73,7 @@ async function connect(user = 'nurse', password = CLINICIAN_PASSWORD): Promise<M
 }
 
 async function reducedImage(file: string) {
-  const img = prepareImage(decodeImage(new Uint8Array(await readFile(file))), { features: ['hog'], size: 0, levels: 32, orientations: 9, pixelsPerCell: 8, cellsPerBlock: 2 });
+  const img = prepareImage(decodeImage(new Uint8Array(await readFile(file))), parseFeatureSpec({ features: ['hog'], size: 0, levels: 32, orientations: 9, pixelsPerCell: 8, cellsPerBlock: 2 }));
   return { mode: 'reduced' as const, data: { width: img.width, height: img.height, pixels: packFloat32(img.data) } };
 }
 

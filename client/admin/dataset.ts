@@ -12,7 +12,8 @@
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { findDuplicates, sortLabels, SPLITS, type DuplicateReport } from '../../shared/classify/dataset.ts';
 import { deidentify } from '../../shared/image/dicom/deidentify.ts';
-import { decodeImageAsync, DEFAULT_DECODE_LIMITS, findDecoder } from '../../shared/image/index.ts';
+import { DEFAULT_DECODE_LIMITS } from '../../shared/image/index.ts';
+import { decodeImageAsync, findDecoder } from '../lib/decoding.ts';
 
 export interface LocalImage {
   /** The path as the server will see it, e.g. train/malignant/12.png. */

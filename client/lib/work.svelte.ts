@@ -7,7 +7,7 @@ import { ClientError } from '../../shared/client/client.ts';
 import { PROTOCOL_ERROR_CODES } from '../../shared/protocol/errors.ts';
 import type { ClassifyImage, PrivacyMode, ServiceInfo } from '../../shared/protocol/messages.ts';
 import { channel } from './channel.svelte.ts';
-import { notifyResult } from './notify.svelte.ts';
+import { notifyFailure, notifyResult } from './notify.svelte.ts';
 import { notRedoneMessage, raced, redoMode } from './service_race.ts';
 import { clearHistory, completeJob, getMeta, has, newId, put, readAll, remove, setMeta } from './vault.ts';
 
@@ -72,6 +72,8 @@ export interface LogItem {
   thumbnail: string | null;
   entry: HistoryEntry | null;
   error: string | null;
+  /** Whether the image reached the server (a failure before that sent nothing). */
+  delivered: boolean;
   /** A failed job this page can send again from its file (it raced a change of its service). */
   retryable?: boolean;
 }
@@ -150,7 +152,15 @@ class Workbench {
   }
 
   private itemOf(v: Pick<QueuedJob, 'id' | 'name' | 'service' | 'mode'> & { sent: string | null }, state: JobState): LogItem {
-    return { id: v.id, name: v.name, service: v.service, mode: v.mode, state, sent: v.sent, thumbnail: null, entry: null, error: null };
+    return { id: v.id, name: v.name, service: v.service, mode: v.mode, state, sent: v.sent, thumbnail: null, entry: null, error: null, delivered: state === 'done' };
+  }
+
+  /** Marks a job failed, says so (toast, or a system notification when the page is hidden). */
+  private fail(id: string, error: string, delivered: boolean): void {
+    const it = this.item(id);
+    if (!it) return;
+    Object.assign(it, { state: 'failed', error, delivered });
+    void notifyFailure(`Not classified: ${it.name}`, `${it.name}: ${error}`);
   }
 
   private item(id: string): LogItem | undefined {
@@ -174,6 +184,7 @@ class Workbench {
     for (const [k, file] of files.entries()) {
       const id = fresh[k]!.id;
       try {
+        if (file.size === 0) throw new Error('the file is empty (0 bytes): there is nothing to classify');
         const reduced = await reduce(new Uint8Array(await file.arrayBuffer()), mode, spec);
         let thumbnail: string | null = null;
         try {
@@ -202,8 +213,7 @@ class Workbench {
         if (it) Object.assign(it, { state: 'queued', sent: reduced.sent, thumbnail });
         void this.pump();
       } catch (e) {
-        const it = this.item(id);
-        if (it) Object.assign(it, { state: 'failed', error: errorText(e) });
+        this.fail(id, errorText(e), false);
       }
     }
   }
@@ -230,7 +240,7 @@ class Workbench {
       const locks = navigator.locks as LockManager | undefined;
       const step = async (): Promise<boolean> => {
         if (await has('queue', id)) return this.sendNow(id);
-        this.jobs.delete(id);
+        this.end(id);
         this.items = this.items.filter((i) => i.id !== id);
         return true;
       };
@@ -266,7 +276,7 @@ class Workbench {
       if (!result.ok) {
         await remove('queue', id);
         this.end(id);
-        Object.assign(it() ?? {}, { state: 'failed', error: `${result.message} (${result.code})` });
+        this.fail(id, `${result.message} (${result.code})`, true);
         return true;
       }
       const t = result.timings;
@@ -288,7 +298,7 @@ class Workbench {
       await completeJob(id, entry.id, entry);
       this.end(id);
       if (this.user !== user) return true;
-      Object.assign(it() ?? {}, { state: 'done', entry });
+      Object.assign(it() ?? {}, { state: 'done', entry, delivered: true });
       const top = Object.entries(result.scores).find(([l]) => l === result.label)?.[1];
       const share = top !== undefined && top >= 0 && top <= 1 ? ` (${(top * 100).toFixed(0)}%)` : '';
       void notifyResult(`Result: ${result.label}`, `${job.name}: ${result.label}${share}, ${job.service} v${result.modelVersion}`);
@@ -304,7 +314,8 @@ class Workbench {
       await remove('queue', id).catch(() => {});
       this.end(id);
       const code = (e as { code?: unknown }).code;
-      Object.assign(it() ?? {}, { state: 'failed', error: typeof code === 'string' ? `${errorText(e)} (${code})` : errorText(e) });
+      // a ClientError is the server's answer; anything else was thrown here, before sending
+      this.fail(id, typeof code === 'string' ? `${errorText(e)} (${code})` : errorText(e), e instanceof ClientError);
     }
     return true;
   }

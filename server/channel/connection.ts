@@ -267,7 +267,7 @@ export class Connection implements PushTarget {
       img.mode === 'original'
         ? { mode: 'original', data: img.data }
         : img.mode === 'reduced'
-          ? { mode: 'reduced', width: img.data.width, height: img.data.height, pixels: unpackFloat32(img.data.pixels) }
+          ? { mode: 'reduced', width: img.data.width, height: img.data.height, channels: img.data.channels ?? 1, pixels: unpackFloat32(img.data.pixels) }
           : { mode: 'features', vector: unpackFloat64(img.data.vector) },
     );
     this.inFlight++;

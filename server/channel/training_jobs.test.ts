@@ -5,7 +5,12 @@ import { zipBomb } from '../../test/hostile_files.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../log.ts';
 import type { AuditEntry, Store } from '../store/store.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseModel } from '../../shared/classify/model.ts';
 import { DEFAULT_SPEC } from '../../shared/features/spec.ts';
+import { MESSAGES, type MessageOf } from '../../shared/protocol/messages.ts';
+import { dataset } from '../../test/golden.ts';
 import { DEFAULT_SERVER_LIMITS } from './limits.ts';
 import { settingsFor, TrainingJobs } from './training_jobs.ts';
 
@@ -172,4 +177,33 @@ describe('settingsFor', () => {
     expect(settingsFor({ kind: 'knn', k: 3, metric: 'cosine', weights: 'distance' })(1).params).toEqual({ type: 'knn', k: 3, metric: 'cosine', weights: 'distance' });
     expect(() => settingsFor({ kind: 'svm', kernel: 'linear', gamma: 1 })).toThrow(/gamma applies to the RBF kernel only/);
   });
+});
+
+describe('TrainingJobs with the feature families', () => {
+  it('trains on colour images with a spec of the new families, as the channel carries it', async () => {
+    let published = '';
+    const publishing = { ...store, publish: (p: { model: string }) => ((published = p.model), { version: 1 }) } as unknown as Store;
+    jobs = new TrainingJobs({ store: publishing, limits: DEFAULT_SERVER_LIMITS, log, threads: 1 });
+    const files: Record<string, Uint8Array> = {};
+    const root = join(dataset('retinamnist'), 'train');
+    for (const label of ['0', '3']) {
+      for (const f of readdirSync(join(root, label)).sort().slice(0, 8)) files[`${label}/${f}`] = new Uint8Array(readFileSync(join(root, label, f)));
+    }
+    const zip = zipSync(files);
+    start('c1', zip.length);
+    chunk('c1', 0, zip);
+    await expect(end('c1')).resolves.toEqual({ images: 16 });
+    // the train message as the channel validates it: the spec schema is the shared one
+    const spec = { ...DEFAULT_SPEC, size: 28, pixelsPerCell: 7, features: ['lbp', 'glcmAngles', 'colourMoments'], lbp: [{ method: 'uniform', points: 8, radius: 1 }], glcmDistances: [1, 2] };
+    const body = MESSAGES.train.body.parse({ requestId: 'r', uploadId: 'c1', spec, classifier: { kind: 'knn', k: 3 } });
+    const done = new Promise<MessageOf<'trainDone'>>((resolve, reject) => {
+      const { start: run } = jobs.train('admin', { type: 'train', ...body }, { progress() {}, done: resolve, failed: (code, message) => reject(new Error(`${code}: ${message}`)) });
+      run();
+    });
+    const { jobId } = await done;
+    jobs.publish('admin', { type: 'publish', requestId: 'p', jobId, service: 'retina', description: '', privacyModes: ['reduced'] });
+    const model = parseModel(published);
+    expect(model.spec).toMatchObject({ features: ['lbp', 'glcmAngles', 'colourMoments'], glcmDistances: [1, 2], histogramBins: 32 });
+    expect(model.featureLength).toBe(10 + 6 * 2 * 4 + 15);
+  }, 180_000);
 });

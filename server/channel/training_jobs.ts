@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ClassifyError } from '../../shared/classify/errors.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
 import { MedclassError } from '../../shared/errors.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import type { MessageOf, ServerMessage } from '../../shared/protocol/messages.ts';
 import type { Logger } from '../log.ts';
@@ -303,7 +304,7 @@ export class TrainingJobs {
     const job: Job = { id: `job-${randomBytes(9).toString('base64url')}`, owner, state: 'running', modelText: null, labels: [], touched: Date.now() };
     this.running = job;
     this.jobs.set(job.id, job);
-    return { jobId: job.id, start: () => void this.run(job, u, m.spec, settings, m.classifier, sink) };
+    return { jobId: job.id, start: () => void this.run(job, u, parseFeatureSpec(m.spec), settings, m.classifier, sink) };
   }
 
   private async run(job: Job, u: Upload, spec: FeatureSpec, settings: (d: number) => TrainSettings, classifier: MessageOf<'train'>['classifier'], sink: JobSink): Promise<void> {

@@ -1,4 +1,5 @@
 import { MedclassError } from '../errors.ts';
+import { formatCount } from '../format.ts';
 import { crc32 } from './crc32.ts';
 import type { GreyImage } from './grey.ts';
 import type { ImageDecoder } from './decoder.ts';
@@ -163,9 +164,18 @@ function unfilter(buf: Uint8Array, start: number, rows: number, stride: number, 
 
 /**
  * One pass's rows to grey, as samplesToGrey computes it (grey samples divided by their
- * maximum; colour by BT.601 weights; alpha ignored; palette entries as 8-bit RGB).
+ * maximum; colour by BT.601 weights; alpha ignored; palette entries as 8-bit RGB). A colour
+ * file's R, G, B samples also go to `rgb` (three per pixel) for the colour features.
  */
-function passToGrey(buf: Uint8Array, start: number, h: Header, palette: Uint8Array | null, pass: [number, number, number, number, number, number], out: Float32Array): void {
+function passToGrey(
+  buf: Uint8Array,
+  start: number,
+  h: Header,
+  palette: Uint8Array | null,
+  pass: [number, number, number, number, number, number],
+  out: Float32Array,
+  rgb: Uint16Array | null,
+): void {
   const [x0, y0, dx, dy, pw, ph] = pass;
   const stride = rowBytes(h, pw);
   const { depth, channels, width } = h;
@@ -181,6 +191,7 @@ function passToGrey(buf: Uint8Array, start: number, h: Header, palette: Uint8Arr
         if (palette) {
           if (v >= entries) throw corrupt(`pixel uses palette entry ${v}, but the palette has ${entries}`);
           out[o] = (0.299 * palette[3 * v]! + 0.587 * palette[3 * v + 1]! + 0.114 * palette[3 * v + 2]!) / 255;
+          rgb?.set(palette.subarray(3 * v, 3 * v + 3), 3 * o);
         } else out[o] = v / max;
       } else if (depth === 8) {
         const s = row + c * channels;
@@ -188,12 +199,20 @@ function passToGrey(buf: Uint8Array, start: number, h: Header, palette: Uint8Arr
           const v = buf[s]!;
           if (v >= entries) throw corrupt(`pixel uses palette entry ${v}, but the palette has ${entries}`);
           out[o] = (0.299 * palette[3 * v]! + 0.587 * palette[3 * v + 1]! + 0.114 * palette[3 * v + 2]!) / 255;
+          rgb?.set(palette.subarray(3 * v, 3 * v + 3), 3 * o);
         } else if (channels <= 2) out[o] = buf[s]! / 255;
-        else out[o] = (0.299 * buf[s]! + 0.587 * buf[s + 1]! + 0.114 * buf[s + 2]!) / 255;
+        else {
+          out[o] = (0.299 * buf[s]! + 0.587 * buf[s + 1]! + 0.114 * buf[s + 2]!) / 255;
+          rgb?.set(buf.subarray(s, s + 3), 3 * o);
+        }
       } else {
         const s = row + 2 * c * channels;
         const at = (k: number) => (buf[s + 2 * k]! << 8) | buf[s + 2 * k + 1]!;
-        out[o] = channels <= 2 ? at(0) / 65535 : (0.299 * at(0) + 0.587 * at(1) + 0.114 * at(2)) / 65535;
+        if (channels <= 2) out[o] = at(0) / 65535;
+        else {
+          out[o] = (0.299 * at(0) + 0.587 * at(1) + 0.114 * at(2)) / 65535;
+          if (rgb) [rgb[3 * o], rgb[3 * o + 1], rgb[3 * o + 2]] = [at(0), at(1), at(2)];
+        }
       }
     }
   }
@@ -205,7 +224,7 @@ export function decodePng(bytes: Uint8Array, limits: DecodeLimits): GreyImage {
   const h = readHeader(bytes);
   if (h.width < 1 || h.height < 1) throw corrupt(`declares an empty image (${h.width}x${h.height})`);
   if (h.width * h.height > limits.maxPixels) {
-    throw new MedclassError('imageTooLarge', `png declares ${h.width}x${h.height} pixels, more than the limit of ${limits.maxPixels}`);
+    throw new MedclassError('imageTooLarge', `png declares ${h.width}x${h.height} pixels, more than the limit of ${formatCount(limits.maxPixels)}`);
   }
   const { palette, data } = readChunks(bytes, h);
   const expected = pngInflatedSize(h);
@@ -217,15 +236,18 @@ export function decodePng(bytes: Uint8Array, limits: DecodeLimits): GreyImage {
   });
   if (length !== expected) throw corrupt(`image data is truncated: it inflates to ${length} bytes, its ${h.width}x${h.height} header needs ${expected}`);
   const grey = new Float32Array(h.width * h.height);
+  const colour = palette !== null || h.channels >= 3;
+  const rgb = colour ? new Uint16Array(3 * h.width * h.height) : null;
   const bpp = Math.max(1, (h.channels * h.depth) >> 3);
   let start = 0;
   for (const pass of passes(h)) {
     const stride = rowBytes(h, pass[4]);
     unfilter(buf, start, pass[5], stride, bpp);
-    passToGrey(buf, start, h, palette, pass, grey);
+    passToGrey(buf, start, h, palette, pass, grey, rgb);
     start += pass[5] * (stride + 1);
   }
-  return { width: h.width, height: h.height, data: grey };
+  const image: GreyImage = { width: h.width, height: h.height, data: grey };
+  return rgb ? { ...image, colour: { samples: rgb, channels: 3, maxValue: palette || h.depth === 8 ? 255 : 65535 } } : image;
 }
 
 export const pngDecoder: ImageDecoder = {

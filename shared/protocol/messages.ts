@@ -48,13 +48,19 @@ const side = z.number().int().min(1).max(65535);
 export const imageSchema = z.discriminatedUnion('mode', [
   /** The encoded file as it is (PNG, JPEG, ...). */
   z.strictObject({ name: imageName, mode: z.literal('original'), data: bytes(1, MAX_MESSAGE_BYTES) }),
-  /** Grey float32 pixels (little-endian), row-major, resized by the client. */
+  /**
+   * Grey float32 pixels (little-endian), row-major, resized by the client. With `channels: 3`
+   * (for a service with colour features) the grey plane is followed by the R, G and B planes.
+   */
   z.strictObject({
     name: imageName,
     mode: z.literal('reduced'),
     data: z
-      .strictObject({ width: side, height: side, pixels: bytes(4, MAX_MESSAGE_BYTES) })
-      .refine((d) => d.pixels.length === 4 * d.width * d.height, { message: 'pixels must hold width x height float32 values', path: ['pixels'] }),
+      .strictObject({ width: side, height: side, channels: z.union([z.literal(1), z.literal(3)]).optional(), pixels: bytes(4, MAX_MESSAGE_BYTES) })
+      .refine((d) => d.pixels.length === 4 * d.width * d.height * (d.channels === 3 ? 4 : 1), {
+        message: 'pixels must hold width x height float32 values (four planes of them with channels 3: grey, R, G, B)',
+        path: ['pixels'],
+      }),
   }),
   /** The float64 feature vector (little-endian), extracted by the client. */
   z.strictObject({
