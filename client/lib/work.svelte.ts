@@ -337,7 +337,9 @@ class Workbench {
       // the file stays for a retry where one can go without asking for more than the user chose
       const retryable = why === 'again' && this.files.has(id);
       if (!retryable) this.files.delete(id);
-      Object.assign(it() ?? {}, { state: 'failed', error: notRedoneMessage(why, job, now), retryable });
+      // it reached the server, which answered for another version
+      this.fail(id, notRedoneMessage(why, job, now), true);
+      Object.assign(it() ?? {}, { retryable });
       return true;
     };
     // the push may not have come yet: ask
@@ -360,7 +362,7 @@ class Workbench {
     } catch (e) {
       await remove('queue', id).catch(() => {});
       this.end(id);
-      Object.assign(it() ?? {}, { state: 'failed', error: errorText(e) });
+      this.fail(id, errorText(e), true);
     }
     return true;
   }

@@ -280,7 +280,7 @@ export class Connection implements PushTarget {
         const from = this.deps.store.findService(message.service)?.currentVersion;
         const s = this.deps.store.makeCurrent(message.service, message.version, user.username);
         this.deps.log.info({ user: user.username, service: message.service, from, version: message.version }, 'current version changed');
-        this.audit('rollback', 'ok', message.service, message.version, { from: from ?? 0, to: message.version, modes: s.privacyModes.join(',') });
+        this.audit('rollback', 'ok', message.service, message.version, { previousVersion: from ?? 0, modes: s.privacyModes.join(',') });
         const answered = await this.send({ type: 'ok', requestId: message.requestId });
         this.deps.hub.servicesChanged();
         return answered;
