@@ -7,6 +7,7 @@ import { MAX_MESSAGE_BYTES, setFrameAead } from '../shared/protocol/frames.ts';
 import { nodeFrameAead } from './crypto/node_aead.ts';
 import { AccountsService, AuthError } from './accounts/accounts.service.ts';
 import { Connection } from './channel/connection.ts';
+import { ChannelHub } from './channel/hub.ts';
 import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
 import { TrainingJobs } from './channel/training_jobs.ts';
 import { ensureDemoService, type DemoSummary } from './demo/demo.ts';
@@ -77,7 +78,8 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const demoTrained = await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
-  const training = new TrainingJobs({ store, limits, log, threads: options.threads });
+  const hub = new ChannelHub({ store, classifier, log });
+  const training = new TrainingJobs({ store, limits, log, threads: options.threads, notify: (owner, message) => hub.toUser(owner, message) });
 
   const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
   await app.register(websocket, {
@@ -103,7 +105,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       }
     },
   }, (socket) => {
-    new Connection(socket, { identity, accounts, store, classifier, limits, rate, log, training });
+    new Connection(socket, { identity, accounts, store, classifier, limits, rate, log, training, hub });
   });
 
   app.post('/api/login', async (request, reply) => {
@@ -145,6 +147,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     firstAdmin,
     demo: demoTrained ?? null,
     async close() {
+      hub.close();
       training.close();
       await app.close();
       await classifier.close();

@@ -86,6 +86,34 @@ describe('feature preview page in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  it('shows the new families, says which ran on the CPU, and draws the LBP codes and the GLCM per angle', async () => {
+    const families = loadGolden('families_s64');
+    for (const file of ['astronaut_rgb.png', 'disc.png']) {
+      const shown = await dropAndRead(file);
+      expect(await page.getByTestId('backend').textContent()).toBe('webgl');
+      const record = families.images.find((r) => r.file === file)!;
+      // the page's default LBP settings are the first three of the golden file's four
+      const lbpShown = shown['lbp'] as number[];
+      expect(lbpShown).toEqual(record.lbp!.slice(0, lbpShown.length));
+      const { lbp: _lbp, ...rest } = record;
+      expect(compareToGolden(shown, rest, GPU_TOLERANCE)).toEqual([]);
+      expect(await page.getByTestId('on-cpu').textContent()).toMatch(/Computed on the CPU .*LBP, GLCM per distance and angle, intensity histogram and moments/);
+      for (const id of ['lbp-map', 'glcm-0', 'glcm-1', 'glcm-2', 'glcm-3']) {
+        const painted = await page.getByTestId(id).evaluate((c: HTMLCanvasElement) => {
+          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          return d.some((v, i) => i % 4 !== 3 && v > 0);
+        });
+        expect(painted, id).toBe(true);
+      }
+    }
+    // colour features for the colour image, and the grey one says why it has none
+    await dropAndRead('astronaut_rgb.png');
+    await expect(page.locator('[data-feature="colour-mean"]').textContent()).resolves.toMatch(/^R 0\.\d+ {2}G 0\.\d+ {2}B 0\.\d+$/);
+    await dropAndRead('disc.png');
+    await expect(page.getByTestId('skipped-colour').textContent()).resolves.toContain('colour features need a colour image');
+    await page.screenshot({ path: join(SCREENSHOTS, 'preview-families.png'), fullPage: true });
+  });
+
   it('switches to the exact CPU path and meets the exact tolerance', async () => {
     await page.getByTestId('backend-choice').selectOption('cpu');
     await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent === 'cpu');

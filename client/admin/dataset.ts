@@ -138,15 +138,20 @@ export function zipDataset(d: LocalDataset): Uint8Array {
 
 const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
 
-/** Hashes every image (decoded pixels when possible) and finds duplicates and label conflicts. */
-export async function checkDuplicates(d: LocalDataset, onProgress?: (done: number, total: number) => void): Promise<{ report: DuplicateReport; undecodable: string[] }> {
+/** Hashes every image (decoded pixels when possible) and finds duplicates and label conflicts; keeps each decoded image's size. */
+export async function checkDuplicates(
+  d: LocalDataset,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ report: DuplicateReport; undecodable: string[]; sizes: { width: number; height: number }[] }> {
   const undecodable: string[] = [];
+  const sizes: { width: number; height: number }[] = [];
   const hashed = [];
   let done = 0;
   for (const i of d.images) {
     let data: Uint8Array;
     try {
       const g = await decodeImageAsync(i.bytes);
+      sizes.push({ width: g.width, height: g.height });
       const pixels = new Uint8Array(g.data.buffer, g.data.byteOffset, g.data.byteLength);
       data = new Uint8Array(8 + pixels.length);
       new DataView(data.buffer).setUint32(0, g.width);
@@ -159,5 +164,5 @@ export async function checkDuplicates(d: LocalDataset, onProgress?: (done: numbe
     hashed.push({ name: i.path, split: i.split, label: i.label, hash: hex(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>)) });
     if (++done % 32 === 0 || done === d.images.length) onProgress?.(done, d.images.length);
   }
-  return { report: findDuplicates(hashed), undecodable };
+  return { report: findDuplicates(hashed), undecodable, sizes };
 }

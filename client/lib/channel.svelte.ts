@@ -1,12 +1,14 @@
 /**
  * The secure channel to the server, kept open while someone is logged in: connect (pinned
- * key), authenticate with the session's token, list the services; reconnect with backoff
- * when the connection drops, at once when the browser comes back online.
+ * key), authenticate with the session's token, list the services and keep them current as the
+ * server announces changes (`serviceChanged`); reconnect with backoff when the connection
+ * drops, at once when the browser comes back online.
  */
-import { ClientError, MedclassClient, type ImageResult } from '../../shared/client/client.ts';
+import { ClientError, MedclassClient, type ImageResult, type PushEvent } from '../../shared/client/client.ts';
 import { parsePin } from '../../shared/protocol/identity.ts';
 import type { ClassifyImage, ServiceInfo } from '../../shared/protocol/messages.ts';
 import { loadServerConfig } from './config.ts';
+import { toast } from './notify.svelte.ts';
 import { openWebSocket } from './transport.ts';
 import { getMeta, setMeta } from './vault.ts';
 
@@ -108,6 +110,35 @@ class Channel {
     return () => this.readyListeners.delete(listener);
   }
 
+  /** The service of that name as last known. */
+  service(name: string): ServiceInfo | undefined {
+    return this.services?.find((s) => s.name === name);
+  }
+
+  /** Asks the server for the list again (when an answer says a service changed before its push came). */
+  async refreshServices(): Promise<void> {
+    const client = this.client;
+    if (!client || this.status !== 'ready') return;
+    const services = await client.listServices();
+    if (this.client !== client) return;
+    this.services = services;
+    this.servicesCached = false;
+    void setMeta('services', services);
+  }
+
+  /** The server announced a service's new current version: the page shows it from now on. */
+  private pushed(event: PushEvent): void {
+    if (event.type !== 'serviceChanged' || !this.services) return;
+    const fresh = event.service;
+    const before = this.service(fresh.name);
+    this.services = before ? this.services.map((s) => (s.name === fresh.name ? fresh : s)) : [...this.services, fresh].sort((a, b) => a.name.localeCompare(b.name));
+    void setMeta('services', this.services);
+    if (before?.version !== fresh.version) {
+      const what = before ? `now serves version ${fresh.version} (it was ${before.version})` : `is now offered (version ${fresh.version})`;
+      toast(`${fresh.name} was updated`, `${fresh.name} ${what}.${fresh.description ? ` ${fresh.description}` : ''}`, 'info');
+    }
+  }
+
   /** Classifies one image; rejects with ClientError `closed` when not connected or the connection drops. */
   async classify(service: string, image: ClassifyImage): Promise<ImageResult> {
     if (!this.client || this.status !== 'ready') throw new ClientError('closed', 'not connected');
@@ -138,6 +169,10 @@ class Channel {
       const transport = await openWebSocket(config.websocket);
       if (generation !== this.generation) return transport.close(1000, 'superseded');
       client = await MedclassClient.connect(transport, pins);
+      const mine = client;
+      client.onPush((event) => {
+        if (this.client === mine) this.pushed(event);
+      });
       await client.authenticate(this.token!);
       const services = await client.listServices();
       if (generation !== this.generation) return client.close();
@@ -149,7 +184,6 @@ class Channel {
       this.fingerprint = config.pin.split('/')[1] ?? null;
       this.status = 'ready';
       void setMeta('services', services);
-      const mine = client;
       void transport.closed.then(({ code, reason }) => {
         if (this.client !== mine) return;
         this.client = null;

@@ -7,8 +7,9 @@ import { acceptClientSession, type ServerSession } from '../../shared/protocol/s
 import { AuthError, type AccountsService } from '../accounts/accounts.service.ts';
 import type { WireImage } from '../classify/classify_images.ts';
 import type { Classifier } from '../classify/classifier_pool.ts';
-import { StoreError, type Store, type User } from '../store/store.ts';
+import { StoreError, type Role, type Store, type User } from '../store/store.ts';
 import type { Logger } from '../log.ts';
+import { serviceEntry, type ChannelHub, type PushTarget } from './hub.ts';
 import type { RateLimiter, ServerLimits } from './limits.ts';
 import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.ts';
 
@@ -22,6 +23,8 @@ export interface ConnectionDeps {
   log: Logger;
   /** Uploads, training jobs and publishing (admins). */
   training: TrainingJobs;
+  /** What the server pushes to connections unasked (service changes). */
+  hub: ChannelHub;
 }
 
 type Reply = ServerMessage;
@@ -35,14 +38,14 @@ class RequestError extends Error {
   }
 }
 
-const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'rollback']);
+const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'rollback', 'dropUpload']);
 
 /**
  * One client's WebSocket: the handshake, then sealed frames carrying messages. Frames are
  * opened in order (the session queues them, as `ws` does not wait for async handlers);
  * every message is authorised on its own, not only the connection.
  */
-export class Connection {
+export class Connection implements PushTarget {
   private session: ServerSession | null = null;
   private handshaking: Promise<void> | null = null;
   private user: User | null = null;
@@ -61,6 +64,19 @@ export class Connection {
     this.touch(deps.limits.handshakeMs);
   }
 
+  get username(): string | null {
+    return this.user?.username ?? null;
+  }
+
+  get role(): Role | null {
+    return this.user?.role ?? null;
+  }
+
+  /** A message the server sends unasked (in order with the answers: the session seals in call order). */
+  push(message: Reply): void {
+    void this.send(message);
+  }
+
   private touch(ms = this.deps.limits.idleMs): void {
     clearTimeout(this.idle);
     this.idle = setTimeout(() => this.close(4008, this.session ? 'idle timeout' : 'handshake timeout'), ms);
@@ -68,6 +84,7 @@ export class Connection {
 
   private dispose(): void {
     if (!this.closed) this.deps.training.connectionClosed(this);
+    this.deps.hub.remove(this);
     this.closed = true;
     clearTimeout(this.idle);
     this.session?.close();
@@ -155,7 +172,9 @@ export class Connection {
     if (message.type === 'authenticate') {
       this.user = this.deps.accounts.authenticate(message.token);
       this.audit('authenticate', 'ok');
-      return this.send({ type: 'authenticated', user: this.user.username, role: this.user.role });
+      const answered = await this.send({ type: 'authenticated', user: this.user.username, role: this.user.role });
+      if (!this.closed) this.deps.hub.add(this);
+      return answered;
     }
     const user = this.requireUser();
     if (ADMIN_ONLY.has(message.type) && user.role !== 'admin') {
@@ -184,15 +203,25 @@ export class Connection {
         job.start();
         return answered;
       }
-      case 'publish':
+      case 'publish': {
         this.deps.training.publish(user.username, message);
-        return this.send({ type: 'ok', requestId: message.requestId, jobId: message.jobId });
-      case 'rollback': {
-        this.deps.store.rollback(message.service, message.version);
-        this.deps.log.info({ user: user.username, service: message.service, version: message.version }, 'rolled back');
-        this.audit('rollback', 'ok', message.service, message.version);
-        return this.send({ type: 'ok', requestId: message.requestId });
+        const answered = await this.send({ type: 'ok', requestId: message.requestId, jobId: message.jobId });
+        this.deps.hub.servicesChanged();
+        return answered;
       }
+      case 'rollback': {
+        // any kept version, older or newer than the current one
+        const from = this.deps.store.findService(message.service)?.currentVersion;
+        const s = this.deps.store.makeCurrent(message.service, message.version, user.username);
+        this.deps.log.info({ user: user.username, service: message.service, from, version: message.version }, 'current version changed');
+        this.audit('rollback', 'ok', message.service, message.version, { from: from ?? 0, to: message.version, modes: s.privacyModes.join(',') });
+        const answered = await this.send({ type: 'ok', requestId: message.requestId });
+        this.deps.hub.servicesChanged();
+        return answered;
+      }
+      case 'dropUpload':
+        this.deps.training.dropUpload(user.username, message.uploadId);
+        return this.send({ type: 'ok', requestId: message.requestId });
       default:
         throw new RequestError('notImplemented', `${(message as { type: string }).type} is not served yet`);
     }
@@ -211,11 +240,10 @@ export class Connection {
     };
   }
 
+  /** Each service's current version; admins also get every kept version. */
   private services(): MessageOf<'services'>['services'] {
-    return this.deps.store.listServices().flatMap((s) => {
-      const model = this.deps.classifier.describe(s.name, s.currentVersion);
-      return model ? [{ name: s.name, description: s.description, version: s.currentVersion, labels: model.labels, privacyModes: s.privacyModes, spec: model.spec }] : [];
-    });
+    const admin = this.user?.role === 'admin';
+    return this.deps.store.listServices().flatMap((s) => serviceEntry(s, this.deps.classifier, admin) ?? []);
   }
 
   private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {

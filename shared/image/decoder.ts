@@ -57,8 +57,25 @@ function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): { decoder: Ima
  * `decodeImageAsync`, or their codecs loaded beforehand.
  */
 export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): GreyImage {
-  const { decoder, width, height } = checkedDecoder(bytes, limits);
-  return sameSize(decoder, decoder.decode(bytes, limits), width, height);
+  return clearly(bytes, () => {
+    const { decoder, width, height } = checkedDecoder(bytes, limits);
+    return sameSize(decoder, decoder.decode(bytes, limits), width, height);
+  });
+}
+
+/**
+ * Whatever a codec throws on a hostile file (dicom-parser throws strings, codecs RangeErrors)
+ * becomes a clear refusal with a code and one line: the caller goes on with the next image.
+ */
+function clearly<T>(bytes: Uint8Array, work: () => T): T {
+  try {
+    return work();
+  } catch (e) {
+    if (e instanceof MedclassError) throw e;
+    const what = findDecoder(bytes)?.format ?? 'the image';
+    const text = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+    throw new MedclassError('corruptImage', `${what} could not be decoded: ${text}`);
+  }
 }
 
 /** A decoder that found another size than the header declared read something else than what was checked. */
@@ -71,7 +88,7 @@ function sameSize(decoder: ImageDecoder, image: GreyImage, width: number, height
 
 /** As decodeImage, loading the codec the file needs first. */
 export async function decodeImageAsync(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<GreyImage> {
-  const { decoder, width, height } = checkedDecoder(bytes, limits);
+  const { decoder, width, height } = clearly(bytes, () => checkedDecoder(bytes, limits));
   await decoder.prepare?.(bytes);
-  return sameSize(decoder, decoder.decode(bytes, limits), width, height);
+  return clearly(bytes, () => sameSize(decoder, decoder.decode(bytes, limits), width, height));
 }

@@ -19,7 +19,7 @@ export const MAX_JPEG_SCANS = 100;
  * jpeg-js does any work: one frame only (a second could declare another size), and at most
  * MAX_JPEG_SCANS scans.
  */
-function checkStructure(bytes: Uint8Array): void {
+export function checkJpegStructure(bytes: Uint8Array): void {
   let frames = 0;
   let scans = 0;
   let p = 2;
@@ -68,7 +68,7 @@ export const jpegDecoder: ImageDecoder = {
     return { width, height };
   },
   decode(bytes, limits): GreyImage {
-    checkStructure(bytes);
+    checkJpegStructure(bytes);
     try {
       const jpeg = decode(bytes, {
         useTArray: true,

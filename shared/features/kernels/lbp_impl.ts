@@ -24,6 +24,28 @@ export function lbpOffsets(points: number, radius: number): { rows: Float64Array
 }
 
 /**
+ * Per row (or column) `t` and point `i`, what the interpolation needs of `t + offset[i]`:
+ * the floor and ceiling (as indices into a zero-padded image) and the fraction. They depend
+ * on the row (or column) alone, so the pixel loop computes none of them.
+ */
+function axisTable(count: number, offsets: Float64Array, pad: number, stride: number): { lo: Int32Array; hi: Int32Array; f: Float64Array } {
+  const P = offsets.length;
+  const lo = new Int32Array(count * P);
+  const hi = new Int32Array(count * P);
+  const f = new Float64Array(count * P);
+  for (let t = 0; t < count; t++) {
+    for (let i = 0; i < P; i++) {
+      const y = t + offsets[i]!;
+      const fl = Math.floor(y);
+      lo[t * P + i] = (fl + pad) * stride;
+      hi[t * P + i] = (Math.ceil(y) + pad) * stride;
+      f[t * P + i] = y - fl;
+    }
+  }
+  return { lo, hi, f };
+}
+
+/**
  * The LBP code of every pixel of one `height x width` image (row-major, from `base`), as
  * `skimage.feature.local_binary_pattern(image, P, R, method)` on its float64 widening:
  * each circle point bilinearly interpolated with zeros outside the image, in scikit-image's
@@ -34,26 +56,33 @@ export function lbpOffsets(points: number, radius: number): { rows: Float64Array
 export function lbpCodes(v: Float32Array, base: number, height: number, width: number, c: LbpConfig, out: Int32Array): Int32Array {
   const P = c.points;
   const { rows, cols } = lbpOffsets(P, c.radius);
+  // A zero border as wide as the circle reaches, so no read needs a bounds test.
+  const pad = Math.ceil(Math.fround(c.radius)) + 1;
+  const pw = width + 2 * pad;
+  const padded = new Float64Array((height + 2 * pad) * pw);
+  for (let r = 0; r < height; r++) for (let col = 0; col < width; col++) padded[(r + pad) * pw + col + pad] = v[base + r * width + col]!;
+  const ys = axisTable(height, rows, pad, pw);
+  const xs = axisTable(width, cols, pad, 1);
   const set = new Uint8Array(P);
-  const at = (r: number, col: number): number => (r < 0 || r >= height || col < 0 || col >= width ? 0 : v[base + r * width + col]!);
+  const uniform = c.method === 'uniform';
   for (let r = 0; r < height; r++) {
     for (let col = 0; col < width; col++) {
       const centre = v[base + r * width + col]!;
       for (let i = 0; i < P; i++) {
-        const y = r + rows[i]!;
-        const x = col + cols[i]!;
-        const minr = Math.floor(y);
-        const minc = Math.floor(x);
-        const maxr = Math.ceil(y);
-        const maxc = Math.ceil(x);
-        const dr = y - minr;
-        const dc = x - minc;
-        const top = (1 - dc) * at(minr, minc) + dc * at(minr, maxc);
-        const bottom = (1 - dc) * at(maxr, minc) + dc * at(maxr, maxc);
-        set[i] = (1 - dr) * top + dr * bottom - centre >= 0 ? 1 : 0;
+        const ry = r * P + i;
+        const cx = col * P + i;
+        const top = ys.lo[ry]!;
+        const bottom = ys.hi[ry]!;
+        const left = xs.lo[cx]!;
+        const right = xs.hi[cx]!;
+        const dr = ys.f[ry]!;
+        const dc = xs.f[cx]!;
+        const t = (1 - dc) * padded[top + left]! + dc * padded[top + right]!;
+        const b = (1 - dc) * padded[bottom + left]! + dc * padded[bottom + right]!;
+        set[i] = (1 - dr) * t + dr * b - centre >= 0 ? 1 : 0;
       }
       let code = 0;
-      if (c.method === 'uniform') {
+      if (uniform) {
         let changes = 0;
         for (let i = 0; i < P - 1; i++) changes += set[i] !== set[i + 1] ? 1 : 0;
         if (changes <= 2) for (let i = 0; i < P; i++) code += set[i]!;

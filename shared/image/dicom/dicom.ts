@@ -7,6 +7,7 @@ import type { DataSet, Element } from 'dicom-parser';
 import { MedclassError } from '../../errors.ts';
 import type { GreyImage } from '../grey.ts';
 import type { ImageDecoder } from '../decoder.ts';
+import { checkJpegStructure } from '../jpeg.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../limits.ts';
 import { checkStreamAgainstHeader, j2kHeader, jpegHeader } from './codestream.ts';
 import {
@@ -369,6 +370,7 @@ function decodeCompressed(kind: string, stream: Uint8Array, px: PixelModule, lim
       return decodeJpegLossless(stream, bitsAllocated > 8 ? 2 : 1);
     }
     case 'jpeg': {
+      checkJpegStructure(stream); // one frame, a bounded number of (progressive) scans
       const header = jpegHeader(stream, 'JPEG');
       checkStreamAgainstHeader(header, 'JPEG', rows, columns, spp);
       if (header.precision > 8) {
