@@ -362,6 +362,7 @@ class Workbench {
     } catch (e) {
       await remove('queue', id).catch(() => {});
       this.end(id);
+      // the first try reached the server (and raced the change): "nothing sent" would be wrong
       this.fail(id, errorText(e), true);
     }
     return true;
