@@ -7,12 +7,15 @@ import { MAX_MESSAGE_BYTES, setFrameAead } from '../shared/protocol/frames.ts';
 import { nodeFrameAead } from './crypto/node_aead.ts';
 import { AccountsService, AuthError } from './accounts/accounts.service.ts';
 import { Connection } from './channel/connection.ts';
-import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
+import { LoginGuard } from './accounts/login_guard.ts';
+import { AddressLimits } from './channel/address_limits.ts';
+import { RateLimiter, resolveLimits, type LimitsOverride } from './channel/limits.ts';
+import { UserShares } from './channel/user_shares.ts';
 import { TrainingJobs } from './channel/training_jobs.ts';
 import { ensureDemoService } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
 import { buildApp } from './http/app.ts';
-import { loadOrCreateIdentity, pinString } from './identity_file.ts';
+import { loadOrCreateIdentity, loadOrCreateSecret, pinString } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
 import { SqliteStore } from './store/sqlite.store.ts';
 import type { Store } from './store/store.ts';
@@ -21,7 +24,12 @@ export interface ServerOptions {
   dataDir: string;
   /** The first admin's password; generated (and reported once) when absent. */
   adminPassword?: string;
-  limits?: Partial<ServerLimits>;
+  limits?: LimitsOverride;
+  /**
+   * The proxies whose X-Forwarded-For is believed (addresses or CIDR ranges; Azure App Service's
+   * front end, for one). Without it the client address is the TCP peer and X-Forwarded-For is ignored.
+   */
+  trustedProxies?: string[];
   /** Origins allowed to open the WebSocket besides the server's own (the static web app's). */
   allowedOrigins?: string[];
   clientDir?: string;
@@ -55,7 +63,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const log = options.logger ?? createLogger();
-  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits, upload: { ...DEFAULT_SERVER_LIMITS.upload, ...options.limits?.upload } };
+  const limits = resolveLimits(options.limits);
   const database = join(dataDir, 'medclass.db');
   const store = new SqliteStore(database);
   // The demo service (first start only) trains while the identity and the first admin are made.
@@ -66,14 +74,16 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
         });
   const { identity } = await loadOrCreateIdentity(dataDir);
-  const accounts = new AccountsService(store);
+  const accounts = new AccountsService(store, Date.now, new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login));
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
   await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
+  const shares = new UserShares(limits.shares);
+  const addresses = new AddressLimits(limits.addresses);
   const training = new TrainingJobs({ store, limits, log, threads: options.threads });
 
-  const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
+  const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}), trustedProxies: options.trustedProxies ?? [] });
   await app.register(websocket, {
     options: { maxPayload: Math.min(limits.maxMessageBytes, MAX_MESSAGE_BYTES + 64), perMessageDeflate: false },
     // The plugin's default handler terminates the socket at once, so the TCP reset can
@@ -93,23 +103,33 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       const origin = request.headers.origin;
       if (origin && !allowed.has(origin) && new URL(origin).host !== request.headers.host) {
         log.warn({ origin }, 'WebSocket refused: origin not allowed');
-        await reply.code(403).send({ error: 'origin not allowed' });
+        return reply.code(403).send({ error: 'origin not allowed' });
       }
+      // before the upgrade: a refused client costs no ECDH
+      const admitted = addresses.admit(request.ip);
+      if (!admitted.ok) {
+        log.info({ reason: admitted.reason }, 'WebSocket refused: address limits');
+        return reply.code(429).send({ error: admitted.reason });
+      }
+      (request as { admittedAddress?: string }).admittedAddress = admitted.key;
     },
-  }, (socket) => {
-    new Connection(socket, { identity, accounts, store, classifier, limits, rate, log, training });
+  }, (socket, request) => {
+    const address = (request as { admittedAddress?: string }).admittedAddress!;
+    socket.once('close', () => addresses.release(address));
+    new Connection(socket, { identity, accounts, store, classifier, limits, rate, shares, address, log, training });
   });
 
   app.post('/api/login', async (request, reply) => {
     const body = loginSchema.safeParse(request.body);
     if (!body.success) return reply.code(400).send({ error: 'send {"username", "password"}' });
     try {
-      const session = await accounts.login(body.data.username, body.data.password);
+      const session = await accounts.login(body.data.username, body.data.password, { address: request.ip });
       store.audit({ at: new Date().toISOString(), user: session.user.username, action: 'login', outcome: 'ok' });
       return { token: session.token, expiresAt: session.expiresAt, user: session.user.username, role: session.user.role };
     } catch (e) {
       if (!(e instanceof AuthError)) throw e;
-      store.audit({ at: new Date().toISOString(), user: body.data.username.slice(0, 64), action: 'login', outcome: e.code });
+      // a name that is no user's is not kept: it may be a password typed in the wrong field
+      store.audit({ at: new Date().toISOString(), user: accounts.auditName(body.data.username), action: 'login', outcome: e.code });
       return reply.code(e.code === 'tooManyAttempts' ? 429 : 401).send({ error: e.message });
     }
   });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Role, Store, User } from '../store/store.ts';
+import { LoginGuard, LoginRefused } from './login_guard.ts';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
 
 export class AuthError extends Error {
@@ -16,25 +17,37 @@ export interface Session {
   token: string;
   expiresAt: number;
   user: { username: string; role: Role };
+  /** Presented at the next login from this client, it keeps this client's own allowance (login_guard.ts). */
+  deviceToken: string;
+}
+
+/** Where a login comes from: the client's address (behind a trusted proxy, the forwarded one) and its device token. */
+export interface LoginOrigin {
+  address?: string;
+  deviceToken?: string;
 }
 
 /** Short-lived: a stolen token is worth little for long. */
 export const TOKEN_LIFETIME_MS = 30 * 60 * 1000;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
-const ATTEMPTS = { max: 5, windowMs: 60_000 };
 
 // Only a hash of each token is stored: a copy of the database logs nobody in.
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 export class AccountsService {
-  private readonly failures = new Map<string, number[]>();
   // A fixed hash to verify against when the user does not exist, so timing tells nothing.
   private readonly decoy = hashPassword(generatePassword());
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
+    readonly guard: LoginGuard = new LoginGuard(undefined, {}, now),
   ) {}
+
+  /** The name to write in the audit trail for a login attempt: never a name that is no user's (it may be a password typed in the wrong field). */
+  auditName(username: string): string {
+    return this.store.findUser(username) ? username : 'unknown';
+  }
 
   async createUser(username: string, password: string, role: Role): Promise<User> {
     if (!USERNAME.test(username)) throw new AuthError('invalidInput', 'user names are 2-64 of a-z, 0-9, ".", "_" and "-"');
@@ -54,27 +67,34 @@ export class AccountsService {
     return { username: 'admin', password: password ? null : chosen };
   }
 
-  private throttle(username: string): void {
-    const now = this.now();
-    const recent = (this.failures.get(username) ?? []).filter((t) => now - t < ATTEMPTS.windowMs);
-    this.failures.set(username, recent);
-    if (recent.length >= ATTEMPTS.max) throw new AuthError('tooManyAttempts', 'too many failed logins; wait a minute');
-  }
-
-  async login(username: string, password: string): Promise<Session> {
-    this.throttle(username);
-    const user = this.store.findUser(username);
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await this.decoy));
+  async login(username: string, password: string, origin: LoginOrigin = {}): Promise<Session> {
+    let attempt;
+    try {
+      // counted now, before any hashing: concurrent guesses cannot pass the limits
+      attempt = this.guard.begin(username, origin.address ?? 'unknown', origin.deviceToken);
+    } catch (e) {
+      if (e instanceof LoginRefused) throw new AuthError('tooManyAttempts', e.message);
+      throw e;
+    }
+    let ok: boolean;
+    let user: User | undefined;
+    try {
+      await attempt.hashSlot();
+      user = this.store.findUser(username);
+      ok = await verifyPassword(password, user?.passwordHash ?? (await this.decoy));
+    } finally {
+      attempt.release();
+    }
     if (!user || !ok) {
-      this.failures.get(username)!.push(this.now());
+      attempt.failed();
       throw new AuthError('badCredentials', 'wrong user name or password');
     }
-    this.failures.delete(username);
+    attempt.succeeded();
     const token = randomBytes(32).toString('base64url');
     const expiresAt = this.now() + TOKEN_LIFETIME_MS;
     this.store.deleteExpiredTokens(this.now());
     this.store.saveToken(tokenHash(token), { userId: user.id, expiresAt });
-    return { token, expiresAt, user: { username: user.username, role: user.role } };
+    return { token, expiresAt, user: { username: user.username, role: user.role }, deviceToken: this.guard.issueDeviceToken(user.username) };
   }
 
   /** The user a token belongs to; refused when unknown or expired. */

@@ -10,6 +10,7 @@ import type { Classifier } from '../classify/classifier_pool.ts';
 import { StoreError, type Store, type User } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import type { RateLimiter, ServerLimits } from './limits.ts';
+import type { UserShares } from './user_shares.ts';
 import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.ts';
 
 export interface ConnectionDeps {
@@ -19,6 +20,10 @@ export interface ConnectionDeps {
   classifier: Classifier;
   limits: ServerLimits;
   rate: RateLimiter;
+  /** Requests and bytes in flight per user and in all. */
+  shares: UserShares;
+  /** The client's address as the limits count it (behind a trusted proxy, the forwarded one). */
+  address: string;
   log: Logger;
   /** Uploads, training jobs and publishing (admins). */
   training: TrainingJobs;
@@ -231,10 +236,6 @@ export class Connection {
     if (this.inFlight >= this.deps.limits.concurrentPerConnection) {
       throw new RequestError('busy', `at most ${this.deps.limits.concurrentPerConnection} requests at once per connection`);
     }
-    if (!this.deps.rate.take(user.username, message.images.length)) {
-      this.audit('classify', 'rateLimited', service.name, service.currentVersion);
-      throw new RequestError('rateLimited', `more than ${this.deps.limits.imagesPerMinute} images a minute; slow down`);
-    }
     const images: WireImage[] = message.images.map((img) =>
       img.mode === 'original'
         ? { mode: 'original', data: img.data }
@@ -242,10 +243,17 @@ export class Connection {
           ? { mode: 'reduced', width: img.data.width, height: img.data.height, pixels: unpackFloat32(img.data.pixels) }
           : { mode: 'features', vector: unpackFloat64(img.data.vector) },
     );
+    const share = this.deps.shares.take(user.username, message.images.reduce((n, img) => n + imageBytes(img), 0));
+    if (!share.ok) throw new RequestError('busy', share.reason);
+    if (!this.deps.rate.take(user.username, message.images.length)) {
+      share.release();
+      this.audit('classify', 'rateLimited', service.name, service.currentVersion);
+      throw new RequestError('rateLimited', `more than ${this.deps.limits.imagesPerMinute} images a minute; slow down`);
+    }
     this.inFlight++;
     try {
       const version = service.currentVersion;
-      const outcomes = await this.deps.classifier.classify(service.name, version, images);
+      const outcomes = await this.deps.classifier.classify(service.name, version, images, user.username);
       let failed = 0;
       const total = { decodeMs: 0, extractMs: 0, classifyMs: 0 };
       for (const [index, o] of outcomes.entries()) {
@@ -282,8 +290,12 @@ export class Connection {
       });
     } finally {
       this.inFlight--;
+      share.release();
     }
   }
 }
+
+const imageBytes = (img: MessageOf<'classify'>['images'][number]): number =>
+  img.mode === 'original' ? img.data.length : img.mode === 'reduced' ? img.data.pixels.length : img.data.vector.length;
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;

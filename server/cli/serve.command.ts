@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { ensureClientBuilt } from '../http/app.ts';
+import { parseLimitsJson, type LimitsOverride } from '../channel/limits.ts';
 import { loadOrCreateIdentity, pinString } from '../identity_file.ts';
+import { CliError } from './cli_error.ts';
 
 interface ServeOptions {
   data: string;
@@ -9,6 +11,20 @@ interface ServeOptions {
   allowOrigin?: string[];
   /** false with --no-demo. */
   demo?: boolean;
+  trustProxy?: string[];
+  imagesPerMinute?: string;
+}
+
+/** The limits from MEDCLASS_LIMITS (JSON) and --images-per-minute, which wins. */
+function limitsFrom(o: ServeOptions): LimitsOverride {
+  const env = process.env['MEDCLASS_LIMITS'];
+  const limits = env ? parseLimitsJson(env) : {};
+  if (o.imagesPerMinute !== undefined) {
+    const n = Number(o.imagesPerMinute);
+    if (!Number.isInteger(n) || n < 1) throw new CliError('--images-per-minute takes a whole number from 1');
+    limits.imagesPerMinute = n;
+  }
+  return limits;
 }
 
 export async function serveCommand(o: ServeOptions): Promise<void> {
@@ -16,11 +32,13 @@ export async function serveCommand(o: ServeOptions): Promise<void> {
   await ensureClientBuilt(say);
   const { createMedclassServer } = await import('../server.ts');
   const adminPassword = process.env['MEDCLASS_ADMIN_PASSWORD'] || undefined;
-  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false });
+  const trustedProxies = [...(o.trustProxy ?? []), ...(process.env['MEDCLASS_TRUSTED_PROXIES'] ?? '').split(',')].map((p) => p.trim()).filter(Boolean);
+  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false, limits: limitsFrom(o), trustedProxies });
   const address = await server.app.listen({ port: Number(o.port), host: o.host });
   say(`MedClass is serving ${address}`);
   say(`data folder: ${resolve(o.data)}`);
   say(`server fingerprint: ${server.fingerprint}`);
+  if (trustedProxies.length) say(`client addresses from X-Forwarded-For of: ${trustedProxies.join(', ')}`);
   say(`pin (for medclass classify --pin): ${server.pin}`);
   if (server.firstAdmin) {
     say(
