@@ -74,7 +74,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
         });
   const { identity } = await loadOrCreateIdentity(dataDir);
-  const accounts = new AccountsService(store, Date.now, new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login));
+  const accounts = new AccountsService(store, Date.now, { guard: new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login) });
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
   await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { SessionEndCause } from '../../shared/protocol/session_end.ts';
+import { InProcessEvents, type ClusterEvents } from '../cluster/events.ts';
 import type { Role, Store, User } from '../store/store.ts';
 import { LoginGuard, LoginRefused } from './login_guard.ts';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
@@ -6,7 +8,7 @@ import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
 export class AuthError extends Error {
   override name = 'AuthError';
   constructor(
-    readonly code: 'badCredentials' | 'badToken' | 'tooManyAttempts' | 'invalidInput',
+    readonly code: 'badCredentials' | 'badToken' | 'tooManyAttempts' | 'invalidInput' | 'disabled' | 'notFound' | 'lastAdmin',
     message: string,
   ) {
     super(message);
@@ -17,8 +19,10 @@ export interface Session {
   token: string;
   expiresAt: number;
   user: { username: string; role: Role };
-  /** Presented at the next login from this client, it keeps this client's own allowance (login_guard.ts). */
-  deviceToken: string;
+  /** What a live session was granted on; the session registry re-checks it against the store. */
+  grant: SessionGrant;
+  /** Presented at the next login from this client, it keeps this client's own allowance (login_guard.ts); set by `login`. */
+  deviceToken?: string;
 }
 
 /** Where a login comes from: the client's address (behind a trusted proxy, the forwarded one) and its device token. */
@@ -27,22 +31,63 @@ export interface LoginOrigin {
   deviceToken?: string;
 }
 
+/**
+ * The facts a live session's authorisation rests on. When any of them no longer holds in the
+ * store, the session ends (`endCause`).
+ */
+export interface SessionGrant {
+  userId: number;
+  tokenHash: string;
+  expiresAt: number;
+  role: Role;
+  /** The password hash at login: a change of password (anywhere) ends the session. */
+  passwordHash: string;
+}
+
+/** A user as admins see them: never the password hash. */
+export interface UserSummary {
+  username: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: string;
+}
+
 /** Short-lived: a stolen token is worth little for long. */
 export const TOKEN_LIFETIME_MS = 30 * 60 * 1000;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+export const MIN_PASSWORD_LENGTH = 12;
 
 // Only a hash of each token is stored: a copy of the database logs nobody in.
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('base64url');
 
+export interface AccountsOptions {
+  /** Where changes of access are announced (default: this process only). */
+  events?: ClusterEvents;
+  tokenLifetimeMs?: number;
+  /** Login attempts' limits and device tokens (default: default limits, a key for this process only). */
+  guard?: LoginGuard;
+}
+
 export class AccountsService {
   // A fixed hash to verify against when the user does not exist, so timing tells nothing.
   private readonly decoy = hashPassword(generatePassword());
+  readonly events: ClusterEvents;
+  readonly tokenLifetimeMs: number;
+  readonly guard: LoginGuard;
 
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
-    readonly guard: LoginGuard = new LoginGuard(undefined, {}, now),
-  ) {}
+    options: AccountsOptions = {},
+  ) {
+    this.events = options.events ?? new InProcessEvents();
+    this.tokenLifetimeMs = options.tokenLifetimeMs ?? TOKEN_LIFETIME_MS;
+    this.guard = options.guard ?? new LoginGuard(undefined, {}, now);
+  }
+
+  private static checkPassword(password: string): void {
+    if (typeof password !== 'string' || password.length < MIN_PASSWORD_LENGTH) throw new AuthError('invalidInput', `passwords need at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
 
   /** The name to write in the audit trail for a login attempt: never a name that is no user's (it may be a password typed in the wrong field). */
   auditName(username: string): string {
@@ -51,7 +96,7 @@ export class AccountsService {
 
   async createUser(username: string, password: string, role: Role): Promise<User> {
     if (!USERNAME.test(username)) throw new AuthError('invalidInput', 'user names are 2-64 of a-z, 0-9, ".", "_" and "-"');
-    if (password.length < 12) throw new AuthError('invalidInput', 'passwords need at least 12 characters');
+    AccountsService.checkPassword(password);
     return this.store.createUser({ username, role, passwordHash: await hashPassword(password) });
   }
 
@@ -67,6 +112,16 @@ export class AccountsService {
     return { username: 'admin', password: password ? null : chosen };
   }
 
+  private session(token: string, user: User, expiresAt: number): Session {
+    return {
+      token,
+      expiresAt,
+      user: { username: user.username, role: user.role },
+      grant: { userId: user.id, tokenHash: tokenHash(token), expiresAt, role: user.role, passwordHash: user.passwordHash },
+    };
+  }
+
+  /** Checks the password and issues a new token (inside the channel only: docs/protocol.md section 5). */
   async login(username: string, password: string, origin: LoginOrigin = {}): Promise<Session> {
     let attempt;
     try {
@@ -90,23 +145,106 @@ export class AccountsService {
       throw new AuthError('badCredentials', 'wrong user name or password');
     }
     attempt.succeeded();
+    // said only to whoever knows the password
+    if (user.disabled) throw new AuthError('disabled', 'this account is disabled; ask an administrator');
     const token = randomBytes(32).toString('base64url');
-    const expiresAt = this.now() + TOKEN_LIFETIME_MS;
+    const expiresAt = this.now() + this.tokenLifetimeMs;
     this.store.deleteExpiredTokens(this.now());
     this.store.saveToken(tokenHash(token), { userId: user.id, expiresAt });
-    return { token, expiresAt, user: { username: user.username, role: user.role }, deviceToken: this.guard.issueDeviceToken(user.username) };
+    return { ...this.session(token, user, expiresAt), deviceToken: this.guard.issueDeviceToken(user.username) };
   }
 
-  /** The user a token belongs to; refused when unknown or expired. */
-  authenticate(token: string): User {
+  /** A token from an earlier login, presented again (a reconnect); refused when unknown, expired or its user disabled. */
+  resume(token: string): Session {
     const record = typeof token === 'string' ? this.store.findToken(tokenHash(token)) : undefined;
     if (!record || record.expiresAt <= this.now()) throw new AuthError('badToken', 'not logged in, or the login has expired');
     const user = this.store.userById(record.userId);
-    if (!user) throw new AuthError('badToken', 'not logged in, or the login has expired');
+    if (!user || user.disabled) throw new AuthError('badToken', 'not logged in, or the login has expired');
+    return this.session(token, user, record.expiresAt);
+  }
+
+  /** The user a token belongs to. */
+  authenticate(token: string): User {
+    return this.store.userById(this.resume(token).grant.userId)!;
+  }
+
+  /** Ends the token everywhere: every live session holding it closes (4040). */
+  logout(token: string): void {
+    const hash = tokenHash(token);
+    const record = this.store.findToken(hash);
+    this.store.deleteToken(hash);
+    if (record) this.events.publish({ userId: record.userId });
+  }
+
+  /**
+   * Why a live session granted on `grant` must end now, or null while it may go on. The order
+   * matters: a password change also deletes the user's tokens, and must be named as such.
+   */
+  endCause(grant: SessionGrant): SessionEndCause | null {
+    const user = this.store.userById(grant.userId);
+    if (!user) return 'userRemoved';
+    if (user.disabled) return 'userDisabled';
+    if (user.passwordHash !== grant.passwordHash) return 'passwordChanged';
+    if (user.role !== grant.role) return 'roleChanged';
+    const record = this.store.findToken(grant.tokenHash);
+    if (!record) return 'loggedOut';
+    if (record.expiresAt <= this.now()) return 'loginExpired';
+    return null;
+  }
+
+  private require(username: string): User {
+    const user = this.store.findUser(username);
+    if (!user) throw new AuthError('notFound', `no user named ${username}`);
     return user;
   }
 
-  logout(token: string): void {
-    this.store.deleteToken(tokenHash(token));
+  /** Every login of the user ends; the change is announced so live sessions close at once. */
+  private changed(user: User): void {
+    this.store.deleteUserTokens(user.id);
+    this.events.publish({ userId: user.id });
+  }
+
+  /** Sets a new password (an admin's reset, or the CLI); every session of the user ends (4042). */
+  async changePassword(username: string, newPassword: string): Promise<void> {
+    AccountsService.checkPassword(newPassword);
+    const user = this.require(username);
+    this.store.updateUser(user.id, { passwordHash: await hashPassword(newPassword) });
+    this.changed(user);
+  }
+
+  /** A user changing their own password: the current one is checked first (badCredentials). */
+  async changeOwnPassword(username: string, currentPassword: string, newPassword: string): Promise<void> {
+    AccountsService.checkPassword(newPassword);
+    const user = this.require(username);
+    if (!(await verifyPassword(currentPassword, user.passwordHash))) throw new AuthError('badCredentials', 'the current password is wrong');
+    await this.changePassword(username, newPassword);
+  }
+
+  /** The last enabled admin cannot be demoted or disabled: nobody could manage users afterwards. */
+  private keepAnAdmin(user: User): void {
+    const admins = this.store.listUsers().filter((u) => u.role === 'admin' && !u.disabled);
+    if (admins.length === 1 && admins[0]!.id === user.id) throw new AuthError('lastAdmin', `${user.username} is the last admin`);
+  }
+
+  /** Every session of the user ends (4043); they log in again with the new role. */
+  setRole(username: string, role: Role): void {
+    const user = this.require(username);
+    if (user.role === role) return;
+    if (role !== 'admin') this.keepAnAdmin(user);
+    this.store.updateUser(user.id, { role });
+    this.changed(user);
+  }
+
+  /** Disabling ends every session of the user (4044) and refuses their logins; enabling lets them log in again. */
+  setDisabled(username: string, disabled: boolean): void {
+    const user = this.require(username);
+    if (user.disabled === disabled) return;
+    if (disabled) this.keepAnAdmin(user);
+    this.store.updateUser(user.id, { disabled });
+    this.changed(user);
+  }
+
+  listUsers(): UserSummary[] {
+    return this.store.listUsers().map(({ username, role, disabled, createdAt }) => ({ username, role, disabled, createdAt }));
   }
 }

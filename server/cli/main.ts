@@ -102,6 +102,16 @@ program
   .option('--password-env <var>', "environment variable holding the new user's password", 'MEDCLASS_PASSWORD')
   .action(async (name: string, options) => (await import('./user.command.ts')).addUserCommand(name, options));
 
+program
+  .command('user')
+  .description("change a user on the server machine: disable, enable, role (--role), password (from --password-env), or list; their live sessions end")
+  .argument('<action>', 'disable, enable, role, password or list')
+  .argument('[name]', 'user name (not for list)', '')
+  .option('--role <role>', 'the new role for `role`: admin or clinician')
+  .option('--data <dir>', "the server's data folder", 'data')
+  .option('--password-env <var>', 'environment variable holding the new password', 'MEDCLASS_PASSWORD')
+  .action(async (action: string, name: string, options) => (await import('./user.command.ts')).userCommand(action, name, options));
+
 connection(program.command('services').description('list the hosted services'))
   .option('--json', 'print JSON')
   .action(async (options) => (await import('./classify.command.ts')).servicesCommand(options));

@@ -8,8 +8,10 @@ import {
   type Role,
   type ServiceRecord,
   type Store,
+  type NewUser,
   type TokenRecord,
   type User,
+  type UserChanges,
 } from './store.ts';
 
 const MIGRATIONS = [
@@ -49,6 +51,8 @@ const MIGRATIONS = [
      outcome TEXT NOT NULL,
      detail TEXT
    );`,
+  // A disabled user keeps their record and audit trail but cannot log in (issue 10).
+  `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 interface ServiceRow {
@@ -149,7 +153,7 @@ export class SqliteStore implements Store {
     return (row as { n: number }).n;
   }
 
-  createUser(user: Omit<User, 'id' | 'createdAt'>): User {
+  createUser(user: NewUser): User {
     const createdAt = new Date().toISOString();
     try {
       const { lastInsertRowid } = this.stmt('INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)').run(
@@ -158,7 +162,7 @@ export class SqliteStore implements Store {
         user.passwordHash,
         createdAt,
       );
-      return { ...user, id: Number(lastInsertRowid), createdAt };
+      return { ...user, id: Number(lastInsertRowid), createdAt, disabled: false };
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StoreError('conflict', `user ${user.username} exists`);
       throw e;
@@ -173,7 +177,20 @@ export class SqliteStore implements Store {
       role: row['role'] as User['role'],
       passwordHash: row['password_hash'] as string,
       createdAt: row['created_at'] as string,
+      disabled: row['disabled'] === 1,
     };
+  }
+
+  listUsers(): User[] {
+    return (this.stmt('SELECT * FROM users ORDER BY username').all() as Record<string, unknown>[]).map((r) => SqliteStore.user(r)!);
+  }
+
+  updateUser(id: number, changes: UserChanges): User {
+    const user = this.userById(id);
+    if (!user) throw new StoreError('notFound', 'no such user');
+    const next = { ...user, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) } as User;
+    this.stmt('UPDATE users SET role = ?, password_hash = ?, disabled = ? WHERE id = ?').run(next.role, next.passwordHash, next.disabled ? 1 : 0, id);
+    return next;
   }
 
   findUser(username: string): User | undefined {
@@ -195,6 +212,10 @@ export class SqliteStore implements Store {
 
   deleteToken(tokenHash: string): void {
     this.stmt('DELETE FROM tokens WHERE token_hash = ?').run(tokenHash);
+  }
+
+  deleteUserTokens(userId: number): void {
+    this.stmt('DELETE FROM tokens WHERE user_id = ?').run(userId);
   }
 
   deleteExpiredTokens(now: number): void {

@@ -13,6 +13,16 @@ export interface User {
   role: Role;
   passwordHash: string;
   createdAt: string;
+  /** A disabled user cannot log in, and their live sessions end (close 4044). */
+  disabled: boolean;
+}
+
+export type NewUser = Omit<User, 'id' | 'createdAt' | 'disabled'>;
+/** What an admin (or the CLI) may change about a user; undefined fields stay as they are. */
+export interface UserChanges {
+  passwordHash?: string;
+  role?: Role;
+  disabled?: boolean;
 }
 
 export interface TokenRecord {
@@ -58,13 +68,18 @@ export interface PublishInput {
 
 export interface Store {
   countUsers(role?: Role): number;
-  createUser(user: Omit<User, 'id' | 'createdAt'>): User;
+  createUser(user: NewUser): User;
   findUser(username: string): User | undefined;
   userById(id: number): User | undefined;
+  listUsers(): User[];
+  /** notFound when there is no such user. */
+  updateUser(id: number, changes: UserChanges): User;
 
   saveToken(tokenHash: string, record: TokenRecord): void;
   findToken(tokenHash: string): TokenRecord | undefined;
   deleteToken(tokenHash: string): void;
+  /** Every login of one user (password change, role change, disabling). */
+  deleteUserTokens(userId: number): void;
   deleteExpiredTokens(now: number): void;
 
   /** Adds a model version and makes it current, creating the service if new: one transaction. */
