@@ -9,6 +9,7 @@ import type { ClassifyImage, ServiceInfo } from '../../shared/protocol/messages.
 import { loadServerConfig } from './config.ts';
 import { openWebSocket } from './transport.ts';
 import { getMeta, setMeta } from './vault.ts';
+import { openVault } from './vault_session.ts';
 
 export type ChannelStatus =
   /** Nobody logged in. */
@@ -108,6 +109,11 @@ class Channel {
     return () => this.readyListeners.delete(listener);
   }
 
+  /** The connected client, for requests beyond classification (accounts, audit); null when not connected. */
+  get connected(): MedclassClient | null {
+    return this.status === 'ready' ? this.client : null;
+  }
+
   /** Classifies one image; rejects with ClientError `closed` when not connected or the connection drops. */
   async classify(service: string, image: ClassifyImage): Promise<ImageResult> {
     if (!this.client || this.status !== 'ready') throw new ClientError('closed', 'not connected');
@@ -139,6 +145,8 @@ class Channel {
       if (generation !== this.generation) return transport.close(1000, 'superseded');
       client = await MedclassClient.connect(transport, pins);
       await client.authenticate(this.token!);
+      // this user's vault on the device opens with the key the server releases only now
+      await openVault(client);
       const services = await client.listServices();
       if (generation !== this.generation) return client.close();
       this.client = client;

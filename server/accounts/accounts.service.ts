@@ -49,6 +49,7 @@ export interface UserSummary {
   username: string;
   role: Role;
   disabled: boolean;
+  mustChangePassword: boolean;
   createdAt: string;
 }
 
@@ -205,10 +206,10 @@ export class AccountsService {
   }
 
   /** Sets a new password (an admin's reset, or the CLI); every session of the user ends (4042). */
-  async changePassword(username: string, newPassword: string): Promise<void> {
+  async changePassword(username: string, newPassword: string, oneTime = false): Promise<void> {
     AccountsService.checkPassword(newPassword);
     const user = this.require(username);
-    this.store.updateUser(user.id, { passwordHash: await hashPassword(newPassword) });
+    this.store.updateUser(user.id, { passwordHash: await this.guard.withHashSlot(() => hashPassword(newPassword)), mustChangePassword: oneTime });
     this.changed(user);
   }
 
@@ -216,7 +217,7 @@ export class AccountsService {
   async changeOwnPassword(username: string, currentPassword: string, newPassword: string): Promise<void> {
     AccountsService.checkPassword(newPassword);
     const user = this.require(username);
-    if (!(await verifyPassword(currentPassword, user.passwordHash))) throw new AuthError('badCredentials', 'the current password is wrong');
+    if (!(await this.guard.withHashSlot(() => verifyPassword(currentPassword, user.passwordHash)))) throw new AuthError('badCredentials', 'the current password is wrong');
     await this.changePassword(username, newPassword);
   }
 
@@ -245,6 +246,26 @@ export class AccountsService {
   }
 
   listUsers(): UserSummary[] {
-    return this.store.listUsers().map(({ username, role, disabled, createdAt }) => ({ username, role, disabled, createdAt }));
+    return this.store.listUsers().map(({ username, role, disabled, mustChangePassword, createdAt }) => ({ username, role, disabled, mustChangePassword, createdAt }));
+  }
+
+  /** An admin adds a user with a one-time password (returned, to be shown once), to be changed at the first login. */
+  async addUser(username: string, role: Role): Promise<string> {
+    const password = generatePassword();
+    const user = await this.createUser(username, password, role);
+    this.store.updateUser(user.id, { mustChangePassword: true });
+    return password;
+  }
+
+  /** An admin resets a password: a one-time password (returned), every session of the user ends. */
+  async resetPassword(username: string): Promise<string> {
+    const password = generatePassword();
+    await this.changePassword(username, password, true);
+    return password;
+  }
+
+  /** The user's vault key (store.ts): only ever sent to that user, inside the channel. */
+  vaultKey(user: User): Uint8Array {
+    return this.store.vaultKey(user.id);
   }
 }

@@ -238,36 +238,11 @@ export class LoginGuard {
     }
     for (const [w, key] of strikes) w.add(key, now);
     let settled = false;
-    let slot: 'none' | 'waiting' | 'held' | 'done' = 'none';
-    let waiter: (() => void) | null = null;
+    const slot = this.slot(trusted);
     return {
       trusted,
-      hashSlot: () =>
-        new Promise<void>((resolve) => {
-          if (slot !== 'none') return resolve();
-          const grant = () => {
-            slot = 'held';
-            resolve();
-          };
-          if (this.running < l.maxConcurrentHashes) {
-            this.running++;
-            return grant();
-          }
-          slot = 'waiting';
-          waiter = grant;
-          (trusted ? this.waiting.trusted : this.waiting.untrusted).push(grant);
-        }),
-      release: () => {
-        if (slot === 'held') this.releaseSlot();
-        else if (slot === 'waiting') {
-          // given up while waiting: leave the queue
-          for (const q of [this.waiting.trusted, this.waiting.untrusted]) {
-            const i = q.indexOf(waiter!);
-            if (i >= 0) q.splice(i, 1);
-          }
-        }
-        slot = 'done';
-      },
+      hashSlot: slot.acquire,
+      release: slot.release,
       succeeded: () => {
         if (settled) return;
         settled = true;
@@ -276,6 +251,51 @@ export class LoginGuard {
       },
       failed: () => {
         settled = true;
+      },
+    };
+  }
+
+  /** Runs a password check (not a login: a change of one's own password) within the hashing cap. */
+  async withHashSlot<T>(fn: () => Promise<T>): Promise<T> {
+    const slot = this.slot(true);
+    await slot.acquire();
+    try {
+      return await fn();
+    } finally {
+      slot.release();
+    }
+  }
+
+  /** One place among the hashes allowed at once: wait for it, then give it back (or give up waiting). */
+  private slot(trusted: boolean): { acquire(): Promise<void>; release(): void } {
+    let state: 'none' | 'waiting' | 'held' | 'done' = 'none';
+    let waiter: (() => void) | null = null;
+    return {
+      acquire: () =>
+        new Promise<void>((resolve) => {
+          if (state !== 'none') return resolve();
+          const grant = () => {
+            state = 'held';
+            resolve();
+          };
+          if (this.running < this.limits.maxConcurrentHashes) {
+            this.running++;
+            return grant();
+          }
+          state = 'waiting';
+          waiter = grant;
+          (trusted ? this.waiting.trusted : this.waiting.untrusted).push(grant);
+        }),
+      release: () => {
+        if (state === 'held') this.releaseSlot();
+        else if (state === 'waiting') {
+          // given up while waiting: leave the queue
+          for (const q of [this.waiting.trusted, this.waiting.untrusted]) {
+            const i = q.indexOf(waiter!);
+            if (i >= 0) q.splice(i, 1);
+          }
+        }
+        state = 'done';
       },
     };
   }

@@ -11,6 +11,7 @@ import { StoreError, type Store, type User } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import type { RateLimiter, ServerLimits } from './limits.ts';
 import type { UserShares } from './user_shares.ts';
+import { ADMIN_ACCOUNT_REQUESTS, handleAccountRequest, isAccountRequest } from './account_requests.ts';
 import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.ts';
 
 export interface ConnectionDeps {
@@ -163,9 +164,22 @@ export class Connection {
       return this.send({ type: 'authenticated', user: this.user.username, role: this.user.role });
     }
     const user = this.requireUser();
-    if (ADMIN_ONLY.has(message.type) && user.role !== 'admin') {
+    // after an admin's reset, the one-time password is good for changing it and nothing else
+    if (user.mustChangePassword && message.type !== 'changePassword') {
+      throw new RequestError('passwordChangeRequired', 'choose a new password first (changePassword)');
+    }
+    if ((ADMIN_ONLY.has(message.type) || ADMIN_ACCOUNT_REQUESTS.has(message.type)) && user.role !== 'admin') {
       this.audit(message.type, 'forbidden');
       throw new RequestError('forbidden', `${message.type} is for admins`);
+    }
+    if (isAccountRequest(message)) {
+      return handleAccountRequest(message, {
+        user,
+        accounts: this.deps.accounts,
+        store: this.deps.store,
+        send: (m) => this.send(m),
+        audit: (action, outcome, detail) => this.audit(action, outcome, undefined, undefined, detail),
+      });
     }
     switch (message.type) {
       case 'listServices':
