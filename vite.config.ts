@@ -23,7 +23,8 @@ export const CHROMIUM_ARGS = [
  * index.html, and leaves /api and /ws to the network (nothing of them is cached).
  */
 const pwa = VitePWA({
-  registerType: 'autoUpdate',
+  // a changed bundle waits for the user's consent (the "update available" prompt), never takes over by itself
+  registerType: 'prompt',
   injectRegister: false,
   includeAssets: ['icon.svg', 'apple-touch-icon.png'],
   manifest: {
@@ -50,16 +51,26 @@ const pwa = VitePWA({
     navigateFallback: '/index.html',
     navigateFallbackDenylist: [/^\/api(\/|$)/, /^\/ws(\/|$)/],
     cleanupOutdatedCaches: true,
+    // the first install controls the open page; an update waits until the user accepts it
     clientsClaim: true,
-    skipWaiting: true,
+    skipWaiting: false,
     runtimeCaching: [],
     // focuses the app when a result notification is clicked
     importScripts: ['/sw-notify.js'],
   },
 });
 
+/**
+ * The server and pin a build for a static host carries (docs/protocol.md section 7):
+ * `MEDCLASS_SERVER=https://... MEDCLASS_PIN=sha256/... npx vite build`. Such a build never asks
+ * the network for its pin. Without them the app asks the server that serves it.
+ */
+const BUILD = { server: process.env['MEDCLASS_SERVER'] || null, pin: process.env['MEDCLASS_PIN'] || null };
+if (BUILD.pin && !/^sha256\/[A-Za-z0-9_-]{43}\/[A-Za-z0-9_-]+$/.test(BUILD.pin)) throw new Error('MEDCLASS_PIN must read sha256/<fingerprint>/<key>, as `medclass identity` prints it');
+
 export default defineConfig({
   root: 'client',
+  define: { __MEDCLASS_BUILD__: JSON.stringify(BUILD) },
   publicDir: 'public',
   plugins: [svelte({ configFile: fileURLToPath(new URL('svelte.config.js', import.meta.url)) }), pwa],
   build: {

@@ -2,10 +2,11 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
 import { MAX_MESSAGE_BYTES, setFrameAead } from '../shared/protocol/frames.ts';
 import { nodeFrameAead } from './crypto/node_aead.ts';
-import { AccountsService, AuthError } from './accounts/accounts.service.ts';
+import { AccountsService } from './accounts/accounts.service.ts';
+import { DEFAULT_RECHECK_MS, SessionRegistry } from './accounts/session_registry.ts';
+import { InProcessEvents, type ClusterEvents } from './cluster/events.ts';
 import { Connection } from './channel/connection.ts';
 import { LoginGuard } from './accounts/login_guard.ts';
 import { AddressLimits } from './channel/address_limits.ts';
@@ -40,6 +41,12 @@ export interface ServerOptions {
    * A failure is logged, not fatal.
    */
   demo?: boolean;
+  /** How long a login lasts (default 30 minutes). */
+  tokenLifetimeMs?: number;
+  /** How often live sessions are re-checked against the store (default 2 s). */
+  recheckMs?: number;
+  /** Where changes of access are announced to every instance (default: this process only). */
+  events?: ClusterEvents;
 }
 
 export interface MedclassServer {
@@ -47,6 +54,7 @@ export interface MedclassServer {
   store: Store;
   classifier: Classifier;
   accounts: AccountsService;
+  sessions: SessionRegistry;
   /** `sha256/<fingerprint>/<spki>`: what clients pin. */
   pin: string;
   fingerprint: string;
@@ -54,8 +62,6 @@ export interface MedclassServer {
   firstAdmin: { username: string; password: string | null } | null;
   close(): Promise<void>;
 }
-
-const loginSchema = z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
 
 export async function createMedclassServer(options: ServerOptions): Promise<MedclassServer> {
   // AES-GCM through node:crypto: the same bytes as WebCrypto at a quarter of the CPU per frame.
@@ -74,7 +80,10 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
         });
   const { identity } = await loadOrCreateIdentity(dataDir);
-  const accounts = new AccountsService(store, Date.now, { guard: new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login) });
+  const events = options.events ?? new InProcessEvents();
+  const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login);
+  const accounts = new AccountsService(store, Date.now, { events, guard, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
+  const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
   await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
@@ -116,28 +125,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   }, (socket, request) => {
     const address = (request as { admittedAddress?: string }).admittedAddress!;
     socket.once('close', () => addresses.release(address));
-    new Connection(socket, { identity, accounts, store, classifier, limits, rate, shares, address, log, training });
-  });
-
-  app.post('/api/login', async (request, reply) => {
-    const body = loginSchema.safeParse(request.body);
-    if (!body.success) return reply.code(400).send({ error: 'send {"username", "password"}' });
-    try {
-      const session = await accounts.login(body.data.username, body.data.password, { address: request.ip });
-      store.audit({ at: new Date().toISOString(), user: session.user.username, action: 'login', outcome: 'ok' });
-      return { token: session.token, expiresAt: session.expiresAt, user: session.user.username, role: session.user.role };
-    } catch (e) {
-      if (!(e instanceof AuthError)) throw e;
-      // a name that is no user's is not kept: it may be a password typed in the wrong field
-      store.audit({ at: new Date().toISOString(), user: accounts.auditName(body.data.username), action: 'login', outcome: e.code });
-      return reply.code(e.code === 'tooManyAttempts' ? 429 : 401).send({ error: e.message });
-    }
-  });
-
-  app.post('/api/logout', async (request, reply) => {
-    const token = request.headers.authorization?.replace(/^Bearer /, '');
-    if (token) accounts.logout(token);
-    return reply.code(204).send();
+    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, shares, address, log, training });
   });
 
   // The web app served from here pins the key it was served with (see docs/protocol.md).
@@ -149,11 +137,13 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     store,
     classifier,
     accounts,
+    sessions,
     pin: pinString(identity),
     fingerprint: identity.fingerprint,
     firstAdmin,
     async close() {
       training.close();
+      sessions.close();
       await app.close();
       await classifier.close();
       store.close();

@@ -30,7 +30,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { classifyImages, type WireImage } from '../server/classify/classify_images.ts';
-import { connectWebSocket, login, websocketUrl } from '../server/client/ws_transport.ts';
+import { connectWebSocket, websocketUrl } from '../server/client/ws_transport.ts';
+import { login } from './channel_login.ts';
 import { useCpuBackend } from '../server/features/backend.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { parseModel, type LoadedModel } from '../shared/classify/model.ts';
@@ -648,10 +649,10 @@ async function runSession(steps: Step[]): Promise<void> {
       const requestId = `q${seq++}`;
       switch (s.t) {
         case 'login':
-          await send('authenticate', s, { type: 'authenticate', token });
+          await send('resume', s, { type: 'resume', requestId, token });
           break;
         case 'badToken':
-          await send('badToken', s, { type: 'authenticate', token: s.token });
+          await send('badToken', s, { type: 'resume', requestId, token: s.token });
           break;
         case 'listServices':
           await send('listServices', s, { type: 'listServices' });
@@ -777,7 +778,7 @@ function baseMessage(i: number): ClientMessage {
   const s = pick(samples, i);
   const all: ClientMessage[] = [
     { type: 'listServices' },
-    { type: 'authenticate', token },
+    { type: 'resume', requestId: 'base0', token },
     { type: 'classify', requestId: 'base1', service: 'demo', images: [s.reduced] },
     { type: 'classify', requestId: 'base2', service: 'demo', images: [{ mode: 'original', data: s.png, name: 'a.png' }, s.features] },
     { type: 'rollback', requestId: 'base3', service: 'nosuchservice', version: 1 },
@@ -868,7 +869,7 @@ const postCaseArb: fc.Arbitrary<PostCase> = fc
   .map(([p, k]) => ({ ...p, ...k }) as PostCase);
 
 const serverMessages = (): Message[] => [
-  { type: 'authenticated', user: 'admin', role: 'admin' },
+  { type: 'loggedIn', requestId: 'l', user: 'admin', role: 'admin', token: 't', expiresAt: 1 },
   { type: 'services', services: [] },
   { type: 'result', requestId: 'r', index: 0, label: 'a', scores: { a: 1 }, modelVersion: 1, timings: { decryptMs: 0, decodeMs: 0, extractMs: 0, classifyMs: 0 } },
   { type: 'error', code: 'x', message: 'y' },
@@ -883,7 +884,7 @@ async function runPost(c: PostCase): Promise<void> {
     // a few valid frames first, answered (or still in flight when the attack comes)
     const sent: Uint8Array[] = [];
     for (let i = 0; i < c.prefix; i++) {
-      sent.push(await ch.sendMessage(i % 2 ? { type: 'listServices' } : { type: 'authenticate', token }));
+      sent.push(await ch.sendMessage(i % 2 ? { type: 'listServices' } : { type: 'resume', requestId: `p${i}`, token }));
       if (c.wait) {
         const m = await ch.receive();
         if (isClosed(m)) failCase(c, `a valid prefix frame closed the session (${m.code} ${m.reason})`);
@@ -1082,9 +1083,9 @@ beforeAll(async () => {
   process.once('exit', () => server.child.kill('SIGKILL'));
   wsUrl = websocketUrl(server.url);
   pin = await parsePin(server.pin);
-  token = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
+  token = (await login(server, 'admin', ADMIN_PASSWORD)).token;
   good = await MedclassClient.connect(await connectWebSocket(server.url), pin);
-  await good.authenticate(token);
+  await good.resume(token);
   canary.done = canaryLoop();
 }, 120_000);
 

@@ -13,7 +13,8 @@ import { startClientSession, type ClientSession } from '../shared/protocol/sessi
 import { decodeImage } from '../shared/image/index.ts';
 import { prepareImage } from '../shared/features/extract.ts';
 import { packFloat32 } from '../shared/protocol/messages.ts';
-import { connectWebSocket, login, websocketUrl } from '../server/client/ws_transport.ts';
+import { connectWebSocket, websocketUrl } from '../server/client/ws_transport.ts';
+import { login } from './channel_login.ts';
 import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 import { readFile } from 'node:fs/promises';
@@ -64,9 +65,9 @@ afterAll(async () => {
 });
 
 async function connect(user = 'nurse', password = CLINICIAN_PASSWORD): Promise<MedclassClient> {
-  const { token } = await login(server.url, user, password);
+  const { token } = await login(server, user, password);
   const client = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
-  await client.authenticate(token);
+  await client.resume(token);
   return client;
 }
 
@@ -112,10 +113,10 @@ describe('the classification server, through its real process', () => {
     await expect(admin.request({ type: 'rollback', requestId: 'r3', service: 'demo', version: 1 })).resolves.toMatchObject({ type: 'ok' });
     await expect(admin.request({ type: 'rollback', requestId: 'r4', service: 'demo', version: 9 })).rejects.toMatchObject({ code: 'notFound' });
     admin.close();
-    await expect(login(server.url, 'nurse', 'not the password')).rejects.toThrow(/wrong user name or password/);
+    await expect(login(server, 'nurse', 'not the password')).rejects.toThrow(/wrong user name or password/);
     const anonymous = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
     await expect(anonymous.listServices()).rejects.toMatchObject({ code: 'unauthenticated' });
-    await expect(anonymous.authenticate('forged-token')).rejects.toMatchObject({ code: 'badToken' });
+    await expect(anonymous.resume('forged-token')).rejects.toMatchObject({ code: 'badToken' });
     anonymous.close();
   });
 

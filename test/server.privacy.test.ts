@@ -23,7 +23,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { decode as decodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectWebSocket, login } from '../server/client/ws_transport.ts';
+import { connectWebSocket } from '../server/client/ws_transport.ts';
+import { login } from './channel_login.ts';
 import { useCpuBackend } from '../server/features/backend.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { parseModel, type LoadedModel } from '../shared/classify/model.ts';
@@ -166,10 +167,10 @@ beforeAll(async () => {
   server = await startServerProcess({ dataDir });
   // a test process that dies (killed, timed out) must not leave the server running
   process.once('exit', () => server.child.kill('SIGKILL'));
-  token = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
+  token = (await login(server, 'admin', ADMIN_PASSWORD)).token;
   const client = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
   try {
-    await client.authenticate(token);
+    await client.resume(token);
     for (const s of sent) {
       const images: Record<keyof typeof requests, ClassifyImage> = {
         original: { mode: 'original', name: s.name, data: s.png },

@@ -14,7 +14,8 @@ import Database from 'better-sqlite3';
 import { zipSync, type Zippable } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../server/paths.ts';
-import { connectWebSocket, login } from '../server/client/ws_transport.ts';
+import { connectWebSocket } from '../server/client/ws_transport.ts';
+import { login } from './channel_login.ts';
 import { MedclassClient, type TrainEvent } from '../shared/client/client.ts';
 import { parsePin } from '../shared/protocol/identity.ts';
 import type { ClassifyImage, ClientMessage } from '../shared/protocol/messages.ts';
@@ -88,9 +89,9 @@ afterAll(async () => {
 });
 
 async function connect(user: string, password: string): Promise<MedclassClient> {
-  const { token } = await login(server.url, user, password);
+  const { token } = await login(server, user, password);
   const client = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
-  await client.authenticate(token);
+  await client.resume(token);
   return client;
 }
 const admin = () => connect('admin', ADMIN_PASSWORD);

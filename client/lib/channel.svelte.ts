@@ -1,15 +1,20 @@
 /**
  * The secure channel to the server, kept open while someone is logged in: connect (pinned
- * key), authenticate with the session's token, list the services; reconnect with backoff
- * when the connection drops, at once when the browser comes back online.
+ * key), log in inside the channel (the password, or on a reconnect the login's token: neither
+ * ever travels outside it), list the services; reconnect with backoff when the connection
+ * drops, at once when the browser comes back online.
  */
-import { ClientError, MedclassClient, type ImageResult } from '../../shared/client/client.ts';
+import { ClientError, MedclassClient, type ImageResult, type LoginResult } from '../../shared/client/client.ts';
 import { parsePin } from '../../shared/protocol/identity.ts';
 import type { ClassifyImage, ServiceInfo } from '../../shared/protocol/messages.ts';
-import { loadServerConfig } from './config.ts';
-import { openWebSocket } from './transport.ts';
+import { SESSION_END, sessionEndCause, type SessionEndCause } from '../../shared/protocol/session_end.ts';
+import { loadServerConfig, UnreachableError } from './config.ts';
+import { PinChangedError } from './pins.ts';
+import { openWebSocket, type BrowserTransport } from './transport.ts';
 import { getMeta, setMeta } from './vault.ts';
 import { openVault } from './vault_session.ts';
+import { deviceTokenFor, keepDeviceToken } from './device_tokens.ts';
+import { changePassword } from '../../shared/client/account_api.ts';
 
 export type ChannelStatus =
   /** Nobody logged in. */
@@ -24,8 +29,22 @@ export type ChannelStatus =
   | 'untrusted';
 
 /** Handshake failures that say the server is not who it should be (docs/protocol.md section 6). */
-const UNTRUSTED = new Set(['pinMismatch', 'badSignature', 'badKey', 'badHandshake', 'unsupportedVersion']);
+const UNTRUSTED = new Set(['pinMismatch', 'badSignature', 'badKey', 'badHandshake', 'unsupportedVersion', 'pinChanged']);
 const SESSION_GONE = new Set(['badToken', 'unauthenticated']);
+
+/** Opens the socket and runs the pinned handshake; the pin goes through trust on first use. */
+export async function openChannel(): Promise<{ client: MedclassClient; transport: BrowserTransport; fingerprint: string }> {
+  const config = await loadServerConfig();
+  const pins = await parsePin(config.pin);
+  let transport: BrowserTransport;
+  try {
+    transport = await openWebSocket(config.websocket);
+  } catch (e) {
+    throw new UnreachableError(messageOf(e));
+  }
+  const client = await MedclassClient.connect(transport, pins);
+  return { client, transport, fingerprint: pins.fingerprint };
+}
 const MAX_BACKOFF_MS = 30_000;
 
 const codeOf = (e: unknown): string | undefined => {
@@ -47,11 +66,16 @@ class Channel {
   /** The pinned key's fingerprint, once the server proved it holds it. */
   fingerprint = $state<string | null>(null);
 
-  /** Called when the server refuses the token: the session is over. */
-  onSessionGone: () => void = () => {};
+  /** The pin trouble in detail, while untrusted because the key changed (for the re-pin form). */
+  pinChange = $state.raw<PinChangedError | null>(null);
+
+  /** Called when the login is over (the server refused the token, or ended the session with a cause). */
+  onSessionGone: (cause: SessionEndCause | 'badToken') => void = () => {};
 
   private token: string | null = null;
   private client: MedclassClient | null = null;
+  /** A connection logged in with a one-time password, kept only to change it. */
+  private oneTime: MedclassClient | null = null;
   private generation = 0;
   private failures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -73,26 +97,88 @@ class Channel {
     });
   }
 
-  /** Opens the channel for this token (again only if it changed). */
+  /** Opens the channel for this login's token (again only if it changed): `resume` inside the channel. */
   start(token: string): void {
     if (this.token === token) return;
     this.stop();
     this.token = token;
+    this.keptServices();
+    void this.connect();
+  }
+
+  private keptServices(): void {
     void getMeta<ServiceInfo[]>('services').then((kept) => {
       if (kept && this.services === null) {
         this.services = kept;
         this.servicesCached = true;
       }
     });
-    void this.connect();
+  }
+
+  /**
+   * Logs in inside a fresh channel; on success the channel stays open for this login. Throws
+   * the refusal (ClientError with its code, UnreachableError, PinChangedError) otherwise.
+   */
+  async login(username: string, password: string): Promise<LoginResult> {
+    this.stop();
+    const generation = this.generation;
+    const { client, transport, fingerprint } = await openChannel();
+    let result: LoginResult;
+    try {
+      result = await client.login(username, password, await deviceTokenFor(username));
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+    if (generation !== this.generation) {
+      client.close();
+      throw new ClientError('closed', 'superseded');
+    }
+    if (result.deviceToken) await keepDeviceToken(result.user, result.deviceToken);
+    if (result.mustChangePassword) {
+      // a one-time password: this connection may only change it (password_change.ts)
+      this.oneTime = client;
+      return result;
+    }
+    this.token = result.token;
+    this.keptServices();
+    this.status = 'connecting';
+    await this.attach(client, transport, fingerprint, ++this.generation).catch((e: unknown) => this.fail(e));
+    return result;
+  }
+
+  /**
+   * Ends the login on the server (every connection holding its token closes) and here. When
+   * not connected, a fresh connection is opened for it; offline, the token simply expires.
+   */
+  async logout(): Promise<void> {
+    const token = this.token;
+    let client = this.client;
+    this.client = null;
+    this.stop();
+    if (!token) return;
+    try {
+      if (!client) {
+        client = (await openChannel()).client;
+        await client.resume(token);
+      }
+      await Promise.race([client.logout(), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    } catch {
+      // unreachable or already over: the token expires by itself
+    } finally {
+      client?.close();
+    }
   }
 
   stop(): void {
     this.generation++;
+    this.oneTime?.close();
+    this.oneTime = null;
     this.token = null;
     this.drop();
     this.status = 'idle';
     this.detail = null;
+    this.pinChange = null;
     this.services = null;
     this.servicesCached = false;
   }
@@ -107,6 +193,21 @@ class Channel {
   onReady(listener: () => void): () => void {
     this.readyListeners.add(listener);
     return () => this.readyListeners.delete(listener);
+  }
+
+  /**
+   * Replaces the one-time password the last login used; the server then ends that login
+   * (passwordChanged), and the caller logs in with the new password.
+   */
+  async changeOneTimePassword(current: string, next: string): Promise<void> {
+    const client = this.oneTime;
+    if (!client) throw new ClientError('closed', 'log in with the one-time password first');
+    try {
+      await changePassword(client, current, next);
+    } finally {
+      this.oneTime = null;
+      client.close();
+    }
   }
 
   /** The connected client, for requests beyond classification (accounts, audit); null when not connected. */
@@ -139,31 +240,11 @@ class Channel {
     this.status = 'connecting';
     let client: MedclassClient | null = null;
     try {
-      const config = await loadServerConfig();
-      const pins = await parsePin(config.pin);
-      const transport = await openWebSocket(config.websocket);
-      if (generation !== this.generation) return transport.close(1000, 'superseded');
-      client = await MedclassClient.connect(transport, pins);
-      await client.authenticate(this.token!);
-      // this user's vault on the device opens with the key the server releases only now
-      await openVault(client);
-      const services = await client.listServices();
+      const opened = await openChannel();
+      client = opened.client;
       if (generation !== this.generation) return client.close();
-      this.client = client;
-      this.services = services;
-      this.servicesCached = false;
-      this.failures = 0;
-      this.detail = null;
-      this.fingerprint = config.pin.split('/')[1] ?? null;
-      this.status = 'ready';
-      void setMeta('services', services);
-      const mine = client;
-      void transport.closed.then(({ code, reason }) => {
-        if (this.client !== mine) return;
-        this.client = null;
-        this.lost(`the connection closed (${code}${reason ? `: ${reason}` : ''})`);
-      });
-      for (const listener of this.readyListeners) listener();
+      await client.resume(this.token!);
+      await this.attach(client, opened.transport, opened.fingerprint, generation);
     } catch (e) {
       client?.close();
       if (generation !== this.generation) return;
@@ -171,16 +252,44 @@ class Channel {
     }
   }
 
+  /** A logged-in client becomes the channel's: list the services, watch for the end. */
+  private async attach(client: MedclassClient, transport: BrowserTransport, fingerprint: string, generation: number): Promise<void> {
+    // this user's vault on the device opens with the key the server releases only now
+    await openVault(client);
+    const services = await client.listServices();
+    if (generation !== this.generation) return client.close();
+    this.client = client;
+    this.services = services;
+    this.servicesCached = false;
+    this.failures = 0;
+    this.detail = null;
+    this.pinChange = null;
+    this.fingerprint = fingerprint;
+    this.status = 'ready';
+    void setMeta('services', services);
+    void transport.closed.then(({ code, reason }) => {
+      if (this.client !== client) return;
+      this.client = null;
+      const cause = sessionEndCause(code);
+      if (cause) return this.gone(cause);
+      this.lost(`the connection closed (${code}${reason ? `: ${reason}` : ''})`);
+    });
+    for (const listener of this.readyListeners) listener();
+  }
+
+  private gone(cause: SessionEndCause | 'badToken'): void {
+    this.stop();
+    this.onSessionGone(cause);
+  }
+
   private fail(e: unknown): void {
     const code = codeOf(e);
-    if (code && SESSION_GONE.has(code)) {
-      this.stop();
-      this.onSessionGone();
-      return;
-    }
+    if (code && SESSION_GONE.has(code)) return this.gone('badToken');
+    if (code && Object.hasOwn(SESSION_END, code)) return this.gone(code as SessionEndCause);
     if (code && UNTRUSTED.has(code)) {
       this.status = 'untrusted';
       this.detail = messageOf(e);
+      this.pinChange = e instanceof PinChangedError ? e : null;
       return;
     }
     this.lost(messageOf(e));

@@ -1,20 +1,35 @@
 /**
- * Where the server is and which key it must hold. The app served by the server itself asks
- * it (`/api/config`); a copy hosted elsewhere as static files reads `/config.json`
- * ({"server": "https://...", "pin": "sha256/..."}) beside it.
+ * Where the server is and which key it must hold.
+ *
+ * A build for a static host carries both in the bundle, set at build time
+ * (`MEDCLASS_SERVER=https://... MEDCLASS_PIN=sha256/... vite build`); such a build never asks
+ * the network for them. A build without them (the one `medclass serve` serves itself) asks
+ * its own server (`/api/config`) or a `/config.json` beside it. Either way the pin then goes
+ * through trust on first use (pins.ts): a key different from the one this copy of the app
+ * trusted before is refused until the user re-pins.
  */
+import { trustPin } from './pins.ts';
+
+declare const __MEDCLASS_BUILD__: { server: string | null; pin: string | null };
+
 export interface ServerConfig {
-  /** The server's HTTP origin, for /api/login and /api/logout. */
+  /** The server's HTTP origin (the key of its remembered pin). */
   server: string;
   /** The WebSocket URL of the secure channel. */
   websocket: string;
   /** What the channel's handshake pins: `sha256/<fingerprint>/<spki>`. */
   pin: string;
+  /** Where the pin came from. */
+  source: 'built-in' | 'server';
 }
 
 export class UnreachableError extends Error {
   override name = 'UnreachableError';
 }
+
+/** What the build carries (vite.config.ts `define`); nulls when built without. */
+export const BUILT_IN: { server: string | null; pin: string | null } =
+  typeof __MEDCLASS_BUILD__ === 'object' && __MEDCLASS_BUILD__ !== null ? __MEDCLASS_BUILD__ : { server: null, pin: null };
 
 function websocketUrl(server: string, path: string): string {
   const url = new URL(path, server);
@@ -33,22 +48,35 @@ async function fetchJson(url: string): Promise<Record<string, unknown> | null> {
   return (await response.json().catch(() => null)) as Record<string, unknown> | null;
 }
 
-let cached: Promise<ServerConfig> | null = null;
+async function offered(): Promise<Omit<ServerConfig, 'pin'> & { pin: string }> {
+  if (BUILT_IN.pin) {
+    const server = new URL(BUILT_IN.server ?? location.origin).origin;
+    return { server, websocket: websocketUrl(server, '/ws'), pin: BUILT_IN.pin, source: 'built-in' };
+  }
+  const own = await fetchJson('/api/config');
+  if (own && typeof own['pin'] === 'string') {
+    return { server: location.origin, websocket: websocketUrl(location.origin, typeof own['websocket'] === 'string' ? own['websocket'] : '/ws'), pin: own['pin'], source: 'server' };
+  }
+  const hosted = await fetchJson('/config.json');
+  if (hosted && typeof hosted['server'] === 'string' && typeof hosted['pin'] === 'string') {
+    const server = new URL(hosted['server']).origin;
+    return { server, websocket: websocketUrl(server, '/ws'), pin: hosted['pin'], source: 'server' };
+  }
+  throw new UnreachableError('the server did not say where its channel is (no /api/config or /config.json)');
+}
 
-export function loadServerConfig(): Promise<ServerConfig> {
-  cached ??= (async () => {
-    const own = await fetchJson('/api/config');
-    if (own && typeof own['pin'] === 'string') {
-      return { server: location.origin, websocket: websocketUrl(location.origin, typeof own['websocket'] === 'string' ? own['websocket'] : '/ws'), pin: own['pin'] };
-    }
-    const hosted = await fetchJson('/config.json');
-    if (hosted && typeof hosted['server'] === 'string' && typeof hosted['pin'] === 'string') {
-      const server = new URL(hosted['server']).origin;
-      return { server, websocket: websocketUrl(server, '/ws'), pin: hosted['pin'] };
-    }
-    throw new UnreachableError('the server did not say where its channel is (no /api/config or /config.json)');
-  })();
+let cached: Promise<Omit<ServerConfig, 'pin'> & { pin: string }> | null = null;
+
+/** The server and the pin to use; throws PinChangedError when the key is not the one trusted before. */
+export async function loadServerConfig(): Promise<ServerConfig> {
+  cached ??= offered();
   // a failure is not remembered: the next try asks again
   cached.catch(() => (cached = null));
-  return cached;
+  const config = await cached;
+  return { ...config, pin: trustPin(config.server, config.pin) };
+}
+
+/** The server this app talks to, without contacting it when the build says (for the re-pin form). */
+export async function serverOrigin(): Promise<string> {
+  return (cached ?? (BUILT_IN.pin ? offered() : null))?.then((c) => c.server) ?? location.origin;
 }

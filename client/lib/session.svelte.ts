@@ -1,8 +1,10 @@
 /**
  * Who is logged in. The token lives in memory and in sessionStorage (this tab only, gone when
- * it closes; never localStorage), with its expiry: a reload keeps the login, a new tab asks again.
+ * it closes; never localStorage, never a cookie), with its expiry: a reload keeps the login, a
+ * new tab asks again. It is only ever sent inside the secure channel (`resume`).
  */
-import { loadServerConfig, UnreachableError } from './config.ts';
+import type { SessionEndCause } from '../../shared/protocol/session_end.ts';
+import { channel } from './channel.svelte.ts';
 
 export interface Session {
   token: string;
@@ -37,28 +39,19 @@ function schedule(): void {
 }
 schedule();
 
-export class LoginError extends Error {
-  override name = 'LoginError';
+export class PasswordChangeRequired extends Error {
+  override name = 'PasswordChangeRequired';
+  constructor(readonly user: string) {
+    super('choose a new password to replace the one-time password');
+  }
 }
 
+/** Logs in inside the secure channel (the password never leaves it); the channel stays open for this login. */
 export async function login(username: string, password: string): Promise<Session> {
-  const { server } = await loadServerConfig();
-  let response: Response;
-  try {
-    response = await fetch(`${server}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username, password }),
-      cache: 'no-store',
-    });
-  } catch {
-    throw new UnreachableError('the server cannot be reached');
-  }
-  const body = (await response.json().catch(() => ({}))) as Partial<Session> & { error?: string };
-  if (!response.ok || typeof body.token !== 'string' || typeof body.expiresAt !== 'number') {
-    throw new LoginError(body.error ?? `the server refused (HTTP ${response.status})`);
-  }
-  const session: Session = { token: body.token, expiresAt: body.expiresAt, user: body.user ?? username, role: body.role === 'admin' ? 'admin' : 'clinician' };
+  const result = await channel.login(username, password);
+  // a one-time password from an administrator: nothing else until it is changed (the login page asks)
+  if (result.mustChangePassword) throw new PasswordChangeRequired(result.user);
+  const session: Session = { token: result.token, expiresAt: result.expiresAt, user: result.user, role: result.role };
   sessionStorage.setItem(KEY, JSON.stringify(session));
   auth.session = session;
   auth.notice = null;
@@ -73,20 +66,24 @@ function forget(notice: string | null): void {
   clearTimeout(timer);
 }
 
-/** Ends the session here and, best effort, on the server. */
+/** Ends the login on the server (every window holding it) and here. */
 export async function logout(): Promise<void> {
-  const token = auth.session?.token;
   forget(null);
-  if (!token) return;
-  try {
-    const { server } = await loadServerConfig();
-    await fetch(`${server}/api/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
-  } catch {
-    // offline: the token expires by itself
-  }
+  await channel.logout();
 }
 
-/** The server no longer takes the token (or its time is up): back to the login page. */
-export function expire(notice = 'Your session has expired. Log in again to continue; queued images are kept.'): void {
+/** What the user is told when the server ended their login, by cause. */
+export const SESSION_GONE_NOTICES: Record<SessionEndCause | 'badToken', string> = {
+  badToken: 'Your session has expired. Log in again to continue; queued images are kept.',
+  loginExpired: 'Your session has expired. Log in again to continue; queued images are kept.',
+  loggedOut: 'You were logged out (here or in another window). Log in again to continue.',
+  passwordChanged: 'Your password was changed. Log in again with the new one.',
+  roleChanged: 'An administrator changed your role. Log in again to continue.',
+  userDisabled: 'Your account has been disabled. Ask an administrator.',
+  userRemoved: 'Your account no longer exists. Ask an administrator.',
+};
+
+/** The server no longer takes the login (or its time is up): back to the login page. */
+export function expire(notice = SESSION_GONE_NOTICES.loginExpired): void {
   if (auth.session) forget(notice);
 }

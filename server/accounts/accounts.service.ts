@@ -23,6 +23,8 @@ export interface Session {
   grant: SessionGrant;
   /** Presented at the next login from this client, it keeps this client's own allowance (login_guard.ts); set by `login`. */
   deviceToken?: string;
+  /** Logged in with a one-time password: only changing it is allowed. */
+  mustChangePassword?: boolean;
 }
 
 /** Where a login comes from: the client's address (behind a trusted proxy, the forwarded one) and its device token. */
@@ -118,6 +120,7 @@ export class AccountsService {
       token,
       expiresAt,
       user: { username: user.username, role: user.role },
+      ...(user.mustChangePassword ? { mustChangePassword: true } : {}),
       grant: { userId: user.id, tokenHash: tokenHash(token), expiresAt, role: user.role, passwordHash: user.passwordHash },
     };
   }
@@ -171,7 +174,12 @@ export class AccountsService {
 
   /** Ends the token everywhere: every live session holding it closes (4040). */
   logout(token: string): void {
-    const hash = tokenHash(token);
+    this.endLogin(tokenHash(token));
+  }
+
+  /** `logout` for a live session, which keeps its grant and not the token itself. */
+  endLogin(tokenHashOrGrant: string | SessionGrant): void {
+    const hash = typeof tokenHashOrGrant === 'string' ? tokenHashOrGrant : tokenHashOrGrant.tokenHash;
     const record = this.store.findToken(hash);
     this.store.deleteToken(hash);
     if (record) this.events.publish({ userId: record.userId });
@@ -265,7 +273,7 @@ export class AccountsService {
   }
 
   /** The user's vault key (store.ts): only ever sent to that user, inside the channel. */
-  vaultKey(user: User): Uint8Array {
-    return this.store.vaultKey(user.id);
+  vaultKey(username: string): Uint8Array {
+    return this.store.vaultKey(this.require(username).id);
   }
 }

@@ -1,6 +1,6 @@
 import type { ClientMessage, ServerMessage } from '../../shared/protocol/messages.ts';
 import type { AccountsService } from '../accounts/accounts.service.ts';
-import type { Store, User } from '../store/store.ts';
+import type { Role, Store } from '../store/store.ts';
 
 /** Messages 30 to 41 (docs/protocol.md, "Accounts and audit"): one's own password and vault key; users and the audit trail for admins. */
 export type AccountRequest = Extract<ClientMessage, { type: 'changePassword' | 'listUsers' | 'addUser' | 'resetPassword' | 'setRole' | 'setDisabled' | 'auditQuery' | 'vaultKey' }>;
@@ -12,7 +12,7 @@ export const ADMIN_ACCOUNT_REQUESTS: ReadonlySet<string> = new Set(['listUsers',
 export const isAccountRequest = (m: { type: string }): m is AccountRequest => TYPES.has(m.type);
 
 export interface AccountContext {
-  user: User;
+  user: { username: string; role: Role };
   accounts: AccountsService;
   store: Store;
   send(message: ServerMessage): Promise<boolean>;
@@ -41,7 +41,7 @@ export async function handleAccountRequest(m: AccountRequest, c: AccountContext)
     case 'vaultKey':
       // the key is not audited as a value, only that it was released
       c.audit('vaultKey', 'ok');
-      return c.send({ type: 'vault', requestId, key: c.accounts.vaultKey(c.user) });
+      return c.send({ type: 'vault', requestId, key: c.accounts.vaultKey(c.user.username) });
     case 'listUsers':
       return c.send({ type: 'users', requestId, users: c.accounts.listUsers() });
     case 'addUser': {

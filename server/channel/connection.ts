@@ -4,10 +4,12 @@ import { closeCodeFor, ProtocolError } from '../../shared/protocol/errors.ts';
 import type { ServerIdentity } from '../../shared/protocol/identity.ts';
 import { unpackFloat32, unpackFloat64, type ClientMessage, type MessageOf, type ServerMessage } from '../../shared/protocol/messages.ts';
 import { acceptClientSession, type ServerSession } from '../../shared/protocol/session.ts';
-import { AuthError, type AccountsService } from '../accounts/accounts.service.ts';
-import type { WireImage } from '../classify/classify_images.ts';
+import { SESSION_END, type SessionEndCause } from '../../shared/protocol/session_end.ts';
+import { AuthError, type AccountsService, type Session, type SessionGrant } from '../accounts/accounts.service.ts';
+import type { LiveSession, SessionRegistry } from '../accounts/session_registry.ts';
+import type { ImageOutcome, WireImage } from '../classify/classify_images.ts';
 import type { Classifier } from '../classify/classifier_pool.ts';
-import { StoreError, type Store, type User } from '../store/store.ts';
+import { StoreError, type Role, type Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import type { RateLimiter, ServerLimits } from './limits.ts';
 import type { UserShares } from './user_shares.ts';
@@ -17,6 +19,8 @@ import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.
 export interface ConnectionDeps {
   identity: ServerIdentity;
   accounts: AccountsService;
+  /** Live logins of this process: ended when their access ends (docs/protocol.md section 5). */
+  sessions: SessionRegistry;
   store: Store;
   classifier: Classifier;
   limits: ServerLimits;
@@ -48,10 +52,18 @@ const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', '
  * opened in order (the session queues them, as `ws` does not wait for async handlers);
  * every message is authorised on its own, not only the connection.
  */
+interface LoggedIn {
+  username: string;
+  role: Role;
+}
+
 export class Connection {
   private session: ServerSession | null = null;
   private handshaking: Promise<void> | null = null;
-  private user: User | null = null;
+  private user: LoggedIn | null = null;
+  /** Logged in with a one-time password: nothing but changePassword until it is changed. */
+  private mustChangePassword = false;
+  private live: LiveSession | null = null;
   private inFlight = 0;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
@@ -75,6 +87,7 @@ export class Connection {
   private dispose(): void {
     if (!this.closed) this.deps.training.connectionClosed(this);
     this.closed = true;
+    this.signOut();
     clearTimeout(this.idle);
     this.session?.close();
   }
@@ -152,20 +165,88 @@ export class Connection {
     }
   }
 
-  private requireUser(): User {
-    if (!this.user) throw new RequestError('unauthenticated', 'authenticate first');
+  private requireUser(): LoggedIn {
+    if (!this.user) throw new RequestError('unauthenticated', 'log in first');
     return this.user;
   }
 
-  private async handle(message: ClientMessage, decryptMs: number): Promise<unknown> {
-    if (message.type === 'authenticate') {
-      this.user = this.deps.accounts.authenticate(message.token);
-      this.audit('authenticate', 'ok');
-      return this.send({ type: 'authenticated', user: this.user.username, role: this.user.role });
+  /** Not logged in any more (a failed or replaced login, the end of the connection). */
+  private signOut(): void {
+    if (this.live) this.deps.sessions.remove(this.live);
+    this.live = null;
+    this.user = null;
+  }
+
+  private signIn(session: Session): void {
+    this.signOut();
+    const grant: SessionGrant = session.grant;
+    this.user = session.user;
+    this.mustChangePassword = session.mustChangePassword === true;
+    this.live = { grant, end: (cause) => this.end(cause) };
+    this.deps.sessions.add(this.live);
+  }
+
+  /** The login this connection held is over: close with the cause's own code. */
+  private end(cause: SessionEndCause): void {
+    this.deps.log.info({ session: this.session?.id, cause }, 'session ended');
+    this.live = null;
+    this.user = null;
+    this.close(SESSION_END[cause].code, SESSION_END[cause].reason);
+  }
+
+  /**
+   * login, resume, logout (docs/protocol.md section 5). Any login attempt first ends the
+   * login this connection held: a failure leaves it logged out, a success switches user.
+   */
+  private async authenticate(message: MessageOf<'login'> | MessageOf<'resume'> | MessageOf<'logout'>): Promise<unknown> {
+    if (message.type === 'logout') {
+      const live = this.requireLive();
+      this.audit('logout', 'ok');
+      await this.send({ type: 'ok', requestId: message.requestId });
+      // every connection holding this token closes, this one included (4040)
+      this.deps.accounts.endLogin(live.grant);
+      return;
     }
+    this.signOut();
+    const action = message.type;
+    let session: Session;
+    try {
+      session =
+        message.type === 'login'
+          ? await this.deps.accounts.login(message.username, message.password, { address: this.deps.address, ...(message.deviceToken ? { deviceToken: message.deviceToken } : {}) })
+          : this.deps.accounts.resume(message.token);
+    } catch (e) {
+      if (e instanceof AuthError) {
+        // a name that is no user's is not kept: it may be a password typed in the wrong field
+        this.auditAs(action, e.code, message.type === 'login' ? this.deps.accounts.auditName(message.username) : null);
+      }
+      throw e;
+    }
+    if (this.closed) return;
+    this.signIn(session);
+    this.audit(action, 'ok');
+    return this.send({
+      type: 'loggedIn',
+      requestId: message.requestId,
+      user: session.user.username,
+      role: session.user.role,
+      token: session.token,
+      expiresAt: session.expiresAt,
+      ...(session.deviceToken ? { deviceToken: session.deviceToken } : {}),
+      ...(session.mustChangePassword ? { mustChangePassword: true } : {}),
+    });
+  }
+
+  private requireLive(): LiveSession {
+    this.requireUser();
+    return this.live!;
+  }
+
+  private async handle(message: ClientMessage, decryptMs: number): Promise<unknown> {
+    if (message.type === 'login' || message.type === 'resume' || message.type === 'logout') return this.authenticate(message);
     const user = this.requireUser();
     // after an admin's reset, the one-time password is good for changing it and nothing else
-    if (user.mustChangePassword && message.type !== 'changePassword') {
+    if (this.mustChangePassword && message.type !== 'changePassword') {
       throw new RequestError('passwordChangeRequired', 'choose a new password first (changePassword)');
     }
     if ((ADMIN_ONLY.has(message.type) || ADMIN_ACCOUNT_REQUESTS.has(message.type)) && user.role !== 'admin') {
@@ -238,7 +319,11 @@ export class Connection {
   }
 
   private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
-    this.deps.store.audit({ at: new Date().toISOString(), user: this.user?.username ?? null, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null });
+    this.auditAs(action, outcome, this.user?.username ?? null, service, modelVersion, detail);
+  }
+
+  private auditAs(action: string, outcome: string, user: string | null, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
+    this.deps.store.audit({ at: new Date().toISOString(), user, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null });
   }
 
   private async classify(message: MessageOf<'classify'>, decryptMs: number): Promise<void> {
@@ -250,13 +335,6 @@ export class Connection {
     if (this.inFlight >= this.deps.limits.concurrentPerConnection) {
       throw new RequestError('busy', `at most ${this.deps.limits.concurrentPerConnection} requests at once per connection`);
     }
-    const images: WireImage[] = message.images.map((img) =>
-      img.mode === 'original'
-        ? { mode: 'original', data: img.data }
-        : img.mode === 'reduced'
-          ? { mode: 'reduced', width: img.data.width, height: img.data.height, pixels: unpackFloat32(img.data.pixels) }
-          : { mode: 'features', vector: unpackFloat64(img.data.vector) },
-    );
     const share = this.deps.shares.take(user.username, message.images.reduce((n, img) => n + imageBytes(img), 0));
     if (!share.ok) throw new RequestError('busy', share.reason);
     if (!this.deps.rate.take(user.username, message.images.length)) {
@@ -264,10 +342,32 @@ export class Connection {
       this.audit('classify', 'rateLimited', service.name, service.currentVersion);
       throw new RequestError('rateLimited', `more than ${this.deps.limits.imagesPerMinute} images a minute; slow down`);
     }
+    // A wrong byte count spoils that image only, not the session and the requests in flight on it.
+    const malformed = new Map<number, ImageOutcome>();
+    const images: WireImage[] = [];
+    const positions: number[] = [];
+    for (const [i, img] of message.images.entries()) {
+      if (img.mode === 'reduced' && img.data.pixels.length !== 4 * img.data.width * img.data.height) {
+        malformed.set(i, { ok: false, code: 'badImage', message: `reduced pixels must be width x height = ${img.data.width * img.data.height} float32 values (${4 * img.data.width * img.data.height} bytes); ${img.data.pixels.length} bytes were sent` });
+      } else if (img.mode === 'features' && img.data.vector.length % 8 !== 0) {
+        malformed.set(i, { ok: false, code: 'badImage', message: `a feature vector is whole float64 values (a multiple of 8 bytes); ${img.data.vector.length} bytes were sent` });
+      } else {
+        positions.push(i);
+        images.push(
+          img.mode === 'original'
+            ? { mode: 'original', data: img.data }
+            : img.mode === 'reduced'
+              ? { mode: 'reduced', width: img.data.width, height: img.data.height, pixels: unpackFloat32(img.data.pixels) }
+              : { mode: 'features', vector: unpackFloat64(img.data.vector) },
+        );
+      }
+    }
     this.inFlight++;
     try {
       const version = service.currentVersion;
-      const outcomes = await this.deps.classifier.classify(service.name, version, images, user.username);
+      const classified = images.length ? await this.deps.classifier.classify(service.name, version, images, user.username) : [];
+      const outcomes: ImageOutcome[] = message.images.map((_, i) => malformed.get(i)!);
+      classified.forEach((o, k) => (outcomes[positions[k]!] = o));
       let failed = 0;
       const total = { decodeMs: 0, extractMs: 0, classifyMs: 0 };
       for (const [index, o] of outcomes.entries()) {

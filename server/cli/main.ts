@@ -54,7 +54,7 @@ program
 
 program
   .command('serve')
-  .description('run the service: the web app, the login API and the secure classification channel')
+  .description('run the service: the web app and the secure channel (logins happen inside it)')
   .option('--data <dir>', 'data folder (database, server identity)', 'data')
   .option('--port <n>', 'port to listen on', '8080')
   .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -75,7 +75,7 @@ const connection = (command: Command) =>
     .requiredOption('--server <url>', 'server address, e.g. http://127.0.0.1:8080')
     .requiredOption('--pin <pin...>', "the server's pin, as `medclass identity` prints it (several for a key rotation)")
     .requiredOption('--user <name>', 'user name')
-    .option('--password-env <var>', 'environment variable holding the password', 'MEDCLASS_PASSWORD');
+    .option('--password-env <var>', 'environment variable holding the password (asked for on the terminal when unset)', 'MEDCLASS_PASSWORD');
 
 connection(program.command('classify').description('classify images with a hosted service over the secure channel').argument('<files...>', 'image files or folders'))
   .requiredOption('--service <name>', 'hosted service')

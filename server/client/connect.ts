@@ -1,6 +1,7 @@
+import { createInterface } from 'node:readline';
 import { MedclassClient } from '../../shared/client/client.ts';
 import { parsePin } from '../../shared/protocol/identity.ts';
-import { connectWebSocket, login } from './ws_transport.ts';
+import { connectWebSocket } from './ws_transport.ts';
 
 export interface ConnectionOptions {
   server: string;
@@ -9,13 +10,38 @@ export interface ConnectionOptions {
   passwordEnv: string;
 }
 
-/** Logs in, opens the channel against the pinned key and authenticates: what every client command needs. */
+/** Asks for the password on the terminal without echoing it. */
+function promptPassword(user: string): Promise<string> {
+  if (!process.stdin.isTTY) return Promise.reject(new Error('no password: set it in the environment variable given by --password-env, or run on a terminal'));
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const out = rl as unknown as { _writeToOutput(s: string): void; output: NodeJS.WritableStream };
+  let asked = false;
+  out._writeToOutput = (s: string) => {
+    if (!asked) out.output.write(s);
+  };
+  return new Promise((resolve) => {
+    rl.question(`password for ${user}: `, (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+    asked = true;
+  });
+}
+
+/**
+ * Opens the channel against the pinned key, then logs in inside it: the password never
+ * travels outside the channel (docs/protocol.md section 5). What every client command needs.
+ */
 export async function connectAndAuthenticate(o: ConnectionOptions): Promise<MedclassClient> {
-  const password = process.env[o.passwordEnv];
-  if (!password) throw new Error(`set the password in the environment variable ${o.passwordEnv} (see --password-env)`);
   const pins = await Promise.all(o.pin.map(parsePin));
-  const { token } = await login(o.server, o.user, password);
+  const password = process.env[o.passwordEnv] || (await promptPassword(o.user));
   const client = await MedclassClient.connect(await connectWebSocket(o.server), pins);
-  await client.authenticate(token);
+  try {
+    await client.login(o.user, password);
+  } catch (e) {
+    client.close();
+    throw new Error(`login refused: ${(e as Error).message}`, { cause: e });
+  }
   return client;
 }

@@ -26,15 +26,3 @@ export function connectWebSocket(server: string): Promise<FrameTransport> {
     ws.once('error', (e) => reject(new Error(`cannot reach ${server}: ${e.message}`)));
   });
 }
-
-/** Logs in over HTTP(S) and returns the short-lived token the channel's `authenticate` takes. */
-export async function login(server: string, username: string, password: string): Promise<{ token: string; role: string }> {
-  const response = await fetch(new URL('/api/login', server), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  const body = (await response.json().catch(() => ({}))) as { token?: string; role?: string; error?: string };
-  if (!response.ok || !body.token) throw new Error(`login refused: ${body.error ?? `HTTP ${response.status}`}`);
-  return { token: body.token, role: body.role ?? '' };
-}

@@ -72,7 +72,7 @@ describe('node:crypto AES-GCM for frames', () => {
     expect(frameAead()).toBe(webCryptoAead);
     const client = await start.finish(reply);
     for (let i = 0; i < 5; i++) {
-      const request = { type: 'authenticate' as const, token: `t${i}`.repeat(1000) };
+      const request = { type: 'resume' as const, requestId: `r${i}`, token: `t${i}`.repeat(1000) };
       expect(await server.open(await client.seal(request))).toEqual(request);
       const answer = { type: 'ok' as const, requestId: `r${i}` };
       expect(await client.open(await server.seal(answer))).toEqual(answer);

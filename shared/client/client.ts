@@ -2,6 +2,7 @@ import { closeCodeFor, ProtocolError } from '../protocol/errors.ts';
 import type { Pin } from '../protocol/identity.ts';
 import { MAX_CHUNK_BYTES, type ClassifyImage, type ClientMessage, type MessageOf, type PrivacyMode, type ServerMessage, type ServiceInfo } from '../protocol/messages.ts';
 import { startClientSession, type ClientSession } from '../protocol/session.ts';
+import { sessionEndCause } from '../protocol/session_end.ts';
 
 /** What the client needs of a WebSocket: the browser's and Node's `ws` both fit through a small adapter. */
 export interface FrameTransport {
@@ -49,6 +50,39 @@ interface TrainWaiter extends TrainOptions {
   reject(error: Error): void;
 }
 
+export interface LoginResult {
+  user: string;
+  role: 'admin' | 'clinician';
+  token: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  /** After a password login: present it at this client's next login as this user (it keeps its own allowance). */
+  deviceToken?: string;
+  /** Logged in with a one-time password: change it (changePassword) before anything else. */
+  mustChangePassword?: boolean;
+}
+
+function loginResult(m: ServerMessage): LoginResult {
+  if (m.type !== 'loggedIn') throw new ClientError('badMessage', `the server answered a login with ${m.type}`);
+  return {
+    user: m.user,
+    role: m.role,
+    token: m.token,
+    expiresAt: m.expiresAt,
+    ...(m.deviceToken ? { deviceToken: m.deviceToken } : {}),
+    ...(m.mustChangePassword ? { mustChangePassword: true } : {}),
+  };
+}
+
+/**
+ * Why the connection closed, as an error: a session ended by the server (4040-4049) carries
+ * its cause as the code (`loggedOut`, `passwordChanged`, ...); anything else is `closed`.
+ */
+export function closeError(code: number, reason: string): ClientError {
+  const cause = sessionEndCause(code);
+  return new ClientError(cause ?? 'closed', `the connection closed (${code}${reason ? `: ${reason}` : ''})`);
+}
+
 let nextId = 0;
 const newRequestId = () => `r${Date.now().toString(36)}${(nextId++).toString(36)}`;
 
@@ -64,6 +98,7 @@ export class MedclassClient {
   private readonly jobs = new Map<string, TrainWaiter>();
   private readonly eventListeners = new Set<(event: TrainEvent) => void>();
   private closed: ClientError | null = null;
+  private readonly closeWaiters: (() => void)[] = [];
 
   private constructor(
     private readonly transport: FrameTransport,
@@ -79,13 +114,18 @@ export class MedclassClient {
         },
       );
     };
-    transport.onClose = (code, reason) => this.shutdown(new ClientError('closed', `the connection closed (${code}${reason ? `: ${reason}` : ''})`));
+    transport.onClose = (code, reason) => this.shutdown(closeError(code, reason));
   }
 
   /** Runs the handshake over an open transport; refused unless the server holds a pinned key. */
   static connect(transport: FrameTransport, pins: Pin | readonly Pin[]): Promise<MedclassClient> {
     return new Promise((resolve, reject) => {
-      transport.onClose = (code, reason) => reject(new ClientError('closed', `the connection closed during the handshake (${code}${reason ? `: ${reason}` : ''})`));
+      transport.onClose = (code, reason) =>
+        reject(
+          code === closeCodeFor('unsupportedVersion')
+            ? new ClientError('unsupportedVersion', `the server refused this client's protocol version (${reason || 'no reason given'})`)
+            : new ClientError('closed', `the connection closed during the handshake (${code}${reason ? `: ${reason}` : ''})`),
+        );
       startClientSession(pins).then((start) => {
         transport.onFrame = (reply) => {
           start.finish(reply).then(
@@ -108,6 +148,7 @@ export class MedclassClient {
   private shutdown(error: ClientError): void {
     if (this.closed) return;
     this.closed = error;
+    for (const done of this.closeWaiters.splice(0)) done();
     this.session.close();
     for (const p of this.waiting.values()) p.reject(error);
     for (const list of this.byType.values()) for (const p of list) p.reject(error);
@@ -192,11 +233,27 @@ export class MedclassClient {
     });
   }
 
-  async authenticate(token: string): Promise<{ user: string; role: 'admin' | 'clinician' }> {
-    const answer = this.expect('authenticated');
-    await this.send({ type: 'authenticate', token });
-    const { user, role } = await answer;
-    return { user, role };
+  /**
+   * Logs in inside the channel (docs/protocol.md section 5). The token that comes back is for
+   * `resume` on a later connection; keep it where only this client can read it. A refusal
+   * rejects with its code (`badCredentials`, `disabled`, `tooManyAttempts`), and this
+   * connection is then not logged in, whoever it was before.
+   */
+  async login(username: string, password: string, deviceToken?: string): Promise<LoginResult> {
+    const answer = await this.request({ type: 'login', requestId: newRequestId(), username, password, ...(deviceToken ? { deviceToken } : {}) });
+    return loginResult(answer);
+  }
+
+  /** Logs in again with the token of an earlier login (a reconnect); `badToken` when it is over. */
+  async resume(token: string): Promise<LoginResult> {
+    return loginResult(await this.request({ type: 'resume', requestId: newRequestId(), token }));
+  }
+
+  /** Ends this login everywhere: every connection holding its token closes (4040), this one too. */
+  async logout(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    await this.request({ type: 'logout', requestId: newRequestId() });
+    await closed;
   }
 
   async listServices(): Promise<ServiceInfo[]> {

@@ -12,14 +12,14 @@ const header = (frame: Uint8Array) => {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   return { type: frame[1]!, direction: frame[2]!, flags: frame[3]!, epoch: view.getUint32(4), counter: getU64(view, 8), length: view.getUint32(16) };
 };
-const auth = (token = 'tok'): ClientMessage => ({ type: 'authenticate', token });
+const auth = (token = 'tok'): ClientMessage => ({ type: 'resume', requestId: 'r', token });
 
 describe('frames', () => {
   it('lays out the header as documented', async () => {
     const { client, server } = await pair();
     const f = await client.seal(auth('abc'));
     expect(f[0]).toBe(3);
-    expect(header(f)).toEqual({ type: 1, direction: 1, flags: 0, epoch: 0, counter: 0, length: f.length - FRAME_HEADER_LENGTH });
+    expect(header(f)).toEqual({ type: 21, direction: 1, flags: 0, epoch: 0, counter: 0, length: f.length - FRAME_HEADER_LENGTH });
     const g = await server.seal({ type: 'ok', requestId: 'r' });
     expect(header(g)).toMatchObject({ type: 16, direction: 2, counter: 0 });
     expect(header(await client.seal(auth())).counter).toBe(1);
@@ -179,7 +179,7 @@ describe('frames', () => {
     expect(nonces.size).toBe(200);
     // concurrent opens are taken in call order too
     const opened = await Promise.all(frames.map((f) => server.open(f)));
-    expect(opened.map((m) => (m.type === 'authenticate' ? m.token : ''))).toEqual(frames.map((_, i) => `t${i}`));
+    expect(opened.map((m) => (m.type === 'resume' ? m.token : ''))).toEqual(frames.map((_, i) => `t${i}`));
   });
 
   it('sealer and opener work on their own', async () => {

@@ -60,8 +60,8 @@ export function resolveLimits(overrides: Partial<FrameLimits> = {}): FrameLimits
   return out;
 }
 
-const INFO_KEY = utf8('medclass/1 key');
-const INFO_NEXT = utf8('medclass/1 next');
+const INFO_KEY = utf8('medclass/2 key');
+const INFO_NEXT = utf8('medclass/2 next');
 const NO_SALT = new Uint8Array(0);
 
 /** A traffic secret as a non-extractable HKDF key. */

@@ -66,7 +66,7 @@ async function onlyProtocolErrors(label: string, step: () => unknown): Promise<'
 const identity = await generateIdentity();
 const pin = await pinOf(identity);
 const seeds: Message[] = [
-  { type: 'authenticate', token: 'abc' },
+  { type: 'resume', requestId: 'r', token: 'abc' },
   { type: 'listServices' },
   { type: 'classify', requestId: 'r', service: 's', images: [{ mode: 'reduced', data: { width: 2, height: 2, pixels: packFloat32(Float32Array.of(1, 2, 3, 4)) } }, { mode: 'original', data: Uint8Array.of(1, 2, 3) }] },
   { type: 'uploadChunk', uploadId: 'u', seq: 3, data: Uint8Array.of(9, 9) },

@@ -14,9 +14,9 @@ const sha256 = async (...parts: Uint8Array[]) => new Uint8Array(await crypto.sub
 async function forgeServerHello(clientHello: Uint8Array, signer: ServerIdentity, claimed: ServerIdentity): Promise<Uint8Array> {
   const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
   const point = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-  const core = concat(Uint8Array.of(2, 1), crypto.getRandomValues(new Uint8Array(32)), point, claimed.fingerprintBytes);
-  const th = await sha256(utf8('medclass/1 transcript'), clientHello, core);
-  const sig = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, signer.privateKey, concat(utf8('medclass/1 server signature\0'), th)));
+  const core = concat(Uint8Array.of(2, 2), crypto.getRandomValues(new Uint8Array(32)), point, claimed.fingerprintBytes);
+  const th = await sha256(utf8('medclass/2 transcript'), clientHello, core);
+  const sig = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, signer.privateKey, concat(utf8('medclass/2 server signature\0'), th)));
   return concat(core, sig);
 }
 
@@ -24,20 +24,20 @@ describe('handshake', () => {
   it('agrees on the session id and keys, with the layout of docs/protocol.md', async () => {
     const client = await ClientHandshake.start(pin);
     expect(client.hello.length).toBe(CLIENT_HELLO_LENGTH);
-    expect([...client.hello.subarray(0, 2)]).toEqual([1, 1]);
+    expect([...client.hello.subarray(0, 2)]).toEqual([1, 2]);
     const { reply, keys: serverKeys } = await acceptClientHello(client.hello, server);
     expect(reply.length).toBe(SERVER_HELLO_LENGTH);
-    expect([...reply.subarray(0, 2)]).toEqual([2, 1]);
+    expect([...reply.subarray(0, 2)]).toEqual([2, 2]);
     expect(reply.subarray(99, 131)).toEqual(server.fingerprintBytes);
     const clientKeys = await client.finish(reply);
     expect(clientKeys.sessionId).toEqual(serverKeys.sessionId);
     expect(clientKeys.serverFingerprint).toBe(server.fingerprint);
 
     // the transcript hash and session id are exactly as documented
-    const th = await sha256(utf8('medclass/1 transcript'), client.hello, reply.subarray(0, 131));
+    const th = await sha256(utf8('medclass/2 transcript'), client.hello, reply.subarray(0, 131));
     expect(clientKeys.transcriptHash).toEqual(th);
-    expect(clientKeys.sessionId).toEqual((await sha256(utf8('medclass/1 session id'), th)).slice(0, 16));
-    const ok = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pin.key, reply.slice(131), concat(utf8('medclass/1 server signature\0'), th));
+    expect(clientKeys.sessionId).toEqual((await sha256(utf8('medclass/2 session id'), th)).slice(0, 16));
+    const ok = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pin.key, reply.slice(131), concat(utf8('medclass/2 server signature\0'), th));
     expect(ok).toBe(true);
 
     // same keys: what one seals the other opens, both ways
@@ -139,7 +139,7 @@ describe('handshake', () => {
     const start = await startClientSession(pin);
     const { reply } = await acceptClientSession(start.hello, server);
     const client = await start.finish(reply);
-    const frame = await client.seal({ type: 'authenticate', token: 'secret' });
+    const frame = await client.seal({ type: 'resume', requestId: 'r', token: 'secret' });
     const replayed = await acceptClientSession(start.hello, server);
     expect(await code(replayed.session.open(frame))).toBe('tampered');
   });
@@ -147,9 +147,10 @@ describe('handshake', () => {
   it('refuses malformed hellos with clear codes', async () => {
     const client = await ClientHandshake.start(pin);
     const hello = client.hello;
-    const v2 = hello.slice();
-    v2[1] = 2;
-    expect(await code(acceptClientHello(v2, server))).toBe('unsupportedVersion');
+    const v1 = hello.slice();
+    v1[1] = 1;
+    expect(await code(acceptClientHello(v1, server))).toBe('unsupportedVersion');
+    await expect(acceptClientHello(v1, server)).rejects.toThrow('unsupported protocol version 1; this server speaks version 2');
     expect(await code(acceptClientHello(hello.subarray(0, 98), server))).toBe('badHandshake');
     expect(await code(acceptClientHello(concat(hello, Uint8Array.of(0)), server))).toBe('badHandshake');
     const kind = hello.slice();

@@ -7,10 +7,10 @@ import { bufferSource, concat, equalBytes, randomBytes, toBase64url, utf8 } from
 import { ProtocolError, guard } from './errors.ts';
 import { hkdfBits, importSecret } from './frames.ts';
 import type { Pin, ServerIdentity } from './identity.ts';
-import { subtle, type Key } from './webcrypto.ts';
+import { subtle, type Jwk, type Key } from './webcrypto.ts';
 
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const CLIENT_HELLO_KIND = 0x01;
 export const SERVER_HELLO_KIND = 0x02;
 const NONCE_LENGTH = 32;
@@ -21,11 +21,11 @@ export const CLIENT_HELLO_LENGTH = 2 + NONCE_LENGTH + POINT_LENGTH; // 99
 const SERVER_CORE_LENGTH = 2 + NONCE_LENGTH + POINT_LENGTH + FINGERPRINT_LENGTH; // 131
 export const SERVER_HELLO_LENGTH = SERVER_CORE_LENGTH + SIGNATURE_LENGTH; // 195
 
-const LABEL_TRANSCRIPT = utf8('medclass/1 transcript');
-const LABEL_SIGNATURE = utf8('medclass/1 server signature\0');
-const LABEL_SESSION_ID = utf8('medclass/1 session id');
-const INFO_C2S = utf8('medclass/1 c2s');
-const INFO_S2C = utf8('medclass/1 s2c');
+const LABEL_TRANSCRIPT = utf8('medclass/2 transcript');
+const LABEL_SIGNATURE = utf8('medclass/2 server signature\0');
+const LABEL_SESSION_ID = utf8('medclass/2 session id');
+const INFO_C2S = utf8('medclass/2 c2s');
+const INFO_S2C = utf8('medclass/2 s2c');
 const ECDH = { name: 'ECDH', namedCurve: 'P-256' } as const;
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
@@ -41,6 +41,22 @@ export interface SessionKeys {
   serverFingerprint: string;
 }
 
+/**
+ * The exact text of a version refusal, also the server's close reason (close code 4002), so a
+ * client of another version can tell its user which version the server needs.
+ */
+export const versionRefusal = (theirs: number): string => `unsupported protocol version ${theirs}; this server speaks version ${PROTOCOL_VERSION}`;
+
+/**
+ * Fixed randomness for the published test vectors (docs/protocol-vectors.json) only: a real
+ * handshake always draws its nonce and ephemeral key afresh.
+ */
+export interface FixedRandomness {
+  nonce: Uint8Array;
+  /** The ephemeral ECDH P-256 private key as a JWK (d, x, y). */
+  ephemeral: Jwk;
+}
+
 const bad = (message: string) => new ProtocolError('badHandshake', message);
 const sha256 = async (...parts: Uint8Array[]): Promise<Uint8Array<ArrayBuffer>> => new Uint8Array(await subtle().digest('SHA-256', concat(...parts)));
 
@@ -48,7 +64,7 @@ const sha256 = async (...parts: Uint8Array[]): Promise<Uint8Array<ArrayBuffer>> 
 function checkHeader(message: Uint8Array, kind: number, length: number, what: string): void {
   if (!(message instanceof Uint8Array) || message.length < 2) throw bad(`${what} is too short`);
   if (message[0] !== kind) throw bad(`expected ${what} (kind ${kind}), got kind ${message[0]}`);
-  if (message[1] !== PROTOCOL_VERSION) throw new ProtocolError('unsupportedVersion', `the peer speaks protocol version ${message[1]}; this side speaks ${PROTOCOL_VERSION}`);
+  if (message[1] !== PROTOCOL_VERSION) throw new ProtocolError('unsupportedVersion', versionRefusal(message[1]!));
   if (message.length !== length) throw bad(`${what} must be ${length} bytes, got ${message.length}`);
 }
 
@@ -59,7 +75,13 @@ const importPoint = (point: Uint8Array): Promise<Key> =>
     return subtle().importKey('raw', bufferSource(point), ECDH, true, []);
   });
 
-async function newEphemeral(): Promise<{ privateKey: Key; point: Uint8Array<ArrayBuffer> }> {
+async function newEphemeral(fixed?: FixedRandomness): Promise<{ privateKey: Key; point: Uint8Array<ArrayBuffer> }> {
+  if (fixed) {
+    const { kty, crv, x, y, d } = fixed.ephemeral;
+    const privateKey = await subtle().importKey('jwk', { kty, crv, x, y, d }, ECDH, false, ['deriveBits']);
+    const publicKey = await subtle().importKey('jwk', { kty, crv, x, y }, ECDH, true, []);
+    return { privateKey, point: new Uint8Array(await subtle().exportKey('raw', publicKey)) };
+  }
   const pair = await subtle().generateKey(ECDH, false, ['deriveBits']);
   return { privateKey: pair.privateKey, point: new Uint8Array(await subtle().exportKey('raw', pair.publicKey)) };
 }
@@ -100,11 +122,11 @@ export class ClientHandshake {
   ) {}
 
   /** No pin, no session: at least one pinned server key is required. */
-  static async start(pins: Pin | readonly Pin[]): Promise<ClientHandshake> {
+  static async start(pins: Pin | readonly Pin[], fixed?: FixedRandomness): Promise<ClientHandshake> {
     const list = (Array.isArray(pins) ? pins : [pins]) as readonly unknown[];
     if (list.length === 0 || !list.every(isPin)) throw new ProtocolError('badKey', 'a pinned server key is required (parsePin)');
-    const { privateKey, point } = await newEphemeral();
-    const hello = concat(Uint8Array.of(CLIENT_HELLO_KIND, PROTOCOL_VERSION), randomBytes(NONCE_LENGTH), point);
+    const { privateKey, point } = await newEphemeral(fixed);
+    const hello = concat(Uint8Array.of(CLIENT_HELLO_KIND, PROTOCOL_VERSION), fixed?.nonce ?? randomBytes(NONCE_LENGTH), point);
     return new ClientHandshake(hello, privateKey, list as readonly Pin[]);
   }
 
@@ -143,12 +165,12 @@ function isPin(p: unknown): p is Pin {
 }
 
 /** The server side: one ClientHello in, the ServerHello and the keys out. */
-export async function acceptClientHello(clientHello: Uint8Array, identity: ServerIdentity): Promise<{ reply: Uint8Array; keys: SessionKeys }> {
+export async function acceptClientHello(clientHello: Uint8Array, identity: ServerIdentity, fixed?: FixedRandomness): Promise<{ reply: Uint8Array; keys: SessionKeys }> {
   checkHeader(clientHello, CLIENT_HELLO_KIND, CLIENT_HELLO_LENGTH, 'a ClientHello');
   const hello = clientHello.slice(); // the caller's buffer may change under us
   const peer = await importPoint(hello.subarray(2 + NONCE_LENGTH));
-  const { privateKey, point } = await newEphemeral();
-  const core = concat(Uint8Array.of(SERVER_HELLO_KIND, PROTOCOL_VERSION), randomBytes(NONCE_LENGTH), point, identity.fingerprintBytes);
+  const { privateKey, point } = await newEphemeral(fixed);
+  const core = concat(Uint8Array.of(SERVER_HELLO_KIND, PROTOCOL_VERSION), fixed?.nonce ?? randomBytes(NONCE_LENGTH), point, identity.fingerprintBytes);
   const transcriptHash = await sha256(LABEL_TRANSCRIPT, hello, core);
   const signature = await guard('badKey', 'the server identity key cannot sign', async () =>
     new Uint8Array(await subtle().sign(SIGN, identity.privateKey, concat(LABEL_SIGNATURE, transcriptHash))),

@@ -109,7 +109,7 @@ export async function importIdentity(data: Jwk | Uint8Array | string, extractabl
     subtle().importKey('jwk', { kty, crv, x, y }, ECDSA, true, ['verify']),
   );
   // a JWK whose x, y do not belong to d would sign with one key and announce another
-  const probe = utf8('medclass/1 identity self-check');
+  const probe = utf8('medclass/2 identity self-check');
   const ok = await guard('badKey', 'the identity key cannot sign', async () =>
     subtle().verify({ name: 'ECDSA', hash: 'SHA-256' }, publicKey, await subtle().sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, probe), probe),
   );

@@ -48,8 +48,10 @@ const pixels = packFloat32(Float32Array.from({ length: 64 * 64 }, (_, i) => i / 
 const vector = packFloat64(Float64Array.from({ length: 1770 }, (_, i) => Math.sin(i)));
 
 const samples: Message[] = [
-  { type: 'authenticate', token: 'eyJhbGciOi.x.y' },
-  { type: 'authenticated', user: 'dr.who', role: 'clinician' },
+  { type: 'login', requestId: 'l1', username: 'dr.who', password: 'correct horse battery staple' },
+  { type: 'resume', requestId: 'l2', token: 'eyJhbGciOi.x.y' },
+  { type: 'loggedIn', requestId: 'l1', user: 'dr.who', role: 'clinician', token: 'eyJhbGciOi.x.y', expiresAt: 1_800_000_000_000 },
+  { type: 'logout', requestId: 'l3' },
   { type: 'listServices' },
   {
     type: 'services',
@@ -87,6 +89,25 @@ const samples: Message[] = [
   { type: 'rollback', requestId: 'r1', service: 'breast-us', version: 2 },
   { type: 'ok', requestId: 'r1' },
   { type: 'ok', requestId: 't1', jobId: 'job-1' },
+  { type: 'login', requestId: 'l3', username: 'dr.who', password: 'pw', deviceToken: 'AAAAAAAAAAAAAAAAAAAAAA.BBBB' },
+  { type: 'loggedIn', requestId: 'l3', user: 'dr.who', role: 'clinician', token: 't', expiresAt: 1, deviceToken: 'AAAA.BBBB', mustChangePassword: true },
+  { type: 'changePassword', requestId: 'a1', currentPassword: 'old one here', newPassword: 'a new one here' },
+  { type: 'listUsers', requestId: 'a2' },
+  { type: 'users', requestId: 'a2', users: [{ username: 'nurse', role: 'clinician', disabled: false, mustChangePassword: true, createdAt: '2026-01-01T00:00:00.000Z' }] },
+  { type: 'addUser', requestId: 'a3', username: 'new.nurse', role: 'clinician' },
+  { type: 'oneTimePassword', requestId: 'a3', username: 'new.nurse', password: 'abcdefghijklmnopqrst' },
+  { type: 'resetPassword', requestId: 'a4', username: 'nurse' },
+  { type: 'setRole', requestId: 'a5', username: 'nurse', role: 'admin' },
+  { type: 'setDisabled', requestId: 'a6', username: 'nurse', disabled: true },
+  { type: 'auditQuery', requestId: 'a7', user: 'nurse', service: 'demo', action: 'classify', from: '2026-01-01', to: '2026-01-31', before: 99, limit: 50 },
+  {
+    type: 'auditEntries',
+    requestId: 'a7',
+    more: false,
+    entries: [{ id: 3, at: '2026-01-02T03:04:05.000Z', user: 'nurse', action: 'classify', service: 'demo', modelVersion: 1, outcome: 'ok', detail: { images: 1, mode: 'reduced' } }],
+  },
+  { type: 'vaultKey', requestId: 'a8' },
+  { type: 'vault', requestId: 'a8', key: new Uint8Array(32).fill(7) },
 ];
 
 describe('messages', () => {
@@ -126,18 +147,25 @@ describe('messages', () => {
   it('schemas refuse bad messages', () => {
     const bad: unknown[] = [
       { type: 'nope' },
-      { type: 'authenticate' },
-      { type: 'authenticate', token: '' },
-      { type: 'authenticate', token: 'x', extra: 1 },
-      { type: 'authenticated', user: 'u', role: 'root' },
+      { type: 'authenticate', token: 'x' },
+      { type: 'resume', requestId: 'r' },
+      { type: 'resume', requestId: 'r', token: '' },
+      { type: 'resume', requestId: 'r', token: 'x', extra: 1 },
+      { type: 'login', requestId: 'r', username: 'u', password: '' },
+      { type: 'loggedIn', requestId: 'r', user: 'u', role: 'root', token: 't', expiresAt: 1 },
+      { type: 'loggedIn', requestId: 'r', user: 'u', role: 'admin', token: 't', expiresAt: 1.5 },
+      { type: 'addUser', requestId: 'r', username: 'Bad Name', role: 'clinician' },
+      { type: 'vault', requestId: 'r', key: new Uint8Array(31) },
+      { type: 'auditQuery', requestId: 'r', from: 'yesterday' },
+      { type: 'login', requestId: 'r', username: 'u', password: 'p', deviceToken: 'no dot here' },
+      { type: 'logout' },
       { type: 'listServices', x: 1 },
       { type: 'classify', requestId: 'r', service: 's', images: [] },
       { type: 'classify', requestId: 'bad id', service: 's', images: [{ mode: 'original', data: Uint8Array.of(1) }] },
       { type: 'classify', requestId: 'r', service: 's', images: [{ mode: 'original', data: 'aGVsbG8=' }] },
       { type: 'classify', requestId: 'r', service: 's', images: [{ mode: 'original', data: new Uint8Array(0) }] },
-      { type: 'classify', requestId: 'r', service: 's', images: [{ mode: 'reduced', data: { width: 64, height: 64, pixels: new Uint8Array(100) } }] },
       { type: 'classify', requestId: 'r', service: 's', images: [{ mode: 'reduced', data: { width: 0, height: 64, pixels: new Uint8Array(0) } }] },
-      { type: 'classify', requestId: 'r', service: 's', images: [{ mode: 'features', data: { vector: new Uint8Array(12) } }] },
+      { type: 'classify', requestId: 'r', service: 's', images: [{ mode: 'features', data: { vector: new Uint8Array(4) } }] },
       { type: 'classify', requestId: 'r', service: 's', images: [{ mode: 'thumbnail', data: Uint8Array.of(1) }] },
       { type: 'classify', requestId: 'r', service: 's', images: Array.from({ length: 65 }, () => ({ mode: 'original', data: Uint8Array.of(1) })) },
       { type: 'result', requestId: 'r', index: 0, label: 'a', scores: { a: 1 }, modelVersion: 0, timings: { decryptMs: 0, decodeMs: 0, extractMs: 0, classifyMs: 0 } },
@@ -170,10 +198,10 @@ describe('messages', () => {
   });
 
   it('schema errors name the path, never the values', () => {
-    const e = errorOf(() => encodeMessage({ type: 'authenticate', token: 'super-secret-token', ['super-secret-key']: 1 } as never));
-    expect(e.message).toMatch(/invalid authenticate message: .*unexpected field/);
+    const e = errorOf(() => encodeMessage({ type: 'resume', requestId: 'r', token: 'super-secret-token', ['super-secret-key']: 1 } as never));
+    expect(e.message).toMatch(/invalid resume message: .*unexpected field/);
     expect(e.message).not.toContain('super-secret');
-    const f = errorOf(() => decodeMessage(envelope(1, '{"token":12345678}')));
+    const f = errorOf(() => decodeMessage(envelope(21, '{"requestId":"r","token":12345678}')));
     expect(f.message).toMatch(/token/);
     expect(f.message).not.toContain('12345678');
   });

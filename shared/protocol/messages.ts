@@ -28,6 +28,8 @@ const serviceName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a service name i
 const version = z.number().int().min(1).max(2 ** 31);
 const count = (max: number) => z.number().int().min(0).max(max);
 const label = z.string().min(1).max(128);
+/** A login token: opaque to the client, only ever inside the channel. */
+const token = z.string().min(1).max(4096);
 const description = z.string().max(4000);
 const ms = z.number().finite().min(0);
 
@@ -52,15 +54,15 @@ export const imageSchema = z.discriminatedUnion('mode', [
   z.strictObject({
     name: imageName,
     mode: z.literal('reduced'),
-    data: z
-      .strictObject({ width: side, height: side, pixels: bytes(4, MAX_MESSAGE_BYTES) })
-      .refine((d) => d.pixels.length === 4 * d.width * d.height, { message: 'pixels must hold width x height float32 values', path: ['pixels'] }),
+    // a pixel count that does not match width x height is a per-image error (the server's), not a broken message
+    data: z.strictObject({ width: side, height: side, pixels: bytes(4, MAX_MESSAGE_BYTES) }),
   }),
   /** The float64 feature vector (little-endian), extracted by the client. */
   z.strictObject({
     name: imageName,
     mode: z.literal('features'),
-    data: z.strictObject({ vector: bytes(8, MAX_MESSAGE_BYTES).refine((b) => b.length % 8 === 0, 'a vector is whole float64 values') }),
+    // whole float64 values (a multiple of 8 bytes) is checked per image by the server
+    data: z.strictObject({ vector: bytes(8, MAX_MESSAGE_BYTES) }),
   }),
 ]);
 
@@ -92,6 +94,7 @@ const serviceSchema = z.strictObject({
 
 const msg = <C extends number, F extends Role, S extends z.ZodType>(code: C, from: F, body: S) => ({ code, from, body });
 
+const deviceToken = z.string().regex(/^[\w-]{1,64}\.[\w-]{1,64}$/, 'a device token is two base64url parts joined by a dot');
 const username = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'a user name is 2 to 64 of a-z 0-9 . _ - (starting with a letter or digit)');
 const password = z.string().min(1).max(1024);
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}(T[\d:.]+Z)?$/, 'a date is YYYY-MM-DD or an ISO time in UTC');
@@ -146,8 +149,7 @@ const ACCOUNT_MESSAGES = {
 
 /** Every message type: its wire code, which side may send it, its body. Codes never change meaning. */
 export const MESSAGES = {
-  authenticate: msg(1, 'client', z.strictObject({ token: z.string().min(1).max(4096) })),
-  authenticated: msg(2, 'server', z.strictObject({ user: z.string().min(1).max(256), role: z.enum(ROLES) })),
+  // 1 and 2 (v1's authenticate, authenticated) are retired: login happens with 20 to 23
   listServices: msg(3, 'client', z.strictObject({})),
   services: msg(4, 'server', z.strictObject({ services: z.array(serviceSchema).max(1000) })),
   classify: msg(5, 'client', z.strictObject({ requestId: id, service: serviceName, images: z.array(imageSchema).min(1).max(MAX_IMAGES) })),
@@ -195,6 +197,30 @@ export const MESSAGES = {
   publish: msg(14, 'client', z.strictObject({ requestId: id, jobId: id, service: serviceName, description, privacyModes })),
   rollback: msg(15, 'client', z.strictObject({ requestId: id, service: serviceName, version })),
   ok: msg(16, 'server', z.strictObject({ requestId: id, jobId: id.optional() })),
+  // 17 to 19: admin versions; 20 to 29: login (docs/protocol.md section 5); 30 to 49: user management and audit
+  login: msg(
+    20,
+    'client',
+    // deviceToken: from this client's last login as this user; keeps its own allowance of attempts (login_guard.ts)
+    z.strictObject({ requestId: id, username: z.string().min(1).max(256), password: z.string().min(1).max(1024), deviceToken: deviceToken.optional() }),
+  ),
+  resume: msg(21, 'client', z.strictObject({ requestId: id, token })),
+  loggedIn: msg(
+    22,
+    'server',
+    z.strictObject({
+      requestId: id,
+      user: z.string().min(1).max(256),
+      role: z.enum(ROLES),
+      token,
+      expiresAt: z.number().int().min(0).max(2 ** 53 - 1),
+      /** After `login` (not `resume`): to present at this client's next login as this user. */
+      deviceToken: deviceToken.optional(),
+      /** A one-time password: only `changePassword` is served until it is changed. */
+      mustChangePassword: z.boolean().optional(),
+    }),
+  ),
+  logout: msg(23, 'client', z.strictObject({ requestId: id })),
   ...ACCOUNT_MESSAGES,
 } as const;
 

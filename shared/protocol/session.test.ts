@@ -14,12 +14,12 @@ describe('SecureSession', () => {
     expect(client.id).toBe(server.id);
     expect(client.serverFingerprint).toBe(identity.fingerprint);
     const toServer: ClientMessage[] = [
-      { type: 'authenticate', token: 'token-1' },
+      { type: 'login', requestId: 'l1', username: 'ann', password: 'a password here' },
       { type: 'listServices' },
       { type: 'classify', requestId: 'c1', service: 'breast', images: [{ mode: 'reduced', data: { width: 64, height: 64, pixels: packFloat32(image) } }] },
     ];
     const toClient: ServerMessage[] = [
-      { type: 'authenticated', user: 'ann', role: 'admin' },
+      { type: 'loggedIn', requestId: 'l1', user: 'ann', role: 'admin', token: 'token-1', expiresAt: 1_800_000_000_000 },
       { type: 'services', services: [] },
       { type: 'result', requestId: 'c1', index: 0, label: 'benign', scores: { benign: 0.7, malignant: 0.3 }, modelVersion: 1, timings: { decryptMs: 0, decodeMs: 0, extractMs: 0, classifyMs: 0 } },
     ];
@@ -34,7 +34,7 @@ describe('SecureSession', () => {
 
   it('a bad outgoing message is refused without closing the session', async () => {
     const { client, server } = await connectedPair({ identity });
-    expect(await code(client.seal({ type: 'authenticate', token: '' }))).toBe('schema');
+    expect(await code(client.seal({ type: 'resume', requestId: 'r', token: '' }))).toBe('schema');
     expect(await code(client.seal({ type: 'ok', requestId: 'r' } as never))).toBe('schema');
     expect(client.closedWith).toBeNull();
     expect(await server.open(await client.seal({ type: 'listServices' }))).toEqual({ type: 'listServices' });

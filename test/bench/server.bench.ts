@@ -22,7 +22,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyImages } from '../../server/classify/classify_images.ts';
-import { connectWebSocket, login } from '../../server/client/ws_transport.ts';
+import { connectWebSocket } from '../../server/client/ws_transport.ts';
+import { login } from '../channel_login.ts';
 import { useCpuBackend } from '../../server/features/backend.ts';
 import { PROJECT_ROOT } from '../../server/paths.ts';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
@@ -182,7 +183,7 @@ async function timedClient(server: ServerProcess, pin: Pin, token: string, timed
     timed.openMs.push(performance.now() - t);
     return m;
   };
-  await client.authenticate(token);
+  await client.resume(token);
   return client;
 }
 
@@ -456,7 +457,7 @@ async function main(): Promise<void> {
     const child = server.child;
     process.once('exit', () => child.kill('SIGKILL'));
     const pin = await parsePin(server.pin);
-    const { token } = await login(server.url, 'admin', ADMIN_PASSWORD);
+    const { token } = await login(server, 'admin', ADMIN_PASSWORD);
     const timed: Timed = { sealMs: [], openMs: [] };
     for (let i = 0; i < CLIENTS; i++) clients.push(await timedClient(server, pin, token, timed));
     say(`server pid ${pid}, ${CLIENTS} clients connected and authenticated; VmHWM after start ${ms(vmHwmMiB(pid), 0)} MiB`);
@@ -591,7 +592,7 @@ async function profile(dataDir: string, images: BenchImage[], expected: Map<stri
   const window = { start: 0, end: 0 };
   try {
     const pin = await parsePin(server.pin);
-    const { token } = await login(server.url, 'admin', ADMIN_PASSWORD);
+    const { token } = await login(server, 'admin', ADMIN_PASSWORD);
     const timed: Timed = { sealMs: [], openMs: [] };
     for (let i = 0; i < CLIENTS; i++) clients.push(await timedClient(server, pin, token, timed));
     await run(clients, timed, images, 'reduced', 2, server.child.pid!, expected);
