@@ -122,4 +122,24 @@ describe('AccountsService with the guard', () => {
     const session = await accounts.login('nurse', 'correct horse battery', { address: '192.0.2.10' });
     expect(session.deviceToken).toMatch(/^[\w-]+\.[\w-]+$/);
   }, 60_000);
+
+  it('takes waiting attempts by address in turn: a flood from one address does not hold another address back', async () => {
+    const guard = new LoginGuard(undefined, { maxConcurrentHashes: 1, perAddressPerMinute: 100 }, now);
+    const order: string[] = [];
+    const flood = Array.from({ length: 6 }, (_, i) => guard.begin(`f${i}`, '10.3.0.1'));
+    const other = guard.begin('nurse', '10.3.0.2');
+    const all = [...flood.map((a, i) => [a, `f${i}`] as const), [other, 'nurse'] as const];
+    const done = all.map(([a, name]) => a.hashSlot().then(() => order.push(name)));
+    await Promise.resolve();
+    for (let i = 0; i < all.length; i++) {
+      const running = all.find(([, name]) => order.includes(name) && !released.has(name));
+      released.add(running![1]);
+      running![0].release();
+      await Promise.resolve();
+    }
+    await Promise.all(done);
+    // f0 was running; the next turn is the other address's
+    expect(order.slice(0, 2)).toEqual(['f0', 'nurse']);
+  });
 });
+const released = new Set<string>();

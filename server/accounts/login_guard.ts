@@ -15,7 +15,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * - Every attempt is counted when it starts, before any hashing, so concurrent guesses cannot
  *   pass a limit; the outcome only decides whether its strike stays.
  * - At most `maxConcurrentHashes` scrypt hashes run at once (libuv's pool, which the handshakes'
- *   WebCrypto also uses, keeps threads free); at most `maxQueuedHashes` wait, trusted first.
+ *   WebCrypto also uses, keeps threads free); at most `maxQueuedHashes` wait: trusted first,
+ *   then the addresses in turn, so a flood from one address waits behind itself.
  * - User names are keyed by an HMAC under a per-process key (never held raw); all maps are
  *   pruned as they age and capped at `maxEntries`.
  */
@@ -158,7 +159,11 @@ export class LoginGuard {
   private readonly users: Windows;
   private readonly devices: Windows;
   private running = 0;
-  private readonly waiting: { trusted: (() => void)[]; untrusted: (() => void)[] } = { trusted: [], untrusted: [] };
+  /** Attempts waiting for a hash: trusted first, then untrusted ones by address in turn (a flood waits behind itself). */
+  private readonly waiting: { trusted: (() => void)[]; untrusted: Map<string, (() => void)[]> } = { trusted: [], untrusted: new Map() };
+  private untrustedWaiting = 0;
+  /** Hashes granted per address since the queue was last empty: the next turn is the address with the fewest. */
+  private granted = new Map<string, number>();
   private pruneAt = 0;
 
   constructor(
@@ -230,7 +235,7 @@ export class LoginGuard {
         const wait = Math.min(MAX_DELAY_MS, 1000 * 2 ** (byPair.length - l.freeFailures)) - (now - byPair[byPair.length - 1]!);
         if (wait > 0) throw this.refusal('too many failed logins', wait);
       }
-      if (this.waiting.untrusted.length >= l.maxQueuedHashes) throw this.refusal('the server is busy with logins', 1000);
+      if (this.untrustedWaiting >= l.maxQueuedHashes) throw this.refusal('the server is busy with logins', 1000);
       // the address and global counts are attempts; the user and pair counts, failures (a success takes its strike back)
       this.addresses.add(addr, now);
       this.global.add('all', now);
@@ -238,7 +243,7 @@ export class LoginGuard {
     }
     for (const [w, key] of strikes) w.add(key, now);
     let settled = false;
-    const slot = this.slot(trusted);
+    const slot = this.slot(trusted ? null : addressKey(address));
     return {
       trusted,
       hashSlot: slot.acquire,
@@ -257,7 +262,7 @@ export class LoginGuard {
 
   /** Runs a password check (not a login: a change of one's own password) within the hashing cap. */
   async withHashSlot<T>(fn: () => Promise<T>): Promise<T> {
-    const slot = this.slot(true);
+    const slot = this.slot(null);
     await slot.acquire();
     try {
       return await fn();
@@ -267,7 +272,7 @@ export class LoginGuard {
   }
 
   /** One place among the hashes allowed at once: wait for it, then give it back (or give up waiting). */
-  private slot(trusted: boolean): { acquire(): Promise<void>; release(): void } {
+  private slot(address: string | null): { acquire(): Promise<void>; release(): void } {
     let state: 'none' | 'waiting' | 'held' | 'done' = 'none';
     let waiter: (() => void) | null = null;
     return {
@@ -276,6 +281,10 @@ export class LoginGuard {
           if (state !== 'none') return resolve();
           const grant = () => {
             state = 'held';
+            if (address !== null) {
+              if (this.granted.size >= this.limits.maxEntries) this.granted.clear();
+              this.granted.set(address, (this.granted.get(address) ?? 0) + 1);
+            }
             resolve();
           };
           if (this.running < this.limits.maxConcurrentHashes) {
@@ -284,15 +293,26 @@ export class LoginGuard {
           }
           state = 'waiting';
           waiter = grant;
-          (trusted ? this.waiting.trusted : this.waiting.untrusted).push(grant);
+          if (address === null) this.waiting.trusted.push(grant);
+          else {
+            const q = this.waiting.untrusted.get(address);
+            if (q) q.push(grant);
+            else this.waiting.untrusted.set(address, [grant]);
+            this.untrustedWaiting++;
+          }
         }),
       release: () => {
         if (state === 'held') this.releaseSlot();
         else if (state === 'waiting') {
           // given up while waiting: leave the queue
-          for (const q of [this.waiting.trusted, this.waiting.untrusted]) {
-            const i = q.indexOf(waiter!);
-            if (i >= 0) q.splice(i, 1);
+          const q = address === null ? this.waiting.trusted : this.waiting.untrusted.get(address);
+          const i = q?.indexOf(waiter!) ?? -1;
+          if (i >= 0) {
+            q!.splice(i, 1);
+            if (address !== null) {
+              this.untrustedWaiting--;
+              if (!q!.length) this.waiting.untrusted.delete(address);
+            }
           }
         }
         state = 'done';
@@ -306,9 +326,27 @@ export class LoginGuard {
   }
 
   private releaseSlot(): void {
-    const next = this.waiting.trusted.shift() ?? this.waiting.untrusted.shift();
+    const next = this.waiting.trusted.shift() ?? this.nextUntrusted();
     if (next) next(); // the slot passes on: `running` stays
     else this.running--;
+  }
+
+  /** The oldest waiting attempt of the address that has had the fewest hashes (the oldest such address first). */
+  private nextUntrusted(): (() => void) | undefined {
+    let best: [string, (() => void)[]] | null = null;
+    for (const entry of this.waiting.untrusted) {
+      if (!best || (this.granted.get(entry[0]) ?? 0) < (this.granted.get(best[0]) ?? 0)) best = entry;
+    }
+    if (!best) {
+      this.granted.clear();
+      return undefined;
+    }
+    const [address, q] = best;
+    const grant = q.shift();
+    this.waiting.untrusted.delete(address);
+    if (q.length) this.waiting.untrusted.set(address, q);
+    this.untrustedWaiting--;
+    return grant;
   }
 
   private prune(now: number): void {
@@ -323,6 +361,6 @@ export class LoginGuard {
 
   /** Hashes running and waiting now. */
   get hashing(): { running: number; waiting: number } {
-    return { running: this.running, waiting: this.waiting.trusted.length + this.waiting.untrusted.length };
+    return { running: this.running, waiting: this.waiting.trusted.length + this.untrustedWaiting };
   }
 }

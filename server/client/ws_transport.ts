@@ -9,9 +9,9 @@ export function websocketUrl(server: string): string {
   return url.href;
 }
 
-/** Opens a WebSocket with Node's `ws` and adapts it to the client's transport. */
-export function connectWebSocket(server: string): Promise<FrameTransport> {
-  const ws = new WebSocket(websocketUrl(server), { perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES + 64 });
+/** Opens a WebSocket with Node's `ws` and adapts it to the client's transport; `headers` for the upgrade request (tests: X-Forwarded-For). */
+export function connectWebSocket(server: string, headers?: Record<string, string>): Promise<FrameTransport> {
+  const ws = new WebSocket(websocketUrl(server), { perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES + 64, ...(headers ? { headers } : {}) });
   ws.binaryType = 'nodebuffer';
   const transport: FrameTransport = {
     send: (data) => ws.send(data),
