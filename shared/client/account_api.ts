@@ -13,8 +13,16 @@ function expectType<T extends ServerMessage['type']>(m: ServerMessage, type: T):
   return m as Extract<ServerMessage, { type: T }>;
 }
 
+/**
+ * Changes one's own password. The server then ends every login of the user, this connection's
+ * too (close 4042): that close, arriving before the `ok`, also means it was done.
+ */
 export async function changePassword(c: Requester, currentPassword: string, newPassword: string): Promise<void> {
-  await c.request({ type: 'changePassword', requestId: rid(), currentPassword, newPassword });
+  try {
+    await c.request({ type: 'changePassword', requestId: rid(), currentPassword, newPassword });
+  } catch (e) {
+    if (!(e instanceof ClientError && e.code === 'passwordChanged')) throw e;
+  }
 }
 
 export async function fetchVaultKey(c: Requester): Promise<Uint8Array> {
