@@ -105,6 +105,14 @@ describe('the classification server, through its real process', () => {
     // the session is still good after refusals
     const [r] = await client.classify('demo', [await reducedImage(TEST_IMAGES[0]!)]);
     expect(r).toMatchObject({ ok: true, label: expected.get(TEST_IMAGES[0]!) });
+    // a wrong byte count is that image's error, not the session's: the other image is answered
+    const good = await reducedImage(TEST_IMAGES[0]!);
+    const short = { mode: 'reduced' as const, data: { ...good.data, pixels: good.data.pixels.subarray(4) } };
+    const odd = { mode: 'features' as const, data: { vector: new Uint8Array(8 * 10 + 4) } };
+    const mixed = await client.classify('demo', [short, good, odd]);
+    expect(mixed.map((m) => (m.ok ? 'ok' : m.code))).toEqual(['badImage', 'ok', 'badImage']);
+    expect(mixed[0]).toMatchObject({ message: expect.stringMatching(/width x height/) });
+    expect(services[0]!.inputSize).toEqual({ width: good.data.width, height: good.data.height });
     client.close();
   });
 

@@ -219,7 +219,7 @@ beforeAll(async () => {
   }
   // a connection that never authenticates, and one that breaks the channel
   const anonymous = await MedclassClient.connect(await connectWebSocket(server.url), await parsePin(server.pin));
-  await expect(anonymous.classify('demo', [{ mode: 'original', name: sent[1]!.name, data: sent[1]!.png }])).rejects.toThrow(/authenticate/);
+  await expect(anonymous.classify('demo', [{ mode: 'original', name: sent[1]!.name, data: sent[1]!.png }])).rejects.toThrow(/log in first/);
   anonymous.close();
   const transport = await connectWebSocket(server.url);
   const broken = await MedclassClient.connect(transport, await parsePin(server.pin));
@@ -304,8 +304,8 @@ describe('privacy: no image bytes at rest or in the logs', () => {
     const names = files.map((f) => relative(dataDir, f));
     expect(names).toContain('medclass.db');
     expect(names).toContain('identity.pem');
-    // nothing but the store and the identity
-    expect(names.filter((n) => !/^(medclass\.db(-wal|-shm)?|identity\.pem)$/.test(n))).toEqual([]);
+    // nothing but the store, the identity and the key that signs device tokens (login_guard.ts)
+    expect(names.filter((n) => !/^(medclass\.db(-wal|-shm)?|identity\.pem|login-device\.key)$/.test(n))).toEqual([]);
     const found: string[] = [];
     let scanned = 0;
     for (const f of files) {
@@ -356,7 +356,7 @@ describe('privacy: no image bytes at rest or in the logs', () => {
       for (const r of rows) {
         expect(r.at, JSON.stringify(r)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
         expect([null, 'admin']).toContain(r.user);
-        expect(['login', 'authenticate', 'classify', 'publish', 'rollback']).toContain(r.action);
+        expect(['login', 'resume', 'logout', 'classify', 'publish', 'rollback']).toContain(r.action);
         expect([null, 'demo']).toContain(r.service);
         expect(r.model_version === null || Number.isInteger(r.model_version)).toBe(true);
         expect(r.outcome).toMatch(/^[A-Za-z]{1,40}$/);

@@ -13,6 +13,7 @@ import { build } from 'vite';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { createLogger } from '../server/log.ts';
 import { createMedclassServer, type MedclassServer } from '../server/server.ts';
+import { loadOrCreateIdentity, pinString } from '../server/identity_file.ts';
 import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD } from './server_process.ts';
 
@@ -42,6 +43,8 @@ export function testImages(perClass: number): string[] {
 
 export interface Webapp {
   url: string;
+  dataDir: string;
+  clientDir: string;
   server: MedclassServer;
   /** `medclass predict`'s label for each image, by file name. */
   expected: Map<string, string>;
@@ -49,12 +52,48 @@ export interface Webapp {
   stop(): Promise<void>;
 }
 
-export async function startWebapp(images: string[]): Promise<Webapp> {
+let building: Promise<unknown> = Promise.resolve();
+
+/**
+ * Builds the web app; with `builtIn`, a build that carries the server's pin and address
+ * (MEDCLASS_PIN, MEDCLASS_SERVER). One build at a time: the variables are process-wide.
+ */
+function buildApp(clientDir: string, builtIn?: { pin: string; server: string }): Promise<void> {
+  const run = building.then(() => buildOne(clientDir, builtIn));
+  building = run.catch(() => undefined);
+  return run;
+}
+
+async function buildOne(clientDir: string, builtIn?: { pin: string; server: string }): Promise<void> {
+  const saved = { pin: process.env['MEDCLASS_PIN'], server: process.env['MEDCLASS_SERVER'] };
+  if (builtIn) {
+    process.env['MEDCLASS_PIN'] = builtIn.pin;
+    process.env['MEDCLASS_SERVER'] = builtIn.server;
+  }
+  try {
+    // the config file is evaluated by build(), so it reads the variables now
+    await build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir: clientDir, emptyOutDir: true } });
+  } finally {
+    for (const [k, v] of [['MEDCLASS_PIN', saved.pin], ['MEDCLASS_SERVER', saved.server]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+export interface WebappOptions {
+  /** Build the app with the server's pin in it, talking to this address (the server itself, or a relay in front of it). */
+  pinInBuildFor?: string;
+}
+
+export async function startWebapp(images: string[], options: WebappOptions = {}): Promise<Webapp> {
   const work = mkdtempSync(join(tmpdir(), 'medclass-webapp-'));
   const dataDir = join(work, 'data');
   const clientDir = join(work, 'client');
   const model = join(work, 'model.json');
-  const built = build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir: clientDir, emptyOutDir: true } });
+  // the identity first, when the build must carry its pin
+  const builtIn = options.pinInBuildFor ? { pin: pinString((await loadOrCreateIdentity(dataDir)).identity), server: options.pinInBuildFor } : undefined;
+  const built = buildApp(clientDir, builtIn);
   // BreastMNIST's training split, classes named (0 is malignant, 1 normal or benign)
   const breast = join(work, 'breast');
   mkdirSync(join(breast, 'train'), { recursive: true });
@@ -77,14 +116,18 @@ export async function startWebapp(images: string[]): Promise<Webapp> {
   await built;
   const server = await createMedclassServer({ dataDir, adminPassword: ADMIN_PASSWORD, clientDir, logger: createLogger('warn'), threads: 1 });
   const url = await server.app.listen({ port: 0, host: '127.0.0.1' });
-  return {
+  const app: Webapp = {
     url,
+    dataDir,
+    clientDir,
     server,
     expected,
     work,
     async stop() {
-      await server.close();
+      // the server may have been replaced (a restart with another identity)
+      await app.server.close();
       rmSync(work, { recursive: true, force: true });
     },
   };
+  return app;
 }

@@ -75,8 +75,3 @@ export async function loadServerConfig(): Promise<ServerConfig> {
   const config = await cached;
   return { ...config, pin: trustPin(config.server, config.pin) };
 }
-
-/** The server this app talks to, without contacting it when the build says (for the re-pin form). */
-export async function serverOrigin(): Promise<string> {
-  return (cached ?? (BUILT_IN.pin ? offered() : null))?.then((c) => c.server) ?? location.origin;
-}

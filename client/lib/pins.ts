@@ -34,7 +34,6 @@ function read(): Record<string, string> {
   }
 }
 
-export const rememberedPin = (server: string): string | null => read()[server] ?? null;
 
 /**
  * The pin to use for `server`, given the one offered now (built in, or from the server's

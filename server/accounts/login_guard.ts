@@ -8,8 +8,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  *   login, bound to that user by an HMAC, sent only inside the channel). Its attempts bypass the
  *   address, user and global ceilings below and have their own small allowance, so failures
  *   made by others never keep a user's usual client out.
- * - Everyone else (untrusted attempts) counts against: the address (at most `perAddress` a
- *   minute), the (user, address) pair (progressive delays after `freeFailures`), the user from
+ * - Everyone else (untrusted attempts) counts against: the address (at most `perAddress`
+ *   failed or pending attempts a minute: guesses), the (user, address) pair (progressive delays after `freeFailures`), the user from
  *   untrusted clients (`perUserUntrusted` failures per window), and the whole server
  *   (`global` a minute).
  * - Every attempt is counted when it starts, before any hashing, so concurrent guesses cannot
@@ -21,7 +21,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  *   pruned as they age and capped at `maxEntries`.
  */
 export interface LoginGuardLimits {
-  /** Untrusted login attempts from one address (IPv4, or IPv6 /64) in any 60 s. */
+  /** Untrusted login attempts from one address (IPv4, or IPv6 /64) in any 60 s, not counting those that succeeded. */
   perAddressPerMinute: number;
   /** Untrusted login attempts from all addresses together in any 60 s. */
   globalPerMinute: number;
@@ -236,10 +236,10 @@ export class LoginGuard {
         if (wait > 0) throw this.refusal('too many failed logins', wait);
       }
       if (this.untrustedWaiting >= l.maxQueuedHashes) throw this.refusal('the server is busy with logins', 1000);
-      // the address and global counts are attempts; the user and pair counts, failures (a success takes its strike back)
-      this.addresses.add(addr, now);
+      // the global count is attempts; the others count failures (a success takes its own strike back,
+      // so that many clients behind one address, a hospital's, can log in all day)
       this.global.add('all', now);
-      strikes.push([this.users, user], [this.pairs, pair]);
+      strikes.push([this.addresses, addr], [this.users, user], [this.pairs, pair]);
     }
     for (const [w, key] of strikes) w.add(key, now);
     let settled = false;

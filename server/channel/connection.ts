@@ -314,7 +314,9 @@ export class Connection {
   private services(): MessageOf<'services'>['services'] {
     return this.deps.store.listServices().flatMap((s) => {
       const model = this.deps.classifier.describe(s.name, s.currentVersion);
-      return model ? [{ name: s.name, description: s.description, version: s.currentVersion, labels: model.labels, privacyModes: s.privacyModes, spec: model.spec }] : [];
+      if (!model) return [];
+      const inputSize = model.imageSize ?? (model.spec.size ? { width: model.spec.size, height: model.spec.size } : undefined);
+      return [{ name: s.name, description: s.description, version: s.currentVersion, labels: model.labels, privacyModes: s.privacyModes, spec: model.spec, ...(inputSize ? { inputSize } : {}) }];
     });
   }
 

@@ -90,6 +90,8 @@ const serviceSchema = z.strictObject({
   labels: z.array(label).min(1).max(1000),
   privacyModes,
   spec: featureSpecSchema,
+  /** The exact width and height a `reduced` image must have (spec.size, or the training images' size when it is 0). */
+  inputSize: z.strictObject({ width: side, height: side }).optional(),
 });
 
 const msg = <C extends number, F extends Role, S extends z.ZodType>(code: C, from: F, body: S) => ({ code, from, body });
