@@ -259,7 +259,8 @@ export class Connection {
         accounts: this.deps.accounts,
         store: this.deps.store,
         send: (m) => this.send(m),
-        audit: (action, outcome, detail) => this.audit(action, outcome, undefined, undefined, detail),
+        // as this user even when the change just ended this connection's login (a password change)
+        audit: (action, outcome, detail) => this.auditAs(action, outcome, user.username, undefined, undefined, detail),
       });
     }
     switch (message.type) {
