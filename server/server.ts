@@ -1,21 +1,22 @@
+import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { MAX_MESSAGE_BYTES, setFrameAead } from '../shared/protocol/frames.ts';
 import { nodeFrameAead } from './crypto/node_aead.ts';
 import { AccountsService } from './accounts/accounts.service.ts';
 import { DEFAULT_RECHECK_MS, SessionRegistry } from './accounts/session_registry.ts';
 import { InProcessEvents, type ClusterEvents } from './cluster/events.ts';
 import { Connection } from './channel/connection.ts';
+import { ChannelHub } from './channel/hub.ts';
 import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
 import { TrainingJobs } from './channel/training_jobs.ts';
-import { ensureDemoService } from './demo/demo.ts';
+import { ensureDemoService, type DemoSummary } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
+import { openDataStore, secureDataFolder } from './data_folder.ts';
 import { buildApp } from './http/app.ts';
 import { loadOrCreateIdentity, pinString } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
-import { SqliteStore } from './store/sqlite.store.ts';
 import type { Store } from './store/store.ts';
 
 export interface ServerOptions {
@@ -23,7 +24,10 @@ export interface ServerOptions {
   /** The first admin's password; generated (and reported once) when absent. */
   adminPassword?: string;
   limits?: Partial<ServerLimits>;
-  /** Origins allowed to open the WebSocket besides the server's own (the static web app's). */
+  /**
+   * Origins allowed besides the server's own (the static web app's): to open the WebSocket,
+   * and to read the public configuration over CORS.
+   */
   allowedOrigins?: string[];
   clientDir?: string;
   logger?: Logger;
@@ -52,6 +56,8 @@ export interface MedclassServer {
   fingerprint: string;
   /** Set when this start created the first admin with a generated password. */
   firstAdmin: { username: string; password: string | null } | null;
+  /** Set when this start trained and published the demo service. */
+  demo: DemoSummary | null;
   close(): Promise<void>;
 }
 
@@ -59,27 +65,29 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   // AES-GCM through node:crypto: the same bytes as WebCrypto at a quarter of the CPU per frame.
   setFrameAead(nodeFrameAead);
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const log = options.logger ?? createLogger();
   const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits, upload: { ...DEFAULT_SERVER_LIMITS.upload, ...options.limits?.upload } };
-  const database = join(dataDir, 'medclass.db');
-  const store = new SqliteStore(database);
+  // 0700 on the folder, 0600 on the database (and so its -wal and -shm) and the key, or a refusal
+  const { store, database } = openDataStore(dataDir);
   // The demo service (first start only) trains while the identity and the first admin are made.
   const demo =
     options.demo === false
       ? null
       : ensureDemoService(store, log, { threads: options.threads }).catch((e: unknown) => {
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
+          return null;
         });
   const { identity } = await loadOrCreateIdentity(dataDir);
+  secureDataFolder(dataDir);
   const events = options.events ?? new InProcessEvents();
   const accounts = new AccountsService(store, Date.now, { events, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
   const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
-  await demo;
+  const demoTrained = await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
-  const training = new TrainingJobs({ store, limits, log, threads: options.threads });
+  const hub = new ChannelHub({ store, classifier, log });
+  const training = new TrainingJobs({ store, limits, log, threads: options.threads, notify: (owner, message) => hub.toUser(owner, message) });
 
   const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
   await app.register(websocket, {
@@ -105,12 +113,17 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       }
     },
   }, (socket) => {
-    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, log, training });
+    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, log, training, hub });
   });
 
-  // The web app served from here pins the key it was served with (see docs/protocol.md).
-  app.get('/api/config', async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
-  app.get('/api/health', async () => ({ ok: true }));
+  // What a web app needs before its channel is up: nothing secret. The app served from here
+  // pins the key it was served with (see docs/protocol.md); a statically hosted copy on an
+  // allowed origin may read the same over CORS. No other route answers another origin (CORS
+  // is off by default and on for these two routes only); simple GETs need no preflight.
+  await app.register(cors, { origin: false, preflight: false });
+  const openToAllowed = { config: { cors: { origin: [...allowed], methods: ['GET', 'HEAD'] } } };
+  app.get('/api/config', openToAllowed, async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
+  app.get('/api/health', openToAllowed, async () => ({ ok: true }));
 
   return {
     app,
@@ -121,7 +134,9 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     pin: pinString(identity),
     fingerprint: identity.fingerprint,
     firstAdmin,
+    demo: demoTrained ?? null,
     async close() {
+      hub.close();
       training.close();
       sessions.close();
       await app.close();

@@ -89,6 +89,38 @@ const samples: Message[] = [
   { type: 'rollback', requestId: 'r1', service: 'breast-us', version: 2 },
   { type: 'ok', requestId: 'r1' },
   { type: 'ok', requestId: 't1', jobId: 'job-1' },
+  {
+    type: 'serviceChanged',
+    service: {
+      name: 'breast-us',
+      description: 'v1 again',
+      version: 1,
+      labels: ['benign', 'malignant'],
+      privacyModes: ['reduced'],
+      spec: { ...DEFAULT_SPEC },
+      versions: [
+        {
+          version: 1,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          createdBy: 'ann',
+          description: 'v1 again',
+          privacyModes: ['reduced'],
+          summary: {
+            classifier: 'SVM rbf C=1',
+            features: ['hog'],
+            size: 64,
+            labels: ['benign', 'malignant'],
+            trainedOn: 100,
+            test: { n: 20, accuracy: 0.9, balancedAccuracy: 0.85, auc: null },
+            estimate: { n: 10, accuracy: 0.8, balancedAccuracy: 0.8, auc: 0.9, mode: 'validation' },
+          },
+        },
+        { version: 2, createdAt: '2026-01-02T00:00:00.000Z', createdBy: 'cli', description: '', privacyModes: ['original', 'reduced'], summary: null },
+      ],
+    },
+  },
+  { type: 'dropUpload', requestId: 'd1', uploadId: 'up-1' },
+  { type: 'uploadDropped', uploadId: 'up-1', reason: 'memory', message: 'dropped to make room' },
 ];
 
 describe('messages', () => {
