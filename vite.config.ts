@@ -18,6 +18,23 @@ export const CHROMIUM_ARGS = [
 ];
 
 /**
+ * Cornerstone's DICOM codecs are Emscripten builds that `require('fs')` and `require('path')`
+ * only when they run under Node. In the browser build those imports resolve to an empty module,
+ * instead of Vite's browser-external stub that warns once per import at every build.
+ */
+const nodeOnlyImportsOfCodecs = {
+  name: 'medclass:codec-node-imports',
+  enforce: 'pre' as const,
+  resolveId(source: string, importer: string | undefined) {
+    if ((source === 'fs' || source === 'path') && importer?.includes('/@cornerstonejs/codec-')) return '\0medclass:node-only';
+    return null;
+  },
+  load(id: string) {
+    return id === '\0medclass:node-only' ? 'export default {};' : null;
+  },
+};
+
+/**
  * The installable, offline app: a manifest, and a service worker (Workbox generateSW) that
  * precaches the built app, its assets and any emitted wasm, answers app routes with
  * index.html, and leaves /api and /ws to the network (nothing of them is cached).
@@ -72,7 +89,7 @@ export default defineConfig({
   root: 'client',
   define: { __MEDCLASS_BUILD__: JSON.stringify(BUILD) },
   publicDir: 'public',
-  plugins: [svelte({ configFile: fileURLToPath(new URL('svelte.config.js', import.meta.url)) }), pwa],
+  plugins: [nodeOnlyImportsOfCodecs, svelte({ configFile: fileURLToPath(new URL('svelte.config.js', import.meta.url)) }), pwa],
   build: {
     outDir: '../dist/client',
     emptyOutDir: true,

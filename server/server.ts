@@ -1,7 +1,7 @@
+import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { MAX_MESSAGE_BYTES, setFrameAead } from '../shared/protocol/frames.ts';
 import { nodeFrameAead } from './crypto/node_aead.ts';
 import { AccountsService } from './accounts/accounts.service.ts';
@@ -10,15 +10,16 @@ import { InProcessEvents, type ClusterEvents } from './cluster/events.ts';
 import { Connection } from './channel/connection.ts';
 import { LoginGuard } from './accounts/login_guard.ts';
 import { AddressLimits } from './channel/address_limits.ts';
+import { ChannelHub } from './channel/hub.ts';
 import { RateLimiter, resolveLimits, type LimitsOverride } from './channel/limits.ts';
 import { UserShares } from './channel/user_shares.ts';
 import { TrainingJobs } from './channel/training_jobs.ts';
-import { ensureDemoService } from './demo/demo.ts';
+import { ensureDemoService, type DemoSummary } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
+import { openDataStore, secureDataFolder } from './data_folder.ts';
 import { buildApp } from './http/app.ts';
 import { loadOrCreateIdentity, loadOrCreateSecret, pinString } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
-import { SqliteStore } from './store/sqlite.store.ts';
 import type { Store } from './store/store.ts';
 
 export interface ServerOptions {
@@ -31,7 +32,10 @@ export interface ServerOptions {
    * front end, for one). Without it the client address is the TCP peer and X-Forwarded-For is ignored.
    */
   trustedProxies?: string[];
-  /** Origins allowed to open the WebSocket besides the server's own (the static web app's). */
+  /**
+   * Origins allowed besides the server's own (the static web app's): to open the WebSocket,
+   * and to read the public configuration over CORS.
+   */
   allowedOrigins?: string[];
   clientDir?: string;
   logger?: Logger;
@@ -60,6 +64,8 @@ export interface MedclassServer {
   fingerprint: string;
   /** Set when this start created the first admin with a generated password. */
   firstAdmin: { username: string; password: string | null } | null;
+  /** Set when this start trained and published the demo service. */
+  demo: DemoSummary | null;
   close(): Promise<void>;
 }
 
@@ -67,30 +73,32 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   // AES-GCM through node:crypto: the same bytes as WebCrypto at a quarter of the CPU per frame.
   setFrameAead(nodeFrameAead);
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const log = options.logger ?? createLogger();
   const limits = resolveLimits(options.limits);
-  const database = join(dataDir, 'medclass.db');
-  const store = new SqliteStore(database);
+  // 0700 on the folder, 0600 on the database (and so its -wal and -shm) and the key, or a refusal
+  const { store, database } = openDataStore(dataDir);
   // The demo service (first start only) trains while the identity and the first admin are made.
   const demo =
     options.demo === false
       ? null
       : ensureDemoService(store, log, { threads: options.threads }).catch((e: unknown) => {
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
+          return null;
         });
   const { identity } = await loadOrCreateIdentity(dataDir);
+  secureDataFolder(dataDir);
   const events = options.events ?? new InProcessEvents();
   const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login);
   const accounts = new AccountsService(store, Date.now, { events, guard, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
   const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
-  await demo;
+  const demoTrained = await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
   const shares = new UserShares(limits.shares);
   const addresses = new AddressLimits(limits.addresses);
-  const training = new TrainingJobs({ store, limits, log, threads: options.threads });
+  const hub = new ChannelHub({ store, classifier, log });
+  const training = new TrainingJobs({ store, limits, log, threads: options.threads, notify: (owner, message) => hub.toUser(owner, message) });
 
   const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}), trustedProxies: options.trustedProxies ?? [] });
   await app.register(websocket, {
@@ -125,12 +133,17 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   }, (socket, request) => {
     const address = (request as { admittedAddress?: string }).admittedAddress!;
     socket.once('close', () => addresses.release(address));
-    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, shares, address, log, training });
+    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, shares, address, log, training, hub });
   });
 
-  // The web app served from here pins the key it was served with (see docs/protocol.md).
-  app.get('/api/config', async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
-  app.get('/api/health', async () => ({ ok: true }));
+  // What a web app needs before its channel is up: nothing secret. The app served from here
+  // pins the key it was served with (see docs/protocol.md); a statically hosted copy on an
+  // allowed origin may read the same over CORS. No other route answers another origin (CORS
+  // is off by default and on for these two routes only); simple GETs need no preflight.
+  await app.register(cors, { origin: false, preflight: false });
+  const openToAllowed = { config: { cors: { origin: [...allowed], methods: ['GET', 'HEAD'] } } };
+  app.get('/api/config', openToAllowed, async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
+  app.get('/api/health', openToAllowed, async () => ({ ok: true }));
 
   return {
     app,
@@ -141,7 +154,9 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     pin: pinString(identity),
     fingerprint: identity.fingerprint,
     firstAdmin,
+    demo: demoTrained ?? null,
     async close() {
+      hub.close();
       training.close();
       sessions.close();
       await app.close();

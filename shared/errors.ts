@@ -5,7 +5,8 @@ export type ErrorCode =
   | 'imageTooLarge'
   | 'unsupportedFormat'
   | 'corruptImage'
-  | 'unreadableFile';
+  | 'unreadableFile'
+  | 'notColour';
 
 export class MedclassError extends Error {
   override name = 'MedclassError';

@@ -1,8 +1,12 @@
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encode } from 'fast-png';
 import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './browser.ts';
+import { dataset } from './golden.ts';
 import { ADMIN, CLINICIAN, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -41,8 +45,9 @@ async function logIn(page: Page, user: { username: string; password: string }, t
   await page.getByLabel('User name').fill(user.username);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL('**/classify');
-  if (then !== '/classify') await page.goto(`${app.url}${then}`);
+  const home = user.username === ADMIN.username ? '/admin' : '/classify';
+  await page.waitForURL(`**${home}`);
+  if (then !== home) await page.goto(`${app.url}${then}`);
 }
 
 describe('accessibility (axe-core) and keyboard use', () => {
@@ -60,6 +65,36 @@ describe('accessibility (axe-core) and keyboard use', () => {
     expect(await violations(page)).toEqual([]);
     await page.context().close();
   }, 60_000);
+
+  it('the admin page with mixed image sizes, a kept upload, a report and kept versions has no violations', async () => {
+    // a small set: BreastMNIST's validation images and two 64 x 64 images per class
+    const folder = mkdtempSync(join(tmpdir(), 'medclass-a11y-'));
+    try {
+      for (const [label, dir] of [['malignant', '0'], ['benign', '1']] as const) {
+        mkdirSync(join(folder, 'set', label), { recursive: true });
+        cpSync(join(dataset('breastmnist'), 'val', dir), join(folder, 'set', label), { recursive: true });
+        for (const i of [1, 2]) writeFileSync(join(folder, 'set', label, `big${i}.png`), encode({ width: 64, height: 64, channels: 1, depth: 8, data: new Uint8Array(64 * 64).map((_, j) => (j * i) % 251) }));
+      }
+      const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+      await logIn(page, ADMIN, '/admin');
+      await page.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
+      await page.getByTestId('folder-input').setInputFiles(join(folder, 'set'));
+      await page.getByTestId('mixed-sizes').waitFor({ timeout: 30_000 });
+      expect(await violations(page)).toEqual([]);
+      await page.getByTestId('resize-all').click();
+      await page.getByTestId('upload').click();
+      await page.getByTestId('kept-upload').waitFor({ timeout: 30_000 });
+      await page.getByTestId('train').click();
+      await page.getByTestId('report').waitFor({ timeout: 120_000 });
+      await page.getByTestId('service-name').fill('a11y');
+      await page.getByTestId('publish').click();
+      await page.locator('[data-testid="services"] li[data-service="a11y"] [data-testid="versions"]').waitFor({ timeout: 20_000 });
+      expect(await violations(page)).toEqual([]);
+      await page.context().close();
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('logs in with the keyboard alone', async () => {
     const page = await browser.newPage();

@@ -6,6 +6,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encode } from 'fast-png';
 import { zipSync, type Zippable } from 'fflate';
 import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,8 +56,7 @@ describe('admin page', () => {
     await page.getByLabel('User name').fill(ADMIN.username);
     await page.getByLabel('Password').fill(ADMIN.password);
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL('**/classify');
-    await page.getByRole('link', { name: 'Admin' }).click();
+    // an admin lands on the Admin page
     await page.waitForURL('**/admin');
     await page.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
     // the service the fixture published is listed
@@ -89,7 +89,7 @@ describe('admin page', () => {
     }
 
     await page.getByTestId('service-name').fill('breast-admin');
-    await page.getByTestId('service-description').fill('BreastMNIST trained from the admin page');
+    await page.getByTestId('service-description').fill('BreastMNIST SVM trained from the admin page');
     await page.getByTestId('publish').click();
     await expect.poll(() => page.getByTestId('publish-note').textContent(), { timeout: 20_000 }).toContain('Published breast-admin');
     const listed = page.locator('[data-testid="services"] li[data-service="breast-admin"]');
@@ -97,11 +97,56 @@ describe('admin page', () => {
     expect(await listed.getByTestId('service-version').textContent()).toBe('version 1');
     await shoot(page, 'admin-report');
 
-    // a second publish makes version 2, and a rollback serves version 1 again
+    // no second click publishes the same model again: Publish waits for a new training, and says so
+    expect(await page.getByTestId('publish').isDisabled()).toBe(true);
+    expect(await page.getByTestId('publish-why').textContent()).toBe('This training is published. Train again to publish another version.');
+
+    // the upload stays on the server: a second training on it, KNN this time
+    expect(await page.getByTestId('kept-upload').textContent()).toContain('kept for further trainings');
+    await page.getByTestId('kind-knn').check();
+    await page.getByTestId('train').click();
+    await page.getByTestId('train-phase').waitFor({ timeout: 20_000 });
+    // a new training clears the last one's status lines
+    expect(await page.getByTestId('publish-note').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('train').isEnabled(), { timeout: 120_000 }).toBe(true);
+    await page.getByTestId('report').waitFor();
+    expect(await page.getByTestId('report').textContent()).toContain('KNN');
+    expect(await page.getByTestId('publish').isEnabled()).toBe(true);
+    await page.getByTestId('service-description').fill('BreastMNIST KNN, features only');
+    await page.getByRole('checkbox', { name: 'Original image' }).uncheck();
+    await page.getByRole('checkbox', { name: 'Reduced pixels' }).uncheck();
     await page.getByTestId('publish').click();
     await expect.poll(() => listed.getByTestId('service-version').textContent(), { timeout: 20_000 }).toBe('version 2');
-    await listed.getByRole('button', { name: 'Roll back' }).click();
+    expect(await listed.getByTestId('service-description-shown').textContent()).toBe('BreastMNIST KNN, features only');
+
+    // every kept version with its date, author, classifier, features and metrics
+    const rows = listed.locator('[data-testid="versions"] tbody tr');
+    expect(await rows.count()).toBe(2);
+    const v1 = listed.locator('[data-testid="versions"] tr[data-version="1"]');
+    const v2 = listed.locator('[data-testid="versions"] tr[data-version="2"]');
+    expect(await v1.textContent()).toMatch(/by admin.*SVM rbf.*HOG vector.*accuracy \d+\.\d%.*test split, 156 images.*BreastMNIST SVM trained from the admin page.*original, reduced, features/);
+    expect(await v2.textContent()).toMatch(/KNN.*BreastMNIST KNN, features only.*features/);
+    expect(await listed.getByTestId('make-current').isDisabled()).toBe(true);
+    await shoot(page, 'admin-versions');
+
+    // back to version 1: its own description and modes
+    await v1.getByTestId('pick-version').check();
+    await listed.getByRole('button', { name: 'Roll back to version 1' }).click();
     await expect.poll(() => listed.getByTestId('service-version').textContent(), { timeout: 20_000 }).toBe('version 1');
+    expect(await listed.getByTestId('service-description-shown').textContent()).toBe('BreastMNIST SVM trained from the admin page');
+    expect(await listed.locator('.svc-head').textContent()).toContain('original, reduced, features');
+    expect(await page.getByTestId('service-note').textContent()).toBe('breast-admin now serves version 1 (it was 2).');
+    // and forward to version 2 again
+    await v2.getByTestId('pick-version').check();
+    await listed.getByRole('button', { name: 'Roll forward to version 2' }).click();
+    await expect.poll(() => listed.getByTestId('service-version').textContent(), { timeout: 20_000 }).toBe('version 2');
+    expect(await listed.getByTestId('service-description-shown').textContent()).toBe('BreastMNIST KNN, features only');
+
+    // the admin drops the kept set: Train then says why it is greyed
+    await page.getByTestId('drop-upload').click();
+    await page.getByTestId('kept-upload').waitFor({ state: 'detached' });
+    expect(await page.getByTestId('train').isDisabled()).toBe(true);
+    expect(await page.getByTestId('train-why').textContent()).toBe('Upload a training set first.');
   }, 300_000);
 
   it('reads a picked .zip (<label>/<file>, wrapped in one folder) and finds a duplicate with another label', async () => {
@@ -121,5 +166,25 @@ describe('admin page', () => {
     expect(await count('benign')).toBe('58');
     await expect.poll(() => page.getByTestId('duplicates').textContent(), { timeout: 30_000 }).toContain('carry different labels');
     expect(await page.getByTestId('duplicates').textContent()).toContain('benign/copy.png');
+  }, 60_000);
+
+  it('catches images of several sizes before upload and offers one size for all', async () => {
+    const mixed = join(folder, 'mixed');
+    for (const [label, dir] of [['malignant', '0'], ['benign', '1']] as const) {
+      mkdirSync(join(mixed, label), { recursive: true });
+      for (const f of readdirSync(join(dataset('breastmnist'), 'val', dir)).slice(0, 6)) cpSync(join(dataset('breastmnist'), 'val', dir, f), join(mixed, label, f));
+      // two 64 x 64 images in each class
+      for (const i of [1, 2]) writeFileSync(join(mixed, label, `big${i}.png`), encode({ width: 64, height: 64, channels: 1, depth: 8, data: new Uint8Array(64 * 64).map((_, j) => (j * i * 7) % 256) }));
+    }
+    expect(await page.getByTestId('param-size').inputValue()).toBe('0');
+    await page.getByTestId('folder-input').setInputFiles(mixed);
+    const warning = page.getByTestId('mixed-sizes');
+    await warning.waitFor({ timeout: 30_000 });
+    expect(await warning.textContent()).toContain('These images have 2 different sizes (28×28, 64×64). Training needs one size.');
+    expect(await page.getByTestId('resize-side').inputValue()).toBe('28');
+    await page.getByTestId('resize-side').selectOption('64');
+    await page.getByTestId('resize-all').click();
+    expect(await page.getByTestId('param-size').inputValue()).toBe('64');
+    await warning.waitFor({ state: 'detached' });
   }, 60_000);
 });

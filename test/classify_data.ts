@@ -40,12 +40,14 @@ export async function loadSplits(root: string, spec = PARITY_SPEC): Promise<Load
 }
 
 const run = promisify(execFile);
-/** The CLI from the sources, in a fresh process. */
-export const medclass = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+/** The CLI from the sources, in a fresh process, with extra environment variables. */
+export const medclassWith = (env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
   run(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1' },
+    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
     maxBuffer: 1 << 28,
   }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => e,
   );
+/** The CLI from the sources, in a fresh process. */
+export const medclass = (...args: string[]) => medclassWith({}, ...args);

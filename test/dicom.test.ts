@@ -38,6 +38,7 @@ import {
   sameValues,
   containsText,
   sequenceValue,
+  oneBitDicom,
   type SyntheticElement,
 } from './dicom_helpers.ts';
 import { dataset } from './golden.ts';
@@ -364,6 +365,50 @@ describe('docs/features.md section 1 on synthetic files', () => {
   });
 });
 
+describe('1-bit DICOM (Bits Allocated 1, as segmentation masks are stored)', () => {
+  // 5 x 7 = 35 bits a frame: frames 2 and 3 start in the middle of a byte
+  const [rows, columns] = [5, 7];
+  const masks = [0, 1, 2].map((f) => Array.from({ length: rows * columns }, (_, i) => ((i * 7 + f * 3) % 5 < 2 ? 1 : 0)));
+
+  it('unpacks the bits LSB first, frame after frame, to grey 0 and 1 (docs/features.md section 1)', async () => {
+    for (const syntax of [EXPLICIT_LE, IMPLICIT_LE, DEFLATED]) {
+      const bytes = oneBitDicom(rows, columns, masks, syntax, syntax === DEFLATED ? (d) => deflateSync(d) : undefined);
+      for (const [frame, mask] of masks.entries()) {
+        const image = decodeDicomSync(bytes, { frame });
+        expect([image.width, image.height]).toEqual([columns, rows]);
+        expect(Array.from(image.data), `${syntax} frame ${frame}`).toEqual(mask);
+      }
+      // through the decoder list too (the first frame)
+      expect(Array.from((await decodeDicom(bytes)).data)).toEqual(masks[0]);
+      expect(Array.from(decodeImage(bytes).data)).toEqual(masks[0]);
+    }
+    const info = readDicomInfo(oneBitDicom(rows, columns, masks));
+    expect(pick(info, { bitsAllocated: 1, bitsStored: 1, numberOfFrames: 3, photometricInterpretation: 'MONOCHROME2' })).toEqual({
+      bitsAllocated: 1,
+      bitsStored: 1,
+      numberOfFrames: 3,
+      photometricInterpretation: 'MONOCHROME2',
+    });
+  });
+
+  it('reads the bits by hand, independently of the decoder', () => {
+    // one byte 0b1000_0101: pixels 0, 2 and 7 set
+    const bytes = oneBitDicom(1, 8, [[1, 0, 1, 0, 0, 0, 0, 1]]);
+    const pixelStart = bytes.length - 2; // one byte, padded to two
+    expect(bytes[pixelStart]).toBe(0b1000_0101);
+    expect(Array.from(decodeDicomSync(bytes).data)).toEqual([1, 0, 1, 0, 0, 0, 0, 1]);
+  });
+
+  it('refuses 1-bit data that is short of its frames, saying how much is missing', async () => {
+    const short = buildDicom(imageElements({ rows: 16, columns: 16, bitsAllocated: 1, bitsStored: 1, highBit: 0, frames: 2, pixelData: new Uint8Array(40) }));
+    const e = await refusal(() => decodeDicom(short));
+    expect(e.code).toBe('corruptImage');
+    expect(e.message).toBe('DICOM pixel data holds 40 bytes, but 2 frame(s) of 16x16 with 1 sample(s) of 1 bits need 64');
+    const colour = buildDicom(imageElements({ rows: 1, columns: 8, bitsAllocated: 1, bitsStored: 1, highBit: 0, samplesPerPixel: 3, photometric: 'RGB', pixelData: new Uint8Array(4) }));
+    expect((await refusal(() => decodeDicom(colour))).message).toBe('DICOM Bits Allocated 1 is read for MONOCHROME1 and MONOCHROME2 only, not RGB');
+  });
+});
+
 describe('limits and broken files, refused before decoding with specific messages', () => {
   beforeAll(() => loadDicomCodecs());
   const tiny = { maxBytes: 1 << 20, maxPixels: 10_000 };
@@ -372,21 +417,21 @@ describe('limits and broken files, refused before decoding with specific message
     const flood = buildDicom(imageElements({ rows: 65535, columns: 65535, pixelData: new Uint8Array(16) }));
     expect(dicomDecoder.dimensions(flood)).toEqual({ width: 65535, height: 65535 });
     let e = await refusal(() => decodeImage(flood));
-    expect([e.code, e.message]).toEqual(['imageTooLarge', 'dicom declares 65535x65535 pixels, more than the limit of 40000000']);
+    expect([e.code, e.message]).toEqual(['imageTooLarge', 'dicom declares 65535x65535 pixels, more than the limit of 40,000,000']);
     e = await refusal(() => decodeDicom(flood));
-    expect(e.message).toBe('DICOM declares 1 frame(s) of 65535x65535 pixels (4294836225 in all), more than the limit of 40000000');
+    expect(e.message).toBe('DICOM declares 1 frame(s) of 65535x65535 pixels (4,294,836,225 in all), more than the limit of 40,000,000');
     const frames = buildDicom(imageElements({ rows: 512, columns: 512, frames: 1000, pixelData: new Uint8Array(16) }));
     e = await refusal(() => decodeImage(frames));
     expect([e.code, e.message]).toEqual([
       'imageTooLarge',
-      'DICOM declares 1000 frame(s) of 512x512 pixels (262144000 in all), more than the limit of 40000000',
+      'DICOM declares 1000 frame(s) of 512x512 pixels (262,144,000 in all), more than the limit of 40,000,000',
     ]);
     e = await refusal(() => decodeDicom(read('RG3_J2KI.dcm'), { limits: tiny }));
-    expect(e.message).toBe('DICOM declares 1 frame(s) of 1760x1760 pixels (3097600 in all), more than the limit of 10000');
+    expect(e.message).toBe('DICOM declares 1 frame(s) of 1760x1760 pixels (3,097,600 in all), more than the limit of 10,000');
     e = await refusal(() => decodeDicom(read('US1_UNCR.dcm'), { limits: tiny }));
-    expect(e.message).toBe('DICOM declares 1 frame(s) of 640x480 pixels (307200 in all), more than the limit of 10000');
+    expect(e.message).toBe('DICOM declares 1 frame(s) of 640x480 pixels (307,200 in all), more than the limit of 10,000');
     e = await refusal(() => decodeDicom(read('US1_UNCR.dcm'), { limits: { ...tiny, maxBytes: 100_000 } }));
-    expect(e.message).toBe('file is 922878 bytes, more than the limit of 100000');
+    expect(e.message).toBe('file is 922.9 kB, more than the limit of 100 kB');
   });
 
   it('refuses deflate bombs, in the header and in the data set', async () => {

@@ -377,3 +377,25 @@ export function imageElements(options: {
   if (options.frames !== undefined) elements.push({ tag: 0x00280008, vr: 'IS', value: String(options.frames) });
   return elements;
 }
+
+/**
+ * A 1-bit (Bits Allocated 1) MONOCHROME2 file, as a segmentation mask is stored: the bits of
+ * every frame packed eight to a byte, the first pixel in the least significant bit, frames
+ * running on without padding (PS3.5 8.1.1). `masks` holds each frame's 0/1 values, row by row.
+ */
+export function oneBitDicom(
+  rows: number,
+  columns: number,
+  masks: number[][],
+  transferSyntax = EXPLICIT_LE,
+  transform?: (dataSet: Uint8Array) => Uint8Array,
+): Uint8Array {
+  const bits = masks.flat();
+  const packed = new Uint8Array(Math.ceil(bits.length / 8) + (Math.ceil(bits.length / 8) % 2)); // even length, as DICOM wants
+  bits.forEach((b, i) => {
+    if (b) packed[Math.floor(i / 8)]! |= 1 << i % 8;
+  });
+  const elements = imageElements({ rows, columns, bitsAllocated: 1, bitsStored: 1, highBit: 0, frames: masks.length, pixelData: packed });
+  // packed bits travel as OW (PS3.5 8.1.1)
+  return buildDicom(elements.map((e) => (e.tag === 0x7fe00010 ? { ...e, vr: 'OW' } : e)), transferSyntax, transform);
+}

@@ -43,17 +43,35 @@ export interface GoldenRecord {
   quantised?: number[];
   error?: string;
   errorCode?: string;
+  /** The families' files (make_golden_families.py): whether the file decodes to colour, and the new features. */
+  colour?: boolean;
+  hog2?: number[];
+  hog2Length?: number;
+  lbp?: number[];
+  glcmAngles?: number[];
+  intensityHistogram?: number[];
+  intensityMoments?: number[];
+  colourHistogram?: number[];
+  colourMoments?: number[];
 }
 
 export interface GoldenFile {
   name: string;
-  spec: { size: number; levels: number; orientations: number; pixelsPerCell: number; cellsPerBlock: number };
+  /** The families' files carry a whole feature spec (features, lbp, glcmDistances, ...). */
+  spec: { size: number; levels: number; orientations: number; pixelsPerCell: number; cellsPerBlock: number } & Record<string, unknown>;
+  /** The families' files: LBP sampling offsets per "points,radius", as scikit-image rounds them. */
+  lbpOffsets?: Record<string, { rows: number[]; cols: number[] }>;
   images: GoldenRecord[];
 }
 
 export const GOLDEN_FILES = [
   's0_l32', 's0_l8', 's0_l256', 's0_min_size', 's48_l32', 's64_l32', 's64_l8', 's64_l256',
   's64_l32_o12_p6_b3', 's64_l32_pixels', 's100_l32', 's128_l32', 's128_l8', 's128_l256',
+] as const;
+
+/** The golden files of the families added after the seven (test/data/golden/make_golden_families.py). */
+export const GOLDEN_FAMILY_FILES = [
+  'families_s64', 'families_s0', 'families_s48_l8_b10', 'families_colour', 'families_colour_s0', 'families_min_size_hog2', 'families_min_size_lbp',
 ] as const;
 
 export function loadGolden(name: string): GoldenFile {

@@ -1,6 +1,6 @@
 import type { Extraction, FeatureValues } from '../shared/features/extract.ts';
 import { SCALAR_FEATURES } from '../shared/features/spec.ts';
-import { relativeL2, scalarError, type Tolerance } from '../shared/features/tolerance.ts';
+import { FAMILY_TOLERANCE, HISTOGRAM_FEATURES, relativeL2, scalarError, VALUE_FEATURES, worstValueError, type Tolerance } from '../shared/features/tolerance.ts';
 import type { GoldenRecord } from './golden.ts';
 
 /** What is wrong with `values` against a golden record, one line per problem (empty when it passes). */
@@ -20,7 +20,31 @@ export function compareToGolden(values: FeatureValues, record: GoldenRecord, tol
     const err = actual === undefined ? Infinity : scalarError(actual, expected);
     if (!(err <= tolerance.scalar)) problems.push(`${name} ${actual}, expected ${expected} (error ${err})`);
   }
+  problems.push(...familyProblems(values, record, tolerance));
   return problems.map((p) => `${record.file}: ${p}`);
+}
+
+/** The worst error of each family present in a golden record (what the tolerances bound). */
+export function familyErrors(values: FeatureValues, record: GoldenRecord): Record<string, number> {
+  const errors: Record<string, number> = {};
+  if (record.hog2) errors['hog2'] = values.hog2 && values.hog2.length === record.hog2.length ? relativeL2(values.hog2, record.hog2) : Infinity;
+  for (const name of [...HISTOGRAM_FEATURES, ...VALUE_FEATURES]) {
+    const expected = record[name];
+    if (!expected) continue;
+    const actual = values[name];
+    errors[name] = actual ? worstValueError(actual, expected) : Infinity;
+  }
+  return errors;
+}
+
+function familyProblems(values: FeatureValues, record: GoldenRecord, tolerance: Tolerance): string[] {
+  const problems: string[] = [];
+  if (record.hog2Length !== undefined && values.hog2?.length !== record.hog2Length) problems.push(`hog2 length ${values.hog2?.length}, expected ${record.hog2Length}`);
+  for (const [name, err] of Object.entries(familyErrors(values, record))) {
+    const bound = name === 'hog2' ? tolerance.hogRelativeL2 : (HISTOGRAM_FEATURES as readonly string[]).includes(name) ? FAMILY_TOLERANCE.histogram : FAMILY_TOLERANCE.value;
+    if (!(err <= bound)) problems.push(`${name} error ${err} (bound ${bound})`);
+  }
+  return problems;
 }
 
 /**

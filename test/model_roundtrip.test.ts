@@ -102,6 +102,12 @@ describe('model file', () => {
     const other = variant(doc, 'other.json', (d) => (d['format'] = 'something-else'));
     const spec = variant(doc, 'spec.json', (d) => ((d['spec'] as { features: string[] }).features = ['hog', 'lbp']));
     const shape = variant(doc, 'shape.json', (d) => ((d['classifier'] as { targets: number[] }).targets.pop()));
+    // a shape that declares a million samples the file does not hold: refused before any decoding or allocation
+    const short = variant(doc, 'short.json', (d) => {
+      const c = d['classifier'] as { samples: { shape: number[]; base64: string }; targets: number[] };
+      c.targets = Array.from({ length: 1_000_000 }, () => 0);
+      c.samples.shape = [1_000_000, c.samples.shape[1]!];
+    });
     const read = (p: string) => () => parseModel(readFileSync(p, 'utf8'));
     expect(read(tampered)).toThrow(/integrity check/);
     expect(read(edited)).toThrow(/integrity check/);
@@ -109,6 +115,8 @@ describe('model file', () => {
     expect(read(other)).toThrow(/not a MedClass model file/);
     expect(read(spec)).toThrow(/feature spec cannot be used here: invalid feature spec: features\.1/);
     expect(read(shape)).toThrow(/samples has shape/);
+    expect(read(short)).toThrow(/samples: \d+ base64 characters, its shape \[1000000,\d+\] needs \d+/);
+    expect(() => parseModel(readFileSync(shape, 'utf8'), 1000)).toThrow(/characters long, more than the limit of 1000/);
     expect(() => parseModel('{not json')).toThrow(/not JSON/);
     const image = data.files.test[0]!.path;
     const runs = await Promise.all([tampered, future].map((p) => medclass('predict', p, image)));

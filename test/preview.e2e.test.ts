@@ -54,7 +54,21 @@ async function dropAndRead(file: string): Promise<Record<string, unknown>> {
 describe('feature preview page in Chromium', () => {
   const golden = loadGolden('s64_l32');
 
+  it('computes on the CPU by itself where WebGL is a software renderer (headless Chromium: SwiftShader), and says why', async () => {
+    const why = page.getByTestId('backend-why');
+    await expect(why.getAttribute('data-backend')).resolves.toBe('cpu');
+    await expect(why.textContent()).resolves.toMatch(/CPU \(exact\): picked because WebGL here is a software renderer \(.*SwiftShader.*\), slower than the CPU/);
+    await expect(page.getByTestId('backend-choice').inputValue()).resolves.toBe('auto');
+    await dropAndRead('camera.png');
+    expect(await page.getByTestId('backend').textContent()).toBe('cpu');
+  });
+
   it('computes the features of a dropped golden image on WebGL within the GPU tolerance', async () => {
+    // WebGL chosen by the user, though a software renderer
+    await page.getByTestId('backend-choice').selectOption('webgl');
+    await expect(page.getByTestId('backend-why').textContent()).resolves.toMatch(/GPU \(WebGL\): your choice/);
+    // the image already shown is computed again on the new backend
+    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent === 'webgl', null, { timeout: 60_000 });
     for (const file of ['camera.png', 'astronaut_rgb.png', 'coffee_rgba.png']) {
       const shown = await dropAndRead(file);
       expect(await page.getByTestId('backend').textContent()).toBe('webgl');
@@ -70,6 +84,34 @@ describe('feature preview page in Chromium', () => {
       await page.screenshot({ path: join(SCREENSHOTS, `preview-${name}.png`), fullPage: true });
     }
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('shows the new families, says which ran on the CPU, and draws the LBP codes and the GLCM per angle', async () => {
+    const families = loadGolden('families_s64');
+    for (const file of ['astronaut_rgb.png', 'disc.png']) {
+      const shown = await dropAndRead(file);
+      expect(await page.getByTestId('backend').textContent()).toBe('webgl');
+      const record = families.images.find((r) => r.file === file)!;
+      // the page's default LBP settings are the first three of the golden file's four
+      const lbpShown = shown['lbp'] as number[];
+      expect(lbpShown).toEqual(record.lbp!.slice(0, lbpShown.length));
+      const { lbp: _lbp, ...rest } = record;
+      expect(compareToGolden(shown, rest, GPU_TOLERANCE)).toEqual([]);
+      expect(await page.getByTestId('on-cpu').textContent()).toMatch(/Computed on the CPU .*LBP, GLCM per distance and angle, intensity histogram and moments/);
+      for (const id of ['lbp-map', 'glcm-0', 'glcm-1', 'glcm-2', 'glcm-3']) {
+        const painted = await page.getByTestId(id).evaluate((c: HTMLCanvasElement) => {
+          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          return d.some((v, i) => i % 4 !== 3 && v > 0);
+        });
+        expect(painted, id).toBe(true);
+      }
+    }
+    // colour features for the colour image, and the grey one says why it has none
+    await dropAndRead('astronaut_rgb.png');
+    await expect(page.locator('[data-feature="colour-mean"]').textContent()).resolves.toMatch(/^R 0\.\d+ {2}G 0\.\d+ {2}B 0\.\d+$/);
+    await dropAndRead('disc.png');
+    await expect(page.getByTestId('skipped-colour').textContent()).resolves.toContain('colour features need a colour image');
+    await page.screenshot({ path: join(SCREENSHOTS, 'preview-families.png'), fullPage: true });
   });
 
   it('switches to the exact CPU path and meets the exact tolerance', async () => {
@@ -90,6 +132,18 @@ describe('feature preview page in Chromium', () => {
     expect(text).toContain('16 stored of 16, signed');
     expect(text).toContain('MONOCHROME2');
     await page.waitForFunction(() => JSON.parse(document.querySelector('[data-testid="feature-json"]')?.textContent ?? '{}').file === 'CT_small.dcm');
+  });
+
+  it('decodes a JPEG 2000 DICOM with the WebAssembly build of OpenJPEG served by the built app, not its JavaScript fallback', async () => {
+    await page.getByTestId('file-input').setInputFiles(join(dataset('dicom'), 'JPEG2000.dcm'));
+    await page.waitForFunction(() => JSON.parse(document.querySelector('[data-testid="feature-json"]')?.textContent ?? '{}').file === 'JPEG2000.dcm', null, { timeout: 60_000 });
+    const codec = page.getByTestId('dicom-codec');
+    await expect(codec.getAttribute('data-build')).resolves.toBe('wasm');
+    await expect(codec.textContent()).resolves.toBe('JPEG 2000, WebAssembly');
+    await expect(page.getByTestId('dicom-info').textContent()).resolves.toContain('256 x 1024');
+    // the .wasm came from the built app's assets
+    const wasm = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((p) => p.endsWith('.wasm')));
+    expect(wasm.some((p) => /\/assets\/openjpegwasm_decode-[\w-]+\.wasm$/.test(p))).toBe(true);
   });
 
   it('refuses an image too small for one HOG block with a clear message', async () => {

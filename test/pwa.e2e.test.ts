@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { launchChromium } from './browser.ts';
-import { GOLDEN } from './golden.ts';
+import { dataset, GOLDEN } from './golden.ts';
 import { CLINICIAN, LABELS, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
 const SCREENSHOTS = join(PROJECT_ROOT, 'test', 'output', 'screenshots');
@@ -97,6 +97,17 @@ describe('the installable app offline', () => {
     const features = JSON.parse((await shown.jsonValue())!) as Record<string, unknown>;
     expect(features['hog']).toBeInstanceOf(Array);
     expect(typeof features['glcmContrast']).toBe('number');
+    // compressed DICOM offline too, with the precached WebAssembly codec (not the slower JavaScript build)
+    const cached = await page.evaluate(async () => {
+      const names = await caches.keys();
+      return (await Promise.all(names.map(async (n) => (await (await caches.open(n)).keys()).map((r) => new URL(r.url).pathname)))).flat();
+    });
+    for (const codec of ['openjpegwasm_decode', 'charlswasm_decode', 'libjpegturbowasm_decode']) {
+      expect(cached.some((u) => u.startsWith(`/assets/${codec}-`) && u.endsWith('.wasm')), codec).toBe(true);
+    }
+    await page.getByTestId('file-input').setInputFiles(join(dataset('dicom'), 'JPEG2000.dcm'));
+    await page.waitForFunction(() => JSON.parse(document.querySelector('[data-testid="feature-json"]')?.textContent ?? '{}').file === 'JPEG2000.dcm', null, { timeout: 60_000 });
+    await expect(page.getByTestId('dicom-codec').getAttribute('data-build')).resolves.toBe('wasm');
   });
 
   it('queues a classification made offline, keeps it sealed across a reload, and sends it when back online', async () => {

@@ -30,7 +30,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { classifyImages, type WireImage } from '../server/classify/classify_images.ts';
-import { connectWebSocket, websocketUrl } from '../server/client/ws_transport.ts';
+import { parseServerAddress } from '../server/client/server_address.ts';
+import { connectWebSocket } from '../server/client/ws_transport.ts';
 import { login } from './channel_login.ts';
 import { useCpuBackend } from '../server/features/backend.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
@@ -1081,7 +1082,7 @@ beforeAll(async () => {
   server = await startServerProcess({ dataDir });
   // a test process that dies (killed, timed out) must not leave the server running
   process.once('exit', () => server.child.kill('SIGKILL'));
-  wsUrl = websocketUrl(server.url);
+  wsUrl = parseServerAddress(server.url).websocket.href;
   pin = await parsePin(server.pin);
   token = (await login(server, 'admin', ADMIN_PASSWORD)).token;
   good = await MedclassClient.connect(await connectWebSocket(server.url), pin);

@@ -12,8 +12,10 @@ import { generateIdentity, parsePin, pinOf } from '../shared/protocol/identity.t
 import { startClientSession, type ClientSession } from '../shared/protocol/session.ts';
 import { decodeImage } from '../shared/image/index.ts';
 import { prepareImage } from '../shared/features/extract.ts';
+import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import { packFloat32 } from '../shared/protocol/messages.ts';
-import { connectWebSocket, websocketUrl } from '../server/client/ws_transport.ts';
+import { parseServerAddress } from '../server/client/server_address.ts';
+import { connectWebSocket } from '../server/client/ws_transport.ts';
 import { login } from './channel_login.ts';
 import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
@@ -72,7 +74,7 @@ async function connect(user = 'nurse', password = CLINICIAN_PASSWORD): Promise<M
 }
 
 async function reducedImage(file: string) {
-  const img = prepareImage(decodeImage(new Uint8Array(await readFile(file))), { features: ['hog'], size: 0, levels: 32, orientations: 9, pixelsPerCell: 8, cellsPerBlock: 2 });
+  const img = prepareImage(decodeImage(new Uint8Array(await readFile(file))), parseFeatureSpec({ features: ['hog'], size: 0, levels: 32, orientations: 9, pixelsPerCell: 8, cellsPerBlock: 2 }));
   return { mode: 'reduced' as const, data: { width: img.width, height: img.height, pixels: packFloat32(img.data) } };
 }
 
@@ -136,7 +138,7 @@ describe('the classification server, through its real process', () => {
   describe('frames that were replayed, reordered or tampered with', () => {
     /** A raw channel: the real handshake over a plain WebSocket, frames sent by hand. */
     async function rawChannel(): Promise<{ ws: WebSocket; session: ClientSession; closed: Promise<number>; replies: Uint8Array[] }> {
-      const ws = new WebSocket(websocketUrl(server.url));
+      const ws = new WebSocket(parseServerAddress(server.url).websocket.href);
       await new Promise((r) => ws.once('open', r));
       const start = await startClientSession(await parsePin(server.pin));
       const reply = new Promise<Uint8Array>((r) => ws.once('message', (d: Buffer) => r(new Uint8Array(d))));
@@ -176,7 +178,7 @@ describe('the classification server, through its real process', () => {
   });
 
   it('refuses a WebSocket from a foreign origin', async () => {
-    const ws = new WebSocket(websocketUrl(server.url), { origin: 'https://evil.example' });
+    const ws = new WebSocket(parseServerAddress(server.url).websocket.href, { origin: 'https://evil.example' });
     const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).once('open', () => resolve(101)));
     expect(status).toBe(403);
   });

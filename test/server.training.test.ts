@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { connectWebSocket } from '../server/client/ws_transport.ts';
 import { login } from './channel_login.ts';
-import { MedclassClient, type TrainEvent } from '../shared/client/client.ts';
+import { MedclassClient, type PushEvent, type TrainEvent } from '../shared/client/client.ts';
 import { parsePin } from '../shared/protocol/identity.ts';
 import type { ClassifyImage, ClientMessage } from '../shared/protocol/messages.ts';
 import { dataset } from './golden.ts';
@@ -194,30 +194,59 @@ describe('training over the channel', () => {
     clinician.close();
   }, 180_000);
 
-  it('publishes a second version (KNN on a folder per class) and rolls back to the first', async () => {
+  it('trains twice on one kept upload, publishes a second version, rolls back and forward with each version\'s modes, and tells connected clients', async () => {
     const train = filesOf(join(BREAST, 'train'));
     const client = await admin();
+    const clinician = await nurse();
+    const pushed: PushEvent[] = [];
+    clinician.onPush((e) => pushed.push(e));
+    const adminPushed: PushEvent[] = [];
+    client.onPush((e) => adminPushed.push(e));
     const uploadId = await client.uploadDataset(zip(train), { files: Object.keys(train).length });
     const { jobId: knn, report } = await client.train(uploadId, { ...SPEC, features: [...SPEC.features] }, { kind: 'knn', k: 7 });
     expect(report).toMatchObject({ dataset: { layout: 'classes', splits: ['train'], counts: { train: { 0: 147, 1: 399 } } }, estimate: { mode: 'cross-validation', folds: 5 }, test: null, misclassified: [] });
     expect(report['params']).toMatchObject({ chosen: { type: 'knn', k: 7, metric: 'euclidean', weights: 'uniform' } });
-    // the upload was used up by the job
-    await expect(client.train(uploadId, { ...SPEC, features: [...SPEC.features] }, { kind: 'svm' })).rejects.toMatchObject({ code: 'notFound' });
-    await client.publish(knn, 'breast', { description: 'KNN', privacyModes: ['original'] });
+    // the upload is kept: a second training on it, other settings
+    const again = await client.train(uploadId, { ...SPEC, features: ['hogMean', 'glcmContrast'] }, { kind: 'knn', k: 3 });
+    expect(again.report).toMatchObject({ dataset: { images: 546 }, params: { chosen: { k: 3 } } });
+    // v2 takes features only (v1 took originals and reduced images)
+    await client.publish(knn, 'breast', { description: 'KNN', privacyModes: ['features'] });
+    await expect.poll(() => pushed.length).toBe(1);
+    expect(pushed[0]).toMatchObject({ type: 'serviceChanged', service: { name: 'breast', version: 2, description: 'KNN', privacyModes: ['features'] } });
+    expect(pushed[0]!.type === 'serviceChanged' && pushed[0]!.service.versions).toBeUndefined();
+    // admins get every kept version with its summary
+    await expect.poll(() => adminPushed.length).toBe(1);
+    const versions = (await client.listServices()).find((s) => s.name === 'breast')!.versions!;
+    expect(versions.map((v) => [v.version, v.description, v.privacyModes, v.createdBy])).toEqual([
+      [1, 'BreastMNIST, trained over the channel', ['original', 'reduced'], 'admin'],
+      [2, 'KNN', ['features'], 'admin'],
+    ]);
+    expect(versions[0]!.summary).toMatchObject({ classifier: expect.stringMatching(/^SVM rbf/), features: SPEC.features, size: 32, trainedOn: expect.any(Number), test: { n: 156 } });
+    expect(versions[1]!.summary).toMatchObject({ classifier: expect.stringMatching(/^KNN/), test: null, estimate: { mode: 'cross-validation' } });
+    expect((await clinician.listServices()).find((s) => s.name === 'breast')).toMatchObject({ version: 2, privacyModes: ['features'], description: 'KNN' });
+    expect((await clinician.listServices()).find((s) => s.name === 'breast')!.versions).toBeUndefined();
 
-    const clinician = await nurse();
     const image = [original(TEST_IMAGES[0]!)];
-    expect((await clinician.listServices()).find((s) => s.name === 'breast')).toMatchObject({ version: 2, privacyModes: ['original'] });
-    expect((await clinician.classify('breast', image))[0]).toMatchObject({ ok: true, modelVersion: 2 });
-    await client.request({ type: 'rollback', requestId: MedclassClient.newRequestId(), service: 'breast', version: 1 });
+    await expect(clinician.classify('breast', image)).rejects.toMatchObject({ code: 'modeNotAllowed' });
+    // back to v1: its own modes and description again
+    await client.makeCurrent('breast', 1);
+    await expect.poll(() => pushed.length).toBe(2);
+    expect(pushed[1]).toMatchObject({ service: { name: 'breast', version: 1, description: 'BreastMNIST, trained over the channel', privacyModes: ['original', 'reduced'] } });
     const [r] = await clinician.classify('breast', image);
     expect(r).toMatchObject({ ok: true, modelVersion: 1, label: predicted.get(TEST_IMAGES[0]!) });
+    // and forward to v2: originals refused again
+    await client.makeCurrent('breast', 2);
+    await expect.poll(() => pushed.length).toBe(3);
+    await expect(clinician.classify('breast', image)).rejects.toMatchObject({ code: 'modeNotAllowed' });
     // the job stays publishable for a while: again, as its own service
     await client.publish(jobId, 'breast-copy', { privacyModes: ['features'] });
     expect((await clinician.listServices()).map((s) => s.name)).toEqual(['breast', 'breast-copy', 'demo']);
+    // dropped at the admin's word
+    await client.dropUpload(uploadId);
+    await expect(client.train(uploadId, { ...SPEC, features: [...SPEC.features] }, { kind: 'svm' })).rejects.toMatchObject({ code: 'notFound' });
     client.close();
     clinician.close();
-  }, 120_000);
+  }, 180_000);
 });
 
 describe('refusals', () => {
@@ -292,7 +321,10 @@ describe('refusals', () => {
     try {
       const rows = db.prepare('SELECT action, outcome, detail, service FROM audit').all() as { action: string; outcome: string; detail: string | null; service: string | null }[];
       const actions = new Set(rows.map((r) => `${r.action}:${r.outcome}`));
-      for (const a of ['upload:ok', 'train:ok', 'publish:ok', 'upload:badZip', 'upload:zipTooLarge', 'upload:uploadTooLarge', 'train:invalidDataset', 'uploadStart:forbidden', 'train:forbidden']) expect(actions).toContain(a);
+      // every change of a service's modes, rollbacks and roll forwards included
+      const modes = rows.filter((r) => r.action === 'modes' && r.service === 'breast').map((r) => JSON.parse(r.detail!) as { to: string });
+      expect(modes.map((m) => m.to)).toEqual(['original,reduced', 'features', 'original,reduced', 'features']);
+      for (const a of ['upload:ok', 'upload:dropped', 'rollback:ok', 'train:ok', 'publish:ok', 'upload:badZip', 'upload:zipTooLarge', 'upload:uploadTooLarge', 'train:invalidDataset', 'uploadStart:forbidden', 'train:forbidden']) expect(actions).toContain(a);
       for (const r of rows) expect(`${r.detail ?? ''}`).not.toMatch(/\.png|breastmnist|benign/i);
       expect(rows.find((r) => r.action === 'publish' && r.service === 'demo')).toMatchObject({ outcome: 'ok' });
     } finally {

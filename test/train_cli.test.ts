@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -85,4 +85,19 @@ describe('medclass train, evaluate, predict', () => {
       expect(r.stdout).not.toMatch(/saved/);
     });
   });
+
+  it('follows symbolic links to split and class folders, reading a folder reached twice once', async () => {
+    const linked = join(tmp, 'linked');
+    mkdirSync(join(linked, 'train', '1'), { recursive: true });
+    // a split folder linked in whole, a class folder linked, one holding a link, and a loop
+    symlinkSync(join(BREAST, 'val'), join(linked, 'val'));
+    symlinkSync(join(BREAST, 'train', '0'), join(linked, 'train', '0'));
+    symlinkSync(join(BREAST, 'train', '1'), join(linked, 'train', '1', 'images'));
+    symlinkSync(join(linked, 'train', '1'), join(linked, 'train', '1', 'loop'));
+    const out = join(tmp, 'linked.json');
+    const r = await medclass('train', linked, '--classifier', 'knn', '--size', '0', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/class\s+train\s+val\s+total\n0\s+147\s+21\s+168\n1\s+399\s+57\s+456/);
+  });
 });
+

@@ -1,14 +1,16 @@
 /**
  * The secure channel to the server, kept open while someone is logged in: connect (pinned
  * key), log in inside the channel (the password, or on a reconnect the login's token: neither
- * ever travels outside it), list the services; reconnect with backoff when the connection
- * drops, at once when the browser comes back online.
+ * ever travels outside it), list the services and keep them current as the server announces
+ * changes (`serviceChanged`); reconnect with backoff when the connection drops, at once when
+ * the browser comes back online.
  */
-import { ClientError, MedclassClient, type ImageResult, type LoginResult } from '../../shared/client/client.ts';
+import { ClientError, MedclassClient, type ImageResult, type LoginResult, type PushEvent } from '../../shared/client/client.ts';
 import { parsePin } from '../../shared/protocol/identity.ts';
 import type { ClassifyImage, ServiceInfo } from '../../shared/protocol/messages.ts';
 import { SESSION_END, sessionEndCause, type SessionEndCause } from '../../shared/protocol/session_end.ts';
 import { loadServerConfig, UnreachableError } from './config.ts';
+import { toast } from './notify.svelte.ts';
 import { PinChangedError } from './pins.ts';
 import { openWebSocket, type BrowserTransport } from './transport.ts';
 import { getMeta, setMeta } from './vault.ts';
@@ -215,6 +217,35 @@ class Channel {
     return this.status === 'ready' ? this.client : null;
   }
 
+  /** The service of that name as last known. */
+  service(name: string): ServiceInfo | undefined {
+    return this.services?.find((s) => s.name === name);
+  }
+
+  /** Asks the server for the list again (when an answer says a service changed before its push came). */
+  async refreshServices(): Promise<void> {
+    const client = this.client;
+    if (!client || this.status !== 'ready') return;
+    const services = await client.listServices();
+    if (this.client !== client) return;
+    this.services = services;
+    this.servicesCached = false;
+    void setMeta('services', services);
+  }
+
+  /** The server announced a service's new current version: the page shows it from now on. */
+  private pushed(event: PushEvent): void {
+    if (event.type !== 'serviceChanged' || !this.services) return;
+    const fresh = event.service;
+    const before = this.service(fresh.name);
+    this.services = before ? this.services.map((s) => (s.name === fresh.name ? fresh : s)) : [...this.services, fresh].sort((a, b) => a.name.localeCompare(b.name));
+    void setMeta('services', this.services);
+    if (before?.version !== fresh.version) {
+      const what = before ? `now serves version ${fresh.version} (it was ${before.version})` : `is now offered (version ${fresh.version})`;
+      toast(`${fresh.name} was updated`, `${fresh.name} ${what}.${fresh.description ? ` ${fresh.description}` : ''}`, 'info');
+    }
+  }
+
   /** Classifies one image; rejects with ClientError `closed` when not connected or the connection drops. */
   async classify(service: string, image: ClassifyImage): Promise<ImageResult> {
     if (!this.client || this.status !== 'ready') throw new ClientError('closed', 'not connected');
@@ -256,6 +287,9 @@ class Channel {
   private async attach(client: MedclassClient, transport: BrowserTransport, fingerprint: string, generation: number): Promise<void> {
     // this user's vault on the device opens with the key the server releases only now
     await openVault(client);
+    client.onPush((event) => {
+      if (this.client === client) this.pushed(event);
+    });
     const services = await client.listServices();
     if (generation !== this.generation) return client.close();
     this.client = client;

@@ -5,11 +5,15 @@
  * the file itself (`original`, only for services that take nothing else).
  */
 import { getBackend, setBackend } from '@tensorflow/tfjs-core';
-import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
+import { extractBatch, featureVector, prepareImage, type PreparedImage } from '../../shared/features/extract.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
+import type { FeatureSpec } from '../../shared/features/spec.ts';
+import { reducedData } from '../../shared/client/reduced.ts';
 import type { GreyImage } from '../../shared/image/grey.ts';
 import { sendingMode } from '../../shared/client/privacy.ts';
-import { decodeImageAsync } from '../../shared/image/index.ts';
-import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+import { decodeImageAsync } from './decoding.ts';
+import { formatBytes, formatCount } from '../../shared/format.ts';
+import { packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
 
 export interface Reduced {
   image: ClassifyImage;
@@ -21,12 +25,11 @@ export interface Reduced {
   grey: GreyImage | null;
 }
 
-const kib = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KiB`);
 
 let exact: Promise<unknown> = Promise.resolve();
 
 /** Features on tfjs's cpu backend (the exact kernels), then back to whatever backend the preview had. */
-function exactFeatures(image: GreyImage, spec: ServiceInfo['spec']): Promise<Float64Array> {
+function exactFeatures(image: PreparedImage, spec: FeatureSpec): Promise<Float64Array> {
   const run = exact.then(async () => {
     const { initFeatureBackend } = await import('../features/backend.ts');
     const before = getBackend() as string | undefined;
@@ -56,16 +59,19 @@ export async function reduce(bytes: Uint8Array, wanted: PrivacyMode, service: Se
     } catch {
       // the server may read formats this device cannot: the file goes as it is
     }
-    return { image: { mode, data: bytes }, reduceMs: performance.now() - t0, sent: `the original file (${kib(bytes.length)})`, grey };
+    return { image: { mode, data: bytes }, reduceMs: performance.now() - t0, sent: `the original file (${formatBytes(bytes.length)})`, grey };
   }
   const grey = await decodeImageAsync(bytes);
-  const prepared = prepareImage(grey, service.spec);
+  // an older server's spec lacks the keys added since: parsing gives them their defaults
+  const spec = parseFeatureSpec(service.spec);
+  const prepared = prepareImage(grey, spec);
   if (mode === 'reduced') {
-    const image: ClassifyImage = { mode, data: { width: prepared.width, height: prepared.height, pixels: packFloat32(prepared.data) } };
-    return { image, reduceMs: performance.now() - t0, sent: `${prepared.width} × ${prepared.height} grey pixels`, grey };
+    const image: ClassifyImage = { mode, data: reducedData(prepared) };
+    const what = prepared.planes ? 'grey and colour (R, G, B) pixels' : 'grey pixels';
+    return { image, reduceMs: performance.now() - t0, sent: `${prepared.width} × ${prepared.height} ${what}`, grey };
   }
-  const vector = await exactFeatures(prepared, service.spec);
-  return { image: { mode, data: { vector: packFloat64(vector) } }, reduceMs: performance.now() - t0, sent: `${vector.length} feature values`, grey };
+  const vector = await exactFeatures(prepared, spec);
+  return { image: { mode, data: { vector: packFloat64(vector) } }, reduceMs: performance.now() - t0, sent: `${formatCount(vector.length)} feature values`, grey };
 }
 
 /** A small PNG of the image as a data URL: at most `max` pixels a side, never enlarged. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecord, encodeRecord } from './codec.ts';
-import { modesFor } from './modes.ts';
+import { defaultMode, modesFor } from './modes.ts';
 import { clearHistory, completeJob, DB_NAME, has, lockVault, put, readAll, remove, reopenVault, seal, unlockVault, VaultLocked, wipeVault } from './vault.ts';
 
 const rawRecords = (store: string) =>
@@ -28,10 +28,11 @@ describe('the record codec', () => {
 });
 
 describe('modes offered for a service', () => {
-  it('puts the reduced image first and offers the original only when nothing else is taken', () => {
-    expect(modesFor({ privacyModes: ['original', 'reduced', 'features'] })).toEqual(['reduced', 'features']);
+  it('offers every mode the service accepts, the reduced image first (the default)', () => {
+    expect(modesFor({ privacyModes: ['original', 'reduced', 'features'] })).toEqual(['reduced', 'features', 'original']);
     expect(modesFor({ privacyModes: ['features'] })).toEqual(['features']);
     expect(modesFor({ privacyModes: ['original'] })).toEqual(['original']);
+    expect(defaultMode({ privacyModes: ['original', 'features'] })).toBe('features');
   });
 });
 

@@ -7,7 +7,8 @@ import { ClientError } from '../../shared/client/client.ts';
 import { PROTOCOL_ERROR_CODES } from '../../shared/protocol/errors.ts';
 import type { ClassifyImage, PrivacyMode, ServiceInfo } from '../../shared/protocol/messages.ts';
 import { channel } from './channel.svelte.ts';
-import { notifyResult } from './notify.svelte.ts';
+import { notifyFailure, notifyResult } from './notify.svelte.ts';
+import { notRedoneMessage, raced, redoMode } from './service_race.ts';
 import { clearHistory, completeJob, getMeta, has, newId, put, readAll, remove, reopenVault, setMeta, vaultUnlocked, wipeVault } from './vault.ts';
 import { onVaultOpen } from './vault_session.ts';
 
@@ -53,6 +54,10 @@ interface QueuedJob {
   reduceMs: number;
   createdAt: number;
   thumbnail?: string;
+  /** The service version it was prepared for (absent in jobs queued by older releases). */
+  version?: number;
+  /** Prepared again once already, after racing a change of its service. */
+  redone?: boolean;
 }
 
 export type JobState = 'reducing' | 'queued' | 'sending' | 'done' | 'failed';
@@ -68,6 +73,8 @@ export interface LogItem {
   thumbnail: string | null;
   entry: HistoryEntry | null;
   error: string | null;
+  /** Whether the image reached the server (a failure before that sent nothing). */
+  delivered: boolean;
 }
 
 /** Steps of a job, for its progress bar. */
@@ -97,6 +104,8 @@ class Workbench {
   private user: string | null = null;
   private readonly jobs = new Map<string, QueuedJob>();
   private readonly inFlight = new Set<string>();
+  /** This visit's files by job, to prepare a job again if its service changes under it (never stored). */
+  private readonly files = new Map<string, File>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Logged in, waiting for the vault to open (after a reload offline, or before the channel is up). */
@@ -150,12 +159,21 @@ class Workbench {
     this.waitingFor = null;
     this.items = [];
     this.jobs.clear();
+    this.files.clear();
     this.loaded = false;
     this.unreadable = 0;
   }
 
   private itemOf(v: Pick<QueuedJob, 'id' | 'name' | 'service' | 'mode'> & { sent: string | null }, state: JobState): LogItem {
-    return { id: v.id, name: v.name, service: v.service, mode: v.mode, state, sent: v.sent, thumbnail: null, entry: null, error: null };
+    return { id: v.id, name: v.name, service: v.service, mode: v.mode, state, sent: v.sent, thumbnail: null, entry: null, error: null, delivered: state === 'done' };
+  }
+
+  /** Marks a job failed, says so (toast, or a system notification when the page is hidden). */
+  private fail(id: string, error: string, delivered: boolean): void {
+    const it = this.item(id);
+    if (!it) return;
+    Object.assign(it, { state: 'failed', error, delivered });
+    void notifyFailure(`Not classified: ${it.name}`, `${it.name}: ${error}`);
   }
 
   private item(id: string): LogItem | undefined {
@@ -179,6 +197,7 @@ class Workbench {
     for (const [k, file] of files.entries()) {
       const id = fresh[k]!.id;
       try {
+        if (file.size === 0) throw new Error('the file is empty (0 bytes): there is nothing to classify');
         const reduced = await reduce(new Uint8Array(await file.arrayBuffer()), mode, spec);
         let thumbnail: string | null = null;
         try {
@@ -196,17 +215,18 @@ class Workbench {
           image: reduced.image,
           reduceMs: reduced.reduceMs,
           createdAt: Date.now(),
+          version: spec.version,
           ...(this.keepThumbnails && thumbnail ? { thumbnail } : {}),
         };
         await put('queue', id, job);
         if (this.user !== user) return;
         this.jobs.set(id, job);
+        this.files.set(id, file);
         const it = this.item(id);
         if (it) Object.assign(it, { state: 'queued', sent: reduced.sent, thumbnail });
         void this.pump();
       } catch (e) {
-        const it = this.item(id);
-        if (it) Object.assign(it, { state: 'failed', error: errorText(e) });
+        this.fail(id, errorText(e), false);
       }
     }
   }
@@ -233,7 +253,7 @@ class Workbench {
       const locks = navigator.locks as LockManager | undefined;
       const step = async (): Promise<boolean> => {
         if (await has('queue', id)) return this.sendNow(id);
-        this.jobs.delete(id);
+        this.end(id);
         this.items = this.items.filter((i) => i.id !== id);
         return true;
       };
@@ -265,10 +285,11 @@ class Workbench {
     try {
       const result = await channel.classify(job.service, job.image);
       const roundTripMs = performance.now() - started;
+      if (raced(job.version, result)) return await this.redo(id, job);
       if (!result.ok) {
         await remove('queue', id);
-        this.jobs.delete(id);
-        Object.assign(it() ?? {}, { state: 'failed', error: `${result.message} (${result.code})` });
+        this.end(id);
+        this.fail(id, `${result.message} (${result.code})`, true);
         return true;
       }
       const t = result.timings;
@@ -288,13 +309,14 @@ class Workbench {
         ...(job.thumbnail ? { thumbnail: job.thumbnail } : {}),
       };
       await completeJob(id, entry.id, entry);
-      this.jobs.delete(id);
+      this.end(id);
       if (this.user !== user) return true;
-      Object.assign(it() ?? {}, { state: 'done', entry });
+      Object.assign(it() ?? {}, { state: 'done', entry, delivered: true });
       const top = Object.entries(result.scores).find(([l]) => l === result.label)?.[1];
       const share = top !== undefined && top >= 0 && top <= 1 ? ` (${(top * 100).toFixed(0)}%)` : '';
       void notifyResult(`Result: ${result.label}`, `${job.name}: ${result.label}${share}, ${job.service} v${result.modelVersion}`);
     } catch (e) {
+      if (e instanceof ClientError && raced(job.version, { ok: false, code: e.code })) return await this.redo(id, job);
       if (retryLater(e)) {
         // stays in the queue: sent again when the channel is back, or in a moment
         Object.assign(it() ?? {}, { state: 'queued' });
@@ -303,9 +325,52 @@ class Workbench {
         return false;
       }
       await remove('queue', id).catch(() => {});
-      this.jobs.delete(id);
+      this.end(id);
       const code = (e as { code?: unknown }).code;
-      Object.assign(it() ?? {}, { state: 'failed', error: typeof code === 'string' ? `${errorText(e)} (${code})` : errorText(e) });
+      // a ClientError is the server's answer; anything else was thrown here, before sending
+      this.fail(id, typeof code === 'string' ? `${errorText(e)} (${code})` : errorText(e), e instanceof ClientError);
+    }
+    return true;
+  }
+
+  private end(id: string): void {
+    this.jobs.delete(id);
+    this.files.delete(id);
+  }
+
+  /**
+   * A job that raced a change of its service: prepared again from its file for the version now
+   * current and queued to go once more (once only), or failed with the reason in words.
+   */
+  private async redo(id: string, job: QueuedJob): Promise<boolean> {
+    const it = () => this.item(id);
+    const fail = async (why: Parameters<typeof notRedoneMessage>[0], now: ServiceInfo | null) => {
+      await remove('queue', id).catch(() => {});
+      this.end(id);
+      Object.assign(it() ?? {}, { state: 'failed', error: notRedoneMessage(why, job, now) });
+      return true;
+    };
+    // the push may not have come yet: ask
+    if (channel.service(job.service)?.version === job.version) await channel.refreshServices().catch(() => {});
+    const now = channel.service(job.service) ?? null;
+    const file = this.files.get(id);
+    if (!now) return fail('gone', null);
+    if (job.redone || now.version === job.version) return fail('again', now);
+    if (!file) return fail('noFile', now);
+    const mode = redoMode(job.mode, now);
+    if (!mode) return fail('wider', now);
+    Object.assign(it() ?? {}, { state: 'reducing' });
+    try {
+      const { reduce } = await import('./reduce.ts');
+      const reduced = await reduce(new Uint8Array(await file.arrayBuffer()), mode, $state.snapshot(now) as ServiceInfo);
+      const again: QueuedJob = { ...job, mode, sent: reduced.sent, image: reduced.image, reduceMs: reduced.reduceMs, version: now.version, redone: true };
+      await put('queue', id, again);
+      this.jobs.set(id, again);
+      Object.assign(it() ?? {}, { state: 'queued', mode, sent: reduced.sent });
+    } catch (e) {
+      await remove('queue', id).catch(() => {});
+      this.end(id);
+      Object.assign(it() ?? {}, { state: 'failed', error: errorText(e) });
     }
     return true;
   }

@@ -115,3 +115,20 @@ export function drawHeatmap(canvas: HTMLCanvasElement, matrix: Float32Array, lev
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
 }
+
+/** An LBP code map: each pixel's code on the viridis scale (0 to the largest code of the method). */
+export function drawCodeMap(canvas: HTMLCanvasElement, codes: Int32Array, width: number, height: number, maxCode: number): void {
+  const ctx = canvas.getContext('2d')!;
+  const pixels = new ImageData(width, height);
+  for (let i = 0; i < codes.length; i++) {
+    const [r, g, b] = viridis(codes[i]! / Math.max(1, maxCode));
+    pixels.data.set([r, g, b, 255], i * 4);
+  }
+  const source = document.createElement('canvas');
+  source.width = width;
+  source.height = height;
+  source.getContext('2d')!.putImageData(pixels, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
+}

@@ -3,7 +3,7 @@ import type { SessionEndCause } from '../../shared/protocol/session_end.ts';
 import { InProcessEvents, type ClusterEvents } from '../cluster/events.ts';
 import type { Role, Store, User } from '../store/store.ts';
 import { LoginGuard, LoginRefused } from './login_guard.ts';
-import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
+import { generatePassword, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
 
 export class AuthError extends Error {
   override name = 'AuthError';
@@ -58,7 +58,6 @@ export interface UserSummary {
 /** Short-lived: a stolen token is worth little for long. */
 export const TOKEN_LIFETIME_MS = 30 * 60 * 1000;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
-export const MIN_PASSWORD_LENGTH = 12;
 
 // Only a hash of each token is stored: a copy of the database logs nobody in.
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('base64url');

@@ -6,6 +6,8 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
  * event loop keeps serving. Stored as `scrypt$N$r$p$salt$hash` (base64) so costs can rise later.
  */
 const COST = { N: 2 ** 15, r: 8, p: 1 };
+/** Length beats composition rules (NIST SP 800-63B); twelve keeps guessing offline expensive. */
+export const MIN_PASSWORD_LENGTH = 12;
 const KEY_LENGTH = 32;
 
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {

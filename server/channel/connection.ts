@@ -11,6 +11,7 @@ import type { ImageOutcome, WireImage } from '../classify/classify_images.ts';
 import type { Classifier } from '../classify/classifier_pool.ts';
 import { StoreError, type Role, type Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
+import { serviceEntry, type ChannelHub, type PushTarget } from './hub.ts';
 import type { RateLimiter, ServerLimits } from './limits.ts';
 import type { UserShares } from './user_shares.ts';
 import { ADMIN_ACCOUNT_REQUESTS, handleAccountRequest, isAccountRequest } from './account_requests.ts';
@@ -32,6 +33,8 @@ export interface ConnectionDeps {
   log: Logger;
   /** Uploads, training jobs and publishing (admins). */
   training: TrainingJobs;
+  /** What the server pushes to connections unasked (service changes). */
+  hub: ChannelHub;
 }
 
 type Reply = ServerMessage;
@@ -45,7 +48,7 @@ class RequestError extends Error {
   }
 }
 
-const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'rollback']);
+const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'rollback', 'dropUpload']);
 
 /**
  * One client's WebSocket: the handshake, then sealed frames carrying messages. Frames are
@@ -57,7 +60,7 @@ interface LoggedIn {
   role: Role;
 }
 
-export class Connection {
+export class Connection implements PushTarget {
   private session: ServerSession | null = null;
   private handshaking: Promise<void> | null = null;
   private user: LoggedIn | null = null;
@@ -79,6 +82,19 @@ export class Connection {
     this.touch(deps.limits.handshakeMs);
   }
 
+  get username(): string | null {
+    return this.user?.username ?? null;
+  }
+
+  get role(): Role | null {
+    return this.user?.role ?? null;
+  }
+
+  /** A message the server sends unasked (in order with the answers: the session seals in call order). */
+  push(message: Reply): void {
+    void this.send(message);
+  }
+
   private touch(ms = this.deps.limits.idleMs): void {
     clearTimeout(this.idle);
     this.idle = setTimeout(() => this.close(4008, this.session ? 'idle timeout' : 'handshake timeout'), ms);
@@ -86,6 +102,7 @@ export class Connection {
 
   private dispose(): void {
     if (!this.closed) this.deps.training.connectionClosed(this);
+    this.deps.hub.remove(this);
     this.closed = true;
     this.signOut();
     clearTimeout(this.idle);
@@ -172,6 +189,7 @@ export class Connection {
 
   /** Not logged in any more (a failed or replaced login, the end of the connection). */
   private signOut(): void {
+    this.deps.hub.remove(this);
     if (this.live) this.deps.sessions.remove(this.live);
     this.live = null;
     this.user = null;
@@ -225,7 +243,7 @@ export class Connection {
     if (this.closed) return;
     this.signIn(session);
     this.audit(action, 'ok');
-    return this.send({
+    const answered = await this.send({
       type: 'loggedIn',
       requestId: message.requestId,
       user: session.user.username,
@@ -235,6 +253,9 @@ export class Connection {
       ...(session.deviceToken ? { deviceToken: session.deviceToken } : {}),
       ...(session.mustChangePassword ? { mustChangePassword: true } : {}),
     });
+    // service changes are pushed to logged-in connections only
+    if (!this.closed) this.deps.hub.add(this);
+    return answered;
   }
 
   private requireLive(): LiveSession {
@@ -285,15 +306,25 @@ export class Connection {
         job.start();
         return answered;
       }
-      case 'publish':
+      case 'publish': {
         this.deps.training.publish(user.username, message);
-        return this.send({ type: 'ok', requestId: message.requestId, jobId: message.jobId });
-      case 'rollback': {
-        this.deps.store.rollback(message.service, message.version);
-        this.deps.log.info({ user: user.username, service: message.service, version: message.version }, 'rolled back');
-        this.audit('rollback', 'ok', message.service, message.version);
-        return this.send({ type: 'ok', requestId: message.requestId });
+        const answered = await this.send({ type: 'ok', requestId: message.requestId, jobId: message.jobId });
+        this.deps.hub.servicesChanged();
+        return answered;
       }
+      case 'rollback': {
+        // any kept version, older or newer than the current one
+        const from = this.deps.store.findService(message.service)?.currentVersion;
+        const s = this.deps.store.makeCurrent(message.service, message.version, user.username);
+        this.deps.log.info({ user: user.username, service: message.service, from, version: message.version }, 'current version changed');
+        this.audit('rollback', 'ok', message.service, message.version, { from: from ?? 0, to: message.version, modes: s.privacyModes.join(',') });
+        const answered = await this.send({ type: 'ok', requestId: message.requestId });
+        this.deps.hub.servicesChanged();
+        return answered;
+      }
+      case 'dropUpload':
+        this.deps.training.dropUpload(user.username, message.uploadId);
+        return this.send({ type: 'ok', requestId: message.requestId });
       default:
         throw new RequestError('notImplemented', `${(message as { type: string }).type} is not served yet`);
     }
@@ -312,13 +343,10 @@ export class Connection {
     };
   }
 
+  /** Each service's current version; admins also get every kept version. */
   private services(): MessageOf<'services'>['services'] {
-    return this.deps.store.listServices().flatMap((s) => {
-      const model = this.deps.classifier.describe(s.name, s.currentVersion);
-      if (!model) return [];
-      const inputSize = model.imageSize ?? (model.spec.size ? { width: model.spec.size, height: model.spec.size } : undefined);
-      return [{ name: s.name, description: s.description, version: s.currentVersion, labels: model.labels, privacyModes: s.privacyModes, spec: model.spec, ...(inputSize ? { inputSize } : {}) }];
-    });
+    const admin = this.user?.role === 'admin';
+    return this.deps.store.listServices().flatMap((s) => serviceEntry(s, this.deps.classifier, admin) ?? []);
   }
 
   private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
@@ -350,8 +378,14 @@ export class Connection {
     const images: WireImage[] = [];
     const positions: number[] = [];
     for (const [i, img] of message.images.entries()) {
-      if (img.mode === 'reduced' && img.data.pixels.length !== 4 * img.data.width * img.data.height) {
-        malformed.set(i, { ok: false, code: 'badImage', message: `reduced pixels must be width x height = ${img.data.width * img.data.height} float32 values (${4 * img.data.width * img.data.height} bytes); ${img.data.pixels.length} bytes were sent` });
+      const planes = img.mode === 'reduced' && img.data.channels === 3 ? 4 : 1;
+      if (img.mode === 'reduced' && img.data.pixels.length !== 4 * planes * img.data.width * img.data.height) {
+        const values = planes * img.data.width * img.data.height;
+        malformed.set(i, {
+          ok: false,
+          code: 'badImage',
+          message: `reduced pixels must be width x height${planes > 1 ? ' x 4 planes' : ''} = ${values} float32 values (${4 * values} bytes); ${img.data.pixels.length} bytes were sent`,
+        });
       } else if (img.mode === 'features' && img.data.vector.length % 8 !== 0) {
         malformed.set(i, { ok: false, code: 'badImage', message: `a feature vector is whole float64 values (a multiple of 8 bytes); ${img.data.vector.length} bytes were sent` });
       } else {
@@ -360,7 +394,7 @@ export class Connection {
           img.mode === 'original'
             ? { mode: 'original', data: img.data }
             : img.mode === 'reduced'
-              ? { mode: 'reduced', width: img.data.width, height: img.data.height, pixels: unpackFloat32(img.data.pixels) }
+              ? { mode: 'reduced', width: img.data.width, height: img.data.height, channels: img.data.channels ?? 1, pixels: unpackFloat32(img.data.pixels) }
               : { mode: 'features', vector: unpackFloat64(img.data.vector) },
         );
       }

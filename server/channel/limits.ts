@@ -37,6 +37,8 @@ export interface UploadLimits {
   maxUncompressedBytes: number;
   /** An upload or a finished training job nobody touches for this long is dropped. */
   idleMs: number;
+  /** What all admins' kept uploads may hold in memory together (images inflated); the least recently used go first. */
+  keepBytes: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
@@ -51,7 +53,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   login: DEFAULT_LOGIN_LIMITS,
   idleMs: 5 * 60_000,
   handshakeMs: 10_000,
-  upload: { maxBytes: 512 * 2 ** 20, maxEntries: 200_000, maxUncompressedBytes: 1024 * 2 ** 20, idleMs: 30 * 60_000 },
+  upload: { maxBytes: 512 * 2 ** 20, maxEntries: 200_000, maxUncompressedBytes: 1024 * 2 ** 20, idleMs: 30 * 60_000, keepBytes: 1024 * 2 ** 20 },
 });
 
 /** A token bucket per key (user): `perMinute` tokens, refilled continuously. */

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { ClassifyError } from '../../shared/classify/errors.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
 import { MedclassError } from '../../shared/errors.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import type { MessageOf } from '../../shared/protocol/messages.ts';
+import type { MessageOf, ServerMessage } from '../../shared/protocol/messages.ts';
 import type { Logger } from '../log.ts';
 import type { ModelVersion, Store } from '../store/store.ts';
 import { trainingReport } from '../training/train_report.ts';
 import { trainDataset, type DatasetItem, type TrainPhase } from '../training/train_dataset.ts';
-import { readZipDataset, ZipError } from '../training/zip_dataset.ts';
+import { UnzipPool } from '../training/unzip_pool.ts';
+import { ZipError } from '../training/zip_dataset.ts';
 import type { ServerLimits } from './limits.ts';
 
 /**
@@ -16,6 +18,11 @@ import type { ServerLimits } from './limits.ts';
  * only, never written to disk), a training job on it (features on worker threads, the fit on
  * its own thread), progress and the report streamed back, and publishing the trained model as a
  * new version of a service. One job runs at a time on a server.
+ *
+ * A received upload is kept for further trainings (other settings on the same set) until its
+ * owner drops it, uploads another, leaves it unused for the idle time, or the memory cap on
+ * all admins' kept uploads needs its room (the least recently used goes first); the server
+ * then tells the owner (`uploadDropped`).
  */
 
 /** A refusal with a code and a message in words; the session stays open. */
@@ -39,17 +46,25 @@ export interface JobSink {
 interface Upload {
   id: string;
   owner: string;
+  name: string;
   /** The connection that sends its chunks; an unfinished upload dies with it. */
   connection: object;
   state: 'receiving' | 'unpacking' | 'ready';
   declared: number;
-  buffer: Uint8Array | null;
+  /** What has come, in blocks allocated as it comes (the last one partly filled). */
+  blocks: Uint8Array[] | null;
+  /** Bytes used in the last block. */
+  fill: number;
   received: number;
   nextSeq: number;
   failure: TrainingError | null;
   items: DatasetItem[] | null;
   layout: 'classes' | 'splits';
   warnings: string[];
+  /** What its images take in memory, inflated (once ready). */
+  bytes: number;
+  /** Training jobs running on it now: it is not dropped for the cap or the idle time meanwhile. */
+  inUse: number;
   touched: number;
 }
 
@@ -63,6 +78,11 @@ interface Job {
 }
 
 const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+/**
+ * An upload is held in blocks of this size, each allocated when its first byte arrives: a
+ * declared size (up to 512 MiB) reserves nothing, and tiny chunks cost no more than big ones.
+ */
+const BLOCK_BYTES = 2 ** 20;
 /** Progress messages at most this often per phase (the first and the last always go). */
 const PROGRESS_MS = 100;
 /** Finished jobs kept for publishing (the oldest go first). */
@@ -74,6 +94,8 @@ export interface TrainingDeps {
   log: Logger;
   /** Extraction threads (one per core by default). */
   threads?: number | undefined;
+  /** Tells a user's connections something unasked (an upload dropped). */
+  notify?: (owner: string, message: ServerMessage) => void;
 }
 
 export class TrainingJobs {
@@ -82,6 +104,8 @@ export class TrainingJobs {
   private running: Job | null = null;
   private readonly sweeper: NodeJS.Timeout;
   private readonly abort = new AbortController();
+  /** Where uploads are inflated: a worker thread, never the event loop. */
+  readonly unzip = new UnzipPool();
 
   constructor(private readonly deps: TrainingDeps) {
     const idle = deps.limits.upload.idleMs;
@@ -97,11 +121,30 @@ export class TrainingJobs {
     this.deps.store.audit({ at: new Date().toISOString(), user, action, service, modelVersion, outcome, detail });
   }
 
+  private minutes(): number {
+    return Math.round(this.deps.limits.upload.idleMs / 60_000);
+  }
+
+  /** Drops a kept upload unasked, and tells its owner why. */
+  private evict(k: string, u: Upload, reason: 'expired' | 'memory'): void {
+    this.uploads.delete(k);
+    u.items = null;
+    const message =
+      reason === 'expired'
+        ? `The training set ${u.name} was not used for ${this.minutes()} minutes, so the server let it go. Upload it again to train on it.`
+        : `The training set ${u.name} was dropped to make room for a newer upload (the server keeps ${MiB(this.deps.limits.upload.keepBytes)} of training sets for all admins). Upload it again to train on it.`;
+    this.audit(u.owner, 'upload', reason === 'expired' ? 'expired' : 'droppedForMemory', { bytes: u.bytes });
+    this.deps.log.info({ user: u.owner, reason, bytes: u.bytes }, 'kept upload dropped');
+    this.deps.notify?.(u.owner, { type: 'uploadDropped', uploadId: u.id, reason, message });
+  }
+
   /** Drops what nobody touched for the idle time: unfinished and unused uploads, finished jobs. */
   sweep(now = Date.now()): void {
     const idle = this.deps.limits.upload.idleMs;
     for (const [k, u] of this.uploads) {
-      if (u.state !== 'unpacking' && now - u.touched > idle) {
+      if (u.state === 'unpacking' || u.inUse || now - u.touched <= idle) continue;
+      if (u.state === 'ready') this.evict(k, u, 'expired');
+      else {
         this.uploads.delete(k);
         this.deps.log.info({ user: u.owner, state: u.state }, 'idle upload dropped');
       }
@@ -125,21 +168,24 @@ export class TrainingJobs {
     const mine = [...this.uploads.values()].filter((u) => u.owner === owner);
     const active = mine.find((u) => u.state !== 'ready');
     if (active) throw new TrainingError('conflict', `upload ${active.id} is still ${active.state}; one upload at a time (finish it, or close its connection)`);
-    // A finished upload that was never trained gives way to the new one.
-    for (const u of mine) this.uploads.delete(this.key(owner, u.id));
+    if (this.uploads.has(this.key(owner, m.uploadId))) throw new TrainingError('conflict', `upload ${m.uploadId} exists; use another id`);
     this.uploads.set(this.key(owner, m.uploadId), {
       id: m.uploadId,
       owner,
+      name: m.name,
       connection,
       state: 'receiving',
       declared: m.totalBytes,
-      buffer: new Uint8Array(m.totalBytes),
+      blocks: [],
+      fill: 0,
       received: 0,
       nextSeq: 0,
       failure: null,
       items: null,
       layout: 'classes',
       warnings: [],
+      bytes: 0,
+      inUse: 0,
       touched: Date.now(),
     });
   }
@@ -152,15 +198,28 @@ export class TrainingJobs {
     u.touched = Date.now();
     const fail = (e: TrainingError) => {
       u.failure = e;
-      u.buffer = null;
+      u.blocks = null;
       throw e;
     };
     if (m.seq !== u.nextSeq) fail(new TrainingError('badUpload', `upload ${u.id}: chunk ${m.seq} came where chunk ${u.nextSeq} was expected; chunks go in order from 0`));
     if (u.received + m.data.length > u.declared) {
       fail(new TrainingError('uploadTooLarge', `upload ${u.id}: more than the ${u.declared} bytes declared at uploadStart`));
     }
-    u.buffer!.set(m.data, u.received);
-    u.received += m.data.length;
+    const blocks = u.blocks!;
+    let data = m.data;
+    while (data.length) {
+      let last = blocks.at(-1);
+      if (!last || u.fill === last.length) {
+        last = new Uint8Array(Math.min(BLOCK_BYTES, u.declared - u.received));
+        blocks.push(last);
+        u.fill = 0;
+      }
+      const n = Math.min(data.length, last.length - u.fill);
+      last.set(data.subarray(0, n), u.fill);
+      u.fill += n;
+      u.received += n;
+      data = data.subarray(n);
+    }
     u.nextSeq++;
   }
 
@@ -181,42 +240,71 @@ export class TrainingJobs {
       throw new TrainingError('badUpload', `upload ${u.id} ended after ${u.received} of the ${u.declared} bytes declared`);
     }
     u.state = 'unpacking';
-    const zip = u.buffer!;
-    u.buffer = null;
+    const blocks = u.blocks!;
+    u.blocks = null;
+    const bytes = u.received;
     const started = performance.now();
     try {
       const limits = this.deps.limits;
-      const dataset = await readZipDataset(zip, { maxEntries: limits.upload.maxEntries, maxTotalBytes: limits.upload.maxUncompressedBytes, maxEntryBytes: limits.decode.maxBytes });
+      const dataset = await this.unzip.read(blocks, { maxEntries: limits.upload.maxEntries, maxTotalBytes: limits.upload.maxUncompressedBytes, maxEntryBytes: limits.decode.maxBytes });
       if (this.uploads.get(k) !== u) throw new TrainingError('notFound', `upload ${u.id} was dropped`);
-      Object.assign(u, { state: 'ready', items: dataset.items, layout: dataset.layout, warnings: dataset.warnings, touched: Date.now() });
+      Object.assign(u, { state: 'ready', items: dataset.items, layout: dataset.layout, warnings: dataset.warnings, bytes: dataset.bytes, touched: Date.now() });
+      // an admin keeps one training set: the new one replaces the last (unless a job still trains on it)
+      for (const [ok, other] of this.uploads) if (other !== u && other.owner === owner && other.state === 'ready' && !other.inUse) this.uploads.delete(ok);
+      this.makeRoom(u);
       const ms = Math.round(performance.now() - started);
-      this.audit(owner, 'upload', 'ok', { bytes: zip.length, images: dataset.items.length, inflatedBytes: dataset.bytes, unzipMs: ms });
-      this.deps.log.info({ user: owner, bytes: zip.length, images: dataset.items.length, ms }, 'dataset uploaded');
+      this.audit(owner, 'upload', 'ok', { bytes, images: dataset.items.length, inflatedBytes: dataset.bytes, unzipMs: ms });
+      this.deps.log.info({ user: owner, bytes, images: dataset.items.length, ms }, 'dataset uploaded');
       return { images: dataset.items.length };
     } catch (e) {
       this.uploads.delete(k);
       const refusal = asTrainingError(e);
-      this.audit(owner, 'upload', refusal?.code ?? 'failed', { bytes: zip.length });
+      this.audit(owner, 'upload', refusal?.code ?? 'failed', { bytes });
       throw refusal ?? e;
     }
   }
 
+  /** Drops the least recently used kept uploads (never `keep`, nor one in use) until all fit the cap. */
+  private makeRoom(keep: Upload): void {
+    const cap = this.deps.limits.upload.keepBytes;
+    const ready = [...this.uploads.entries()].filter(([, u]) => u.state === 'ready').sort(([, a], [, b]) => a.touched - b.touched);
+    let total = ready.reduce((n, [, u]) => n + u.bytes, 0);
+    for (const [k, u] of ready) {
+      if (total <= cap) break;
+      if (u === keep || u.inUse) continue;
+      total -= u.bytes;
+      this.evict(k, u, 'memory');
+    }
+  }
+
+  /** The owner drops a kept upload (a job training on it finishes first). */
+  dropUpload(owner: string, uploadId: string): void {
+    const k = this.key(owner, uploadId);
+    const u = this.uploads.get(k);
+    if (!u) throw new TrainingError('notFound', `no upload ${uploadId}`);
+    if (u.state === 'unpacking') throw new TrainingError('conflict', `upload ${uploadId} is still being unpacked; drop it when it is ready`);
+    this.uploads.delete(k);
+    if (!u.inUse) u.items = null;
+    this.audit(owner, 'upload', 'dropped', { bytes: u.bytes });
+  }
+
   /**
-   * A job on a received upload, which is handed to it (and dropped after it). The job holds the
-   * server's one training slot from now; `start` runs it (after the caller has answered).
+   * A job on a received upload, which stays kept for further jobs. The job holds the server's
+   * one training slot from now; `start` runs it (after the caller has answered).
    */
   train(owner: string, m: MessageOf<'train'>, sink: JobSink): { jobId: string; start(): void } {
     const k = this.key(owner, m.uploadId);
     const u = this.uploads.get(k);
-    if (!u) throw new TrainingError('notFound', `no upload ${m.uploadId} (uploads are dropped after training and after ${Math.round(this.deps.limits.upload.idleMs / 60_000)} minutes unused)`);
+    if (!u) throw new TrainingError('notFound', `no upload ${m.uploadId} (an upload is kept until you drop it or upload another, for ${this.minutes()} minutes unused, or until the server needs its memory for newer ones)`);
     if (u.state !== 'ready') throw new TrainingError('conflict', `upload ${m.uploadId} is still ${u.state}; send uploadEnd first`);
     if (this.running) throw new TrainingError('busy', 'a training job is running on this server; one at a time, try again when it is done');
     const settings = settingsFor(m.classifier);
-    this.uploads.delete(k);
+    u.inUse++;
+    u.touched = Date.now();
     const job: Job = { id: `job-${randomBytes(9).toString('base64url')}`, owner, state: 'running', modelText: null, labels: [], touched: Date.now() };
     this.running = job;
     this.jobs.set(job.id, job);
-    return { jobId: job.id, start: () => void this.run(job, u, m.spec, settings, m.classifier, sink) };
+    return { jobId: job.id, start: () => void this.run(job, u, parseFeatureSpec(m.spec), settings, m.classifier, sink) };
   }
 
   private async run(job: Job, u: Upload, spec: FeatureSpec, settings: (d: number) => TrainSettings, classifier: MessageOf<'train'>['classifier'], sink: JobSink): Promise<void> {
@@ -244,7 +332,6 @@ export class TrainingJobs {
           ...(this.deps.threads ? { threads: this.deps.threads } : {}),
         },
       );
-      u.items = null;
       job.state = 'done';
       job.modelText = result.modelText;
       job.labels = result.labels;
@@ -271,7 +358,10 @@ export class TrainingJobs {
         sink.failed('internal', 'the training job failed on the server');
       }
     } finally {
-      u.items = null;
+      u.inUse--;
+      u.touched = Date.now();
+      // dropped while this job ran: its images go now
+      if (!u.inUse && this.uploads.get(this.key(u.owner, u.id)) !== u) u.items = null;
       if (this.running === job) this.running = null;
     }
   }
@@ -295,6 +385,7 @@ export class TrainingJobs {
 
   close(): void {
     clearInterval(this.sweeper);
+    void this.unzip.close();
     this.abort.abort();
     this.uploads.clear();
     this.jobs.clear();

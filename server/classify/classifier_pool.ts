@@ -81,7 +81,7 @@ export function packImages(images: readonly WireImage[]): { images: WireImage[];
     const offset = at;
     at += Math.ceil(payload.byteLength / 8) * 8;
     if (image.mode === 'original') return { mode: 'original', data: new Uint8Array(buffer, offset, payload.byteLength) };
-    if (image.mode === 'reduced') return { mode: 'reduced', width: image.width, height: image.height, pixels: new Float32Array(buffer, offset, image.pixels.length) };
+    if (image.mode === 'reduced') return { ...image, pixels: new Float32Array(buffer, offset, image.pixels.length) };
     return { mode: 'features', vector: new Float64Array(buffer, offset, image.vector.length) };
   });
   return { images: out, buffer };

@@ -3,12 +3,14 @@ import { matrix } from '../../shared/classify/linalg.ts';
 import type { LoadedModel } from '../../shared/classify/model.ts';
 import { MedclassError, errorMessage } from '../../shared/errors.ts';
 import { extractBatch, featureVector, prepareImage, type PreparedImage } from '../../shared/features/extract.ts';
+import { wantsColour } from '../../shared/features/spec.ts';
 import { decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
 
 /** An image as the channel carries it, after decryption. */
 export type WireImage =
   | { mode: 'original'; data: Uint8Array }
-  | { mode: 'reduced'; width: number; height: number; pixels: Float32Array }
+  /** `pixels`: the grey plane, then the R, G and B planes when `channels` is 3 (absent: 1). */
+  | { mode: 'reduced'; width: number; height: number; channels?: 1 | 3; pixels: Float32Array }
   | { mode: 'features'; vector: Float64Array };
 
 export type ImageOutcome =
@@ -65,9 +67,14 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
         }
         // Intensities are in [0, 1]; anything else is not an image this service was trained on.
         if (!greyIntensities(image.pixels)) {
-          throw new MedclassError('invalidSpec', 'reduced pixels must be grey intensities between 0 and 1');
+          throw new MedclassError('invalidSpec', 'reduced pixels must be intensities between 0 and 1');
         }
-        toExtract.push({ i, image: { width: image.width, height: image.height, data: image.pixels }, decodeMs: 0 });
+        const n = image.width * image.height;
+        if (wantsColour(model.spec) && image.channels !== 3) {
+          throw new MedclassError('notColour', "this service's colour features need the colour planes: send the reduced image with channels 3");
+        }
+        const planes = image.channels === 3 && wantsColour(model.spec) ? image.pixels.subarray(n, 4 * n) : undefined;
+        toExtract.push({ i, image: { width: image.width, height: image.height, data: image.pixels.subarray(0, n), ...(planes ? { planes } : {}) }, decodeMs: 0 });
       } else {
         const t = performance.now();
         const prepared = prepareImage(await decodeImageAsync(image.data, limits), model.spec);

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { MedclassError } from '../../shared/errors.ts';
+import { errorMessage } from '../../shared/errors.ts';
 import { CliError } from './cli_error.ts';
 import { addSpecOptions } from './spec_options.ts';
 
@@ -120,11 +120,12 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) process.exitCode = e.exitCode;
-  else if (e instanceof MedclassError) {
-    process.stderr.write(`medclass: ${e.message}\n`);
-    process.exitCode = 2;
-  } else if (e instanceof CliError) {
-    process.stderr.write(`medclass: ${e.message}\n`);
-    process.exitCode = 2;
-  } else throw e;
+  else {
+    // One plain line, never a stack: the user's mistakes (errors with a code: ours, and Node's
+    // such as EADDRINUSE) exit 2; anything else is ours to fix, and MEDCLASS_DEBUG shows where.
+    const known = e instanceof CliError || (e instanceof Error && typeof (e as { code?: unknown }).code === 'string');
+    process.stderr.write(`medclass: ${known ? '' : 'unexpected error: '}${errorMessage(e)}\n`);
+    if (!known && process.env['MEDCLASS_DEBUG']) process.stderr.write(`${e instanceof Error ? e.stack : ''}\n`);
+    process.exitCode = known ? 2 : 1;
+  }
 }

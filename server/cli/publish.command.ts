@@ -1,11 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseModel } from '../../shared/classify/model.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../store/store.ts';
-import { SqliteStore } from '../store/sqlite.store.ts';
 import { CliError } from './cli_error.ts';
+import { openStore } from './user.command.ts';
 
 export async function publishCommand(modelPath: string, o: { service: string; data: string; description: string; modes: string }): Promise<void> {
   const text = await readFile(modelPath, 'utf8').catch((e: unknown) => {
@@ -21,8 +19,7 @@ export async function publishCommand(modelPath: string, o: { service: string; da
   const bad = modes.filter((m) => !(PRIVACY_MODES as readonly string[]).includes(m));
   if (bad.length || modes.length === 0) throw new CliError(`--modes takes ${PRIVACY_MODES.join(', ')}; got ${o.modes}`);
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(o.service)) throw new CliError('a service name is 1 to 64 of A-Z a-z 0-9 . _ -');
-  mkdirSync(o.data, { recursive: true, mode: 0o700 });
-  const store = new SqliteStore(join(o.data, 'medclass.db'));
+  const store = openStore(o.data);
   try {
     const v = store.publish({ service: o.service, description: o.description, privacyModes: modes as PrivacyMode[], model: text, createdBy: 'medclass publish' });
     store.audit({ at: v.createdAt, user: null, action: 'publish', service: o.service, modelVersion: v.version, outcome: 'ok', detail: { via: 'cli' } });

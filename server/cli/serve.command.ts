@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.ts';
+import { DataFolderError } from '../data_folder.ts';
 import { ensureClientBuilt } from '../http/app.ts';
 import { parseLimitsJson, type LimitsOverride } from '../channel/limits.ts';
 import { loadOrCreateIdentity, pinString } from '../identity_file.ts';
@@ -29,11 +31,16 @@ function limitsFrom(o: ServeOptions): LimitsOverride {
 
 export async function serveCommand(o: ServeOptions): Promise<void> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  const adminPassword = process.env['MEDCLASS_ADMIN_PASSWORD'] || undefined;
+  if (adminPassword !== undefined && adminPassword.length < MIN_PASSWORD_LENGTH) {
+    throw new CliError(`MEDCLASS_ADMIN_PASSWORD has ${adminPassword.length} characters; passwords need at least ${MIN_PASSWORD_LENGTH} (or leave it unset to have one generated)`);
+  }
   await ensureClientBuilt(say);
   const { createMedclassServer } = await import('../server.ts');
-  const adminPassword = process.env['MEDCLASS_ADMIN_PASSWORD'] || undefined;
   const trustedProxies = [...(o.trustProxy ?? []), ...(process.env['MEDCLASS_TRUSTED_PROXIES'] ?? '').split(',')].map((p) => p.trim()).filter(Boolean);
-  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false, limits: limitsFrom(o), trustedProxies });
+  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false, limits: limitsFrom(o), trustedProxies }).catch((e: unknown) => {
+    throw e instanceof DataFolderError ? new CliError(e.message) : e;
+  });
   const address = await server.app.listen({ port: Number(o.port), host: o.host });
   say(`MedClass is serving ${address}`);
   say(`data folder: ${resolve(o.data)}`);
@@ -47,6 +54,12 @@ export async function serveCommand(o: ServeOptions): Promise<void> {
         : `first admin created: user "${server.firstAdmin.username}", password from MEDCLASS_ADMIN_PASSWORD`,
     );
   }
+  if (server.demo) {
+    const { version, labels, ms, testAccuracy, testAuc } = server.demo;
+    const scores = testAccuracy === null ? '' : `; test accuracy ${testAccuracy}${testAuc === null ? '' : `, AUC ${testAuc}`}`;
+    say(`demo service: "demo" v${version} (${labels.join(' / ')}), trained on the bundled BreastMNIST in ${(ms / 1000).toFixed(1)} s${scores}`);
+  }
+  say(`open ${address} in a browser and log in${server.firstAdmin?.password ? ' as admin with the password above' : ''}`);
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

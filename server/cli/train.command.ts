@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { countTable } from '../../shared/classify/dataset.ts';
 import { describeParams } from '../../shared/classify/model.ts';
 import { writeModelFile } from '../training/model_file.ts';
@@ -39,7 +40,7 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
             const f = info.firstImage;
             say(
               `features ${spec.features.join(', ')}; size ${spec.size === 0 ? `0 (kept: ${f?.width}x${f?.height})` : spec.size}, levels ${spec.levels}, ` +
-                `${spec.orientations} orientations, ${spec.pixelsPerCell} px cells, ${spec.cellsPerBlock}x${spec.cellsPerBlock} blocks: ${info.featureLength} values per image`,
+                `${spec.orientations} orientations, ${spec.pixelsPerCell} px cells, ${spec.cellsPerBlock}x${spec.cellsPerBlock} blocks${familySettings(spec)}: ${info.featureLength} values per image`,
             );
           },
         },
@@ -68,4 +69,14 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
     const bytes = await writeModelFile(out, doc, result.modelText);
     say(`saved ${out} (${(bytes / 2 ** 20).toFixed(2)} MiB, sha256 ${doc.integrity.sha256.slice(0, 16)}...) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });
+}
+
+/** The settings of the families after the seven, where the spec uses them (nothing for an old spec). */
+function familySettings(spec: FeatureSpec): string {
+  const parts: string[] = [];
+  if (spec.features.includes('hog2')) parts.push(`second HOG ${spec.pixelsPerCell2} px cells`);
+  if (spec.features.includes('lbp')) parts.push(`LBP ${spec.lbp.map((c) => `${c.method}:${c.points}:${c.radius}`).join(',')}`);
+  if (spec.features.includes('glcmAngles')) parts.push(`GLCM distances ${spec.glcmDistances.join(',')}`);
+  if (spec.features.some((f) => f.endsWith('Histogram') || f.endsWith('Moments'))) parts.push(`${spec.histogramBins} histogram bins`);
+  return parts.map((p) => `, ${p}`).join('');
 }

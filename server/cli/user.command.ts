@@ -1,14 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { AccountsService, AuthError } from '../accounts/accounts.service.ts';
-import { SqliteStore } from '../store/sqlite.store.ts';
+import { DataFolderError, openDataStore } from '../data_folder.ts';
 import { StoreError, type Role } from '../store/store.ts';
 import { CliError } from './cli_error.ts';
 
 /** Runs one change on the server's data folder; a running server ends the user's sessions at its next re-check. */
 async function withAccounts<T>(data: string, action: string, detail: Record<string, string>, work: (accounts: AccountsService) => Promise<T> | T): Promise<T> {
-  mkdirSync(data, { recursive: true, mode: 0o700 });
-  const store = new SqliteStore(join(data, 'medclass.db'));
+  const store = openStore(data);
   try {
     const out = await work(new AccountsService(store));
     store.audit({ at: new Date().toISOString(), user: null, action, outcome: 'ok', detail });
@@ -65,4 +62,14 @@ export async function userCommand(verb: string, username: string, o: { data: str
       throw new CliError(`unknown user command ${verb}: disable, enable, role, password or list`);
   }
   process.stdout.write(`${verb}: ${username} done; a running server ends their sessions within seconds\n`);
+}
+
+/** The data folder's store, its modes set (0700, 0600), or a one-line refusal saying why not. */
+export function openStore(dataDir: string): ReturnType<typeof openDataStore>['store'] {
+  try {
+    return openDataStore(dataDir).store;
+  } catch (e) {
+    if (e instanceof DataFolderError) throw new CliError(e.message);
+    throw e;
+  }
 }

@@ -1,7 +1,9 @@
 import { sendingMode } from '../../shared/client/privacy.ts';
 import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
-import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+import { reducedData } from '../../shared/client/reduced.ts';
+import { packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
 
 /**
  * What the command-line client sends for one file: the file itself, its reduced pixels, or
@@ -10,10 +12,12 @@ import { packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type Se
 export async function prepareForService(bytes: Uint8Array, wanted: PrivacyMode, service: ServiceInfo): Promise<ClassifyImage> {
   const mode = sendingMode(bytes, wanted, service.privacyModes);
   if (mode === 'original') return { mode, data: bytes };
-  const prepared = prepareImage(await decodeImageAsync(bytes), service.spec);
-  if (mode === 'reduced') return { mode, data: { width: prepared.width, height: prepared.height, pixels: packFloat32(prepared.data) } };
+  // an older server's spec lacks the keys added since: parsing gives them their defaults
+  const spec = parseFeatureSpec(service.spec);
+  const prepared = prepareImage(await decodeImageAsync(bytes), spec);
+  if (mode === 'reduced') return { mode, data: reducedData(prepared) };
   const { useCpuBackend } = await import('../features/backend.ts');
   await useCpuBackend();
-  const [values] = await extractBatch([prepared], service.spec);
-  return { mode, data: { vector: packFloat64(featureVector(values!, service.spec, prepared.height, prepared.width)) } };
+  const [values] = await extractBatch([prepared], spec);
+  return { mode, data: { vector: packFloat64(featureVector(values!, spec, prepared.height, prepared.width)) } };
 }

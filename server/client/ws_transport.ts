@@ -1,17 +1,12 @@
 import WebSocket from 'ws';
 import type { FrameTransport } from '../../shared/client/client.ts';
 import { MAX_MESSAGE_BYTES } from '../../shared/protocol/frames.ts';
-
-/** The WebSocket URL of a MedClass server given by its HTTP address. */
-export function websocketUrl(server: string): string {
-  const url = new URL('/ws', server);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return url.href;
-}
+import { parseServerAddress, unreachable } from './server_address.ts';
 
 /** Opens a WebSocket with Node's `ws` and adapts it to the client's transport; `headers` for the upgrade request (tests: X-Forwarded-For). */
 export function connectWebSocket(server: string, headers?: Record<string, string>): Promise<FrameTransport> {
-  const ws = new WebSocket(websocketUrl(server), { perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES + 64, ...(headers ? { headers } : {}) });
+  const { websocket } = parseServerAddress(server);
+  const ws = new WebSocket(websocket, { perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES + 64, ...(headers ? { headers } : {}) });
   ws.binaryType = 'nodebuffer';
   const transport: FrameTransport = {
     send: (data) => ws.send(data),
@@ -23,6 +18,6 @@ export function connectWebSocket(server: string, headers?: Record<string, string
   ws.on('close', (code, reason) => transport.onClose(code, reason.toString()));
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(transport));
-    ws.once('error', (e) => reject(new Error(`cannot reach ${server}: ${e.message}`)));
+    ws.once('error', (e) => reject(unreachable(websocket, e)));
   });
 }

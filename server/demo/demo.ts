@@ -3,7 +3,7 @@ import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/trai
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { Logger } from '../log.ts';
 import { PROJECT_ROOT } from '../paths.ts';
-import type { ModelVersion, Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 import { trainDataset } from '../training/train_dataset.ts';
 
 /**
@@ -13,13 +13,24 @@ import { trainDataset } from '../training/train_dataset.ts';
  */
 export const DEMO_SERVICE = 'demo';
 export const DEMO_DATASET = join(PROJECT_ROOT, 'server', 'demo', 'breastmnist');
-export const DEMO_DESCRIPTION = 'Breast ultrasound (BreastMNIST): malignant (0) vs normal or benign (1)';
+export const DEMO_DESCRIPTION = 'Breast ultrasound (BreastMNIST): malignant or normal-or-benign';
+/** BreastMNIST's folders are its label numbers; a clinician reads these names. */
+export const DEMO_LABELS = { '0': 'malignant', '1': 'normal-or-benign' } as const;
 /** Every feature at size 64, so that images of any size can be classified. */
 export const DEMO_SPEC = parseFeatureSpec({ size: 64, levels: 32 });
 export const DEMO_SETTINGS: TrainSettings = { ...DEFAULT_SETTINGS, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } }, probability: true };
 
-/** Trains and publishes `demo` when the store has no service of that name; returns the new version, or null. */
-export async function ensureDemoService(store: Store, log: Logger, options: { threads?: number | undefined } = {}): Promise<ModelVersion | null> {
+/** What a start that trained the demo service tells its user. */
+export interface DemoSummary {
+  version: number;
+  labels: string[];
+  ms: number;
+  testAccuracy: number | null;
+  testAuc: number | null;
+}
+
+/** Trains and publishes `demo` when the store has no service of that name; null when it was there. */
+export async function ensureDemoService(store: Store, log: Logger, options: { threads?: number | undefined } = {}): Promise<DemoSummary | null> {
   if (store.findService(DEMO_SERVICE)) return null;
   const started = performance.now();
   const result = await trainDataset(DEMO_DATASET, DEMO_SPEC, DEMO_SETTINGS, {}, {
@@ -27,6 +38,7 @@ export async function ensureDemoService(store: Store, log: Logger, options: { th
     // extraction on worker threads; the fit here, before the server listens
     alwaysWorkers: true,
     fitOn: 'here',
+    labelNames: DEMO_LABELS,
     ...(options.threads ? { threads: options.threads } : {}),
   });
   if (store.findService(DEMO_SERVICE)) return null; // published meanwhile (another process on this data folder)
@@ -39,18 +51,24 @@ export async function ensureDemoService(store: Store, log: Logger, options: { th
   });
   const ms = Math.round(performance.now() - started);
   store.audit({ at: v.createdAt, user: null, action: 'publish', service: DEMO_SERVICE, modelVersion: v.version, outcome: 'ok', detail: { via: 'demo', trainMs: ms } });
-  log.info(
+  const test = result.outcome.test;
+  const summary: DemoSummary = {
+    version: v.version,
+    labels: result.labels,
+    ms,
+    testAccuracy: test ? Number(test.accuracy.toFixed(3)) : null,
+    testAuc: test?.auc == null ? null : Number(test.auc.toFixed(3)),
+  };
+  // the start-up banner tells the user; operators' logs keep the figures
+  log.debug(
     {
       service: DEMO_SERVICE,
-      version: v.version,
-      ms,
+      ...summary,
       extractMs: Math.round(result.timings.extractMs),
       fitMs: Math.round(result.timings.fitMs),
       images: Object.values(result.counts).reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0),
-      testAccuracy: result.outcome.test ? Number(result.outcome.test.accuracy.toFixed(3)) : null,
-      testAuc: result.outcome.test?.auc === null || !result.outcome.test ? null : Number(result.outcome.test.auc.toFixed(3)),
     },
     `demo service trained on BreastMNIST and published in ${(ms / 1000).toFixed(1)} s`,
   );
-  return v;
+  return summary;
 }

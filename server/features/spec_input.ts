@@ -1,3 +1,5 @@
+import { FEATURE_FAMILIES } from '../../shared/features/spec.ts';
+
 /** The feature-spec options of the commands, as strings from the command line. */
 export interface SpecOptions {
   size?: string;
@@ -5,17 +7,36 @@ export interface SpecOptions {
   orientations?: string;
   pixelsPerCell?: string;
   cellsPerBlock?: string;
+  pixelsPerCell2?: string;
+  lbp?: string;
+  glcmDistances?: string;
+  histogramBins?: string;
   features?: string;
 }
 
-/** The options as a spec input; numbers stay strict so that "8x" is refused, not read as 8. */
+/** A number where the text is one, else the text itself, so that "8x" is refused, not read as 8. */
+const num = (v: string): number | string => (/^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
+const list = (v: string): string[] => v.split(',').map((f) => f.trim()).filter(Boolean);
+
+/** "uniform:8:1" as an LBP setting; the spec's schema names whatever is wrong with it. */
+function lbpSetting(text: string): Record<string, unknown> {
+  const [method, points, radius, ...rest] = text.split(':').map((s) => s.trim());
+  if (rest.length) return { method, points, radius, extra: rest.join(':') };
+  return { method, points: points === undefined ? undefined : num(points), radius: radius === undefined ? undefined : num(radius) };
+}
+
+/** The options as a spec input; family names in --features stand for their features. */
 export function specInput(o: SpecOptions): Record<string, unknown> {
   const input: Record<string, unknown> = {};
-  const num = (v: string) => (/^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
-  for (const key of ['size', 'levels', 'orientations', 'pixelsPerCell', 'cellsPerBlock'] as const) {
+  for (const key of ['size', 'levels', 'orientations', 'pixelsPerCell', 'cellsPerBlock', 'pixelsPerCell2', 'histogramBins'] as const) {
     const v = o[key];
     if (v !== undefined) input[key] = num(v);
   }
-  if (o.features !== undefined) input['features'] = o.features.split(',').map((f) => f.trim()).filter(Boolean);
+  if (o.lbp !== undefined) input['lbp'] = list(o.lbp).map(lbpSetting);
+  if (o.glcmDistances !== undefined) input['glcmDistances'] = list(o.glcmDistances).map(num);
+  if (o.features !== undefined) {
+    const families = FEATURE_FAMILIES as Record<string, readonly string[]>;
+    input['features'] = list(o.features).flatMap((f) => (Object.hasOwn(families, f) && !families[f]!.includes(f) ? families[f]! : [f]));
+  }
   return input;
 }

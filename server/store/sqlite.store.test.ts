@@ -23,7 +23,7 @@ describe('SqliteStore', () => {
     expect(publish('{"v":1}').version).toBe(1);
     expect(publish('{"v":2}').version).toBe(2);
     expect(store.model('demo')!.model).toBe('{"v":2}');
-    expect(store.rollback('demo', 1).currentVersion).toBe(1);
+    expect(store.makeCurrent('demo', 1, 'admin').currentVersion).toBe(1);
     expect(store.model('demo')!.model).toBe('{"v":1}');
     expect(store.model('demo', 2)!.model).toBe('{"v":2}');
     store.close();
@@ -35,9 +35,51 @@ describe('SqliteStore', () => {
 
   it('refuses a rollback to a version that does not exist and changes nothing', () => {
     publish('{}');
-    expect(() => store.rollback('demo', 7)).toThrow(/no version 7/);
-    expect(() => store.rollback('other', 1)).toThrow(/no version 1/);
+    expect(() => store.makeCurrent('demo', 7, 'admin')).toThrow(/no version 7/);
+    expect(() => store.makeCurrent('other', 1, 'admin')).toThrow(/no version 1/);
     expect(store.findService('demo')!.currentVersion).toBe(1);
+  });
+
+  it('keeps a description and modes per version: a rollback restores them, a roll forward too, each change audited', () => {
+    const model = (accuracy: number) =>
+      JSON.stringify({
+        spec: { features: ['hog', 'glcmContrast'], size: 64 },
+        labels: ['a', 'b'],
+        training: { size: 40, description: 'SVM rbf C=1', params: { type: 'svm' } },
+        metrics: { estimate: { mode: 'validation', metrics: { n: 8, accuracy: 0.75, balancedAccuracy: 0.7, auc: null } }, test: { n: 10, accuracy, balancedAccuracy: accuracy, auc: 0.9 } },
+      });
+    store.publish({ service: 'demo', description: 'first, reduced only', privacyModes: ['reduced'], model: model(0.8), createdBy: 'ann' });
+    store.publish({ service: 'demo', description: 'second, originals too', privacyModes: ['original', 'reduced'], model: model(0.9), createdBy: 'bob' });
+    expect(store.findService('demo')).toMatchObject({ currentVersion: 2, description: 'second, originals too', privacyModes: ['original', 'reduced'] });
+    // back to v1: its narrower modes are in force again, not v2's
+    expect(store.makeCurrent('demo', 1, 'carol')).toMatchObject({ currentVersion: 1, description: 'first, reduced only', privacyModes: ['reduced'] });
+    expect(store.findService('demo')!.privacyModes).toEqual(['reduced']);
+    // and forward again
+    expect(store.makeCurrent('demo', 2, 'carol')).toMatchObject({ currentVersion: 2, description: 'second, originals too', privacyModes: ['original', 'reduced'] });
+    const [v1, v2] = store.findService('demo')!.versions;
+    expect(v1).toMatchObject({ version: 1, createdBy: 'ann', description: 'first, reduced only', privacyModes: ['reduced'] });
+    expect(v1!.summary).toEqual({
+      classifier: 'SVM rbf C=1',
+      features: ['hog', 'glcmContrast'],
+      size: 64,
+      labels: ['a', 'b'],
+      trainedOn: 40,
+      test: { n: 10, accuracy: 0.8, balancedAccuracy: 0.8, auc: 0.9 },
+      estimate: { n: 8, accuracy: 0.75, balancedAccuracy: 0.7, auc: null, mode: 'validation' },
+    });
+    expect(v2!.summary!.test!.accuracy).toBe(0.9);
+    // every change of the modes in the trail, oldest last: created, widened, narrowed by the rollback, widened again
+    const modes = store.auditTrail(50).filter((e) => e.action === 'modes');
+    expect(modes.map((e) => [e.user, e.modelVersion, e.detail])).toEqual([
+      ['carol', 2, { from: 'reduced', to: 'original,reduced', via: 'makeCurrent' }],
+      ['carol', 1, { from: 'original,reduced', to: 'reduced', via: 'makeCurrent' }],
+      ['bob', 2, { from: 'reduced', to: 'original,reduced', via: 'publish' }],
+      ['ann', 1, { from: '', to: 'reduced', via: 'publish' }],
+    ]);
+    // a publish with the same modes changes none
+    store.publish({ service: 'demo', description: 'third', privacyModes: ['original', 'reduced'], model: '{}', createdBy: 'bob' });
+    expect(store.auditTrail(50).filter((e) => e.action === 'modes')).toHaveLength(4);
+    expect(store.findService('demo')!.versions[2]!.summary).toBeNull();
   });
 
   it('keeps the audit trail in order, details as given', () => {
@@ -57,7 +99,7 @@ describe('SqliteStore', () => {
     publish('{"v":2}');
     expect(store.findService('demo')!.currentVersion).toBe(2);
     expect(store.listServices()[0]!.versions.map((v) => v.version)).toEqual([1, 2]);
-    store.rollback('demo', 1);
+    store.makeCurrent('demo', 1, 'admin');
     expect(store.findService('demo')!.currentVersion).toBe(1);
     expect(store.listServices()[0]!.currentVersion).toBe(1);
     // another connection (as `medclass publish` in another process) publishes and adds a service
@@ -97,6 +139,65 @@ describe('SqliteStore', () => {
     } finally {
       reader.close();
     }
+  });
+
+  it('upgrades a data folder made by the first schema in place, keeping every row', () => {
+    store.close();
+    const file = join(dir, 'old.db');
+    const old = new Database(file);
+    // the schema as the first release created it (user_version 1), with a little of everything
+    old.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, role TEXT NOT NULL CHECK (role IN ('admin', 'clinician')), password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
+      CREATE TABLE tokens (token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, expires_at INTEGER NOT NULL);
+      CREATE TABLE services (name TEXT PRIMARY KEY, description TEXT NOT NULL, privacy_modes TEXT NOT NULL, current_version INTEGER NOT NULL);
+      CREATE TABLE models (service TEXT NOT NULL REFERENCES services(name), version INTEGER NOT NULL, model TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL, PRIMARY KEY (service, version));
+      CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT, action TEXT NOT NULL, service TEXT, model_version INTEGER, outcome TEXT NOT NULL, detail TEXT);
+      PRAGMA user_version = 1;
+      INSERT INTO users VALUES (1, 'admin', 'admin', 'hash-a', 't0'), (2, 'nurse', 'clinician', 'hash-n', 't1');
+      INSERT INTO tokens VALUES ('tok', 2, 99999999999999);
+      INSERT INTO services VALUES ('demo', 'the demo, described', '["original","reduced","features"]', 1), ('other', 'another', '["features"]', 2);
+      INSERT INTO models VALUES ('demo', 1, '{"spec":{"features":["hog"],"size":28},"labels":["x","y"],"training":{"size":5,"description":"KNN k=5"},"metrics":{"test":null}}', 't2', 'admin'),
+        ('other', 1, '{}', 't3', 'cli'), ('other', 2, '{"v":2}', 't4', 'cli');
+      INSERT INTO audit (at, user, action, service, model_version, outcome, detail) VALUES ('t5', 'admin', 'publish', 'demo', 1, 'ok', '{"via":"cli"}'), ('t6', 'nurse', 'classify', 'demo', 1, 'ok', NULL);`);
+    old.close();
+    store = new SqliteStore(file);
+    const db = new Database(file, { readonly: true });
+    try {
+      // 2: versions carry their description and modes; 3: users.disabled
+      expect(db.pragma('user_version', { simple: true })).toBe(3);
+      expect(db.prepare('SELECT count(*) AS n FROM audit').get()).toEqual({ n: 2 });
+    } finally {
+      db.close();
+    }
+    expect(store.findUser('admin')).toMatchObject({ id: 1, role: 'admin', passwordHash: 'hash-a', createdAt: 't0', disabled: false });
+    expect(store.findUser('nurse')).toMatchObject({ id: 2, role: 'clinician', passwordHash: 'hash-n' });
+    expect(store.findToken('tok')).toEqual({ userId: 2, expiresAt: 99999999999999 });
+    expect(store.findService('demo')).toMatchObject({ currentVersion: 1, description: 'the demo, described', privacyModes: ['original', 'reduced', 'features'] });
+    expect(store.findService('demo')!.versions[0]!.summary).toMatchObject({ classifier: 'KNN k=5', features: ['hog'], size: 28, test: null });
+    // each version of a service took the service's description and modes
+    const other = store.findService('other')!;
+    expect(other.versions.map((v) => [v.version, v.description, v.privacyModes, v.createdBy])).toEqual([
+      [1, 'another', ['features'], 'cli'],
+      [2, 'another', ['features'], 'cli'],
+    ]);
+    expect(store.model('other', 2)!.model).toBe('{"v":2}');
+    expect(store.auditTrail(10).map((e) => e.at)).toEqual(['t6', 't5']);
+    // it goes on working: a new version with its own modes, and back
+    store.publish({ service: 'other', description: 'third', privacyModes: ['reduced'], model: '{}', createdBy: 'admin' });
+    expect(store.makeCurrent('other', 2, 'admin').privacyModes).toEqual(['features']);
+    // opening it again migrates nothing twice
+    store.close();
+    store = new SqliteStore(file);
+    expect(store.findService('other')!.versions).toHaveLength(3);
+  });
+
+  it('refuses a database from a newer MedClass', () => {
+    store.close();
+    const file = join(dir, 'newer.db');
+    const db = new Database(file);
+    db.pragma('user_version = 99');
+    db.close();
+    expect(() => new SqliteStore(file)).toThrow(/newer MedClass \(schema 99/);
+    store = new SqliteStore(join(dir, 'medclass.db'));
   });
 
   it('writes pending audit rows on close', () => {

@@ -14,9 +14,15 @@ import {
   type TokenRecord,
   type User,
   type UserChanges,
+  type VersionRecord,
 } from './store.ts';
+import { summarizeModel } from './version_summary.ts';
 
-const MIGRATIONS = [
+/**
+ * The schema's history: entry i takes a database from `PRAGMA user_version` i to i + 1, in one
+ * transaction with setting it. Never edit an entry that has shipped; add one.
+ */
+const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   `CREATE TABLE users (
      id INTEGER PRIMARY KEY,
      username TEXT NOT NULL UNIQUE,
@@ -53,6 +59,25 @@ const MIGRATIONS = [
      outcome TEXT NOT NULL,
      detail TEXT
    );`,
+  // 2: a description and privacy modes belong to a model version (a rollback restores them),
+  // and each version keeps a summary of its model for the admin page. Existing versions take
+  // their service's description and modes.
+  (db) => {
+    db.exec(`ALTER TABLE models ADD COLUMN description TEXT NOT NULL DEFAULT '';
+      ALTER TABLE models ADD COLUMN privacy_modes TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE models ADD COLUMN summary TEXT;
+      UPDATE models SET description = (SELECT s.description FROM services s WHERE s.name = models.service),
+        privacy_modes = (SELECT s.privacy_modes FROM services s WHERE s.name = models.service);
+      ALTER TABLE services DROP COLUMN description;
+      ALTER TABLE services DROP COLUMN privacy_modes;`);
+    const update = db.prepare('UPDATE models SET summary = ? WHERE service = ? AND version = ?');
+    const read = db.prepare('SELECT model FROM models WHERE service = ? AND version = ?').pluck();
+    // one model document in memory at a time: they can be tens of MB each
+    for (const key of db.prepare('SELECT service, version FROM models').all() as { service: string; version: number }[]) {
+      const summary = summarizeModel(read.get(key.service, key.version) as string);
+      if (summary) update.run(JSON.stringify(summary), key.service, key.version);
+    }
+  },
   // A disabled user keeps their record and audit trail but cannot log in (issue 10).
   `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
   // A reset password must be changed at the next login; each user's vault key (issue 10 section 5, issue 11 section 3).
@@ -61,11 +86,21 @@ const MIGRATIONS = [
    CREATE INDEX audit_user ON audit (user, id);`,
 ];
 
+/** The schema version this code writes (`PRAGMA user_version`). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 interface ServiceRow {
   name: string;
+  current_version: number;
+}
+
+interface VersionRow {
+  version: number;
+  created_at: string;
+  created_by: string;
   description: string;
   privacy_modes: string;
-  current_version: number;
+  summary: string | null;
 }
 
 type AuditRow = [at: string, user: string | null, action: string, service: string | null, modelVersion: number | null, outcome: string, detail: string | null];
@@ -87,7 +122,10 @@ let exitHook = false;
 
 const freezeService = (s: ServiceRecord): ServiceRecord => {
   Object.freeze(s.privacyModes);
-  for (const v of s.versions) Object.freeze(v);
+  for (const v of s.versions) {
+    Object.freeze(v.privacyModes);
+    Object.freeze(v);
+  }
   Object.freeze(s.versions);
   return Object.freeze(s);
 };
@@ -96,7 +134,7 @@ const freezeService = (s: ServiceRecord): ServiceRecord => {
  * The embedded store: one SQLite file (WAL) in the data folder.
  *
  * For the classification path it keeps its prepared statements, caches service records
- * (dropped on this store's publish and rollback, and whenever `PRAGMA data_version` says
+ * (dropped on this store's publish and makeCurrent, and whenever `PRAGMA data_version` says
  * another connection, such as `medclass publish`, committed), and writes audit rows in
  * batches: right after the current event when quiet, under load up to `maxRows` rows or
  * `flushMs` in one transaction. Pending rows are written by `auditTrail`, `close`, and at
@@ -123,9 +161,15 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
     const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      this.db.close();
+      throw new Error(`${file} was written by a newer MedClass (schema ${version}; this one knows up to ${MIGRATIONS.length}); upgrade MedClass`);
+    }
     for (let v = version; v < MIGRATIONS.length; v++) {
+      const step = MIGRATIONS[v]!;
       this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
+        if (typeof step === 'string') this.db.exec(step);
+        else step(this.db);
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
@@ -230,25 +274,45 @@ export class SqliteStore implements Store {
     this.stmt('DELETE FROM tokens WHERE expires_at <= ?').run(now);
   }
 
-  private versions(service: string): ServiceRecord['versions'] {
+  private versions(service: string): VersionRecord[] {
     return (
-      this.stmt('SELECT version, created_at, created_by FROM models WHERE service = ? ORDER BY version').all(service) as {
-        version: number;
-        created_at: string;
-        created_by: string;
-      }[]
-    ).map((r) => ({ version: r.version, createdAt: r.created_at, createdBy: r.created_by }));
+      this.stmt('SELECT version, created_at, created_by, description, privacy_modes, summary FROM models WHERE service = ? ORDER BY version').all(service) as VersionRow[]
+    ).map((r) => ({
+      version: r.version,
+      createdAt: r.created_at,
+      createdBy: r.created_by,
+      description: r.description,
+      privacyModes: JSON.parse(r.privacy_modes) as PrivacyMode[],
+      summary: r.summary ? (JSON.parse(r.summary) as VersionRecord['summary']) : null,
+    }));
   }
 
   private service(row: ServiceRow | undefined): ServiceRecord | undefined {
     if (!row) return undefined;
+    const versions = this.versions(row.name);
+    const current = versions.find((v) => v.version === row.current_version);
     return freezeService({
       name: row.name,
-      description: row.description,
-      privacyModes: JSON.parse(row.privacy_modes) as PrivacyMode[],
+      description: current?.description ?? '',
+      privacyModes: current ? [...current.privacyModes] : [],
       currentVersion: row.current_version,
-      versions: this.versions(row.name),
+      versions,
     });
+  }
+
+  /** The current version's modes, as the audit writes them ('' for no service yet). */
+  private currentModes(service: string): string {
+    const row = this.stmt('SELECT m.privacy_modes AS modes FROM models m JOIN services s ON s.name = m.service AND s.current_version = m.version WHERE s.name = ?').get(service) as
+      | { modes: string }
+      | undefined;
+    return row ? (JSON.parse(row.modes) as string[]).join(',') : '';
+  }
+
+  /** Audits a change of the modes clinicians may use (a publish, a rollback or roll forward). */
+  private auditModes(service: string, version: number, before: string, by: string | null, via: string): void {
+    const after = this.currentModes(service);
+    if (after === before) return;
+    this.audit({ at: new Date().toISOString(), user: by, action: 'modes', service, modelVersion: version, outcome: 'ok', detail: { from: before, to: after, via } });
   }
 
   /** Drops the cached service records when another connection has committed since the last look. */
@@ -271,18 +335,23 @@ export class SqliteStore implements Store {
         const latest = this.stmt('SELECT max(version) AS v FROM models WHERE service = ?').get(input.service) as { v: number | null };
         const version = (latest.v ?? 0) + 1;
         const createdAt = new Date().toISOString();
+        const before = this.currentModes(input.service);
         this.stmt(
-          `INSERT INTO services (name, description, privacy_modes, current_version) VALUES (?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET description = excluded.description, privacy_modes = excluded.privacy_modes,
-             current_version = excluded.current_version`,
-        ).run(input.service, input.description, JSON.stringify(input.privacyModes), version);
-        this.stmt('INSERT INTO models (service, version, model, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(
+          `INSERT INTO services (name, current_version) VALUES (?, ?)
+           ON CONFLICT (name) DO UPDATE SET current_version = excluded.current_version`,
+        ).run(input.service, version);
+        const summary = summarizeModel(input.model);
+        this.stmt('INSERT INTO models (service, version, model, created_at, created_by, description, privacy_modes, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
           input.service,
           version,
           input.model,
           createdAt,
           input.createdBy,
+          input.description,
+          JSON.stringify(input.privacyModes),
+          summary ? JSON.stringify(summary) : null,
         );
+        this.auditModes(input.service, version, before, input.createdBy, 'publish');
         return { service: input.service, version, model: input.model, createdAt, createdBy: input.createdBy };
       })();
     } finally {
@@ -290,12 +359,14 @@ export class SqliteStore implements Store {
     }
   }
 
-  rollback(service: string, version: number): ServiceRecord {
+  makeCurrent(service: string, version: number, by: string | null): ServiceRecord {
     try {
       return this.db.transaction((): ServiceRecord => {
         const exists = this.stmt('SELECT 1 FROM models WHERE service = ? AND version = ?').get(service, version);
         if (!exists) throw new StoreError('notFound', `service ${service} has no version ${version}`);
+        const before = this.currentModes(service);
         this.stmt('UPDATE services SET current_version = ? WHERE name = ?').run(version, service);
+        this.auditModes(service, version, before, by, 'makeCurrent');
         this.forgetServices();
         return this.service(this.stmt('SELECT * FROM services WHERE name = ?').get(service) as ServiceRow | undefined)!;
       })();

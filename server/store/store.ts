@@ -3,6 +3,9 @@
  * versions, and the audit trail. Never images. SQLite (sqlite.store.ts) is the embedded
  * default; a Postgres store would implement the same interface.
  */
+import type { VersionSummary } from './version_summary.ts';
+
+export type { VersionSummary } from './version_summary.ts';
 export type Role = 'admin' | 'clinician';
 export const PRIVACY_MODES = ['original', 'reduced', 'features'] as const;
 export type PrivacyMode = (typeof PRIVACY_MODES)[number];
@@ -46,12 +49,26 @@ export interface TokenRecord {
   expiresAt: number;
 }
 
-export interface ServiceRecord {
-  name: string;
+/** One kept model version: its description and privacy modes belong to it, not to the service. */
+export interface VersionRecord {
+  version: number;
+  createdAt: string;
+  createdBy: string;
   description: string;
   privacyModes: PrivacyMode[];
+  /** Read from the model document when it was stored; null when it is not one. */
+  summary: VersionSummary | null;
+}
+
+export interface ServiceRecord {
+  name: string;
+  /** The current version's. */
+  description: string;
+  /** The current version's. */
+  privacyModes: PrivacyMode[];
   currentVersion: number;
-  versions: { version: number; createdAt: string; createdBy: string }[];
+  /** Every kept version, oldest first. */
+  versions: VersionRecord[];
 }
 
 export interface ModelVersion {
@@ -98,10 +115,16 @@ export interface Store {
   deleteUserTokens(userId: number): void;
   deleteExpiredTokens(now: number): void;
 
-  /** Adds a model version and makes it current, creating the service if new: one transaction. */
+  /**
+   * Adds a model version (with its description and modes) and makes it current, creating the
+   * service if new: one transaction. A change of the service's modes is audited (`modes`).
+   */
   publish(input: PublishInput): ModelVersion;
-  /** Makes an earlier version current again: one transaction. */
-  rollback(service: string, version: number): ServiceRecord;
+  /**
+   * Makes any kept version current (a rollback, or forward again), with its own description
+   * and modes: one transaction. A change of the service's modes is audited (`modes`).
+   */
+  makeCurrent(service: string, version: number, by: string | null): ServiceRecord;
   listServices(): ServiceRecord[];
   findService(name: string): ServiceRecord | undefined;
   /** The given version, or the current one. */

@@ -59,6 +59,8 @@ export interface TrainDatasetOptions {
   cliFlags?: boolean;
   /** Stops the job (between extraction and the fit, or the fit's thread). */
   signal?: AbortSignal;
+  /** Class names for folder names that are only numbers (MedMNIST's `0`, `1`). */
+  labelNames?: Readonly<Record<string, string>>;
 }
 
 export interface DatasetInfo {
@@ -191,6 +193,11 @@ export async function trainDataset(
     entries = source.map((i) => ({ name: i.name, split: i.split, label: i.label, job: { name: i.name, bytes: i.bytes } }));
   }
   if (!entries.some((f) => f.split === 'train')) throw new ClassifyError('invalidDataset', `${name}: no image files to train on`);
+  const names = options.labelNames;
+  if (names) {
+    labels = labels.map((l) => names[l] ?? l);
+    entries = entries.map((e) => ({ ...e, label: names[e.label] ?? e.label }));
+  }
   entries = canonicalOrder(entries, labels);
   const trainWhere = `${name}${layout === 'splits' ? '/train' : ''}`;
   // Before the work of extraction: what the folders alone show cannot be trained on.

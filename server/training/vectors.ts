@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { errorMessage, MedclassError } from '../../shared/errors.ts';
 import { extractFeatures, featureVector } from '../../shared/features/extract.ts';
-import type { GreyImage } from '../../shared/image/grey.ts';
-import type { FeatureSpec } from '../../shared/features/spec.ts';
+import { colourPlanes, type GreyImage } from '../../shared/image/grey.ts';
+import { wantsColour, type FeatureSpec } from '../../shared/features/spec.ts';
 import { decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
 
 /** An image to extract: a file to read, or bytes already in memory (an uploaded dataset). */
@@ -14,11 +14,16 @@ export type VectorResult =
   | { ok: true; name: string; vector: Float64Array; hash: string; width: number; height: number }
   | { ok: false; name: string; error: string; hash?: string };
 
-/** SHA-256 of the decoded grey pixels and their size: equal for images the classifier cannot tell apart. */
-export function pixelHash(img: GreyImage): string {
+/**
+ * SHA-256 of the decoded grey pixels and their size, and of the colour planes when the spec
+ * has colour features: equal for images the classifier cannot tell apart.
+ */
+export function pixelHash(img: GreyImage, colour = false): string {
   const h = createHash('sha256');
   h.update(`${img.width}x${img.height}\n`);
   h.update(new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength));
+  const planes = colour ? colourPlanes(img) : null;
+  if (planes) h.update(new Uint8Array(planes.buffer));
   return h.digest('hex');
 }
 
@@ -31,7 +36,7 @@ export async function extractVectors(jobs: readonly VectorJob[], spec: FeatureSp
       try {
         const bytes = 'bytes' in job ? job.bytes : new Uint8Array(await readFile(job.path));
         const img = await decodeImageAsync(bytes, limits);
-        images.push({ i, img, hash: pixelHash(img) });
+        images.push({ i, img, hash: pixelHash(img, wantsColour(spec)) });
       } catch (e) {
         const why = e instanceof MedclassError ? e.message : `cannot read: ${errorMessage(e)}`;
         out[i] = { ok: false, name: job.name, error: why };

@@ -1,6 +1,10 @@
 import { deflateSync, zipSync, type Zippable } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { readZipDataset, type ZipLimits } from './zip_dataset.ts';
+import { inflateCounters, INFLATE_OVERSHOOT, resetInflateCounters } from '../../shared/image/inflate.ts';
+import { zipBomb } from '../../test/hostile_files.ts';
+import { readZipDataset as readSync, type ZipLimits } from './zip_dataset.ts';
+
+const readZipDataset = async (z: Uint8Array, limits: ZipLimits) => readSync(z, limits);
 
 const LIMITS: ZipLimits = { maxEntries: 1000, maxTotalBytes: 2 ** 20, maxEntryBytes: 2 ** 18 };
 const png = (n: number) => Uint8Array.from({ length: 64 }, (_, i) => (i * 31 + n) & 255);
@@ -43,13 +47,26 @@ describe('readZipDataset', () => {
 
   it('reads <label>/<file> (stored or deflated) as all train', async () => {
     for (const level of [0, 6] as const) {
-      const d = await readZipDataset(zip({ 'benign/x.png': png(1), 'malignant/sub/y.jpg': png(2) }, level), LIMITS);
+      const d = await readZipDataset(zip({ 'benign/x.png': png(1), 'malignant/y.jpg': png(2) }, level), LIMITS);
       expect(d.layout).toBe('classes');
       expect(d.items.map((i) => [i.name, i.split, i.label])).toEqual([
         ['benign/x.png', 'train', 'benign'],
-        ['malignant/sub/y.jpg', 'train', 'malignant'],
+        ['malignant/y.jpg', 'train', 'malignant'],
       ]);
       expect(d.items[1]!.bytes).toEqual(png(2));
+    }
+  });
+
+  it('refuses images deeper than the layout (a PACS export: <label>/<patient>/<file>), whatever wraps them', async () => {
+    for (const files of <Record<string, Uint8Array>[]>[
+      { 'benign/a.png': png(1), 'benign/DOE_JANE/IM0001.dcm': png(2) },
+      { 'set/benign/a.png': png(1), 'set/benign/DOE_JANE/IM0001.dcm': png(2) },
+      { 'train/benign/a.png': png(1), 'train/benign/DOE_JANE/IM0001.dcm': png(2) },
+    ]) {
+      await expect(readZipDataset(zip(files), LIMITS)).rejects.toMatchObject({
+        code: 'invalidDataset',
+        message: expect.stringMatching(/DOE_JANE\/IM0001\.dcm is in a folder inside a class folder; the layout is <(split>\/<)?label>\/<file>, nothing deeper/),
+      });
     }
   });
 
@@ -82,5 +99,14 @@ describe('readZipDataset', () => {
     for (const o of centralEntries(lying)) if (view.getUint32(o + 24, true) > 1000) view.setUint32(o + 24, 100, true);
     await expect(readZipDataset(lying, LIMITS)).rejects.toMatchObject({ code: 'zipTooLarge', message: expect.stringMatching(/more than the 100 bytes its header declares/) });
     expect(deflateSync(new Uint8Array(4 * 2 ** 20)).length).toBeLessThan(8000);
+  });
+
+  it('inflates no more than the images declare: entries declaring 256 KiB that inflate to 4 MiB are refused after one bounded step', async () => {
+    const bomb = zipBomb(2, 4 * 2 ** 20);
+    const view = new DataView(bomb.buffer);
+    for (const o of centralEntries(bomb)) view.setUint32(o + 24, 2 ** 18, true);
+    resetInflateCounters();
+    await expect(readZipDataset(bomb, LIMITS)).rejects.toMatchObject({ code: 'zipTooLarge' });
+    expect(inflateCounters.bytesOut).toBeLessThanOrEqual(2 ** 18 + INFLATE_OVERSHOOT);
   });
 });

@@ -1,16 +1,19 @@
-import { Inflate } from 'fflate';
 import { SPLITS, type SplitName } from '../../shared/classify/dataset.ts';
 import { ClassifyError } from '../../shared/classify/errors.ts';
+import { crc32 } from '../../shared/image/crc32.ts';
+import { inflateBounded } from '../../shared/image/inflate.ts';
 import { IMAGE_EXTENSIONS } from '../files/image_files.ts';
 import type { DatasetItem } from './train_dataset.ts';
 
 /**
  * A labelled dataset sent as a ZIP file: `<label>/<file>` or `<split>/<label>/<file>` (one
- * folder around it all is allowed). It is read in memory and never written anywhere.
+ * folder around it all is allowed; an image deeper than that is refused, as a PACS export's
+ * patient folder would be). It is read in memory and never written anywhere.
  *
  * Refused before anything is inflated: too many entries, or declared sizes above the limits.
- * While inflating, an entry that produces more than it declared is refused (a zip bomb whose
- * headers lie); every inflate step is bounded, so the work stays in proportion to the limits.
+ * The images are inflated into one buffer of the sizes they declare (so it can be handed from
+ * a worker thread at no cost): an entry that produces more than it declared is refused (a zip
+ * bomb whose headers lie) after at most one bounded step.
  */
 export interface ZipLimits {
   /** Entries in the archive (folders and other files included). */
@@ -53,27 +56,6 @@ interface Entry {
 
 const MiB = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
 const bad = (message: string) => new ZipError('badZip', `not a usable ZIP file: ${message}`);
-/** Compressed bytes per inflate step: at most about 16 MiB of output each. */
-const STEP = 16 * 1024;
-/** Output between two yields to the event loop. */
-const YIELD_BYTES = 8 * 2 ** 20;
-const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
-
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-function crc32(data: Uint8Array): number {
-  let c = -1;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
 
 /** The central directory: every entry's name, sizes and where its data is. */
 function readDirectory(zip: Uint8Array, maxEntries: number): Entry[] {
@@ -156,39 +138,30 @@ function dataOf(zip: Uint8Array, e: Entry): Uint8Array {
   return zip.subarray(start, start + e.compressed);
 }
 
-/** Inflates one entry into exactly its declared size, or refuses it. */
-function inflateEntry(data: Uint8Array, e: Entry): Uint8Array {
+/** Inflates one entry into `into` (exactly its declared size), or refuses it. */
+function inflateEntry(data: Uint8Array, e: Entry, into: Uint8Array): void {
   if (e.method === 0) {
     if (e.compressed !== e.size) throw bad(`${e.name}: stored sizes disagree`);
-    return data.slice();
+    into.set(data);
+    return;
   }
-  const out = new Uint8Array(e.size);
-  let at = 0;
-  const inflater = new Inflate((chunk) => {
-    if (at + chunk.length > e.size) {
-      throw new ZipError('zipTooLarge', `${e.name} inflates to more than the ${e.size} bytes its header declares: refused (zip bomb?)`);
-    }
-    out.set(chunk, at);
-    at += chunk.length;
+  const { length } = inflateBounded([data], e.size, {
+    zlib: false,
+    into,
+    overBudget: () => new ZipError('zipTooLarge', `${e.name} inflates to more than the ${e.size} bytes its header declares: refused (zip bomb?)`),
+    corrupt: (reason) => bad(`${e.name} cannot be inflated (${reason})`),
   });
-  try {
-    if (data.length === 0) inflater.push(new Uint8Array(0), true);
-    for (let o = 0; o < data.length; o += STEP) inflater.push(data.subarray(o, Math.min(o + STEP, data.length)), o + STEP >= data.length);
-  } catch (err) {
-    if (err instanceof ZipError) throw err;
-    throw bad(`${e.name} cannot be inflated (${err instanceof Error ? err.message : String(err)})`);
-  }
-  if (at !== e.size) throw bad(`${e.name} inflates to ${at} bytes, its header says ${e.size}`);
-  return out;
+  if (length !== e.size) throw bad(`${e.name} inflates to ${length} bytes, its header says ${e.size}`);
 }
 
 const isSplit = (s: string): s is SplitName => (SPLITS as readonly string[]).includes(s);
 
 /**
- * Reads a dataset ZIP: checks the limits, inflates the images (yielding to the event loop now
- * and then), and names each image's split and label from its folders.
+ * Reads a dataset ZIP: checks the limits, inflates the images, and names each image's split
+ * and label from its folders. It blocks while it inflates (up to the limits' worth): the
+ * server runs it on a worker thread (zip.worker.ts).
  */
-export async function readZipDataset(zip: Uint8Array, limits: ZipLimits): Promise<ZipDataset> {
+export function readZipDataset(zip: Uint8Array, limits: ZipLimits): ZipDataset {
   const entries = readDirectory(zip, limits.maxEntries);
   const warnings: string[] = [];
   let notImages = 0;
@@ -240,26 +213,33 @@ export async function readZipDataset(zip: Uint8Array, limits: ZipLimits): Promis
     if (!splitTops.includes('train')) throw new ClassifyError('invalidDataset', `the upload has ${splitTops.join('/ and ')}/ but no train/ to learn from`);
   }
   const depth = layout === 'splits' ? 3 : 2;
+  const expected = layout === 'splits' ? '<split>/<label>/<file>' : '<label>/<file>';
+  const deep = images.find((i) => i.parts.length > depth);
+  if (deep) {
+    throw new ClassifyError(
+      'invalidDataset',
+      `${deep.entry.name.slice(0, 120)} is in a folder inside a class folder; the layout is ${expected}, nothing deeper (a patient or study folder from a PACS export would end up in the training set: send the images of each class directly in its folder)`,
+    );
+  }
   const loose = images.filter((i) => i.parts.length < depth).length;
-  if (loose) warnings.push(`${loose} image(s) outside a class folder were left out (expected ${layout === 'splits' ? '<split>/<label>/<file>' : '<label>/<file>'})`);
+  if (loose) warnings.push(`${loose} image(s) outside a class folder were left out (expected ${expected})`);
 
-  const items: DatasetItem[] = [];
-  let sinceYield = 0;
-  let bytes = 0;
-  for (const { entry, parts } of images) {
-    if (parts.length < depth) continue;
-    const split: SplitName = layout === 'splits' ? (parts[0] as SplitName) : 'train';
+  const kept = images.filter((i) => i.parts.length === depth);
+  for (const { parts } of kept) {
     const label = parts[depth - 2]!;
     if (label.length > 128) throw new ClassifyError('invalidDataset', `a class folder name is longer than 128 characters (${label.slice(0, 40)}...)`);
-    const data = inflateEntry(dataOf(zip, entry), entry);
-    if (crc32(data) !== entry.crc) throw bad(`${entry.name} is damaged (its CRC-32 does not match)`);
-    items.push({ name: parts.join('/'), split, label, bytes: data });
-    bytes += data.length;
-    sinceYield += Math.max(entry.compressed, data.length);
-    if (sinceYield >= YIELD_BYTES) {
-      sinceYield = 0;
-      await yieldToLoop();
-    }
   }
-  return { items, layout, warnings, bytes };
+  // One buffer for every image, of the sizes declared (checked above): nothing is allocated beyond them.
+  const all = new Uint8Array(kept.reduce((n, i) => n + i.entry.size, 0));
+  const items: DatasetItem[] = [];
+  let at = 0;
+  for (const { entry, parts } of kept) {
+    const split: SplitName = layout === 'splits' ? (parts[0] as SplitName) : 'train';
+    const data = all.subarray(at, at + entry.size);
+    at += entry.size;
+    inflateEntry(dataOf(zip, entry), entry, data);
+    if (crc32(data) !== entry.crc) throw bad(`${entry.name} is damaged (its CRC-32 does not match)`);
+    items.push({ name: parts.join('/'), split, label: parts[depth - 2]!, bytes: data });
+  }
+  return { items, layout, warnings, bytes: at };
 }

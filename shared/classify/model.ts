@@ -246,8 +246,15 @@ const bad = (message: string): never => {
   throw new ClassifyError('invalidModel', `invalid model file: ${message}`);
 };
 
+/** Largest model file read, in characters: checked before any parsing. */
+export const MAX_MODEL_CHARS = 512 * 2 ** 20;
+
 function decode(a: EncodedArray, what: string, shape: number[]): Float64Array {
   if (a.shape.length !== shape.length || a.shape.some((v, i) => v !== shape[i])) bad(`${what} has shape [${a.shape}], [${shape}] expected`);
+  // the text must be as long as the declared shape says before anything is decoded or allocated
+  const count = shape.reduce((x, y) => x * y, 1);
+  const chars = 4 * Math.ceil((count * 8) / 3);
+  if (a.base64.length !== chars) bad(`${what}: ${a.base64.length} base64 characters, its shape [${shape}] needs ${chars}`);
   let values: Float64Array;
   try {
     values = base64ToFloat64(a.base64);
@@ -334,7 +341,8 @@ export function loadModelDocument(json: unknown): LoadedModel {
 }
 
 /** Parses and checks a model file's text. */
-export function parseModel(text: string): LoadedModel {
+export function parseModel(text: string, maxChars = MAX_MODEL_CHARS): LoadedModel {
+  if (text.length > maxChars) throw new ClassifyError('invalidModel', `model file is ${text.length} characters long, more than the limit of ${maxChars}`);
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -34,6 +34,8 @@ interface Pending {
 
 /** What a training job sends while it runs: progress, then the report. */
 export type TrainEvent = MessageOf<'trainProgress'> | MessageOf<'trainDone'>;
+/** What the server sends unasked: a service changed, an upload of yours was dropped. */
+export type PushEvent = MessageOf<'serviceChanged'> | MessageOf<'uploadDropped'>;
 export type TrainClassifier = Extract<ClientMessage, { type: 'train' }>['classifier'];
 export type TrainSpec = Extract<ClientMessage, { type: 'train' }>['spec'];
 
@@ -97,6 +99,7 @@ export class MedclassClient {
   private readonly trainRequests = new Map<string, TrainWaiter>();
   private readonly jobs = new Map<string, TrainWaiter>();
   private readonly eventListeners = new Set<(event: TrainEvent) => void>();
+  private readonly pushListeners = new Set<(event: PushEvent) => void>();
   private closed: ClientError | null = null;
   private readonly closeWaiters: (() => void)[] = [];
 
@@ -163,6 +166,10 @@ export class MedclassClient {
 
   private deliver(m: ServerMessage): void {
     if (m.type === 'trainProgress' || m.type === 'trainDone') return this.deliverJobEvent(m);
+    if (m.type === 'serviceChanged' || m.type === 'uploadDropped') {
+      for (const listener of this.pushListeners) listener(m);
+      return;
+    }
     const requestId = 'requestId' in m ? (m.requestId as string | undefined) : undefined;
     const job = requestId ? this.trainRequests.get(requestId) : undefined;
     if (job && m.type === 'ok' && m.jobId && !job.jobId) {
@@ -284,6 +291,22 @@ export class MedclassClient {
   onEvent(listener: (event: TrainEvent) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
+  }
+
+  /** Every `serviceChanged` and `uploadDropped` the server pushes; returns the unsubscribe. */
+  onPush(listener: (event: PushEvent) => void): () => void {
+    this.pushListeners.add(listener);
+    return () => this.pushListeners.delete(listener);
+  }
+
+  /** Admins: makes any kept version of a service current (back or forward). */
+  async makeCurrent(service: string, version: number): Promise<void> {
+    await this.request({ type: 'rollback', requestId: newRequestId(), service, version });
+  }
+
+  /** Admins: forgets a kept upload. */
+  async dropUpload(uploadId: string): Promise<void> {
+    await this.request({ type: 'dropUpload', requestId: newRequestId(), uploadId });
   }
 
   /**

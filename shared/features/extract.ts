@@ -1,9 +1,19 @@
-import { tensor3d } from '@tensorflow/tfjs-core';
+import { tensor3d, type Tensor } from '@tensorflow/tfjs-core';
 import { MedclassError } from '../errors.ts';
-import type { GreyImage } from '../image/grey.ts';
-import { glcmFeatures, hog } from './kernels/ops.ts';
+import { colourPlanes, type GreyImage } from '../image/grey.ts';
+import { glcmAngles, glcmFeatures, histogramCounts, hog, lbpCounts, moments } from './kernels/ops.ts';
 import { resizeBilinear } from './resize.ts';
-import { minimumSide, vectorLength, wantsGlcm, wantsHog, type FeatureSpec, type FeatureName } from './spec.ts';
+import {
+  minimumSide,
+  minimumSideHog2,
+  minimumSideLbp,
+  vectorLength,
+  wantsColour,
+  wantsGlcm,
+  wantsHog,
+  type FeatureName,
+  type FeatureSpec,
+} from './spec.ts';
 
 /** The features of one image; which are present follows the spec. */
 export interface FeatureValues {
@@ -14,26 +24,86 @@ export interface FeatureValues {
   glcmContrast?: number;
   glcmHomogeneity?: number;
   glcmCorrelation?: number;
+  hog2?: Float32Array;
+  lbp?: Float64Array;
+  glcmAngles?: Float64Array;
+  intensityHistogram?: Float64Array;
+  intensityMoments?: Float64Array;
+  colourHistogram?: Float64Array;
+  colourMoments?: Float64Array;
 }
 
 /** An image at the size features are extracted from. */
-export type PreparedImage = GreyImage;
+export interface PreparedImage {
+  width: number;
+  height: number;
+  /** Grey intensities, row-major. */
+  data: Float32Array;
+  /** The R, G and B planes at the same size, one after the other; only when the spec has colour features. */
+  planes?: Float32Array;
+}
 
-/** Resizes to the spec's size (or keeps the size at 0) and refuses what cannot hold one HOG block. */
+const tooSmall = (what: string, width: number, height: number, min: number, why: string) =>
+  new MedclassError('imageTooSmall', `image too small for ${what}: ${width}x${height} (width x height) to extract from, at least ${min}x${min} needed (${why})`);
+
+/**
+ * Refuses what the spec's features cannot be extracted from, in this order: one HOG block
+ * (always), one block of the second HOG, the largest LBP circle, a colour image for the
+ * colour features (docs/features.md section 1, step 3).
+ */
+export function checkExtractable(spec: FeatureSpec, width: number, height: number, colour: boolean): void {
+  const min = minimumSide(spec);
+  if (width < min || height < min) throw tooSmall('one HOG block', width, height, min, `pixelsPerCell ${spec.pixelsPerCell} x cellsPerBlock ${spec.cellsPerBlock}`);
+  const min2 = minimumSideHog2(spec);
+  if (spec.features.includes('hog2') && (width < min2 || height < min2)) {
+    throw tooSmall('one HOG block at the second cell size', width, height, min2, `pixelsPerCell2 ${spec.pixelsPerCell2} x cellsPerBlock ${spec.cellsPerBlock}`);
+  }
+  const minLbp = minimumSideLbp(spec);
+  if (spec.features.includes('lbp') && (width < minLbp || height < minLbp)) {
+    throw tooSmall(`LBP at radius ${Math.max(...spec.lbp.map((c) => c.radius))}`, width, height, minLbp, '2 x radius + 1');
+  }
+  if (wantsColour(spec) && !colour) throw new MedclassError('notColour', 'colour features need a colour image (RGB or RGBA); this one is grey');
+}
+
+/** Resizes every plane of `planes` (each `width x height`) to `size x size`. */
+function resizePlanes(planes: Float32Array, count: number, width: number, height: number, size: number): Float32Array {
+  const n = width * height;
+  const out = new Float32Array(count * size * size);
+  for (let k = 0; k < count; k++) resizeBilinear({ width, height, data: planes.subarray(k * n, (k + 1) * n) }, size, out, k * size * size);
+  return out;
+}
+
+/**
+ * Resizes to the spec's size (or keeps the size at 0), the colour planes too when the spec
+ * has colour features, and refuses what the features cannot be extracted from.
+ */
 export function prepareImage(image: GreyImage, spec: FeatureSpec): PreparedImage {
   const width = spec.size || image.width;
   const height = spec.size || image.height;
-  const min = minimumSide(spec);
-  if (width < min || height < min) {
-    throw new MedclassError(
-      'imageTooSmall',
-      `image too small for one HOG block: ${width}x${height} (width x height) to extract from, at least ${min}x${min} needed ` +
-        `(pixelsPerCell ${spec.pixelsPerCell} x cellsPerBlock ${spec.cellsPerBlock})`,
-    );
-  }
+  checkExtractable(spec, width, height, image.colour !== undefined);
   // An identity resize gives back the same bits, so it is skipped.
-  if (image.width === width && image.height === height) return image;
-  return { width, height, data: resizeBilinear(image, spec.size) };
+  const identity = image.width === width && image.height === height;
+  const data = identity ? image.data : resizeBilinear(image, spec.size);
+  if (!wantsColour(spec)) return { width, height, data };
+  const planes = colourPlanes(image)!;
+  return { width, height, data, planes: identity ? planes : resizePlanes(planes, 3, image.width, image.height, spec.size) };
+}
+
+/** Runs an op on a batch tensor and gives back its values, disposing of the result. */
+async function values(op: () => Tensor): Promise<Float32Array | Int32Array> {
+  const t = op();
+  try {
+    return (await t.data()) as Float32Array | Int32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Row `k` of a `rows x length` result, as doubles; counts become fractions of `divide`. */
+function row(all: Float32Array | Int32Array, k: number, length: number, divide = 1): Float64Array {
+  const out = new Float64Array(length);
+  for (let i = 0; i < length; i++) out[i] = all[k * length + i]! / divide;
+  return out;
 }
 
 /**
@@ -51,37 +121,92 @@ export async function extractBatch(images: readonly PreparedImage[], spec: Featu
   });
   const x = tensor3d(stacked, [images.length, height, width]);
   try {
-    const results: FeatureValues[] = images.map(() => ({}));
-    if (wantsHog(spec)) {
-      const t = hog(x, spec);
-      const all = (await t.data()) as Float32Array;
-      t.dispose();
-      const len = all.length / images.length;
-      results.forEach((r, k) => {
-        const v = all.subarray(k * len, (k + 1) * len);
-        const { mean, variance } = meanVariance(v);
-        if (spec.features.includes('hog')) r.hog = v;
-        if (spec.features.includes('hogMean')) r.hogMean = mean;
-        if (spec.features.includes('hogVariance')) r.hogVariance = variance;
-      });
-    }
-    if (wantsGlcm(spec)) {
-      const t = glcmFeatures(x, spec);
-      const all = await t.data();
-      t.dispose();
-      results.forEach((r, k) => {
-        const put = (name: FeatureName, i: number) => {
-          if (spec.features.includes(name)) (r as Record<string, number>)[name] = all[k * 4 + i]!;
-        };
-        put('glcmEnergy', 0);
-        put('glcmContrast', 1);
-        put('glcmHomogeneity', 2);
-        put('glcmCorrelation', 3);
-      });
-    }
+    const results = await extractSevenFeatures(x, images.length, spec);
+    await extractFamilies(x, images, spec, results);
     return results;
   } finally {
     x.dispose();
+  }
+}
+
+/** The seven features of the paper, exactly as before the families came. */
+async function extractSevenFeatures(x: Tensor, count: number, spec: FeatureSpec): Promise<FeatureValues[]> {
+  const results: FeatureValues[] = Array.from({ length: count }, () => ({}));
+  if (wantsHog(spec)) {
+    const all = (await values(() => hog(x, spec))) as Float32Array;
+    const len = all.length / count;
+    results.forEach((r, k) => {
+      const v = all.subarray(k * len, (k + 1) * len);
+      const { mean, variance } = meanVariance(v);
+      if (spec.features.includes('hog')) r.hog = v;
+      if (spec.features.includes('hogMean')) r.hogMean = mean;
+      if (spec.features.includes('hogVariance')) r.hogVariance = variance;
+    });
+  }
+  if (wantsGlcm(spec)) {
+    const all = await values(() => glcmFeatures(x, spec));
+    results.forEach((r, k) => {
+      const put = (name: FeatureName, i: number) => {
+        if (spec.features.includes(name)) (r as Record<string, number>)[name] = all[k * 4 + i]!;
+      };
+      put('glcmEnergy', 0);
+      put('glcmContrast', 1);
+      put('glcmHomogeneity', 2);
+      put('glcmCorrelation', 3);
+    });
+  }
+  return results;
+}
+
+/** The families added after the seven (docs/features.md sections 6 to 10), into `results`. */
+async function extractFamilies(x: Tensor, images: readonly PreparedImage[], spec: FeatureSpec, results: FeatureValues[]): Promise<void> {
+  const n = images.length;
+  const { width, height } = images[0]!;
+  const pixels = width * height;
+  const has = (f: FeatureName) => spec.features.includes(f);
+  if (has('hog2')) {
+    const all = (await values(() => hog(x, { orientations: spec.orientations, pixelsPerCell: spec.pixelsPerCell2, cellsPerBlock: spec.cellsPerBlock }))) as Float32Array;
+    const len = all.length / n;
+    results.forEach((r, k) => (r.hog2 = all.subarray(k * len, (k + 1) * len)));
+  }
+  if (has('lbp')) {
+    const all = await values(() => lbpCounts(x, { lbp: spec.lbp }));
+    const len = all.length / n;
+    results.forEach((r, k) => (r.lbp = row(all, k, len, pixels)));
+  }
+  if (has('glcmAngles')) {
+    const all = await values(() => glcmAngles(x, { levels: spec.levels, distances: spec.glcmDistances }));
+    const len = all.length / n;
+    results.forEach((r, k) => (r.glcmAngles = row(all, k, len)));
+  }
+  const bins = spec.histogramBins;
+  if (has('intensityHistogram')) {
+    const all = await values(() => histogramCounts(x, { bins }));
+    results.forEach((r, k) => (r.intensityHistogram = row(all, k, bins, pixels)));
+  }
+  if (has('intensityMoments')) {
+    const all = await values(() => moments(x, { bins }));
+    results.forEach((r, k) => (r.intensityMoments = row(all, k, 5)));
+  }
+  if (has('colourHistogram') || has('colourMoments')) {
+    const planes = new Float32Array(3 * n * pixels);
+    images.forEach((img, k) => {
+      if (!img.planes || img.planes.length !== 3 * pixels) throw new MedclassError('notColour', 'colour features need a colour image (RGB or RGBA); this one is grey');
+      planes.set(img.planes, 3 * k * pixels);
+    });
+    const c = tensor3d(planes, [3 * n, height, width]);
+    try {
+      if (has('colourHistogram')) {
+        const all = await values(() => histogramCounts(c, { bins }));
+        results.forEach((r, k) => (r.colourHistogram = row(all, k, 3 * bins, pixels)));
+      }
+      if (has('colourMoments')) {
+        const all = await values(() => moments(c, { bins }));
+        results.forEach((r, k) => (r.colourMoments = row(all, k, 15)));
+      }
+    } finally {
+      c.dispose();
+    }
   }
 }
 

@@ -33,10 +33,11 @@ describe('decodeImage', () => {
     refused(good.slice(0, 20), 'corruptImage', /truncated/);
     const flipped = good.slice();
     flipped[flipped.length - 20]! ^= 0xff;
-    refused(flipped, 'corruptImage', /PNG could not be decoded/);
+    refused(flipped, 'corruptImage', /PNG chunk IDAT is damaged \(its CRC does not match\)/);
     // a header declaring 200 x 200 pixels is refused before any decoding
-    refused(png(200, 200, 1, 8, new Uint8Array(40_000)), 'imageTooLarge', /200x200 pixels, more than the limit of 10000/);
-    refused(new Uint8Array(2 << 20).fill(0x89), 'imageTooLarge', /bytes, more than the limit/);
+    refused(png(200, 200, 1, 8, new Uint8Array(40_000)), 'imageTooLarge', /200x200 pixels, more than the limit of 10,000/);
+    refused(new Uint8Array(2 << 20).fill(0x89), 'imageTooLarge', /^file is 2.1 MB, more than the limit of 1 MB$/);
     refused(Uint8Array.from([0xff, 0xd8, 0xff, 0xd9]), 'corruptImage', /JPEG/);
+    refused(new Uint8Array(0), 'corruptImage', /^the file is empty \(0 bytes\)$/);
   });
 });

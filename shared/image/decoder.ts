@@ -1,6 +1,7 @@
 import { MedclassError } from '../errors.ts';
 import type { GreyImage } from './grey.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
+import { formatBytes, formatCount } from '../format.ts';
 
 /** One encoded format, turned into grey intensities as docs/features.md section 1 says. */
 export interface ImageDecoder {
@@ -30,9 +31,10 @@ export function findDecoder(bytes: Uint8Array): ImageDecoder | undefined {
 }
 
 /** The decoder for these bytes, after the size and pixel-count checks that come before any decoding. */
-function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): ImageDecoder {
+function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): { decoder: ImageDecoder; width: number; height: number } {
+  if (bytes.length === 0) throw new MedclassError('corruptImage', 'the file is empty (0 bytes)');
   if (bytes.length > limits.maxBytes) {
-    throw new MedclassError('imageTooLarge', `file is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}`);
+    throw new MedclassError('imageTooLarge', `file is ${formatBytes(bytes.length)}, more than the limit of ${formatBytes(limits.maxBytes)}`);
   }
   const decoder = findDecoder(bytes);
   if (!decoder) {
@@ -43,10 +45,10 @@ function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): ImageDecoder {
   if (width * height > limits.maxPixels) {
     throw new MedclassError(
       'imageTooLarge',
-      `${decoder.format} declares ${width}x${height} pixels, more than the limit of ${limits.maxPixels}`,
+      `${decoder.format} declares ${width}x${height} pixels, more than the limit of ${formatCount(limits.maxPixels)}`,
     );
   }
-  return decoder;
+  return { decoder, width, height };
 }
 
 /**
@@ -55,12 +57,38 @@ function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): ImageDecoder {
  * `decodeImageAsync`, or their codecs loaded beforehand.
  */
 export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): GreyImage {
-  return checkedDecoder(bytes, limits).decode(bytes, limits);
+  return clearly(bytes, () => {
+    const { decoder, width, height } = checkedDecoder(bytes, limits);
+    return sameSize(decoder, decoder.decode(bytes, limits), width, height);
+  });
+}
+
+/**
+ * Whatever a codec throws on a hostile file (dicom-parser throws strings, codecs RangeErrors)
+ * becomes a clear refusal with a code and one line: the caller goes on with the next image.
+ */
+function clearly<T>(bytes: Uint8Array, work: () => T): T {
+  try {
+    return work();
+  } catch (e) {
+    if (e instanceof MedclassError) throw e;
+    const what = findDecoder(bytes)?.format ?? 'the image';
+    const text = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+    throw new MedclassError('corruptImage', `${what} could not be decoded: ${text}`);
+  }
+}
+
+/** A decoder that found another size than the header declared read something else than what was checked. */
+function sameSize(decoder: ImageDecoder, image: GreyImage, width: number, height: number): GreyImage {
+  if (image.width !== width || image.height !== height) {
+    throw new MedclassError('corruptImage', `${decoder.format} declares ${width}x${height} pixels but holds ${image.width}x${image.height}`);
+  }
+  return image;
 }
 
 /** As decodeImage, loading the codec the file needs first. */
 export async function decodeImageAsync(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<GreyImage> {
-  const decoder = checkedDecoder(bytes, limits);
+  const { decoder, width, height } = clearly(bytes, () => checkedDecoder(bytes, limits));
   await decoder.prepare?.(bytes);
-  return decoder.decode(bytes, limits);
+  return clearly(bytes, () => sameSize(decoder, decoder.decode(bytes, limits), width, height));
 }

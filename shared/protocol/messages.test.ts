@@ -108,6 +108,38 @@ const samples: Message[] = [
   },
   { type: 'vaultKey', requestId: 'a8' },
   { type: 'vault', requestId: 'a8', key: new Uint8Array(32).fill(7) },
+  {
+    type: 'serviceChanged',
+    service: {
+      name: 'breast-us',
+      description: 'v1 again',
+      version: 1,
+      labels: ['benign', 'malignant'],
+      privacyModes: ['reduced'],
+      spec: { ...DEFAULT_SPEC },
+      versions: [
+        {
+          version: 1,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          createdBy: 'ann',
+          description: 'v1 again',
+          privacyModes: ['reduced'],
+          summary: {
+            classifier: 'SVM rbf C=1',
+            features: ['hog'],
+            size: 64,
+            labels: ['benign', 'malignant'],
+            trainedOn: 100,
+            test: { n: 20, accuracy: 0.9, balancedAccuracy: 0.85, auc: null },
+            estimate: { n: 10, accuracy: 0.8, balancedAccuracy: 0.8, auc: 0.9, mode: 'validation' },
+          },
+        },
+        { version: 2, createdAt: '2026-01-02T00:00:00.000Z', createdBy: 'cli', description: '', privacyModes: ['original', 'reduced'], summary: null },
+      ],
+    },
+  },
+  { type: 'dropUpload', requestId: 'd1', uploadId: 'up-1' },
+  { type: 'uploadDropped', uploadId: 'up-1', reason: 'memory', message: 'dropped to make room' },
 ];
 
 describe('messages', () => {

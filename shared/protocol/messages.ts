@@ -50,12 +50,15 @@ const side = z.number().int().min(1).max(65535);
 export const imageSchema = z.discriminatedUnion('mode', [
   /** The encoded file as it is (PNG, JPEG, ...). */
   z.strictObject({ name: imageName, mode: z.literal('original'), data: bytes(1, MAX_MESSAGE_BYTES) }),
-  /** Grey float32 pixels (little-endian), row-major, resized by the client. */
+  /**
+   * Grey float32 pixels (little-endian), row-major, resized by the client. With `channels: 3`
+   * (for a service with colour features) the grey plane is followed by the R, G and B planes.
+   */
   z.strictObject({
     name: imageName,
     mode: z.literal('reduced'),
-    // a pixel count that does not match width x height is a per-image error (the server's), not a broken message
-    data: z.strictObject({ width: side, height: side, pixels: bytes(4, MAX_MESSAGE_BYTES) }),
+    // a pixel count that does not match width x height (x 4 planes with channels 3) is a per-image error (the server's), not a broken message
+    data: z.strictObject({ width: side, height: side, channels: z.union([z.literal(1), z.literal(3)]).optional(), pixels: bytes(4, MAX_MESSAGE_BYTES) }),
   }),
   /** The float64 feature vector (little-endian), extracted by the client. */
   z.strictObject({
@@ -83,8 +86,34 @@ const classifierSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+const unit = z.number().finite().min(0).max(1);
+const metricsSummary = z.strictObject({ n: count(2 ** 40), accuracy: unit, balancedAccuracy: unit, auc: unit.nullable() });
+const shortText = z.string().max(256);
+
+/** One kept version of a service, as admins see it (the store's VersionRecord). */
+const versionSchema = z.strictObject({
+  version,
+  createdAt: shortText,
+  createdBy: shortText,
+  description,
+  privacyModes,
+  /** Read from the model document when it was published; null when it was not one. */
+  summary: z
+    .strictObject({
+      classifier: shortText,
+      features: z.array(shortText).max(64),
+      size: count(65535),
+      labels: z.array(label).max(1000),
+      trainedOn: count(2 ** 40),
+      test: metricsSummary.nullable(),
+      estimate: metricsSummary.extend({ mode: shortText }).nullable(),
+    })
+    .nullable(),
+});
+
 const serviceSchema = z.strictObject({
   name: serviceName,
+  /** The current version's description and privacy modes: they belong to the version. */
   description,
   version,
   labels: z.array(label).min(1).max(1000),
@@ -92,6 +121,8 @@ const serviceSchema = z.strictObject({
   spec: featureSpecSchema,
   /** The exact width and height a `reduced` image must have (spec.size, or the training images' size when it is 0). */
   inputSize: z.strictObject({ width: side, height: side }).optional(),
+  /** Every kept version, oldest first: sent to admins only. */
+  versions: z.array(versionSchema).max(10_000).optional(),
 });
 
 const msg = <C extends number, F extends Role, S extends z.ZodType>(code: C, from: F, body: S) => ({ code, from, body });
@@ -197,8 +228,15 @@ export const MESSAGES = {
   ),
   trainDone: msg(13, 'server', z.strictObject({ jobId: id, report: z.record(z.string().max(256), z.json()) })),
   publish: msg(14, 'client', z.strictObject({ requestId: id, jobId: id, service: serviceName, description, privacyModes })),
+  /** Makes any kept version current: back or forward (the name stays for compatibility). */
   rollback: msg(15, 'client', z.strictObject({ requestId: id, service: serviceName, version })),
   ok: msg(16, 'server', z.strictObject({ requestId: id, jobId: id.optional() })),
+  /** Pushed to every authenticated connection when a service is published or its current version changes. */
+  serviceChanged: msg(17, 'server', z.strictObject({ service: serviceSchema })),
+  /** Admins: forget a kept upload now. */
+  dropUpload: msg(18, 'client', z.strictObject({ requestId: id, uploadId: id })),
+  /** Pushed to an upload's owner when the server drops it unasked (expired, or the memory cap). */
+  uploadDropped: msg(19, 'server', z.strictObject({ uploadId: id, reason: z.enum(['expired', 'memory']), message: z.string().max(1000) })),
   // 17 to 19: admin versions; 20 to 29: login (docs/protocol.md section 5); 30 to 49: user management and audit
   login: msg(
     20,
@@ -239,6 +277,7 @@ export type ClassifyImage = z.output<typeof imageSchema>;
 export type ServiceInfo = z.output<typeof serviceSchema>;
 export type AuditEntryInfo = z.output<typeof auditEntrySchema>;
 export type UserInfo = z.output<typeof userSummarySchema>;
+export type ServiceVersionInfo = z.output<typeof versionSchema>;
 
 const BY_CODE = new Map<number, MessageType>(Object.entries(MESSAGES).map(([name, m]) => [m.code, name as MessageType]));
 export const messageTypeOf = (code: number): MessageType | undefined => BY_CODE.get(code);

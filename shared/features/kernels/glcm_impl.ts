@@ -152,3 +152,87 @@ export function glcmImpl(images: Float32Array, batch: number, height: number, wi
   }
   return out;
 }
+
+/** C's round (half away from zero), as scikit-image's `_glcm_loop` rounds its offsets. */
+const roundHalfAway = (x: number): number => Math.sign(x) * Math.round(Math.abs(x));
+
+/**
+ * Pixel offsets (rows, columns) of distance `d` at 0, 45, 90 and 135 degrees, as
+ * `graycomatrix` makes them: `round(sin(a) d)`, `round(cos(a) d)`. At 45 degrees and
+ * distance 3 that is (2, 2), not (3, 3).
+ */
+export function glcmOffsets(d: number): [number, number][] {
+  return [0, Math.PI / 4, Math.PI / 2, (3 * Math.PI) / 4].map((a) => [roundHalfAway(Math.sin(a) * d), roundHalfAway(Math.cos(a) * d)]);
+}
+
+/** Number of values of glcmAnglesImpl per image: six properties x distances x four angles. */
+export const glcmAnglesLength = (distances: readonly number[]): number => 6 * distances.length * 4;
+
+/**
+ * The six properties of `graycoprops` (contrast, dissimilarity, homogeneity, ASM, energy,
+ * correlation) of every symmetric, normalised co-occurrence matrix, one per distance and
+ * angle, not averaged (docs/features.md section 7): `batch x 6 x distances x 4`, property
+ * first, then distance (in the given order), then angle. Sums over the integer counts, in
+ * double, as glcmFeaturesImpl.
+ */
+export function glcmAnglesImpl(images: Float32Array, batch: number, height: number, width: number, levels: number, distances: readonly number[]): Float64Array {
+  const D = distances.length;
+  const per = glcmAnglesLength(distances);
+  const out = new Float64Array(batch * per);
+  const pixels = height * width;
+  const ll = levels * levels;
+  const q = new Uint16Array(pixels);
+  const counts = new Int32Array(ll);
+  const offsets = distances.map(glcmOffsets);
+  for (let k = 0; k < batch; k++) {
+    quantise(images, k * pixels, pixels, levels, q);
+    for (let di = 0; di < D; di++) {
+      for (let a = 0; a < 4; a++) {
+        const [dr, dc] = offsets[di]![a]!;
+        const { rows, c0, c1, step } = pairRange(height, width, dr, dc);
+        // dr >= 0 always; rows start at 0
+        counts.fill(0);
+        for (let r = 0; r < rows; r++) {
+          for (let p = r * width + c0, end = r * width + c1; p < end; p++) counts[q[p]! * levels + q[p + step]!]!++;
+        }
+        let total = 0;
+        let squares = 0;
+        let sumD2 = 0;
+        let sumD = 0;
+        let sumW = 0;
+        let sumI = 0;
+        let sumII = 0;
+        let sumIJ = 0;
+        for (let i = 0; i < levels; i++) {
+          for (let j = 0; j < levels; j++) {
+            const s = counts[i * levels + j]! + counts[j * levels + i]!;
+            if (s === 0) continue;
+            const d = i - j;
+            total += s;
+            squares += s * s;
+            sumD2 += s * d * d;
+            sumD += s * Math.abs(d);
+            sumW += s / (1 + d * d);
+            sumI += s * i;
+            sumII += s * i * i;
+            sumIJ += s * i * j;
+          }
+        }
+        const at = (prop: number) => k * per + (prop * D + di) * 4 + a;
+        if (total === 0) {
+          out[at(5)] = 1; // no pairs: every property 0, correlation 1
+          continue;
+        }
+        out[at(0)] = sumD2 / total;
+        out[at(1)] = sumD / total;
+        out[at(2)] = sumW / total;
+        out[at(3)] = squares / (total * total);
+        out[at(4)] = Math.sqrt(squares) / total;
+        const variance = total * sumII - sumI * sumI;
+        const covariance = total * sumIJ - sumI * sumI;
+        out[at(5)] = variance <= 0 ? 1 : covariance / variance;
+      }
+    }
+  }
+  return out;
+}

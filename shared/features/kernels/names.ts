@@ -12,3 +12,21 @@ export interface HogAttrs {
 export interface GlcmAttrs {
   levels: number;
 }
+
+export const LBP = 'MedclassLbp';
+export const GLCM_ANGLES = 'MedclassGlcmAngles';
+export const HISTOGRAM = 'MedclassHistogram';
+export const MOMENTS = 'MedclassMoments';
+
+export interface LbpAttrs {
+  lbp: readonly { method: 'uniform' | 'default'; points: number; radius: number }[];
+}
+
+export interface GlcmAnglesAttrs {
+  levels: number;
+  distances: readonly number[];
+}
+
+export interface HistogramAttrs {
+  bins: number;
+}

@@ -1,6 +1,20 @@
-import { engine, reshape, type NamedAttrMap, type Tensor, type Tensor2D, type Tensor3D, type Tensor4D } from '@tensorflow/tfjs-core';
+import { engine, getKernel, reshape, tensor, type NamedAttrMap, type Tensor, type Tensor2D, type Tensor3D, type Tensor4D } from '@tensorflow/tfjs-core';
 import { MedclassError } from '../../errors.ts';
-import { GLCM, GLCM_FEATURES, HOG, type GlcmAttrs, type HogAttrs } from './names.ts';
+import {
+  GLCM,
+  GLCM_ANGLES,
+  GLCM_FEATURES,
+  HISTOGRAM,
+  HOG,
+  LBP,
+  MOMENTS,
+  type GlcmAnglesAttrs,
+  type GlcmAttrs,
+  type HistogramAttrs,
+  type HogAttrs,
+  type LbpAttrs,
+} from './names.ts';
+import { CPU_ONLY_KERNELS } from './register_cpu.ts';
 
 function asBatch(x: Tensor, op: string): Tensor3D {
   if (x.dtype !== 'float32') throw new MedclassError('invalidSpec', `${op}: images must be float32, got ${x.dtype}`);
@@ -9,11 +23,22 @@ function asBatch(x: Tensor, op: string): Tensor3D {
   return x as Tensor3D;
 }
 
+/** Whether the active backend computes this kernel itself (else a CPU-only kernel runs on read-back images). */
+export const runsOnActiveBackend = (kernel: string): boolean => getKernel(kernel, engine().backendName) !== undefined;
+
 function run<T extends Tensor>(kernel: string, x: Tensor, op: string, attrs: object): T {
   const batch = asBatch(x, op);
-  const out = engine().runKernel(kernel, { x: batch }, attrs as unknown as NamedAttrMap) as T;
-  if (batch !== x) batch.dispose();
-  return out;
+  try {
+    const cpuOnly = CPU_ONLY_KERNELS[kernel];
+    if (cpuOnly && !runsOnActiveBackend(kernel)) {
+      const [b, h, w] = batch.shape;
+      const [shape, values] = cpuOnly(batch.dataSync() as Float32Array, b, h, w, attrs as never);
+      return tensor(values, shape, values instanceof Int32Array ? 'int32' : 'float32') as T;
+    }
+    return engine().runKernel(kernel, { x: batch }, attrs as unknown as NamedAttrMap) as T;
+  } finally {
+    if (batch !== x) batch.dispose();
+  }
 }
 
 /** HOG of each image of a `[batch, height, width]` batch of grey images: `[batch, hogLength]`. */
@@ -24,3 +49,15 @@ export const glcmFeatures = (images: Tensor, attrs: GlcmAttrs): Tensor2D => run(
 
 /** The symmetric, normalised co-occurrence matrices: `[batch, 4 angles, levels, levels]`. */
 export const glcm = (images: Tensor, attrs: GlcmAttrs): Tensor4D => run(GLCM, images, 'glcm', attrs);
+
+/** LBP code counts of each image, one histogram per config, concatenated: int32 `[batch, bins]`. */
+export const lbpCounts = (images: Tensor, attrs: LbpAttrs): Tensor2D => run(LBP, images, 'lbpCounts', attrs);
+
+/** The six GLCM properties per distance and angle: `[batch, 6 x distances x 4]`. */
+export const glcmAngles = (images: Tensor, attrs: GlcmAnglesAttrs): Tensor2D => run(GLCM_ANGLES, images, 'glcmAngles', attrs);
+
+/** Intensity counts in `bins` equal bins over [0, 1]: int32 `[batch, bins]`. */
+export const histogramCounts = (images: Tensor, attrs: HistogramAttrs): Tensor2D => run(HISTOGRAM, images, 'histogramCounts', attrs);
+
+/** Mean, variance, skewness, kurtosis and entropy (bits, of the `bins`-bin histogram): `[batch, 5]`. */
+export const moments = (images: Tensor, attrs: HistogramAttrs): Tensor2D => run(MOMENTS, images, 'moments', attrs);

@@ -29,6 +29,10 @@ interface Modules {
 const loaded: Modules = {};
 const loading = new Map<WasmCodec, Promise<void>>();
 
+/** Which build of a codec is loaded: the real WebAssembly one, or the pure-JavaScript (wasm2js) fallback. */
+export type CodecBuild = 'wasm' | 'js';
+const builds: Partial<Record<WasmCodec, CodecBuild>> = {};
+
 /** A CommonJS factory reached through ESM interop (Node gives `default`, bundlers may nest it). */
 const factoryOf = <F>(m: { default: F }): F => ((m.default as { default?: F }).default ?? m.default) as F;
 
@@ -68,7 +72,19 @@ const moduleOptions = (wasmUrl: string | URL | undefined) => ({
 async function instantiate(codec: WasmCodec): Promise<void> {
   const url = codecOptions.wasmUrl?.[codec];
   const wasm = inNode || url !== undefined; // else the wasm2js build, which needs no file
-  const options = moduleOptions(inNode ? undefined : url);
+  builds[codec] = undefined;
+  try {
+    await instantiateBuild(codec, wasm, moduleOptions(inNode ? undefined : url));
+    builds[codec] = wasm ? 'wasm' : 'js';
+  } catch (e) {
+    if (inNode || !wasm) throw e;
+    // the .wasm file could not be fetched or compiled (offline before it was cached): the slower build still decodes
+    await instantiateBuild(codec, false, moduleOptions(undefined));
+    builds[codec] = 'js';
+  }
+}
+
+async function instantiateBuild(codec: WasmCodec, wasm: boolean, options: ReturnType<typeof moduleOptions>): Promise<void> {
   switch (codec) {
     case 'jpeg2000':
       loaded.jpeg2000 = await factoryOf(
@@ -109,6 +125,9 @@ export function loadDicomCodecs(codecs: readonly WasmCodec[] = WASM_CODECS): Pro
 }
 
 export const codecLoaded = (codec: WasmCodec): boolean => loaded[codec] !== undefined;
+
+/** The build of a loaded codec ('wasm' or the slower 'js' fallback); null when not loaded. */
+export const codecBuild = (codec: WasmCodec): CodecBuild | null => (loaded[codec] ? (builds[codec] ?? null) : null);
 
 function need<K extends WasmCodec>(codec: K): NonNullable<Modules[K]> {
   const m = loaded[codec];

@@ -12,7 +12,8 @@ import { deflateSync } from 'fflate';
 import { MedclassError } from '../../errors.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../limits.ts';
 import { corrupt, parseDicomFile, PIXEL_DATA, readMeta, tagName, TRANSFER_SYNTAXES, type ParsedDicom } from './parse.ts';
-import { nativeFrameBytes, readPixelModule } from './pixels.ts';
+import { nativePixelDataBytes, readPixelModule } from './pixels.ts';
+import { formatBytes, formatCount } from '../../format.ts';
 
 /** X: remove; Z: keep, empty; U: replace each UID consistently. */
 export type DeidAction = 'X' | 'Z' | 'U';
@@ -565,7 +566,7 @@ function writeMeta(meta: DataSet, ctx: Context): Uint8Array {
 /** Parses the whole file; a deflated data set is inflated under a cap taken from its header. */
 function parseWhole(bytes: Uint8Array, limits: DecodeLimits): ParsedDicom {
   if (bytes.length > limits.maxBytes) {
-    throw new MedclassError('imageTooLarge', `file is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}`);
+    throw new MedclassError('imageTooLarge', `file is ${formatBytes(bytes.length)}, more than the limit of ${formatBytes(limits.maxBytes)}`);
   }
   const { transferSyntaxUID } = readMeta(bytes);
   let cap = 0;
@@ -577,9 +578,9 @@ function parseWhole(bytes: Uint8Array, limits: DecodeLimits): ParsedDicom {
       const px = readPixelModule(header.ds);
       const total = px.rows * px.columns * px.numberOfFrames;
       if (total > limits.maxPixels) {
-        throw new MedclassError('imageTooLarge', `DICOM declares ${total} pixels in all, more than the limit of ${limits.maxPixels}`);
+        throw new MedclassError('imageTooLarge', `DICOM declares ${formatCount(total)} pixels in all, more than the limit of ${formatCount(limits.maxPixels)}`);
       }
-      pixelBytes = nativeFrameBytes(px) * px.numberOfFrames;
+      pixelBytes = nativePixelDataBytes(px);
     }
     cap = (pixel?.dataOffset ?? 0) + pixelBytes + 16 * 2 ** 20;
   }

@@ -7,6 +7,7 @@ import type { DataSet, Element } from 'dicom-parser';
 import { MedclassError } from '../../errors.ts';
 import type { GreyImage } from '../grey.ts';
 import type { ImageDecoder } from '../decoder.ts';
+import { checkJpegStructure } from '../jpeg.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../limits.ts';
 import { checkStreamAgainstHeader, j2kHeader, jpegHeader } from './codestream.ts';
 import {
@@ -28,16 +29,19 @@ import {
   isMonochrome,
   monochromeToGrey,
   nativeFrameBytes,
+  nativePixelDataBytes,
   paletteToRgb,
   readPixelModule,
   readVoi,
   rgbToGrey,
   storedValues,
+  unpackBits,
   unpackNative,
   ybrFullToRgb,
   type PixelModule,
 } from './pixels.ts';
 import { decodeRle } from './rle.ts';
+import { formatBytes, formatCount } from '../../format.ts';
 
 /** Header facts for a clinician, read without decoding any pixel. */
 /** The header facts shown to a clinician: the Image Pixel module and what surrounds it. */
@@ -141,8 +145,8 @@ function checkHeader(parsed: ParsedDicom, px: PixelModule, frame: number, limits
   if (total > limits.maxPixels) {
     throw new MedclassError(
       'imageTooLarge',
-      `DICOM declares ${px.numberOfFrames} frame(s) of ${px.columns}x${px.rows} pixels (${total} in all), ` +
-        `more than the limit of ${limits.maxPixels}`,
+      `DICOM declares ${px.numberOfFrames} frame(s) of ${px.columns}x${px.rows} pixels (${formatCount(total)} in all), ` +
+        `more than the limit of ${formatCount(limits.maxPixels)}`,
     );
   }
   if (!Number.isInteger(frame) || frame < 0 || frame >= px.numberOfFrames) {
@@ -161,7 +165,7 @@ export function decodeDicomSync(bytes: Uint8Array, options: DecodeDicomOptions =
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
   const frame = options.frame ?? 0;
   if (bytes.length > limits.maxBytes) {
-    throw new MedclassError('imageTooLarge', `file is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}`);
+    throw new MedclassError('imageTooLarge', `file is ${formatBytes(bytes.length)}, more than the limit of ${formatBytes(limits.maxBytes)}`);
   }
   const { transferSyntaxUID } = readMeta(bytes);
   let parsed: ParsedDicom;
@@ -172,7 +176,7 @@ export function decodeDicomSync(bytes: Uint8Array, options: DecodeDicomOptions =
     px = readPixelModule(header.ds);
     checkHeader(header, px, frame, limits);
     const prefix = header.ds.elements[PIXEL_DATA]!.dataOffset;
-    const cap = prefix + nativeFrameBytes(px) * px.numberOfFrames + 2 ** 20;
+    const cap = prefix + nativePixelDataBytes(px) + 2 ** 20;
     parsed = parseDicomFile(bytes, { headerOnly: false, inflateCap: cap });
   } else {
     parsed = parseDicomFile(bytes, { headerOnly: false, inflateCap: 0 });
@@ -195,7 +199,11 @@ function frameToGrey(parsed: ParsedDicom, px: PixelModule, frame: number, limits
   let raw: ArrayLike<number>;
   let shift = 0;
   let photometricOut = photometric;
-  if (syntax.kind === 'native') {
+  if (bitsAllocated === 1) {
+    if (syntax.kind !== 'native') throw new MedclassError('unsupportedFormat', `DICOM Bits Allocated 1 is read uncompressed only, not as ${syntax.name}`);
+    const data = nativeFrame(ds, element, px, 0, nativePixelDataBytes(px));
+    raw = unpackBits(data, frame, pixels, !syntax.littleEndian && element.vr === 'OW');
+  } else if (syntax.kind === 'native') {
     const data = nativeFrame(ds, element, px, frame);
     if (photometric === 'YBR_FULL_422') {
       if (bitsAllocated !== 8) throw new MedclassError('unsupportedFormat', `DICOM YBR_FULL_422 with ${bitsAllocated} bits allocated is not supported`);
@@ -242,15 +250,18 @@ function frameToGrey(parsed: ParsedDicom, px: PixelModule, frame: number, limits
   throw new MedclassError('unsupportedFormat', `DICOM photometric interpretation ${photometric} is not supported for this transfer syntax`);
 }
 
-/** One frame of native pixel data, after checking the declared length against the file and the header. */
-function nativeFrame(ds: DataSet, element: Element, px: PixelModule, frame: number): Uint8Array {
+/**
+ * One frame of native pixel data (or `bytes` from the frame's start), after checking the
+ * declared length against the file and the header.
+ */
+function nativeFrame(ds: DataSet, element: Element, px: PixelModule, frame: number, bytes = nativeFrameBytes(px)): Uint8Array {
   if (element.hadUndefinedLength || element.encapsulatedPixelData) {
     throw corrupt('DICOM pixel data is encapsulated (fragments), but the transfer syntax is an uncompressed one');
   }
   const present = ds.byteArray.length - element.dataOffset;
   if (element.length > present) throw corrupt(`DICOM pixel data is truncated: ${element.length} bytes declared, ${present} present`);
   const frameBytes = nativeFrameBytes(px);
-  const needed = frameBytes * px.numberOfFrames;
+  const needed = nativePixelDataBytes(px);
   if (element.length < needed) {
     throw corrupt(
       `DICOM pixel data holds ${element.length} bytes, but ${px.numberOfFrames} frame(s) of ${px.columns}x${px.rows} ` +
@@ -258,7 +269,7 @@ function nativeFrame(ds: DataSet, element: Element, px: PixelModule, frame: numb
     );
   }
   const start = element.dataOffset + frame * frameBytes;
-  return ds.byteArray.subarray(start, start + frameBytes) as Uint8Array;
+  return ds.byteArray.subarray(start, start + bytes) as Uint8Array;
 }
 
 const startsFrame = (b: Uint8Array): boolean =>
@@ -359,6 +370,7 @@ function decodeCompressed(kind: string, stream: Uint8Array, px: PixelModule, lim
       return decodeJpegLossless(stream, bitsAllocated > 8 ? 2 : 1);
     }
     case 'jpeg': {
+      checkJpegStructure(stream); // one frame, a bounded number of (progressive) scans
       const header = jpegHeader(stream, 'JPEG');
       checkStreamAgainstHeader(header, 'JPEG', rows, columns, spp);
       if (header.precision > 8) {

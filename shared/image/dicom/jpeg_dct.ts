@@ -8,6 +8,7 @@
  * The inverse DCT is the exact separable one in double precision, then rounded.
  */
 import { MedclassError } from '../../errors.ts';
+import { formatCount } from '../../format.ts';
 
 export interface DctImage {
   width: number;
@@ -203,7 +204,7 @@ export function decodeDct(d: Uint8Array, maxPixels: number): DctImage {
         if (precision !== 8 && precision !== 12) throw corrupt(`${precision}-bit samples (only 8 and 12 are defined for DCT)`);
         if (!width || !height) throw corrupt(`frame of ${width}x${height} pixels (a DNL marker is not supported)`);
         if (width * height > maxPixels) {
-          throw new MedclassError('imageTooLarge', `JPEG frame declares ${width}x${height} pixels, more than the limit of ${maxPixels}`);
+          throw new MedclassError('imageTooLarge', `JPEG frame declares ${width}x${height} pixels, more than the limit of ${formatCount(maxPixels)}`);
         }
         const raw = [];
         let hmax = 1;

@@ -7,6 +7,7 @@ import * as dicomParserModule from 'dicom-parser';
 import type { ByteArrayParser, ByteStream, DataSet, Element } from 'dicom-parser';
 import { Inflate } from 'fflate';
 import { MedclassError } from '../../errors.ts';
+import { countInflate, inflateCounters } from '../inflate.ts';
 
 /** dicom-parser is a UMD bundle: Node's ESM loader exposes it as the default export only. */
 export const dicomParser: typeof dicomParserModule =
@@ -119,12 +120,14 @@ export function readMeta(bytes: Uint8Array): { meta: DataSet; position: number; 
     );
   }
   let meta: DataSet;
+  let transferSyntaxUID: string | undefined;
   try {
     meta = dicomParser.readPart10Header(bytes);
+    // an element cut by the end of the file fails here, not in readPart10Header
+    transferSyntaxUID = meta.string('x00020010')?.replace(/\0/g, '').trim();
   } catch (e) {
     throw corrupt(`DICOM file meta information is unreadable: ${exceptionText(e)}`);
   }
-  const transferSyntaxUID = meta.string('x00020010')?.replace(/\0/g, '').trim();
   if (!transferSyntaxUID) throw corrupt('DICOM file meta information has no Transfer Syntax UID (0002,0010)');
   const position = (meta as DataSet & { position: number }).position;
   return { meta, position, transferSyntaxUID };
@@ -214,7 +217,9 @@ function reachesPixelData(prefix: Uint8Array): boolean {
 export function inflateCapped(input: Uint8Array, cap: number, enough?: (prefix: Uint8Array) => boolean): Uint8Array {
   const chunks: Uint8Array[] = [];
   let total = 0;
+  countInflate(cap);
   const inflater = new Inflate((chunk) => {
+    inflateCounters.bytesOut += chunk.length;
     chunks.push(chunk.slice());
     total += chunk.length;
   });
@@ -233,6 +238,7 @@ export function inflateCapped(input: Uint8Array, cap: number, enough?: (prefix: 
     for (let i = 0; i < input.length; i += STEP) {
       inflater.push(input.subarray(i, i + STEP), i + STEP >= input.length);
       if (total > cap) {
+        inflateCounters.refused++;
         throw new MedclassError(
           'imageTooLarge',
           `DICOM deflated data set inflates to more than ${cap} bytes from ${input.length}: refused as a decompression bomb`,

@@ -87,8 +87,11 @@ export function checkDecodable(px: PixelModule): void {
   if (!PHOTOMETRICS.includes(p)) {
     throw new MedclassError('unsupportedFormat', `DICOM photometric interpretation ${p} is not supported`);
   }
-  if (![8, 16, 32].includes(px.bitsAllocated)) {
-    throw new MedclassError('unsupportedFormat', `DICOM Bits Allocated ${px.bitsAllocated} is not supported (8, 16 or 32)`);
+  if (![1, 8, 16, 32].includes(px.bitsAllocated)) {
+    throw new MedclassError('unsupportedFormat', `DICOM Bits Allocated ${px.bitsAllocated} is not supported (1, 8, 16 or 32)`);
+  }
+  if (px.bitsAllocated === 1 && !isMonochrome(p)) {
+    throw new MedclassError('unsupportedFormat', `DICOM Bits Allocated 1 is read for MONOCHROME1 and MONOCHROME2 only, not ${p}`);
   }
   const expectedSamples = isMonochrome(p) || p === 'PALETTE COLOR' ? 1 : 3;
   if (px.samplesPerPixel !== expectedSamples) {
@@ -103,11 +106,34 @@ export function checkDecodable(px: PixelModule): void {
   if (p === 'YBR_FULL_422' && px.columns % 2 !== 0) throw corrupt(`DICOM YBR_FULL_422 needs an even number of columns, not ${px.columns}`);
 }
 
-/** Bytes of one native (uncompressed) frame. */
+/** Bytes of one native (uncompressed) frame; for 1-bit data, rounded up (frames of packed bits need not start on a byte). */
 export function nativeFrameBytes(px: PixelModule): number {
+  if (px.bitsAllocated === 1) return Math.ceil((px.rows * px.columns * px.samplesPerPixel) / 8);
   const perSample = px.bitsAllocated / 8;
   const samples = px.photometricInterpretation === 'YBR_FULL_422' ? 2 : px.samplesPerPixel;
   return px.rows * px.columns * samples * perSample;
+}
+
+/** Bytes of a native Pixel Data element holding every frame (packed bits run on across 1-bit frames). */
+export function nativePixelDataBytes(px: PixelModule): number {
+  if (px.bitsAllocated === 1) return Math.ceil((px.rows * px.columns * px.samplesPerPixel * px.numberOfFrames) / 8);
+  return nativeFrameBytes(px) * px.numberOfFrames;
+}
+
+/**
+ * One frame of 1-bit pixel data (PS3.5 8.1.1): bits packed eight to a byte, the first pixel
+ * in the least significant bit, frames following each other bit by bit. `swapOw` for OW
+ * data of a big-endian file, whose bytes come swapped in pairs.
+ */
+export function unpackBits(data: Uint8Array, frame: number, count: number, swapOw: boolean): Uint8Array {
+  const out = new Uint8Array(count);
+  const first = frame * count;
+  for (let i = 0; i < count; i++) {
+    const bit = first + i;
+    const byte = swapOw ? (bit >>> 3) ^ 1 : bit >>> 3;
+    out[i] = (data[byte]! >>> (bit & 7)) & 1;
+  }
+  return out;
 }
 
 /**

@@ -1,0 +1,306 @@
+/**
+ * The admin page's state and actions, shared by its parts (client/pages/admin/*): the page's
+ * own connection, the training set read here, the upload the server keeps for further
+ * trainings, the job, publishing, and the hosted services with every kept version.
+ */
+import { duplicateWarnings, type DuplicateReport } from '../../shared/classify/dataset.ts';
+import type { MedclassClient, PushEvent, TrainClassifier } from '../../shared/client/client.ts';
+import { errorMessage } from '../../shared/errors.ts';
+import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
+import { DEFAULT_SPEC, type FeatureSpec } from '../../shared/features/spec.ts';
+import { PRIVACY_MODES, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+import { SPEC_CHOICES } from '../features/spec_choices.ts';
+import { auth } from '../lib/session.svelte.ts';
+import { connectAdmin } from './connection.ts';
+import { checkDuplicates, readFolder, readZip, zipDataset, type LocalDataset } from './dataset.ts';
+import { mixedSizes } from './image_sizes.ts';
+import { asReport, type TrainReport } from './report.ts';
+
+export interface Note {
+  ok: boolean;
+  text: string;
+}
+
+export interface JobState {
+  jobId: string | null;
+  phase: string;
+  done: number;
+  total: number;
+  report: TrainReport | null;
+  error: string | null;
+}
+
+export class AdminPage {
+  // --- connection
+  client = $state.raw<MedclassClient | null>(null);
+  connectError = $state<string | null>(null);
+  services = $state.raw<ServiceInfo[]>([]);
+
+  // --- training set
+  dataset = $state.raw<LocalDataset | null>(null);
+  reading = $state<string | null>(null);
+  datasetError = $state<string | null>(null);
+  duplicates = $state.raw<{ report: DuplicateReport; undecodable: string[]; sizes: { width: number; height: number }[] } | null>(null);
+  private thumbs: Record<string, string> = {};
+
+  // --- the upload the server keeps
+  uploadId = $state<string | null>(null);
+  /** The training set the kept upload holds, by name. */
+  uploadedName = $state<string | null>(null);
+  uploading = $state<{ sent: number; total: number } | null>(null);
+  uploadNote = $state<Note | null>(null);
+
+  // --- features and classifier
+  params = $state({ ...DEFAULT_SPEC, size: 0 as number, features: [...DEFAULT_SPEC.features] });
+  kind = $state<'svm' | 'knn'>('svm');
+  kernel = $state<'rbf' | 'linear'>('rbf');
+  C = $state(1);
+  gammaMode = $state<'scale' | 'auto' | 'value'>('scale');
+  gammaValue = $state(0.01);
+  balanced = $state(false);
+  k = $state(5);
+  metric = $state<'euclidean' | 'cosine'>('euclidean');
+  weights = $state<'uniform' | 'distance'>('uniform');
+
+  // --- training and publishing
+  job = $state<JobState | null>(null);
+  serviceName = $state('');
+  description = $state('');
+  modes = $state<PrivacyMode[]>([...PRIVACY_MODES]);
+  publishing = $state(false);
+  /** The job last published: Publish waits for a new training. */
+  publishedJob = $state<string | null>(null);
+  publishNote = $state<Note | null>(null);
+  serviceNote = $state<Note | null>(null);
+  /** The service whose version is being changed. */
+  switching = $state<string | null>(null);
+
+  readonly spec = $derived.by((): FeatureSpec | string => {
+    try {
+      return parseFeatureSpec($state.snapshot(this.params));
+    } catch (e) {
+      return errorMessage(e);
+    }
+  });
+
+  readonly classifier = $derived.by((): TrainClassifier => {
+    if (this.kind === 'knn') return { kind: 'knn', k: this.k, metric: this.metric, weights: this.weights };
+    const gamma = this.kernel === 'linear' ? undefined : this.gammaMode === 'value' ? this.gammaValue : this.gammaMode;
+    return { kind: 'svm', kernel: this.kernel, C: this.C, ...(gamma === undefined ? {} : { gamma }), classWeight: this.balanced ? 'balanced' : null, probability: true };
+  });
+
+  readonly dupLines = $derived(this.duplicates ? duplicateWarnings(this.duplicates.report, 5) : []);
+  /** Images of several sizes while the spec keeps each image's size: the server would refuse to train. */
+  readonly mixed = $derived(this.duplicates && this.params.size === 0 ? mixedSizes(this.duplicates.sizes, SPEC_CHOICES.size) : null);
+  readonly training = $derived(this.job !== null && !this.job.report && !this.job.error);
+
+  /** Why Upload cannot be pressed now, in words; null when it can. */
+  readonly uploadBlocked = $derived.by((): string | null => {
+    if (!this.client) return 'Not connected to the server.';
+    if (!this.dataset) return 'Choose a training set first.';
+    if (!this.duplicates) return 'Checking the images first…';
+    if (this.uploading) return 'Uploading…';
+    if (this.uploadId && this.uploadedName === this.dataset.name) return 'The server keeps this set for further trainings; drop it to upload again.';
+    return null;
+  });
+
+  /** Why Train cannot be pressed now, in words; null when it can. */
+  readonly trainBlocked = $derived.by((): string | null => {
+    if (!this.client) return 'Not connected to the server.';
+    if (this.training) return 'Training is running.';
+    if (!this.uploadId) return 'Upload a training set first.';
+    if (typeof this.spec === 'string') return `Fix the features first: ${this.spec}`;
+    if (this.mixed && this.uploadedName === this.dataset?.name) return 'The images have different sizes: choose a size to resize them to (above).';
+    return null;
+  });
+
+  /** Why Publish cannot be pressed now, in words; null when it can. */
+  readonly publishBlocked = $derived.by((): string | null => {
+    if (!this.client) return 'Not connected to the server.';
+    if (this.publishing) return 'Publishing…';
+    if (this.job?.jobId && this.publishedJob === this.job.jobId) return 'This training is published. Train again to publish another version.';
+    if (!this.serviceName) return 'Give the service a name.';
+    if (!this.modes.length) return 'Choose at least one privacy mode.';
+    return null;
+  });
+
+  // --- connection
+
+  async connect(): Promise<void> {
+    const token = auth.session?.token;
+    if (!token || auth.session?.role !== 'admin') return;
+    this.connectError = null;
+    try {
+      const c = await connectAdmin(token);
+      this.client = c.client;
+      c.client.onPush((e) => this.pushed(e));
+      void c.closed.then(() => {
+        if (this.client === c.client) {
+          this.client = null;
+          this.connectError = 'The connection closed.';
+          // an upload belongs to the server, not the connection, but the page no longer knows it is there
+          this.uploadId = null;
+          this.uploadedName = null;
+        }
+      });
+      await this.refreshServices();
+    } catch (e) {
+      this.connectError = errorMessage(e);
+    }
+  }
+
+  close(): void {
+    this.client?.close();
+    for (const url of Object.values(this.thumbs)) URL.revokeObjectURL(url);
+  }
+
+  async refreshServices(): Promise<void> {
+    if (this.client) this.services = await this.client.listServices();
+  }
+
+  private pushed(e: PushEvent): void {
+    if (e.type === 'serviceChanged') {
+      const fresh = e.service;
+      this.services = this.services.some((s) => s.name === fresh.name)
+        ? this.services.map((s) => (s.name === fresh.name ? fresh : s))
+        : [...this.services, fresh].sort((a, b) => a.name.localeCompare(b.name));
+    } else if (e.uploadId === this.uploadId) {
+      this.uploadId = null;
+      this.uploadedName = null;
+      this.uploadNote = { ok: false, text: e.message };
+    }
+  }
+
+  // --- training set
+
+  async take(kind: 'folder' | 'zip', files: FileList | null): Promise<void> {
+    if (!files?.length) return;
+    this.datasetError = null;
+    this.duplicates = null;
+    this.dataset = null;
+    for (const url of Object.values(this.thumbs)) URL.revokeObjectURL(url);
+    this.thumbs = {};
+    try {
+      this.reading = 'Reading files…';
+      const d = kind === 'zip' ? await readZip(files[0]!) : await readFolder(files);
+      if (!d.images.length) throw new Error('no images found: expected <label>/<file> or <split>/<label>/<file>');
+      this.dataset = d;
+      this.duplicates = await checkDuplicates(d, (done, total) => (this.reading = `Checking the images… ${done} / ${total}`));
+    } catch (e) {
+      this.datasetError = errorMessage(e);
+    } finally {
+      this.reading = null;
+    }
+  }
+
+  thumbnail(name: string): string | undefined {
+    const known = this.thumbs[name];
+    if (known) return known;
+    const image = this.dataset?.images.find((i) => i.path === name || name.endsWith(`/${i.path}`) || i.path.endsWith(`/${name}`));
+    if (!image) return undefined;
+    const type = /\.png$/i.test(image.path) ? 'image/png' : /\.jpe?g$/i.test(image.path) ? 'image/jpeg' : '';
+    if (!type) return undefined;
+    const url = URL.createObjectURL(new Blob([image.bytes as Uint8Array<ArrayBuffer>], { type }));
+    this.thumbs[name] = url;
+    return url;
+  }
+
+  // --- upload
+
+  async upload(): Promise<void> {
+    const { client, dataset } = this;
+    if (!client || !dataset || this.uploadBlocked) return;
+    this.uploadNote = null;
+    try {
+      const zip = zipDataset(dataset);
+      this.uploading = { sent: 0, total: zip.length };
+      // the server keeps one upload per admin: this one replaces the last
+      this.uploadId = await client.uploadDataset(zip, {
+        name: `${dataset.name}.zip`.slice(0, 256),
+        files: dataset.images.length,
+        chunkBytes: 256 * 1024,
+        onProgress: (sent, total) => (this.uploading = { sent, total }),
+      });
+      this.uploadedName = dataset.name;
+    } catch (e) {
+      this.uploadNote = { ok: false, text: errorMessage(e) };
+    } finally {
+      this.uploading = null;
+    }
+  }
+
+  async dropUpload(): Promise<void> {
+    const { client, uploadId } = this;
+    if (!client || !uploadId) return;
+    try {
+      await client.dropUpload(uploadId);
+      this.uploadNote = { ok: true, text: `The server dropped ${this.uploadedName ?? 'the training set'}.` };
+    } catch (e) {
+      // gone already (expired): the page forgets it all the same
+      this.uploadNote = { ok: false, text: errorMessage(e) };
+    }
+    this.uploadId = null;
+    this.uploadedName = null;
+  }
+
+  // --- training
+
+  async train(): Promise<void> {
+    const { client, uploadId, spec } = this;
+    if (!client || !uploadId || typeof spec === 'string' || this.trainBlocked) return;
+    // a new training: the last one's status lines go
+    this.publishNote = null;
+    this.serviceNote = null;
+    this.job = { jobId: null, phase: 'starting', done: 0, total: 0, report: null, error: null };
+    try {
+      const result = await client.train(uploadId, spec, this.classifier, {
+        onStarted: (jobId) => this.job && (this.job.jobId = jobId),
+        onProgress: (phase, done, total) => this.job && Object.assign(this.job, { phase, done, total }),
+      });
+      this.publishNote = null;
+      this.job = { jobId: result.jobId, phase: 'done', done: 1, total: 1, report: asReport(result.report), error: null };
+      if (!this.serviceName) this.serviceName = (this.uploadedName ?? this.dataset?.name ?? '').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
+    } catch (e) {
+      this.job = { ...(this.job ?? { jobId: null, phase: 'failed', done: 0, total: 0, report: null }), error: errorMessage(e) };
+    }
+  }
+
+  // --- publish, and versions
+
+  async publish(): Promise<void> {
+    const { client, job } = this;
+    if (!client || !job?.jobId || !job.report || this.publishBlocked) return;
+    this.publishing = true;
+    this.publishNote = null;
+    const name = this.serviceName;
+    try {
+      await client.publish(job.jobId, name, { description: this.description, privacyModes: PRIVACY_MODES.filter((m) => this.modes.includes(m)) });
+      this.publishedJob = job.jobId;
+      await this.refreshServices();
+      const v = this.services.find((s) => s.name === name)?.version;
+      this.publishNote = { ok: true, text: `Published ${name}${v ? ` as version ${v}` : ''}.` };
+    } catch (err) {
+      this.publishNote = { ok: false, text: errorMessage(err) };
+    } finally {
+      this.publishing = false;
+    }
+  }
+
+  /** Makes a kept version current: back or forward. */
+  async makeCurrent(service: string, version: number): Promise<void> {
+    const { client } = this;
+    if (!client) return;
+    const from = this.services.find((s) => s.name === service)?.version;
+    this.serviceNote = null;
+    this.switching = service;
+    try {
+      await client.makeCurrent(service, version);
+      await this.refreshServices();
+      this.serviceNote = { ok: true, text: `${service} now serves version ${version}${from ? ` (it was ${from})` : ''}.` };
+    } catch (err) {
+      this.serviceNote = { ok: false, text: errorMessage(err) };
+    } finally {
+      this.switching = null;
+    }
+  }
+}
