@@ -18,16 +18,6 @@ async function withAccounts<T>(data: string, action: string, detail: Record<stri
   }
 }
 
-/** The data folder's store, its modes set (0700, 0600), or a one-line refusal saying why not. */
-export function openStore(dataDir: string): ReturnType<typeof openDataStore>['store'] {
-  try {
-    return openDataStore(dataDir).store;
-  } catch (e) {
-    if (e instanceof DataFolderError) throw new CliError(e.message);
-    throw e;
-  }
-}
-
 const role = (r: string): Role => {
   if (r !== 'admin' && r !== 'clinician') throw new CliError(`the role is admin or clinician, not ${r}`);
   return r;
@@ -72,4 +62,14 @@ export async function userCommand(verb: string, username: string, o: { data: str
       throw new CliError(`unknown user command ${verb}: disable, enable, role, password or list`);
   }
   process.stdout.write(`${verb}: ${username} done; a running server ends their sessions within seconds\n`);
+}
+
+/** The data folder's store, its modes set (0700, 0600), or a one-line refusal saying why not. */
+export function openStore(dataDir: string): ReturnType<typeof openDataStore>['store'] {
+  try {
+    return openDataStore(dataDir).store;
+  } catch (e) {
+    if (e instanceof DataFolderError) throw new CliError(e.message);
+    throw e;
+  }
 }

@@ -162,12 +162,13 @@ describe('SqliteStore', () => {
     store = new SqliteStore(file);
     const db = new Database(file, { readonly: true });
     try {
-      expect(db.pragma('user_version', { simple: true })).toBe(2);
+      // 2: versions carry their description and modes; 3: users.disabled
+      expect(db.pragma('user_version', { simple: true })).toBe(3);
       expect(db.prepare('SELECT count(*) AS n FROM audit').get()).toEqual({ n: 2 });
     } finally {
       db.close();
     }
-    expect(store.findUser('admin')).toMatchObject({ id: 1, role: 'admin', passwordHash: 'hash-a', createdAt: 't0' });
+    expect(store.findUser('admin')).toMatchObject({ id: 1, role: 'admin', passwordHash: 'hash-a', createdAt: 't0', disabled: false });
     expect(store.findUser('nurse')).toMatchObject({ id: 2, role: 'clinician', passwordHash: 'hash-n' });
     expect(store.findToken('tok')).toEqual({ userId: 2, expiresAt: 99999999999999 });
     expect(store.findService('demo')).toMatchObject({ currentVersion: 1, description: 'the demo, described', privacyModes: ['original', 'reduced', 'features'] });
