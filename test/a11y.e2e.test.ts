@@ -96,6 +96,18 @@ describe('accessibility (axe-core) and keyboard use', () => {
     }
   }, 180_000);
 
+  it('the classify page has no violations with a DICOM file under review and a failed image', async () => {
+    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    await logIn(page, CLINICIAN, '/classify');
+    await page.locator('[data-testid="connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
+    await page.getByTestId('files-input').setInputFiles(join(dataset('dicom'), 'CT_small.dcm'));
+    await page.getByTestId('files-input').setInputFiles({ name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) });
+    await page.getByTestId('dicom-review').waitFor({ timeout: 30_000 });
+    await page.getByTestId('failure-summary').waitFor({ timeout: 30_000 });
+    expect(await violations(page)).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+
   it('logs in with the keyboard alone', async () => {
     const page = await browser.newPage();
     await page.goto(`${app.url}/login`);

@@ -142,6 +142,11 @@ describe('admin page', () => {
     await expect.poll(() => listed.getByTestId('service-version').textContent(), { timeout: 20_000 }).toBe('version 2');
     expect(await listed.getByTestId('service-description-shown').textContent()).toBe('BreastMNIST KNN, features only');
 
+    // a reload of the page still knows the set the server keeps, and can train on it
+    await page.reload();
+    await page.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('kept-upload').textContent()).toContain('breast is on the server');
+    expect(await page.getByTestId('train').isEnabled()).toBe(true);
     // the admin drops the kept set: Train then says why it is greyed
     await page.getByTestId('drop-upload').click();
     await page.getByTestId('kept-upload').waitFor({ state: 'detached' });

@@ -187,4 +187,26 @@ describe('the clinician walk (issue 9)', () => {
     expect(shown.top).toBeLessThan(800);
     await page.setViewportSize({ width: 1280, height: 900 });
   });
+
+  it('shows a system notification for a failure while the tab is hidden, without the file name', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, serviceWorkers: 'allow' });
+    await context.grantPermissions(['notifications'], { origin: app.url });
+    const p = await context.newPage();
+    await logIn(p, CLINICIAN, '/classify');
+    await p.locator('[data-testid="connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
+    await p.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    // headless Chromium never hides a tab (not even behind another): the page is told it is hidden
+    await p.evaluate(() => Object.defineProperty(document, 'visibilityState', { get: () => 'hidden', configurable: true }));
+    await p.getByTestId('files-input').setInputFiles(join(files, 'empty.png'));
+    const shown = () =>
+      p.evaluate(async () => {
+        const registration = await navigator.serviceWorker.getRegistration();
+        const list = (await registration?.getNotifications({ tag: 'medclass-failures' })) ?? [];
+        return list.map((n) => `${n.title}: ${n.body}`);
+      });
+    await expect.poll(shown, { timeout: 30_000 }).toEqual(['MedClass: An image could not be classified.']);
+    await context.close();
+  });
 });

@@ -78,6 +78,29 @@ describe('the installable app offline', () => {
     await page.locator('[data-testid="connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
   });
 
+  it('decodes a compressed DICOM offline with the precached WebAssembly codec, not the slower JavaScript build', async () => {
+    const cached = await page.evaluate(async () => {
+      const names = await caches.keys();
+      return (await Promise.all(names.map(async (n) => (await (await caches.open(n)).keys()).map((r) => new URL(r.url).pathname)))).flat();
+    });
+    for (const codec of ['openjpegwasm_decode', 'charlswasm_decode', 'libjpegturbowasm_decode']) {
+      expect(cached.some((u) => u.startsWith(`/assets/${codec}-`) && u.endsWith('.wasm')), codec).toBe(true);
+    }
+    await context.setOffline(true);
+    try {
+      // a fresh page: nothing of the codecs in memory, the network gone
+      const offline = await context.newPage();
+      await offline.goto(`${app.url}/preview`);
+      await expect(offline.evaluate(() => fetch('/api/health').then(() => 'reached', () => 'offline'))).resolves.toBe('offline');
+      await offline.getByTestId('file-input').setInputFiles(join(dataset('dicom'), 'JPEG2000.dcm'));
+      await offline.waitForFunction(() => JSON.parse(document.querySelector('[data-testid="feature-json"]')?.textContent ?? '{}').file === 'JPEG2000.dcm', null, { timeout: 60_000 });
+      await expect(offline.getByTestId('dicom-codec').getAttribute('data-build')).resolves.toBe('wasm');
+      await offline.close();
+    } finally {
+      await context.setOffline(false);
+    }
+  }, 90_000);
+
   it('loads from the service worker when offline, and the preview computes features of a dropped image', async () => {
     await context.setOffline(true);
     await page.reload();
@@ -97,17 +120,6 @@ describe('the installable app offline', () => {
     const features = JSON.parse((await shown.jsonValue())!) as Record<string, unknown>;
     expect(features['hog']).toBeInstanceOf(Array);
     expect(typeof features['glcmContrast']).toBe('number');
-    // compressed DICOM offline too, with the precached WebAssembly codec (not the slower JavaScript build)
-    const cached = await page.evaluate(async () => {
-      const names = await caches.keys();
-      return (await Promise.all(names.map(async (n) => (await (await caches.open(n)).keys()).map((r) => new URL(r.url).pathname)))).flat();
-    });
-    for (const codec of ['openjpegwasm_decode', 'charlswasm_decode', 'libjpegturbowasm_decode']) {
-      expect(cached.some((u) => u.startsWith(`/assets/${codec}-`) && u.endsWith('.wasm')), codec).toBe(true);
-    }
-    await page.getByTestId('file-input').setInputFiles(join(dataset('dicom'), 'JPEG2000.dcm'));
-    await page.waitForFunction(() => JSON.parse(document.querySelector('[data-testid="feature-json"]')?.textContent ?? '{}').file === 'JPEG2000.dcm', null, { timeout: 60_000 });
-    await expect(page.getByTestId('dicom-codec').getAttribute('data-build')).resolves.toBe('wasm');
   });
 
   it('queues a classification made offline, keeps it sealed across a reload, and sends it when back online', async () => {

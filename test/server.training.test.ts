@@ -106,13 +106,13 @@ describe('the demo service', () => {
     const demo = services.find((s) => s.name === 'demo');
     expect(demo).toMatchObject({
       version: 1,
-      labels: ['0', '1'],
-      description: 'Breast ultrasound (BreastMNIST): malignant (0) vs normal or benign (1)',
+      labels: ['malignant', 'normal-or-benign'],
+      description: 'Breast ultrasound (BreastMNIST): malignant or normal-or-benign',
       privacyModes: ['original', 'reduced', 'features'],
       spec: { size: 64, levels: 32 },
     });
     const results = await client.classify('demo', TEST_IMAGES.slice(8, 12).map(original));
-    for (const r of results) expect(r).toMatchObject({ ok: true, modelVersion: 1, label: expect.stringMatching(/^[01]$/) });
+    for (const r of results) expect(r).toMatchObject({ ok: true, modelVersion: 1, label: expect.stringMatching(/^(malignant|normal-or-benign)$/) });
     client.close();
   });
 });
@@ -211,11 +211,11 @@ describe('training over the channel', () => {
     expect(again.report).toMatchObject({ dataset: { images: 546 }, params: { chosen: { k: 3 } } });
     // v2 takes features only (v1 took originals and reduced images)
     await client.publish(knn, 'breast', { description: 'KNN', privacyModes: ['features'] });
-    await expect.poll(() => pushed.length).toBe(1);
+    await expect.poll(() => pushed.length, { timeout: 20_000 }).toBe(1);
     expect(pushed[0]).toMatchObject({ type: 'serviceChanged', service: { name: 'breast', version: 2, description: 'KNN', privacyModes: ['features'] } });
     expect(pushed[0]!.type === 'serviceChanged' && pushed[0]!.service.versions).toBeUndefined();
     // admins get every kept version with its summary
-    await expect.poll(() => adminPushed.length).toBe(1);
+    await expect.poll(() => adminPushed.length, { timeout: 20_000 }).toBe(1);
     const versions = (await client.listServices()).find((s) => s.name === 'breast')!.versions!;
     expect(versions.map((v) => [v.version, v.description, v.privacyModes, v.createdBy])).toEqual([
       [1, 'BreastMNIST, trained over the channel', ['original', 'reduced'], 'admin'],
@@ -230,13 +230,16 @@ describe('training over the channel', () => {
     await expect(clinician.classify('breast', image)).rejects.toMatchObject({ code: 'modeNotAllowed' });
     // back to v1: its own modes and description again
     await client.makeCurrent('breast', 1);
-    await expect.poll(() => pushed.length).toBe(2);
+    await expect.poll(() => pushed.length, { timeout: 20_000 }).toBe(2);
     expect(pushed[1]).toMatchObject({ service: { name: 'breast', version: 1, description: 'BreastMNIST, trained over the channel', privacyModes: ['original', 'reduced'] } });
     const [r] = await clinician.classify('breast', image);
     expect(r).toMatchObject({ ok: true, modelVersion: 1, label: predicted.get(TEST_IMAGES[0]!) });
+    // `medclass services` shows the current version's description and modes too
+    const { stdout: listed } = await medclass(['services', '--server', server.url, '--pin', server.pin, '--user', 'nurse', '--password-env', 'NURSE_PW'], { NURSE_PW: CLINICIAN_PASSWORD });
+    expect(listed).toContain('breast v1: BreastMNIST, trained over the channel\n  labels 0, 1; accepts original, reduced;');
     // and forward to v2: originals refused again
     await client.makeCurrent('breast', 2);
-    await expect.poll(() => pushed.length).toBe(3);
+    await expect.poll(() => pushed.length, { timeout: 20_000 }).toBe(3);
     await expect(clinician.classify('breast', image)).rejects.toMatchObject({ code: 'modeNotAllowed' });
     // the job stays publishable for a while: again, as its own service
     await client.publish(jobId, 'breast-copy', { privacyModes: ['features'] });
@@ -301,6 +304,8 @@ describe('refusals', () => {
       message: expect.stringMatching(/only one class \('benign'\)/),
     });
     expect(started).toMatch(/^job-/);
+    // the failed job leaves the upload kept: trained again, it fails for the same reason, not for a missing upload
+    await expect(client.train(one, { ...SPEC, features: [...SPEC.features] }, { kind: 'knn' })).rejects.toMatchObject({ code: 'invalidDataset' });
     await expect(client.train('nosuchupload', { ...SPEC, features: [...SPEC.features] }, { kind: 'svm' })).rejects.toMatchObject({ code: 'notFound' });
     await expect(client.publish('job-nosuchjob', 'x', { privacyModes: ['features'] })).rejects.toMatchObject({ code: 'notFound' });
     client.close();

@@ -30,6 +30,18 @@ export interface JobState {
   error: string | null;
 }
 
+/** The kept upload's id and name survive a reload of this tab: the server keeps it for its owner, not for one connection. */
+const KEPT_KEY = 'medclass.keptUpload';
+
+function readKept(): { uploadId: string; name: string } | null {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(KEPT_KEY) ?? 'null') as { uploadId?: unknown; name?: unknown } | null;
+    return v && typeof v.uploadId === 'string' && typeof v.name === 'string' ? { uploadId: v.uploadId, name: v.name } : null;
+  } catch {
+    return null;
+  }
+}
+
 export class AdminPage {
   // --- connection
   client = $state.raw<MedclassClient | null>(null);
@@ -44,9 +56,9 @@ export class AdminPage {
   private thumbs: Record<string, string> = {};
 
   // --- the upload the server keeps
-  uploadId = $state<string | null>(null);
+  uploadId = $state<string | null>(readKept()?.uploadId ?? null);
   /** The training set the kept upload holds, by name. */
-  uploadedName = $state<string | null>(null);
+  uploadedName = $state<string | null>(readKept()?.name ?? null);
   uploading = $state<{ sent: number; total: number } | null>(null);
   uploadNote = $state<Note | null>(null);
 
@@ -138,9 +150,6 @@ export class AdminPage {
         if (this.client === c.client) {
           this.client = null;
           this.connectError = 'The connection closed.';
-          // an upload belongs to the server, not the connection, but the page no longer knows it is there
-          this.uploadId = null;
-          this.uploadedName = null;
         }
       });
       await this.refreshServices();
@@ -165,10 +174,21 @@ export class AdminPage {
         ? this.services.map((s) => (s.name === fresh.name ? fresh : s))
         : [...this.services, fresh].sort((a, b) => a.name.localeCompare(b.name));
     } else if (e.uploadId === this.uploadId) {
-      this.uploadId = null;
-      this.uploadedName = null;
+      this.forgetUpload();
       this.uploadNote = { ok: false, text: e.message };
     }
+  }
+
+  private keepUpload(uploadId: string, name: string): void {
+    this.uploadId = uploadId;
+    this.uploadedName = name;
+    sessionStorage.setItem(KEPT_KEY, JSON.stringify({ uploadId, name }));
+  }
+
+  private forgetUpload(): void {
+    this.uploadId = null;
+    this.uploadedName = null;
+    sessionStorage.removeItem(KEPT_KEY);
   }
 
   // --- training set
@@ -215,13 +235,13 @@ export class AdminPage {
       const zip = zipDataset(dataset);
       this.uploading = { sent: 0, total: zip.length };
       // the server keeps one upload per admin: this one replaces the last
-      this.uploadId = await client.uploadDataset(zip, {
+      const uploadId = await client.uploadDataset(zip, {
         name: `${dataset.name}.zip`.slice(0, 256),
         files: dataset.images.length,
         chunkBytes: 256 * 1024,
         onProgress: (sent, total) => (this.uploading = { sent, total }),
       });
-      this.uploadedName = dataset.name;
+      this.keepUpload(uploadId, dataset.name);
     } catch (e) {
       this.uploadNote = { ok: false, text: errorMessage(e) };
     } finally {
@@ -239,8 +259,7 @@ export class AdminPage {
       // gone already (expired): the page forgets it all the same
       this.uploadNote = { ok: false, text: errorMessage(e) };
     }
-    this.uploadId = null;
-    this.uploadedName = null;
+    this.forgetUpload();
   }
 
   // --- training
@@ -262,6 +281,8 @@ export class AdminPage {
       if (!this.serviceName) this.serviceName = (this.uploadedName ?? this.dataset?.name ?? '').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
     } catch (e) {
       this.job = { ...(this.job ?? { jobId: null, phase: 'failed', done: 0, total: 0, report: null }), error: errorMessage(e) };
+      // the server no longer has it (expired, replaced from another tab): the page forgets it too
+      if ((e as { code?: unknown }).code === 'notFound' && this.uploadId === uploadId) this.forgetUpload();
     }
   }
 

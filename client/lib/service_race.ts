@@ -49,6 +49,6 @@ export function notRedoneMessage(
     case 'noFile':
       return `${change} while this image was waiting, so it was not classified: it had been prepared for the old version. Choose the file again to classify it with version ${now?.version ?? 'the new version'}.`;
     case 'again':
-      return `${change} twice while this image was on its way, so it was not classified. Choose the file again to retry.`;
+      return `${change} twice while this image was on its way, so it was not classified. Try again to send it to version ${now?.version ?? 'now current'}.`;
   }
 }

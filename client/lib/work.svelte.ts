@@ -75,6 +75,8 @@ export interface LogItem {
   error: string | null;
   /** Whether the image reached the server (a failure before that sent nothing). */
   delivered: boolean;
+  /** A failed job this page can send again from its file (it raced a change of its service). */
+  retryable?: boolean;
 }
 
 /** Steps of a job, for its progress bar. */
@@ -346,8 +348,11 @@ class Workbench {
     const it = () => this.item(id);
     const fail = async (why: Parameters<typeof notRedoneMessage>[0], now: ServiceInfo | null) => {
       await remove('queue', id).catch(() => {});
-      this.end(id);
-      Object.assign(it() ?? {}, { state: 'failed', error: notRedoneMessage(why, job, now) });
+      this.jobs.delete(id);
+      // the file stays for a retry where one can go without asking for more than the user chose
+      const retryable = why === 'again' && this.files.has(id);
+      if (!retryable) this.files.delete(id);
+      Object.assign(it() ?? {}, { state: 'failed', error: notRedoneMessage(why, job, now), retryable });
       return true;
     };
     // the push may not have come yet: ask
@@ -375,8 +380,21 @@ class Workbench {
     return true;
   }
 
+  /** Sends a failed job's file again, prepared for the service as it is now (see `retryable`). */
+  async retry(id: string): Promise<void> {
+    const item = this.item(id);
+    const file = this.files.get(id);
+    const service = item && channel.service(item.service);
+    if (!item?.retryable || !file || !service) return;
+    const mode = redoMode(item.mode, service);
+    if (!mode) return;
+    this.dismiss(id);
+    await this.add([file], service, mode);
+  }
+
   /** Forgets a failed job shown in the log. */
   dismiss(id: string): void {
+    this.files.delete(id);
     this.items = this.items.filter((i) => i.id !== id || i.state !== 'failed');
   }
 
