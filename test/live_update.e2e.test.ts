@@ -9,10 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectWebSocket } from '../server/client/ws_transport.ts';
-import { login } from './channel_login.ts';
+import { loggedInClient } from './channel_login.ts';
 import { MedclassClient } from '../shared/client/client.ts';
-import { parsePin } from '../shared/protocol/identity.ts';
 import { launchChromium } from './browser.ts';
 import { ADMIN, CLINICIAN, medclass, SERVICE, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
@@ -34,9 +32,7 @@ beforeAll(async () => {
   app.server.store.publish({ service: SERVICE, description: V2_DESCRIPTION, privacyModes: ['reduced', 'features'], model: readFileSync(model, 'utf8'), createdBy: 'test' });
   // version 1 is served when the page opens
   app.server.store.makeCurrent(SERVICE, 1, 'test');
-  const { token } = await login({ url: app.url, pin: app.server.pin }, ADMIN.username, ADMIN.password);
-  admin = await MedclassClient.connect(await connectWebSocket(app.url), await parsePin(app.server.pin));
-  await admin.resume(token);
+  admin = await loggedInClient({ url: app.url, pin: app.server.pin }, ADMIN.username, ADMIN.password);
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
 }, 180_000);

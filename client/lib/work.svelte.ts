@@ -352,7 +352,9 @@ class Workbench {
       // the file stays for a retry where one can go without asking for more than the user chose
       const retryable = why === 'again' && this.files.has(id);
       if (!retryable) this.files.delete(id);
-      Object.assign(it() ?? {}, { state: 'failed', error: notRedoneMessage(why, job, now), retryable });
+      // it reached the server, which answered for another version
+      this.fail(id, notRedoneMessage(why, job, now), true);
+      Object.assign(it() ?? {}, { retryable });
       return true;
     };
     // the push may not have come yet: ask
@@ -375,7 +377,8 @@ class Workbench {
     } catch (e) {
       await remove('queue', id).catch(() => {});
       this.end(id);
-      Object.assign(it() ?? {}, { state: 'failed', error: errorText(e) });
+      // the first try reached the server (and raced the change): "nothing sent" would be wrong
+      this.fail(id, errorText(e), true);
     }
     return true;
   }
