@@ -11,16 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { encode as encodeJpeg } from 'jpeg-js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readZipBytes, zipDataset } from '../client/admin/dataset.ts';
-import { connectWebSocket } from '../server/client/ws_transport.ts';
-import { login } from './channel_login.ts';
+import { loggedInClient } from './channel_login.ts';
 import { createMedclassServer, type MedclassServer } from '../server/server.ts';
 import { MedclassClient } from '../shared/client/client.ts';
 import { dicomParser } from '../shared/image/dicom/parse.ts';
-import { parsePin } from '../shared/protocol/identity.ts';
+import { decodeImage } from '../shared/image/index.ts';
 import { containsText } from './dicom_helpers.ts';
+import { concat, pngChunk } from './hostile_files.ts';
 import { dataset } from './golden.ts';
 
 const PASSWORD = 'an admin password for the privacy test';
@@ -57,8 +58,30 @@ const mr = read(join(DICOM, 'MR_small.dcm'));
 const us = read(join(DICOM, 'US1_UNCR.dcm'));
 const SECRETS = [...new Set([...identifiers(ct), ...identifiers(mr), ...identifiers(us), 'DOE_JANE', 'DOE^JANE', 'MRN 0042-1337', '1962-03-04'])];
 
-/** The ZIP as the admin picked it: a PACS export with images, a patient folder, a list and a report. */
-const picked = zipSync({
+/** A PNG with a tEXt chunk after its header. */
+function withPngText(png: Uint8Array, text: string): Uint8Array {
+  const ihdrEnd = 8 + 12 + 13;
+  return concat([png.subarray(0, ihdrEnd), pngChunk('tEXt', new TextEncoder().encode(text)), png.subarray(ihdrEnd)]);
+}
+
+/** A JPEG with a comment (COM) and an EXIF-like APP1 segment naming the patient, after its SOI. */
+function withJpegText(jpg: Uint8Array): Uint8Array {
+  const segment = (marker: number, text: string) => {
+    const body = new TextEncoder().encode(text);
+    return concat([Uint8Array.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 255]), body]);
+  };
+  return concat([jpg.subarray(0, 2), segment(0xfe, 'DOE^JANE'), segment(0xe1, 'Exif\0\0MRN 0042-1337 1962-03-04'), jpg.subarray(2)]);
+}
+
+const jpeg = (() => {
+  const g = decodeImage(pngs('1', 13)[12]![1]);
+  const rgba = new Uint8Array(g.width * g.height * 4);
+  g.data.forEach((v, i) => rgba.set([v * 255, v * 255, v * 255, 255], 4 * i));
+  return new Uint8Array(encodeJpeg({ width: g.width, height: g.height, data: rgba }, 90).data);
+})();
+
+/** The files as the admin has them: a PACS export with images, a patient folder, a list and a report. */
+const pickedFiles: Record<string, Uint8Array> = {
   ...Object.fromEntries(pngs('0', 12).map(([f, b]) => [`export/benign/${f}`, b])),
   ...Object.fromEntries(pngs('1', 12).map(([f, b]) => [`export/malignant/${f}`, b])),
   'export/benign/a.png': pngs('0', 13)[12]![1],
@@ -66,9 +89,14 @@ const picked = zipSync({
   'export/malignant/IM0002.dcm': mr,
   'export/malignant/scan.png': us, // a DICOM file by its content, whatever its name
   'export/malignant/notes.png': new TextEncoder().encode('DOE^JANE, MRN 0042-1337, born 1962-03-04'),
+  // a PNG with the patient in a text chunk, a JPEG with the patient in a comment and in an APP1 segment
+  'export/benign/labelled.png': withPngText(pngs('0', 14)[13]![1], 'Patient\0DOE^JANE MRN 0042-1337'),
+  'export/malignant/photo.jpg': withJpegText(jpeg),
   'export/patients.csv': new TextEncoder().encode('name,mrn,birth\nDOE^JANE,MRN 0042-1337,1962-03-04\n'),
   'export/benign/report.txt': new TextEncoder().encode('Report for DOE^JANE (MRN 0042-1337)'),
-} as Zippable);
+};
+const picked = zipSync(pickedFiles as Zippable);
+const found = (haystack: Uint8Array) => SECRETS.filter((s) => containsText(haystack, s));
 
 let work: string;
 let server: MedclassServer;
@@ -93,10 +121,7 @@ afterAll(async () => {
 });
 
 async function admin(): Promise<MedclassClient> {
-  const { token } = await login({ url, pin: server.pin }, 'admin', PASSWORD);
-  const client = await MedclassClient.connect(await connectWebSocket(url), await parsePin(server.pin));
-  await client.resume(token);
-  return client;
+  return loggedInClient({ url, pin: server.pin }, 'admin', PASSWORD);
 }
 
 /** Every file under a folder, read. */
@@ -114,8 +139,14 @@ describe('a PACS-export ZIP, through the admin page and a real server', () => {
     const d = readZipBytes('export.zip', picked);
     const sent = unzipSync(zipDataset(d));
     expect(Object.keys(sent).sort()).toEqual(d.images.map((i) => i.path).sort());
-    expect(d.images).toHaveLength(27);
-    expect(Object.keys(sent)).toEqual(expect.arrayContaining(['benign/a.png', 'malignant/IM0002.dcm', 'malignant/scan.png']));
+    expect(d.images).toHaveLength(29);
+    expect(Object.keys(sent)).toEqual(expect.arrayContaining(['benign/a.png', 'malignant/IM0002.dcm', 'malignant/scan.png', 'benign/labelled.png', 'malignant/photo.jpg']));
+    // metadata gone, pixels the same
+    for (const [name, original] of [['benign/labelled.png', pickedFiles['export/benign/labelled.png']!], ['malignant/photo.jpg', pickedFiles['export/malignant/photo.jpg']!]] as const) {
+      expect(found(sent[name]!), name).toEqual([]);
+      expect(found(original), name).not.toEqual([]);
+      expect(Array.from(decodeImage(sent[name]!).data)).toEqual(Array.from(decodeImage(original).data));
+    }
     expect(d.skipped).toEqual(
       expect.arrayContaining([
         'export/patients.csv (not .png, .jpg, .jpeg, .dcm or .dicom)',
@@ -130,7 +161,6 @@ describe('a PACS-export ZIP, through the admin page and a real server', () => {
 
   it('sends nothing identifying; the server trains on it and keeps nothing identifying; the ZIP as picked is refused', async () => {
     const zip = zipDataset(readZipBytes('export.zip', picked));
-    const found = (haystack: Uint8Array) => SECRETS.filter((s) => containsText(haystack, s));
     expect(found(zip)).toEqual([]);
     const client = await admin();
     try {
@@ -139,7 +169,7 @@ describe('a PACS-export ZIP, through the admin page and a real server', () => {
         code: 'invalidDataset',
         message: expect.stringMatching(/DOE_JANE\/IM0001\.dcm is in a folder inside a class folder/),
       });
-      const uploadId = await client.uploadDataset(zip, { name: 'export.zip', files: 27 });
+      const uploadId = await client.uploadDataset(zip, { name: 'export.zip', files: 29 });
       const { report } = await client.train(uploadId, { features: ['hogMean', 'glcmContrast'], size: 32, levels: 32, orientations: 9, pixelsPerCell: 8, cellsPerBlock: 2 }, { kind: 'knn', k: 1 });
       expect(report).toMatchObject({ dataset: { labels: ['benign', 'malignant'] } });
       const text = new TextEncoder().encode(JSON.stringify(report));

@@ -9,10 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectWebSocket } from '../server/client/ws_transport.ts';
-import { login } from './channel_login.ts';
+import { loggedInClient } from './channel_login.ts';
 import { MedclassClient } from '../shared/client/client.ts';
-import { parsePin } from '../shared/protocol/identity.ts';
 import { launchChromium } from './browser.ts';
 import { ADMIN, CLINICIAN, medclass, SERVICE, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
@@ -34,9 +32,7 @@ beforeAll(async () => {
   app.server.store.publish({ service: SERVICE, description: V2_DESCRIPTION, privacyModes: ['reduced', 'features'], model: readFileSync(model, 'utf8'), createdBy: 'test' });
   // version 1 is served when the page opens
   app.server.store.makeCurrent(SERVICE, 1, 'test');
-  const { token } = await login({ url: app.url, pin: app.server.pin }, ADMIN.username, ADMIN.password);
-  admin = await MedclassClient.connect(await connectWebSocket(app.url), await parsePin(app.server.pin));
-  await admin.resume(token);
+  admin = await loggedInClient({ url: app.url, pin: app.server.pin }, ADMIN.username, ADMIN.password);
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
 }, 180_000);
@@ -99,5 +95,26 @@ describe('a clinician page open while the service changes', () => {
       ['ok', 2, 'features'],
       ['failed', 2, 'features'],
     ]);
+  }, 90_000);
+
+  it('says plainly when a raced request cannot be redone without sending more than the clinician chose', async () => {
+    // queued offline in features mode for version 2 ...
+    await context.setOffline(true);
+    await connection('offline');
+    await page.getByTestId('files-input').setInputFiles(IMAGE);
+    await page.locator('[data-testid="result"][data-state="queued"]').waitFor({ timeout: 30_000 });
+    // ... while version 3, which takes only original files, becomes current
+    const v3 = app.server.store.publish({ service: SERVICE, description: 'Originals only', privacyModes: ['original'], model: app.server.store.model(SERVICE, 1)!.model, createdBy: 'test' });
+    expect(v3.version).toBe(3);
+    await context.setOffline(false);
+    const failed = page.locator('[data-testid="result"][data-state="failed"]');
+    await failed.waitFor({ timeout: 60_000 });
+    expect(await failed.textContent()).toContain(
+      `${SERVICE} changed from version 2 to 3 while this image was on its way, and the new version takes only original: more than the features data you chose, so nothing was sent again. Choose the file again if you agree to that.`,
+    );
+    // nothing was sent in a wider mode: the server saw one refused features request
+    const last = app.server.store.auditTrail(50).find((e) => e.service === SERVICE && e.action === 'classify');
+    expect(last).toMatchObject({ outcome: 'ok', modelVersion: 2 });
+    expect(await failed.getByTestId('retry').count()).toBe(0);
   }, 90_000);
 });

@@ -109,13 +109,13 @@ describe('the login inside the channel', () => {
     const hello = (await ClientHandshake.start(await parsePin(main.pin))).hello;
     hello[1] = 1;
     expect(hello.length).toBe(CLIENT_HELLO_LENGTH);
-    const ws = new WebSocket(parseServerAddress(main.url).websocket);
+    const ws = new WebSocket(parseServerAddress(main.url).websocket.href);
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     ws.send(hello);
     expect(await closed).toEqual({ code: 4002, reason: 'unsupported protocol version 1; this server speaks version 2' });
     // and garbage of the right length with version 2 is a bad handshake, not a version problem
-    const ws2 = new WebSocket(parseServerAddress(main.url).websocket);
+    const ws2 = new WebSocket(parseServerAddress(main.url).websocket.href);
     await new Promise((resolve, reject) => ws2.once('open', resolve).once('error', reject));
     const closed2 = new Promise<number>((resolve) => ws2.once('close', (code) => resolve(code)));
     ws2.send(Uint8Array.of(1, 2, ...randomBytes(97)));

@@ -253,7 +253,7 @@ export class Connection implements PushTarget {
       ...(session.deviceToken ? { deviceToken: session.deviceToken } : {}),
       ...(session.mustChangePassword ? { mustChangePassword: true } : {}),
     });
-    // service changes are pushed to logged-in connections only
+    // service changes are pushed from now on, after the answer that says who is logged in
     if (!this.closed) this.deps.hub.add(this);
     return answered;
   }
@@ -317,7 +317,7 @@ export class Connection implements PushTarget {
         const from = this.deps.store.findService(message.service)?.currentVersion;
         const s = this.deps.store.makeCurrent(message.service, message.version, user.username);
         this.deps.log.info({ user: user.username, service: message.service, from, version: message.version }, 'current version changed');
-        this.audit('rollback', 'ok', message.service, message.version, { from: from ?? 0, to: message.version, modes: s.privacyModes.join(',') });
+        this.audit('rollback', 'ok', message.service, message.version, { previousVersion: from ?? 0, modes: s.privacyModes.join(',') });
         const answered = await this.send({ type: 'ok', requestId: message.requestId });
         this.deps.hub.servicesChanged();
         return answered;
@@ -381,11 +381,8 @@ export class Connection implements PushTarget {
       const planes = img.mode === 'reduced' && img.data.channels === 3 ? 4 : 1;
       if (img.mode === 'reduced' && img.data.pixels.length !== 4 * planes * img.data.width * img.data.height) {
         const values = planes * img.data.width * img.data.height;
-        malformed.set(i, {
-          ok: false,
-          code: 'badImage',
-          message: `reduced pixels must be width x height${planes > 1 ? ' x 4 planes' : ''} = ${values} float32 values (${4 * values} bytes); ${img.data.pixels.length} bytes were sent`,
-        });
+        const what = planes === 4 ? `4 planes (grey, R, G, B) of width x height = ${values} float32 values` : `width x height = ${values} float32 values`;
+        malformed.set(i, { ok: false, code: 'badImage', message: `reduced pixels must be ${what} (${4 * values} bytes); ${img.data.pixels.length} bytes were sent` });
       } else if (img.mode === 'features' && img.data.vector.length % 8 !== 0) {
         malformed.set(i, { ok: false, code: 'badImage', message: `a feature vector is whole float64 values (a multiple of 8 bytes); ${img.data.vector.length} bytes were sent` });
       } else {

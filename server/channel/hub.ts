@@ -14,7 +14,7 @@ type ServiceEntry = MessageOf<'services'>['services'][number];
 
 /**
  * A service as the `services` and `serviceChanged` messages carry it: the current version's
- * description, modes, labels and spec; admins also get every kept version. Undefined when the
+ * description, modes, labels, spec and input size; admins also get every kept version. Undefined when the
  * current model cannot be read.
  */
 export function serviceEntry(record: ServiceRecord, classifier: Classifier, forAdmin: boolean): ServiceEntry | undefined {
@@ -28,7 +28,7 @@ export function serviceEntry(record: ServiceRecord, classifier: Classifier, forA
     privacyModes: [...record.privacyModes],
     spec: model.spec,
   };
-  // the exact size a reduced image must have: spec.size, or the training images' size when it is 0
+  // the exact size a reduced image must have: the spec's, or the training images' when it keeps each size
   const inputSize = model.imageSize ?? (model.spec.size ? { width: model.spec.size, height: model.spec.size } : undefined);
   if (inputSize) entry.inputSize = inputSize;
   if (forAdmin) entry.versions = record.versions.map((v) => ({ ...v, privacyModes: [...v.privacyModes] }));

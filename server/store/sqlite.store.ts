@@ -78,9 +78,9 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
       if (summary) update.run(JSON.stringify(summary), key.service, key.version);
     }
   },
-  // A disabled user keeps their record and audit trail but cannot log in (issue 10).
+  // 3: a disabled user keeps their record and audit trail but cannot log in (issue 10).
   `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
-  // A reset password must be changed at the next login; each user's vault key (issue 10 section 5, issue 11 section 3).
+  // 4: a reset password must be changed at the next login; each user's vault key (issue 10 section 5, issue 11 section 3).
   `ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE users ADD COLUMN vault_key BLOB;
    CREATE INDEX audit_user ON audit (user, id);`,

@@ -57,7 +57,7 @@ export const imageSchema = z.discriminatedUnion('mode', [
   z.strictObject({
     name: imageName,
     mode: z.literal('reduced'),
-    // a pixel count that does not match width x height (x 4 planes with channels 3) is a per-image error (the server's), not a broken message
+    // a pixel count that does not match width x height (x4 planes with channels 3) is a per-image error (the server's), not a broken message
     data: z.strictObject({ width: side, height: side, channels: z.union([z.literal(1), z.literal(3)]).optional(), pixels: bytes(4, MAX_MESSAGE_BYTES) }),
   }),
   /** The float64 feature vector (little-endian), extracted by the client. */
