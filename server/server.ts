@@ -8,14 +8,17 @@ import { AccountsService } from './accounts/accounts.service.ts';
 import { DEFAULT_RECHECK_MS, SessionRegistry } from './accounts/session_registry.ts';
 import { InProcessEvents, type ClusterEvents } from './cluster/events.ts';
 import { Connection } from './channel/connection.ts';
+import { LoginGuard } from './accounts/login_guard.ts';
+import { AddressLimits } from './channel/address_limits.ts';
 import { ChannelHub } from './channel/hub.ts';
-import { DEFAULT_SERVER_LIMITS, RateLimiter, type ServerLimits } from './channel/limits.ts';
+import { RateLimiter, resolveLimits, type LimitsOverride } from './channel/limits.ts';
+import { UserShares } from './channel/user_shares.ts';
 import { TrainingJobs } from './channel/training_jobs.ts';
 import { ensureDemoService, type DemoSummary } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
 import { openDataStore, secureDataFolder } from './data_folder.ts';
 import { buildApp } from './http/app.ts';
-import { loadOrCreateIdentity, pinString } from './identity_file.ts';
+import { loadOrCreateIdentity, loadOrCreateSecret, pinString } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Store } from './store/store.ts';
 
@@ -23,7 +26,12 @@ export interface ServerOptions {
   dataDir: string;
   /** The first admin's password; generated (and reported once) when absent. */
   adminPassword?: string;
-  limits?: Partial<ServerLimits>;
+  limits?: LimitsOverride;
+  /**
+   * The proxies whose X-Forwarded-For is believed (addresses or CIDR ranges; Azure App Service's
+   * front end, for one). Without it the client address is the TCP peer and X-Forwarded-For is ignored.
+   */
+  trustedProxies?: string[];
   /**
    * Origins allowed besides the server's own (the static web app's): to open the WebSocket,
    * and to read the public configuration over CORS.
@@ -66,7 +74,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   setFrameAead(nodeFrameAead);
   const dataDir = resolve(options.dataDir);
   const log = options.logger ?? createLogger();
-  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits, upload: { ...DEFAULT_SERVER_LIMITS.upload, ...options.limits?.upload } };
+  const limits = resolveLimits(options.limits);
   // 0700 on the folder, 0600 on the database (and so its -wal and -shm) and the key, or a refusal
   const { store, database } = openDataStore(dataDir);
   // The demo service (first start only) trains while the identity and the first admin are made.
@@ -80,16 +88,19 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const { identity } = await loadOrCreateIdentity(dataDir);
   secureDataFolder(dataDir);
   const events = options.events ?? new InProcessEvents();
-  const accounts = new AccountsService(store, Date.now, { events, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
+  const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login);
+  const accounts = new AccountsService(store, Date.now, { events, guard, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
   const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
   const demoTrained = await demo;
   const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
+  const shares = new UserShares(limits.shares);
+  const addresses = new AddressLimits(limits.addresses);
   const hub = new ChannelHub({ store, classifier, log });
   const training = new TrainingJobs({ store, limits, log, threads: options.threads, notify: (owner, message) => hub.toUser(owner, message) });
 
-  const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
+  const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}), trustedProxies: options.trustedProxies ?? [] });
   await app.register(websocket, {
     options: { maxPayload: Math.min(limits.maxMessageBytes, MAX_MESSAGE_BYTES + 64), perMessageDeflate: false },
     // The plugin's default handler terminates the socket at once, so the TCP reset can
@@ -109,11 +120,20 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       const origin = request.headers.origin;
       if (origin && !allowed.has(origin) && new URL(origin).host !== request.headers.host) {
         log.warn({ origin }, 'WebSocket refused: origin not allowed');
-        await reply.code(403).send({ error: 'origin not allowed' });
+        return reply.code(403).send({ error: 'origin not allowed' });
       }
+      // before the upgrade: a refused client costs no ECDH
+      const admitted = addresses.admit(request.ip);
+      if (!admitted.ok) {
+        log.info({ reason: admitted.reason }, 'WebSocket refused: address limits');
+        return reply.code(429).send({ error: admitted.reason });
+      }
+      (request as { admittedAddress?: string }).admittedAddress = admitted.key;
     },
-  }, (socket) => {
-    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, log, training, hub });
+  }, (socket, request) => {
+    const address = (request as { admittedAddress?: string }).admittedAddress!;
+    socket.once('close', () => addresses.release(address));
+    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, shares, address, log, training, hub });
   });
 
   // What a web app needs before its channel is up: nothing secret. The app served from here

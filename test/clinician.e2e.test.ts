@@ -66,8 +66,8 @@ async function storedRecords(p: Page) {
     const history = await all<Record<string, unknown>>('history');
     const queue = await all<Record<string, unknown>>('queue');
     const keyNames = await all<string>('keys', true);
-    const keys = await all<CryptoKey>('keys');
-    const exported = await Promise.all(keys.map((k) => crypto.subtle.exportKey('raw', k).then(() => true, () => false)));
+    // the device keeps each user's keys only wrapped (AES-KW) under the user's vault key from the server
+    const keys = await all<unknown>('keys');
     const records = [...history, ...queue].map((r) => ({ fields: Object.keys(r).sort(), text: Object.values(r).map(text).join('\n') }));
     db.close();
     return {
@@ -75,7 +75,7 @@ async function storedRecords(p: Page) {
       queue: queue.length,
       records,
       keyNames,
-      keys: keys.map((k, i) => ({ isCryptoKey: k instanceof CryptoKey, extractable: k.extractable, algorithm: k.algorithm.name, exported: exported[i] })),
+      keys: keys.map((k) => ({ isCryptoKey: k instanceof CryptoKey, wrappedBytes: k instanceof ArrayBuffer ? k.byteLength : null })),
       localStorage: Object.keys(localStorage).map((k) => `${k}=${localStorage.getItem(k)}`).join('\n'),
     };
   });
@@ -158,11 +158,13 @@ describe('the clinician web app against a real server', () => {
     expect(stored.history).toBe(total);
     expect(stored.queue).toBe(0);
     for (const r of stored.records) {
-      expect(r.fields).toEqual(['data', 'id', 'iv']);
+      expect(r.fields).toEqual(['data', 'id', 'iv', 'owner']);
       for (const secret of [...LABELS, SERVICE, '.png', 'label', 'scores']) expect(r.text).not.toContain(secret);
     }
-    expect(stored.keyNames).toContain('history');
-    for (const k of stored.keys) expect(k).toEqual({ isCryptoKey: true, extractable: false, algorithm: 'AES-GCM', exported: false });
+    expect(stored.keyNames.some((n) => n.endsWith('/history'))).toBe(true);
+    // a 256-bit key wrapped with AES-KW is 40 bytes; no usable key is stored on the device
+    for (const k of stored.keys) expect(k).toEqual({ isCryptoKey: false, wrappedBytes: 40 });
+    for (const n of stored.keyNames) expect(n).not.toContain(CLINICIAN.username);
     // the token lives in sessionStorage only
     const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('medclass.session')!).token as string);
     expect(stored.localStorage).not.toContain(token);
@@ -174,7 +176,7 @@ describe('the clinician web app against a real server', () => {
     await page.getByTestId('log-empty').waitFor();
     let stored = await storedRecords(page);
     expect(stored.history).toBe(0);
-    expect(stored.keyNames).not.toContain('history');
+    expect(stored.keyNames.some((n) => n.endsWith('/history'))).toBe(false);
     await page.reload();
     await page.getByTestId('log-empty').waitFor();
     stored = await storedRecords(page);

@@ -163,7 +163,7 @@ describe('the clinician walk (issue 9)', () => {
     await page.evaluate(() => scrollTo({ top: 0 }));
     await page.getByTestId('files-input').setInputFiles([join(files, 'empty.png'), join(files, 'broken.png')]);
     const summary = page.getByTestId('failure-summary');
-    await expect(summary.textContent({ timeout: 30_000 })).resolves.toMatch(/2 images were not classified/);
+    await expect.poll(() => summary.textContent(), { timeout: 30_000 }).toMatch(/2 images were not classified/);
     // visible without scrolling
     const box = (await summary.boundingBox())!;
     expect(box.y + box.height).toBeLessThanOrEqual(800);

@@ -53,6 +53,7 @@ export interface GoldenRecord {
   intensityMoments?: number[];
   colourHistogram?: number[];
   colourMoments?: number[];
+  gabor?: number[];
 }
 
 export interface GoldenFile {
@@ -71,7 +72,7 @@ export const GOLDEN_FILES = [
 
 /** The golden files of the families added after the seven (test/data/golden/make_golden_families.py). */
 export const GOLDEN_FAMILY_FILES = [
-  'families_s64', 'families_s0', 'families_s48_l8_b10', 'families_colour', 'families_colour_s0', 'families_min_size_hog2', 'families_min_size_lbp',
+  'families_s64', 'families_s0', 'families_s48_l8_b10', 'families_gabor_s48', 'families_gabor_s0', 'families_colour', 'families_colour_s0', 'families_min_size_hog2', 'families_min_size_lbp',
 ] as const;
 
 export function loadGolden(name: string): GoldenFile {

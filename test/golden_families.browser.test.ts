@@ -22,7 +22,7 @@ import { extractionProblems, familyErrors } from './golden_compare.ts';
 const GOLDEN = 'test/data/golden';
 /** GOLDEN_FAMILY_FILES of test/golden.ts, which reads them with node:fs and cannot load here. */
 const FILES = [
-  'families_s64', 'families_s0', 'families_s48_l8_b10', 'families_colour', 'families_colour_s0', 'families_min_size_hog2', 'families_min_size_lbp',
+  'families_s64', 'families_s0', 'families_s48_l8_b10', 'families_gabor_s48', 'families_gabor_s0', 'families_colour', 'families_colour_s0', 'families_min_size_hog2', 'families_min_size_lbp',
 ] as const;
 
 const decoded = new Map<string, GreyImage>();

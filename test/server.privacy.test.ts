@@ -304,8 +304,8 @@ describe('privacy: no image bytes at rest or in the logs', () => {
     const names = files.map((f) => relative(dataDir, f));
     expect(names).toContain('medclass.db');
     expect(names).toContain('identity.pem');
-    // nothing but the store and the identity
-    expect(names.filter((n) => !/^(medclass\.db(-wal|-shm)?|identity\.pem)$/.test(n))).toEqual([]);
+    // nothing but the store, the identity and the key that signs device tokens (login_guard.ts)
+    expect(names.filter((n) => !/^(medclass\.db(-wal|-shm)?|identity\.pem|login-device\.key)$/.test(n))).toEqual([]);
     const found: string[] = [];
     let scanned = 0;
     for (const f of files) {
@@ -351,12 +351,17 @@ describe('privacy: no image bytes at rest or in the logs', () => {
         decodeMs: (v) => typeof v === 'number',
         extractMs: (v) => typeof v === 'number',
         classifyMs: (v) => typeof v === 'number',
-        via: (v) => v === 'cli',
+        via: (v) => v === 'cli' || v === 'publish' || v === 'makeCurrent',
+        // a change of a service's privacy modes, and a rollback: modes and versions only
+        from: (v) => typeof v === 'string' && /^[a-z,]*$/.test(v),
+        to: (v) => typeof v === 'string' && /^[a-z,]+$/.test(v),
+        modes: (v) => typeof v === 'string' && /^[a-z,]+$/.test(v),
+        previousVersion: (v) => Number.isInteger(v),
       };
       for (const r of rows) {
         expect(r.at, JSON.stringify(r)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-        expect([null, 'admin']).toContain(r.user);
-        expect(['login', 'resume', 'logout', 'classify', 'publish', 'rollback']).toContain(r.action);
+        expect([null, 'admin', 'medclass publish']).toContain(r.user);
+        expect(['login', 'resume', 'logout', 'classify', 'publish', 'rollback', 'modes']).toContain(r.action);
         expect([null, 'demo']).toContain(r.service);
         expect(r.model_version === null || Number.isInteger(r.model_version)).toBe(true);
         expect(r.outcome).toMatch(/^[A-Za-z]{1,40}$/);

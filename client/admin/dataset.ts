@@ -7,12 +7,14 @@
  * What leaves the device is exactly the images kept here, DICOM de-identified on the device
  * (PS3.15 Annex E basic profile), packed anew: never the ZIP as picked, whose patient folders,
  * CSV lists and reports would go with it. A file is kept only when it is a PNG, JPEG or DICOM
- * file by its content (not its name) and sits directly in a class folder.
+ * file by its content (not its name) and sits directly in a class folder; PNG and JPEG lose
+ * their text and EXIF metadata (shared/image/strip_metadata.ts).
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { findDuplicates, sortLabels, SPLITS, type DuplicateReport } from '../../shared/classify/dataset.ts';
 import { deidentify } from '../../shared/image/dicom/deidentify.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../shared/image/index.ts';
+import { stripJpeg, stripPng } from '../../shared/image/strip_metadata.ts';
 import { decodeImageAsync, findDecoder } from '../lib/decoding.ts';
 
 export interface LocalImage {
@@ -39,11 +41,17 @@ const IMAGE = /\.(png|jpe?g|dcm|dicom)$/i;
 const isSplit = (s: string) => (SPLITS as readonly string[]).includes(s);
 const hidden = (parts: string[]) => parts[0] === '__MACOSX' || parts.some((p) => p.startsWith('.'));
 
-/** The bytes to send for one file: DICOM de-identified; anything that is not an image by its content refused. */
+/**
+ * The bytes to send for one file: DICOM de-identified, PNG and JPEG without their text and
+ * EXIF metadata; anything that is not an image by its content refused.
+ */
 function sendable(bytes: Uint8Array): { bytes: Uint8Array } | { why: string } {
   const format = findDecoder(bytes)?.format;
   if (!format) return { why: 'not a PNG, JPEG or DICOM Part 10 file by its content' };
-  if (format !== 'dicom') return { bytes };
+  if (format === 'png' || format === 'jpeg') {
+    const stripped = format === 'png' ? stripPng(bytes) : stripJpeg(bytes);
+    return stripped ? { bytes: stripped } : { why: `a damaged ${format.toUpperCase()} file (its ${format === 'png' ? 'chunks' : 'segments'} cannot be read)` };
+  }
   try {
     return { bytes: deidentify(bytes) };
   } catch (e) {

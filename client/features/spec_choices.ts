@@ -16,6 +16,7 @@ export const FEATURE_LABELS: Record<FeatureName, string> = {
   intensityMoments: 'Intensity moments and entropy',
   colourHistogram: 'Colour histograms (R, G, B; colour images only)',
   colourMoments: 'Colour moments and entropy (R, G, B; colour images only)',
+  gabor: 'Gabor filter-bank energies',
 };
 
 /** The values offered for each parameter (0 keeps the image's size; 28 is MedMNIST's). */

@@ -14,6 +14,9 @@ import { toast } from './notify.svelte.ts';
 import { PinChangedError } from './pins.ts';
 import { openWebSocket, type BrowserTransport } from './transport.ts';
 import { getMeta, setMeta } from './vault.ts';
+import { openVault } from './vault_session.ts';
+import { deviceTokenFor, keepDeviceToken } from './device_tokens.ts';
+import { changePassword } from '../../shared/client/account_api.ts';
 
 export type ChannelStatus =
   /** Nobody logged in. */
@@ -73,6 +76,8 @@ class Channel {
 
   private token: string | null = null;
   private client: MedclassClient | null = null;
+  /** A connection logged in with a one-time password, kept only to change it. */
+  private oneTime: MedclassClient | null = null;
   private generation = 0;
   private failures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -122,7 +127,7 @@ class Channel {
     const { client, transport, fingerprint } = await openChannel();
     let result: LoginResult;
     try {
-      result = await client.login(username, password);
+      result = await client.login(username, password, await deviceTokenFor(username));
     } catch (e) {
       client.close();
       throw e;
@@ -130,6 +135,12 @@ class Channel {
     if (generation !== this.generation) {
       client.close();
       throw new ClientError('closed', 'superseded');
+    }
+    if (result.deviceToken) await keepDeviceToken(result.user, result.deviceToken);
+    if (result.mustChangePassword) {
+      // a one-time password: this connection may only change it (password_change.ts)
+      this.oneTime = client;
+      return result;
     }
     this.token = result.token;
     this.keptServices();
@@ -163,6 +174,8 @@ class Channel {
 
   stop(): void {
     this.generation++;
+    this.oneTime?.close();
+    this.oneTime = null;
     this.token = null;
     this.drop();
     this.status = 'idle';
@@ -182,6 +195,26 @@ class Channel {
   onReady(listener: () => void): () => void {
     this.readyListeners.add(listener);
     return () => this.readyListeners.delete(listener);
+  }
+
+  /**
+   * Replaces the one-time password the last login used; the server then ends that login
+   * (passwordChanged), and the caller logs in with the new password.
+   */
+  async changeOneTimePassword(current: string, next: string): Promise<void> {
+    const client = this.oneTime;
+    if (!client) throw new ClientError('closed', 'log in with the one-time password first');
+    try {
+      await changePassword(client, current, next);
+    } finally {
+      this.oneTime = null;
+      client.close();
+    }
+  }
+
+  /** The connected client, for requests beyond classification (accounts, audit); null when not connected. */
+  get connected(): MedclassClient | null {
+    return this.status === 'ready' ? this.client : null;
   }
 
   /** The service of that name as last known. */
@@ -252,6 +285,8 @@ class Channel {
 
   /** A logged-in client becomes the channel's: list the services, watch for the end. */
   private async attach(client: MedclassClient, transport: BrowserTransport, fingerprint: string, generation: number): Promise<void> {
+    // this user's vault on the device opens with the key the server releases only now
+    await openVault(client);
     client.onPush((event) => {
       if (this.client === client) this.pushed(event);
     });

@@ -1,5 +1,5 @@
 /** History-API routing: the server (and the service worker) answer every app path with index.html. */
-export const ROUTES = ['/login', '/classify', '/preview', '/admin'] as const;
+export const ROUTES = ['/login', '/classify', '/preview', '/admin', '/account', '/users', '/audit'] as const;
 
 export const route = $state({ path: location.pathname, search: location.search });
 

@@ -39,9 +39,18 @@ function schedule(): void {
 }
 schedule();
 
+export class PasswordChangeRequired extends Error {
+  override name = 'PasswordChangeRequired';
+  constructor(readonly user: string) {
+    super('choose a new password to replace the one-time password');
+  }
+}
+
 /** Logs in inside the secure channel (the password never leaves it); the channel stays open for this login. */
 export async function login(username: string, password: string): Promise<Session> {
   const result = await channel.login(username, password);
+  // a one-time password from an administrator: nothing else until it is changed (the login page asks)
+  if (result.mustChangePassword) throw new PasswordChangeRequired(result.user);
   const session: Session = { token: result.token, expiresAt: result.expiresAt, user: result.user, role: result.role };
   sessionStorage.setItem(KEY, JSON.stringify(session));
   auth.session = session;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecord, encodeRecord } from './codec.ts';
 import { defaultMode, modesFor } from './modes.ts';
-import { clearHistory, completeJob, DB_NAME, has, put, readAll, seal } from './vault.ts';
+import { clearHistory, completeJob, DB_NAME, has, lockVault, put, readAll, remove, reopenVault, seal, unlockVault, VaultLocked, wipeVault } from './vault.ts';
 
 const rawRecords = (store: string) =>
   new Promise<{ id: string; iv: Uint8Array; data: ArrayBuffer }[]>((resolve, reject) => {
@@ -38,9 +38,10 @@ describe('modes offered for a service', () => {
 
 describe('the vault in IndexedDB', () => {
   it('seals records under a non-extractable key, binds them to their id, and clears history with its key', async () => {
+    await unlockVault(crypto.getRandomValues(new Uint8Array(32)));
     await put('history', 'h1', { label: 'malignant', scores: { malignant: 0.9 } });
     const [stored] = await rawRecords('history');
-    expect(Object.keys(stored!).sort()).toEqual(['data', 'id', 'iv']);
+    expect(Object.keys(stored!).sort()).toEqual(['data', 'id', 'iv', 'owner']);
     expect(new TextDecoder('latin1').decode(stored!.data)).not.toContain('malignant');
     expect((await readAll<{ label: string }>('history')).values).toEqual([{ id: 'h1', value: { label: 'malignant', scores: { malignant: 0.9 } } }]);
 
@@ -70,5 +71,47 @@ describe('the vault in IndexedDB', () => {
     // a new key: what was sealed before could not be opened any more
     await put('history', 'h5', { label: 'x' });
     expect((await readAll('history')).values.map((v) => v.id)).toEqual(['h5']);
+  });
+
+  it('gives each user their own vault: two users of one profile cannot read each other\'s history or queue, and logout locks it', async () => {
+    const alice = crypto.getRandomValues(new Uint8Array(32));
+    const bob = crypto.getRandomValues(new Uint8Array(32));
+    await unlockVault(alice);
+    await wipeVault();
+    await put('history', 'a-h', { name: 'DOE_JANE.png', label: 'malignant' });
+    await put('queue', 'a-q', { name: 'ROE_RICHARD.png', image: new Uint8Array([9, 9, 9]) });
+    lockVault();
+    // locked: nothing opens, nothing is sealed
+    await expect(readAll('history')).rejects.toBeInstanceOf(VaultLocked);
+    await expect(put('history', 'x', { a: 1 })).rejects.toBeInstanceOf(VaultLocked);
+    expect(sessionStorage.getItem('medclass.vault')).toBeNull();
+    expect(await reopenVault()).toBe(false);
+
+    await unlockVault(bob);
+    // bob sees none of alice's records, and none counts as unreadable: they are never tried
+    expect(await readAll('history')).toEqual({ values: [], unreadable: 0 });
+    expect(await readAll('queue')).toEqual({ values: [], unreadable: 0 });
+    expect(await has('queue', 'a-q')).toBe(false);
+    await remove('queue', 'a-q'); // not his: left alone
+    await put('history', 'b-h', { name: 'bob.png', label: 'benign' });
+    // the raw records name no user and hold no plaintext
+    const raw = await rawRecords('history');
+    const ownerOf = (id: string) => (raw.find((r) => r.id === id) as unknown as { owner: string }).owner;
+    expect(ownerOf('a-h')).not.toBe(ownerOf('b-h'));
+    expect(ownerOf('a-h')).toMatch(/^[0-9a-f]{32}$/);
+    for (const r of raw) expect(new TextDecoder('latin1').decode(r.data)).not.toMatch(/DOE_JANE|bob\.png/);
+    // bob's key moved under alice's records does not open them either (bound to the owner)
+    await wipeVault();
+    expect((await readAll('history')).values).toEqual([]);
+    lockVault();
+
+    await unlockVault(alice);
+    expect((await readAll<{ name: string }>('history')).values.map((v) => v.value.name)).toEqual(['DOE_JANE.png']);
+    expect((await readAll<{ name: string }>('queue')).values.map((v) => v.value.name)).toEqual(['ROE_RICHARD.png']);
+    // a reload in the same tab reopens it from sessionStorage; logout drops that too
+    expect(sessionStorage.getItem('medclass.vault')).not.toBeNull();
+    await wipeVault();
+    expect(await readAll('queue')).toEqual({ values: [], unreadable: 0 });
+    lockVault();
   });
 });

@@ -1,13 +1,19 @@
 /**
  * What the app keeps on the device, in IndexedDB: the history of results and the queue of
- * jobs not sent yet, each record sealed with AES-256-GCM under a key that WebCrypto made
- * non-extractable and IndexedDB keeps as a CryptoKey (structured clone keeps it so: the
- * page can use it, never read it). Besides, in the clear, small settings and the list of
- * services (names, labels, feature specs: no patient data).
+ * jobs not sent yet, each record sealed with AES-256-GCM. Each user has their own vault:
  *
- * A sealed record holds its id, a random 96-bit IV and the ciphertext; the id and the store
- * are bound in as additional data, so a record cannot be moved to another id or store.
- * The ids are time-ordered (they sort by creation), which is all that is left in the clear.
+ * - The server holds a random 32-byte vault key per user and releases it only to that user,
+ *   inside the channel, after login (`vaultKey`, docs/protocol.md). It is imported as a
+ *   non-extractable AES-KW key, kept in memory while the user is logged in, and dropped at
+ *   logout (`lockVault`).
+ * - Under it the device keeps, per user and store, an AES-GCM key wrapped with AES-KW. It is
+ *   unwrapped non-extractable: the page can use it, never read it.
+ * - A record carries its owner, an opaque id derived from the vault key (no user name in the
+ *   clear), so another user's records are never even tried; the owner, the store and the id
+ *   are bound in as additional data, so a record cannot be moved to another id, store or user.
+ *
+ * Besides, in the clear, small settings and the list of services (no patient data). The ids
+ * are time-ordered (they sort by creation), which is all that is left in the clear.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { decodeRecord, encodeRecord } from './codec.ts';
@@ -17,26 +23,39 @@ export type SealedStore = 'history' | 'queue';
 
 export interface SealedRecord {
   id: string;
+  /** Whose record: derived from the user's vault key. */
+  owner: string;
   iv: Uint8Array<ArrayBuffer>;
   data: ArrayBuffer;
 }
 
 interface VaultSchema extends DBSchema {
-  keys: { key: SealedStore; value: CryptoKey };
-  history: { key: string; value: SealedRecord };
-  queue: { key: string; value: SealedRecord };
+  /** `<owner>/<store>`: the store's AES-GCM key, wrapped with the user's vault key (AES-KW). */
+  keys: { key: string; value: ArrayBuffer };
+  history: { key: string; value: SealedRecord; indexes: { owner: string } };
+  queue: { key: string; value: SealedRecord; indexes: { owner: string } };
   meta: { key: string; value: unknown };
+}
+
+/** Sealing or opening with no user's vault unlocked. */
+export class VaultLocked extends Error {
+  override name = 'VaultLocked';
+  constructor() {
+    super('the vault on this device is locked: log in to open it');
+  }
 }
 
 let database: Promise<IDBPDatabase<VaultSchema>> | null = null;
 
 function db(): Promise<IDBPDatabase<VaultSchema>> {
-  database ??= openDB<VaultSchema>(DB_NAME, 1, {
-    upgrade(d) {
+  database ??= openDB<VaultSchema>(DB_NAME, 2, {
+    upgrade(d, oldVersion) {
+      // version 1 sealed every user's records under one key per browser profile: they go
+      if (oldVersion >= 1) for (const name of ['keys', 'history', 'queue'] as const) d.deleteObjectStore(name);
       d.createObjectStore('keys');
-      d.createObjectStore('history', { keyPath: 'id' });
-      d.createObjectStore('queue', { keyPath: 'id' });
-      d.createObjectStore('meta');
+      d.createObjectStore('history', { keyPath: 'id' }).createIndex('owner', 'owner');
+      d.createObjectStore('queue', { keyPath: 'id' }).createIndex('owner', 'owner');
+      if (oldVersion < 1) d.createObjectStore('meta');
     },
     // another tab upgrading: let it, and reopen on the next use
     blocking() {
@@ -47,31 +66,94 @@ function db(): Promise<IDBPDatabase<VaultSchema>> {
   return database;
 }
 
-const keys = new Map<SealedStore, Promise<CryptoKey>>();
+interface Unlocked {
+  owner: string;
+  wrapping: CryptoKey;
+  keys: Map<SealedStore, Promise<CryptoKey>>;
+}
 
-/** The store's key: made once, on first use, and kept in IndexedDB. */
+let unlocked: Unlocked | null = null;
+const SESSION_KEY = 'medclass.vault';
+
+const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+const toBase64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
+const fromBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+/**
+ * Opens the vault of the user whose vault key this is (from the server, after login). The key
+ * is also kept in this tab's sessionStorage, so that a reload while offline can reopen it; it
+ * goes with the tab or at logout.
+ */
+export async function unlockVault(vaultKey: Uint8Array): Promise<void> {
+  if (vaultKey.length !== 32) throw new Error('a vault key is 32 bytes');
+  const tagged = new Uint8Array(32 + 21);
+  tagged.set(new TextEncoder().encode('medclass vault owner\0'));
+  tagged.set(vaultKey, 21);
+  const owner = hex(await crypto.subtle.digest('SHA-256', tagged)).slice(0, 32);
+  const wrapping = await crypto.subtle.importKey('raw', new Uint8Array(vaultKey), 'AES-KW', false, ['wrapKey', 'unwrapKey']);
+  unlocked = { owner, wrapping, keys: new Map() };
+  try {
+    sessionStorage.setItem(SESSION_KEY, toBase64(vaultKey));
+  } catch {
+    // storage refused: the vault stays open until the page goes
+  }
+}
+
+/** Reopens the vault after a reload, from this tab's sessionStorage; false when there is nothing to reopen. */
+export async function reopenVault(): Promise<boolean> {
+  if (unlocked) return true;
+  const kept = sessionStorage.getItem(SESSION_KEY);
+  if (!kept) return false;
+  try {
+    await unlockVault(fromBase64(kept));
+    return true;
+  } catch {
+    sessionStorage.removeItem(SESSION_KEY);
+    return false;
+  }
+}
+
+/** Drops the keys from memory (logout): nothing can be opened or sealed until the next login. */
+export function lockVault(): void {
+  unlocked = null;
+  sessionStorage.removeItem(SESSION_KEY);
+}
+
+export const vaultUnlocked = (): boolean => unlocked !== null;
+
+function current(): Unlocked {
+  if (!unlocked) throw new VaultLocked();
+  return unlocked;
+}
+
+/** The store's key for the unlocked user: unwrapped from the device, or made (and wrapped) on first use. */
 function keyFor(store: SealedStore): Promise<CryptoKey> {
-  let key = keys.get(store);
+  const u = current();
+  let key = u.keys.get(store);
   if (!key) {
     key = (async () => {
       const d = await db();
-      const existing = await d.get('keys', store);
-      if (existing) return existing;
-      const fresh = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+      const name = `${u.owner}/${store}`;
+      const unwrap = (wrapped: ArrayBuffer) => crypto.subtle.unwrapKey('raw', wrapped, u.wrapping, 'AES-KW', 'AES-GCM', false, ['encrypt', 'decrypt']);
+      const existing = await d.get('keys', name);
+      if (existing) return unwrap(existing);
+      // extractable only long enough to be wrapped; what is used is the unwrapped, non-extractable copy
+      const fresh = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
+      const wrapped = await crypto.subtle.wrapKey('raw', fresh, u.wrapping, 'AES-KW');
       // another tab may have made one meanwhile: the first one written wins
       const tx = d.transaction('keys', 'readwrite');
-      const raced = await tx.store.get(store);
-      if (!raced) await tx.store.put(fresh, store);
+      const raced = await tx.store.get(name);
+      if (!raced) await tx.store.put(wrapped, name);
       await tx.done;
-      return raced ?? fresh;
+      return unwrap(raced ?? wrapped);
     })();
-    keys.set(store, key);
-    key.catch(() => keys.delete(store));
+    u.keys.set(store, key);
+    key.catch(() => u.keys.delete(store));
   }
   return key;
 }
 
-const additionalData = (store: SealedStore, id: string) => new TextEncoder().encode(`medclass/${store}/${id}`);
+const additionalData = (store: SealedStore, owner: string, id: string) => new TextEncoder().encode(`medclass/${store}/${owner}/${id}`);
 
 /** Time-ordered, unique: the creation time in base 36, then random bits. */
 export function newId(): string {
@@ -80,13 +162,14 @@ export function newId(): string {
 }
 
 export async function seal(store: SealedStore, id: string, value: unknown): Promise<SealedRecord> {
+  const { owner } = current();
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const data = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: additionalData(store, id) }, await keyFor(store), encodeRecord(value));
-  return { id, iv, data };
+  const data = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: additionalData(store, owner, id) }, await keyFor(store), encodeRecord(value));
+  return { id, owner, iv, data };
 }
 
 async function unseal<T>(store: SealedStore, record: SealedRecord): Promise<T> {
-  const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: record.iv, additionalData: additionalData(store, record.id) }, await keyFor(store), record.data);
+  const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: record.iv, additionalData: additionalData(store, record.owner, record.id) }, await keyFor(store), record.data);
   return decodeRecord<T>(new Uint8Array(plain));
 }
 
@@ -96,11 +179,13 @@ export async function put(store: SealedStore, id: string, value: unknown): Promi
 }
 
 /**
- * Every record of a store that opens, oldest first; `unreadable` counts those that do not
- * (sealed under a key since deleted, or damaged): they are left alone.
+ * Every record of the unlocked user in a store, oldest first; `unreadable` counts those of
+ * theirs that do not open (sealed under a key since deleted, or damaged): they are left alone.
+ * Other users' records are not read at all.
  */
 export async function readAll<T>(store: SealedStore): Promise<{ values: { id: string; value: T }[]; unreadable: number }> {
-  const records = await (await db()).getAll(store);
+  const { owner } = current();
+  const records = await (await db()).getAllFromIndex(store, 'owner', owner);
   const values: { id: string; value: T }[] = [];
   let unreadable = 0;
   for (const record of records) {
@@ -114,11 +199,34 @@ export async function readAll<T>(store: SealedStore): Promise<{ values: { id: st
 }
 
 export async function has(store: SealedStore, id: string): Promise<boolean> {
-  return (await (await db()).count(store, id)) > 0;
+  const { owner } = current();
+  return (await (await db()).get(store, id))?.owner === owner;
 }
 
 export async function remove(store: SealedStore, id: string): Promise<void> {
-  await (await db()).delete(store, id);
+  const { owner } = current();
+  const tx = (await db()).transaction(store, 'readwrite');
+  if ((await tx.store.get(id))?.owner === owner) await tx.store.delete(id);
+  await tx.done;
+}
+
+/** Deletes the unlocked user's records of a store (and, with `withKey`, the store's key). */
+async function clearOwn(stores: SealedStore[], withKey: boolean): Promise<void> {
+  const u = current();
+  const tx = (await db()).transaction([...stores, 'keys'], 'readwrite');
+  const work: Promise<unknown>[] = [];
+  for (const store of stores) {
+    if (withKey) {
+      u.keys.delete(store);
+      work.push(tx.objectStore('keys').delete(`${u.owner}/${store}`));
+    }
+    let cursor = await tx.objectStore(store).index('owner').openCursor(u.owner);
+    while (cursor) {
+      work.push(cursor.delete());
+      cursor = await cursor.continue();
+    }
+  }
+  await Promise.all([...work, tx.done]);
 }
 
 /** One transaction: the result is kept and its job leaves the queue, or neither happens. */
@@ -128,11 +236,14 @@ export async function completeJob(jobId: string, historyId: string, entry: unkno
   await Promise.all([tx.objectStore('history').put(record), tx.objectStore('queue').delete(jobId), tx.done]);
 }
 
-/** Deletes every history record and the history key itself. */
-export async function clearHistory(): Promise<void> {
-  const tx = (await db()).transaction(['history', 'keys'], 'readwrite');
-  keys.delete('history');
-  await Promise.all([tx.objectStore('history').clear(), tx.objectStore('keys').delete('history'), tx.done]);
+/** Deletes the user's history records and the history key itself. */
+export function clearHistory(): Promise<void> {
+  return clearOwn(['history'], true);
+}
+
+/** One click: deletes everything of the user's on this device (history, queue, their keys). */
+export function wipeVault(): Promise<void> {
+  return clearOwn(['history', 'queue'], true);
 }
 
 export async function getMeta<T>(key: string): Promise<T | undefined> {

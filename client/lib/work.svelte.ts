@@ -9,7 +9,8 @@ import type { ClassifyImage, PrivacyMode, ServiceInfo } from '../../shared/proto
 import { channel } from './channel.svelte.ts';
 import { notifyFailure, notifyResult } from './notify.svelte.ts';
 import { notRedoneMessage, raced, redoMode } from './service_race.ts';
-import { clearHistory, completeJob, getMeta, has, newId, put, readAll, remove, setMeta } from './vault.ts';
+import { clearHistory, completeJob, getMeta, has, newId, put, readAll, remove, reopenVault, setMeta, vaultUnlocked, wipeVault } from './vault.ts';
+import { onVaultOpen } from './vault_session.ts';
 
 export interface StageTimings {
   /** On the device: decode, resize (and features). */
@@ -109,8 +110,15 @@ class Workbench {
   private readonly files = new Map<string, File>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Logged in, waiting for the vault to open (after a reload offline, or before the channel is up). */
+  private waitingFor: string | null = null;
+
   constructor() {
     channel.onReady(() => void this.pump());
+    onVaultOpen(() => {
+      const user = this.waitingFor;
+      if (user) void this.load(user);
+    });
   }
 
   get queued(): number {
@@ -125,6 +133,12 @@ class Workbench {
   async load(user: string): Promise<void> {
     if (this.user === user) return;
     this.unload();
+    if (!vaultUnlocked() && !(await reopenVault())) {
+      // opens once the channel has the user's vault key
+      this.waitingFor = user;
+      return;
+    }
+    this.waitingFor = null;
     this.user = user;
     const [keep, history, queue] = await Promise.all([getMeta<boolean>('keepThumbnails'), readAll<HistoryEntry>('history'), readAll<QueuedJob>('queue')]);
     if (this.user !== user) return;
@@ -144,6 +158,7 @@ class Workbench {
 
   unload(): void {
     this.user = null;
+    this.waitingFor = null;
     this.items = [];
     this.jobs.clear();
     this.files.clear();
@@ -337,7 +352,9 @@ class Workbench {
       // the file stays for a retry where one can go without asking for more than the user chose
       const retryable = why === 'again' && this.files.has(id);
       if (!retryable) this.files.delete(id);
-      Object.assign(it() ?? {}, { state: 'failed', error: notRedoneMessage(why, job, now), retryable });
+      // it reached the server, which answered for another version
+      this.fail(id, notRedoneMessage(why, job, now), true);
+      Object.assign(it() ?? {}, { retryable });
       return true;
     };
     // the push may not have come yet: ask
@@ -360,7 +377,8 @@ class Workbench {
     } catch (e) {
       await remove('queue', id).catch(() => {});
       this.end(id);
-      Object.assign(it() ?? {}, { state: 'failed', error: errorText(e) });
+      // the first try reached the server (and raced the change): "nothing sent" would be wrong
+      this.fail(id, errorText(e), true);
     }
     return true;
   }
@@ -381,6 +399,14 @@ class Workbench {
   dismiss(id: string): void {
     this.files.delete(id);
     this.items = this.items.filter((i) => i.id !== id || i.state !== 'failed');
+  }
+
+  /** One click: deletes this user's history and queue on this device, with their keys. */
+  async wipe(): Promise<void> {
+    await wipeVault();
+    this.items = this.items.filter((i) => i.state === 'reducing');
+    this.jobs.clear();
+    this.unreadable = 0;
   }
 
   /** Deletes every result kept on this device and the key that sealed them. Queued jobs stay. */

@@ -2,7 +2,7 @@ import { tensor3d } from '@tensorflow/tfjs-core';
 import { MedclassError } from '../../shared/errors.ts';
 import { checkExtractable, extractBatch, prepareImage, type FeatureValues, type PreparedImage } from '../../shared/features/extract.ts';
 import { lbpCodes } from '../../shared/features/kernels/lbp_impl.ts';
-import { GLCM_ANGLES, HISTOGRAM, LBP, MOMENTS } from '../../shared/features/kernels/names.ts';
+import { GABOR, GLCM_ANGLES, HISTOGRAM, LBP, MOMENTS } from '../../shared/features/kernels/names.ts';
 import { glcm, runsOnActiveBackend } from '../../shared/features/kernels/ops.ts';
 import { FEATURE_FAMILIES, FEATURE_NAMES, type FeatureFamily, type FeatureName, type FeatureSpec } from '../../shared/features/spec.ts';
 import { codecBuild, decodeImageAsync, dicomCodecsNeeded, findDecoder, readDicomInfo, type CodecBuild, type DicomInfo, type WasmCodec } from '../lib/decoding.ts';
@@ -14,7 +14,10 @@ const FAMILY_KERNELS: [FeatureFamily, string][] = [
   ['glcmAngles', GLCM_ANGLES],
   ['intensity', HISTOGRAM],
   ['colour', MOMENTS],
+  ['gabor', GABOR],
 ];
+/** Above this many pixels the preview leaves the Gabor bank out: its convolutions grow with the image. */
+const GABOR_PREVIEW_PIXELS = 256 * 256;
 
 export interface PreviewResult {
   backend: FeatureBackendName;
@@ -69,8 +72,12 @@ function applicableSpec(params: FeatureSpec, width: number, height: number, colo
   const h = params.size || height;
   const skipped: PreviewResult['skipped'] = [];
   const features: FeatureName[] = [...FEATURE_NAMES.slice(0, 7)];
-  for (const family of ['hog2', 'lbp', 'glcmAngles', 'intensity', 'colour'] as const) {
+  for (const family of ['hog2', 'lbp', 'glcmAngles', 'intensity', 'colour', 'gabor'] as const) {
     const own = [...FEATURE_FAMILIES[family]] as FeatureName[];
+    if (family === 'gabor' && w * h > GABOR_PREVIEW_PIXELS) {
+      skipped.push({ family, reason: `the preview computes it up to ${GABOR_PREVIEW_PIXELS} pixels; resize to 256 or less to see it` });
+      continue;
+    }
     try {
       checkExtractable({ ...params, features: own }, w, h, colour);
       features.push(...own);

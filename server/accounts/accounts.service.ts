@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { SessionEndCause } from '../../shared/protocol/session_end.ts';
 import { InProcessEvents, type ClusterEvents } from '../cluster/events.ts';
 import type { Role, Store, User } from '../store/store.ts';
+import { LoginGuard, LoginRefused } from './login_guard.ts';
 import { generatePassword, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
 
 export class AuthError extends Error {
@@ -20,6 +21,16 @@ export interface Session {
   user: { username: string; role: Role };
   /** What a live session was granted on; the session registry re-checks it against the store. */
   grant: SessionGrant;
+  /** Presented at the next login from this client, it keeps this client's own allowance (login_guard.ts); set by `login`. */
+  deviceToken?: string;
+  /** Logged in with a one-time password: only changing it is allowed. */
+  mustChangePassword?: boolean;
+}
+
+/** Where a login comes from: the client's address (behind a trusted proxy, the forwarded one) and its device token. */
+export interface LoginOrigin {
+  address?: string;
+  deviceToken?: string;
 }
 
 /**
@@ -40,13 +51,13 @@ export interface UserSummary {
   username: string;
   role: Role;
   disabled: boolean;
+  mustChangePassword: boolean;
   createdAt: string;
 }
 
 /** Short-lived: a stolen token is worth little for long. */
 export const TOKEN_LIFETIME_MS = 30 * 60 * 1000;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
-const ATTEMPTS = { max: 5, windowMs: 60_000 };
 
 // Only a hash of each token is stored: a copy of the database logs nobody in.
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('base64url');
@@ -55,14 +66,16 @@ export interface AccountsOptions {
   /** Where changes of access are announced (default: this process only). */
   events?: ClusterEvents;
   tokenLifetimeMs?: number;
+  /** Login attempts' limits and device tokens (default: default limits, a key for this process only). */
+  guard?: LoginGuard;
 }
 
 export class AccountsService {
-  private readonly failures = new Map<string, number[]>();
   // A fixed hash to verify against when the user does not exist, so timing tells nothing.
   private readonly decoy = hashPassword(generatePassword());
   readonly events: ClusterEvents;
   readonly tokenLifetimeMs: number;
+  readonly guard: LoginGuard;
 
   constructor(
     private readonly store: Store,
@@ -71,10 +84,16 @@ export class AccountsService {
   ) {
     this.events = options.events ?? new InProcessEvents();
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? TOKEN_LIFETIME_MS;
+    this.guard = options.guard ?? new LoginGuard(undefined, {}, now);
   }
 
   private static checkPassword(password: string): void {
     if (typeof password !== 'string' || password.length < MIN_PASSWORD_LENGTH) throw new AuthError('invalidInput', `passwords need at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+
+  /** The name to write in the audit trail for a login attempt: never a name that is no user's (it may be a password typed in the wrong field). */
+  auditName(username: string): string {
+    return this.store.findUser(username) ? username : 'unknown';
   }
 
   async createUser(username: string, password: string, role: Role): Promise<User> {
@@ -95,39 +114,47 @@ export class AccountsService {
     return { username: 'admin', password: password ? null : chosen };
   }
 
-  private throttle(username: string): void {
-    const now = this.now();
-    const recent = (this.failures.get(username) ?? []).filter((t) => now - t < ATTEMPTS.windowMs);
-    this.failures.set(username, recent);
-    if (recent.length >= ATTEMPTS.max) throw new AuthError('tooManyAttempts', 'too many failed logins; wait a minute');
-  }
-
   private session(token: string, user: User, expiresAt: number): Session {
     return {
       token,
       expiresAt,
       user: { username: user.username, role: user.role },
+      ...(user.mustChangePassword ? { mustChangePassword: true } : {}),
       grant: { userId: user.id, tokenHash: tokenHash(token), expiresAt, role: user.role, passwordHash: user.passwordHash },
     };
   }
 
   /** Checks the password and issues a new token (inside the channel only: docs/protocol.md section 5). */
-  async login(username: string, password: string): Promise<Session> {
-    this.throttle(username);
-    const user = this.store.findUser(username);
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await this.decoy));
+  async login(username: string, password: string, origin: LoginOrigin = {}): Promise<Session> {
+    let attempt;
+    try {
+      // counted now, before any hashing: concurrent guesses cannot pass the limits
+      attempt = this.guard.begin(username, origin.address ?? 'unknown', origin.deviceToken);
+    } catch (e) {
+      if (e instanceof LoginRefused) throw new AuthError('tooManyAttempts', e.message);
+      throw e;
+    }
+    let ok: boolean;
+    let user: User | undefined;
+    try {
+      await attempt.hashSlot();
+      user = this.store.findUser(username);
+      ok = await verifyPassword(password, user?.passwordHash ?? (await this.decoy));
+    } finally {
+      attempt.release();
+    }
     if (!user || !ok) {
-      this.failures.get(username)!.push(this.now());
+      attempt.failed();
       throw new AuthError('badCredentials', 'wrong user name or password');
     }
-    this.failures.delete(username);
+    attempt.succeeded();
     // said only to whoever knows the password
     if (user.disabled) throw new AuthError('disabled', 'this account is disabled; ask an administrator');
     const token = randomBytes(32).toString('base64url');
     const expiresAt = this.now() + this.tokenLifetimeMs;
     this.store.deleteExpiredTokens(this.now());
     this.store.saveToken(tokenHash(token), { userId: user.id, expiresAt });
-    return this.session(token, user, expiresAt);
+    return { ...this.session(token, user, expiresAt), deviceToken: this.guard.issueDeviceToken(user.username) };
   }
 
   /** A token from an earlier login, presented again (a reconnect); refused when unknown, expired or its user disabled. */
@@ -186,10 +213,10 @@ export class AccountsService {
   }
 
   /** Sets a new password (an admin's reset, or the CLI); every session of the user ends (4042). */
-  async changePassword(username: string, newPassword: string): Promise<void> {
+  async changePassword(username: string, newPassword: string, oneTime = false): Promise<void> {
     AccountsService.checkPassword(newPassword);
     const user = this.require(username);
-    this.store.updateUser(user.id, { passwordHash: await hashPassword(newPassword) });
+    this.store.updateUser(user.id, { passwordHash: await this.guard.withHashSlot(() => hashPassword(newPassword)), mustChangePassword: oneTime });
     this.changed(user);
   }
 
@@ -197,7 +224,7 @@ export class AccountsService {
   async changeOwnPassword(username: string, currentPassword: string, newPassword: string): Promise<void> {
     AccountsService.checkPassword(newPassword);
     const user = this.require(username);
-    if (!(await verifyPassword(currentPassword, user.passwordHash))) throw new AuthError('badCredentials', 'the current password is wrong');
+    if (!(await this.guard.withHashSlot(() => verifyPassword(currentPassword, user.passwordHash)))) throw new AuthError('badCredentials', 'the current password is wrong');
     await this.changePassword(username, newPassword);
   }
 
@@ -226,6 +253,26 @@ export class AccountsService {
   }
 
   listUsers(): UserSummary[] {
-    return this.store.listUsers().map(({ username, role, disabled, createdAt }) => ({ username, role, disabled, createdAt }));
+    return this.store.listUsers().map(({ username, role, disabled, mustChangePassword, createdAt }) => ({ username, role, disabled, mustChangePassword, createdAt }));
+  }
+
+  /** An admin adds a user with a one-time password (returned, to be shown once), to be changed at the first login. */
+  async addUser(username: string, role: Role): Promise<string> {
+    const password = generatePassword();
+    const user = await this.createUser(username, password, role);
+    this.store.updateUser(user.id, { mustChangePassword: true });
+    return password;
+  }
+
+  /** An admin resets a password: a one-time password (returned), every session of the user ends. */
+  async resetPassword(username: string): Promise<string> {
+    const password = generatePassword();
+    await this.changePassword(username, password, true);
+    return password;
+  }
+
+  /** The user's vault key (store.ts): only ever sent to that user, inside the channel. */
+  vaultKey(username: string): Uint8Array {
+    return this.store.vaultKey(this.require(username).id);
   }
 }

@@ -13,6 +13,8 @@ import { StoreError, type Role, type Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import { serviceEntry, type ChannelHub, type PushTarget } from './hub.ts';
 import type { RateLimiter, ServerLimits } from './limits.ts';
+import type { UserShares } from './user_shares.ts';
+import { ADMIN_ACCOUNT_REQUESTS, handleAccountRequest, isAccountRequest } from './account_requests.ts';
 import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.ts';
 
 export interface ConnectionDeps {
@@ -24,6 +26,10 @@ export interface ConnectionDeps {
   classifier: Classifier;
   limits: ServerLimits;
   rate: RateLimiter;
+  /** Requests and bytes in flight per user and in all. */
+  shares: UserShares;
+  /** The client's address as the limits count it (behind a trusted proxy, the forwarded one). */
+  address: string;
   log: Logger;
   /** Uploads, training jobs and publishing (admins). */
   training: TrainingJobs;
@@ -58,6 +64,8 @@ export class Connection implements PushTarget {
   private session: ServerSession | null = null;
   private handshaking: Promise<void> | null = null;
   private user: LoggedIn | null = null;
+  /** Logged in with a one-time password: nothing but changePassword until it is changed. */
+  private mustChangePassword = false;
   private live: LiveSession | null = null;
   private inFlight = 0;
   private idle: NodeJS.Timeout | undefined;
@@ -191,6 +199,7 @@ export class Connection implements PushTarget {
     this.signOut();
     const grant: SessionGrant = session.grant;
     this.user = session.user;
+    this.mustChangePassword = session.mustChangePassword === true;
     this.live = { grant, end: (cause) => this.end(cause) };
     this.deps.sessions.add(this.live);
   }
@@ -220,17 +229,30 @@ export class Connection implements PushTarget {
     const action = message.type;
     let session: Session;
     try {
-      session = message.type === 'login' ? await this.deps.accounts.login(message.username, message.password) : this.deps.accounts.resume(message.token);
+      session =
+        message.type === 'login'
+          ? await this.deps.accounts.login(message.username, message.password, { address: this.deps.address, ...(message.deviceToken ? { deviceToken: message.deviceToken } : {}) })
+          : this.deps.accounts.resume(message.token);
     } catch (e) {
       if (e instanceof AuthError) {
-        this.auditAs(action, e.code, message.type === 'login' ? message.username.slice(0, 64) : null);
+        // a name that is no user's is not kept: it may be a password typed in the wrong field
+        this.auditAs(action, e.code, message.type === 'login' ? this.deps.accounts.auditName(message.username) : null);
       }
       throw e;
     }
     if (this.closed) return;
     this.signIn(session);
     this.audit(action, 'ok');
-    const answered = await this.send({ type: 'loggedIn', requestId: message.requestId, user: session.user.username, role: session.user.role, token: session.token, expiresAt: session.expiresAt });
+    const answered = await this.send({
+      type: 'loggedIn',
+      requestId: message.requestId,
+      user: session.user.username,
+      role: session.user.role,
+      token: session.token,
+      expiresAt: session.expiresAt,
+      ...(session.deviceToken ? { deviceToken: session.deviceToken } : {}),
+      ...(session.mustChangePassword ? { mustChangePassword: true } : {}),
+    });
     // service changes are pushed to logged-in connections only
     if (!this.closed) this.deps.hub.add(this);
     return answered;
@@ -244,9 +266,23 @@ export class Connection implements PushTarget {
   private async handle(message: ClientMessage, decryptMs: number): Promise<unknown> {
     if (message.type === 'login' || message.type === 'resume' || message.type === 'logout') return this.authenticate(message);
     const user = this.requireUser();
-    if (ADMIN_ONLY.has(message.type) && user.role !== 'admin') {
+    // after an admin's reset, the one-time password is good for changing it and nothing else
+    if (this.mustChangePassword && message.type !== 'changePassword') {
+      throw new RequestError('passwordChangeRequired', 'choose a new password first (changePassword)');
+    }
+    if ((ADMIN_ONLY.has(message.type) || ADMIN_ACCOUNT_REQUESTS.has(message.type)) && user.role !== 'admin') {
       this.audit(message.type, 'forbidden');
       throw new RequestError('forbidden', `${message.type} is for admins`);
+    }
+    if (isAccountRequest(message)) {
+      return handleAccountRequest(message, {
+        user,
+        accounts: this.deps.accounts,
+        store: this.deps.store,
+        send: (m) => this.send(m),
+        // as this user even when the change just ended this connection's login (a password change)
+        audit: (action, outcome, detail) => this.auditAs(action, outcome, user.username, undefined, undefined, detail),
+      });
     }
     switch (message.type) {
       case 'listServices':
@@ -330,7 +366,10 @@ export class Connection implements PushTarget {
     if (this.inFlight >= this.deps.limits.concurrentPerConnection) {
       throw new RequestError('busy', `at most ${this.deps.limits.concurrentPerConnection} requests at once per connection`);
     }
+    const share = this.deps.shares.take(user.username, message.images.reduce((n, img) => n + imageBytes(img), 0));
+    if (!share.ok) throw new RequestError('busy', share.reason);
     if (!this.deps.rate.take(user.username, message.images.length)) {
+      share.release();
       this.audit('classify', 'rateLimited', service.name, service.currentVersion);
       throw new RequestError('rateLimited', `more than ${this.deps.limits.imagesPerMinute} images a minute; slow down`);
     }
@@ -363,7 +402,7 @@ export class Connection implements PushTarget {
     this.inFlight++;
     try {
       const version = service.currentVersion;
-      const classified = images.length ? await this.deps.classifier.classify(service.name, version, images) : [];
+      const classified = images.length ? await this.deps.classifier.classify(service.name, version, images, user.username) : [];
       const outcomes: ImageOutcome[] = message.images.map((_, i) => malformed.get(i)!);
       classified.forEach((o, k) => (outcomes[positions[k]!] = o));
       let failed = 0;
@@ -402,8 +441,12 @@ export class Connection implements PushTarget {
       });
     } finally {
       this.inFlight--;
+      share.release();
     }
   }
 }
+
+const imageBytes = (img: MessageOf<'classify'>['images'][number]): number =>
+  img.mode === 'original' ? img.data.length : img.mode === 'reduced' ? img.data.pixels.length : img.data.vector.length;
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -1,4 +1,8 @@
+import { z } from 'zod';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../shared/image/index.ts';
+import { DEFAULT_LOGIN_LIMITS, type LoginGuardLimits } from '../accounts/login_guard.ts';
+import type { AddressLimitsConfig } from './address_limits.ts';
+import type { ShareLimits } from './user_shares.ts';
 
 /** What one client may ask of the server; each refusal is answered with a clear error. */
 export interface ServerLimits {
@@ -8,8 +12,14 @@ export interface ServerLimits {
   decode: DecodeLimits;
   /** Images per user per minute. */
   imagesPerMinute: number;
-  /** Classify requests in flight on one connection. */
+  /** Classify requests in flight on one connection (the per-user and total shares apply as well). */
   concurrentPerConnection: number;
+  /** Requests and bytes in flight per user and in all (user_shares.ts). */
+  shares: ShareLimits;
+  /** Connections and handshakes per client address (address_limits.ts). */
+  addresses: AddressLimitsConfig;
+  /** Login attempts: per address, per user, in all; hashes at once (login_guard.ts). */
+  login: LoginGuardLimits;
   /** A connection that says nothing for this long is closed. */
   idleMs: number;
   /** The handshake must finish within this. */
@@ -34,8 +44,13 @@ export interface UploadLimits {
 export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   maxMessageBytes: 32 * 2 ** 20,
   decode: { ...DEFAULT_DECODE_LIMITS, maxBytes: 32 * 2 ** 20, maxPixels: 25_000_000 },
-  imagesPerMinute: 60_000,
+  // about 20 a second for a minute: a folder at a time, not the whole server's capacity for one user
+  imagesPerMinute: 1_200,
   concurrentPerConnection: 8,
+  shares: { inFlightPerUser: 8, queuedBytesPerUser: 64 * 2 ** 20, inFlightTotal: 256, queuedBytesTotal: 512 * 2 ** 20 },
+  // generous per address: a hospital's clients often share one public address
+  addresses: { connectionsPerAddress: 256, maxConnections: 4096, handshakesPerAddressPerMinute: 600, maxAddresses: 50_000 },
+  login: DEFAULT_LOGIN_LIMITS,
   idleMs: 5 * 60_000,
   handshakeMs: 10_000,
   upload: { maxBytes: 512 * 2 ** 20, maxEntries: 200_000, maxUncompressedBytes: 1024 * 2 ** 20, idleMs: 30 * 60_000, keepBytes: 1024 * 2 ** 20 },
@@ -59,4 +74,55 @@ export class RateLimiter {
     b.tokens -= n;
     return true;
   }
+}
+
+/** Limits as the server options and `MEDCLASS_LIMITS` (JSON) give them: any part, nested parts partial too. */
+export type LimitsOverride = Partial<Omit<ServerLimits, 'upload' | 'shares' | 'addresses' | 'login' | 'decode'>> & {
+  upload?: Partial<UploadLimits>;
+  shares?: Partial<ShareLimits>;
+  addresses?: Partial<AddressLimitsConfig>;
+  login?: Partial<LoginGuardLimits>;
+  decode?: Partial<DecodeLimits>;
+};
+
+export function resolveLimits(o: LimitsOverride = {}): ServerLimits {
+  const d = DEFAULT_SERVER_LIMITS;
+  return {
+    ...d,
+    ...o,
+    decode: { ...d.decode, ...o.decode },
+    upload: { ...d.upload, ...o.upload },
+    shares: { ...d.shares, ...o.shares },
+    addresses: { ...d.addresses, ...o.addresses },
+    login: { ...d.login, ...o.login },
+  };
+}
+
+const positive = z.number().positive();
+const section = (keys: readonly string[]) => z.strictObject(Object.fromEntries(keys.map((k) => [k, positive.optional()])));
+
+/** Reads `MEDCLASS_LIMITS`: a JSON object of limits (docs/protocol.md, "Server limits"); a clear error otherwise. */
+export function parseLimitsJson(text: string): LimitsOverride {
+  const d = DEFAULT_SERVER_LIMITS;
+  const schema = z.strictObject({
+    maxMessageBytes: positive.optional(),
+    imagesPerMinute: positive.optional(),
+    concurrentPerConnection: positive.optional(),
+    idleMs: positive.optional(),
+    handshakeMs: positive.optional(),
+    decode: section(Object.keys(d.decode)).optional(),
+    upload: section(Object.keys(d.upload)).optional(),
+    shares: section(Object.keys(d.shares)).optional(),
+    addresses: section(Object.keys(d.addresses)).optional(),
+    login: section(Object.keys(d.login)).optional(),
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error('MEDCLASS_LIMITS is not JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new Error(`MEDCLASS_LIMITS: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  return parsed.data as LimitsOverride;
 }

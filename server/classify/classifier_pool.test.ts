@@ -110,4 +110,18 @@ describe('ClassifierPool', () => {
     await expect(missing).rejects.toThrow(/no model demo@9/);
     for (const outcomes of await Promise.all(good)) expect(outcomes[0]!.ok).toBe(true);
   });
+
+  it('shares the workers between users in turn: one user\'s backlog does not hold another\'s request', async () => {
+    const fair = new ClassifierPool(store, join(dir, 'medclass.db'), DEFAULT_DECODE_LIMITS, 1, { maxImages: 1 });
+    try {
+      const done: string[] = [];
+      const greedy = Array.from({ length: 12 }, (_, i) => fair.classify('demo', 1, [features(vector(i % 2))], 'greedy').then(() => done.push('greedy')));
+      const other = fair.classify('demo', 1, [features(vector(0))], 'other').then(() => done.push('other'));
+      await Promise.all([...greedy, other]);
+      // first come first served would put it last (13th); in turn it is second
+      expect(done.indexOf('other')).toBeLessThanOrEqual(1);
+    } finally {
+      await fair.close();
+    }
+  });
 });

@@ -17,7 +17,8 @@ export interface ModelSummary {
 
 /** Classification off the event loop: one worker thread per core, each keeping the models it has used. */
 export interface Classifier {
-  classify(service: string, version: number, images: WireImage[]): Promise<ImageOutcome[]>;
+  /** `user` is whose request it is: the workers are shared between users in turn. */
+  classify(service: string, version: number, images: WireImage[], user?: string): Promise<ImageOutcome[]>;
   /** Labels and spec of a stored model version (read once, then kept). */
   describe(service: string, version: number): ModelSummary | undefined;
   close(): Promise<void>;
@@ -38,14 +39,18 @@ export interface BatchOptions {
 
 export const DEFAULT_BATCH: Readonly<BatchOptions> = Object.freeze({ maxImages: 32, maxWaitMs: 1 });
 
-/** One request's share of a batch. */
+/** One request, waiting in its user's queue, then a share of a batch. */
 interface Part {
+  service: string;
+  version: number;
+  /** service@version: parts with the same key can share a task. */
+  key: string;
   images: WireImage[];
   resolve(outcomes: ImageOutcome[]): void;
   reject(error: unknown): void;
 }
 
-/** Requests for one service@version waiting to go to a worker together. */
+/** Requests for one service@version going to a worker together. */
 interface Batch {
   service: string;
   version: number;
@@ -83,16 +88,20 @@ export function packImages(images: readonly WireImage[]): { images: WireImage[];
 }
 
 /**
- * The worker pool, with micro-batching: the images of requests for the same service@version
- * that arrive while the workers are busy (or within maxWaitMs) go to a worker as one task, up
- * to maxImages, since extraction and the classifier cost much less per image in a batch. Each
- * request gets its own outcomes back, in order. With a worker free a request goes at once
- * (after the current turn of the event loop, so that requests arriving together go together).
+ * The worker pool, with micro-batching and fair shares. Requests wait in one queue per user;
+ * whenever a worker is free, the next user in turn (round-robin) sends their oldest request,
+ * and requests of the other users (then of the same users again) for the same service@version
+ * join that task up to maxImages, since extraction and the classifier cost much less per
+ * image in a batch. So a user with many large requests waits behind their own, while another
+ * user's request goes with the next free worker. Each request gets its own outcomes back, in
+ * order. With a worker free a request goes at once (after maxWaitMs, or the current turn of
+ * the event loop, so that requests arriving together go together).
  */
 export class ClassifierPool implements Classifier {
   private readonly pool: Piscina;
   private readonly summaries = new Map<string, ModelSummary>();
-  private readonly pending = new Map<string, Batch>();
+  /** Waiting requests per user; the map's order is the turn (a user who sends goes to the back). */
+  private readonly queues = new Map<string, Part[]>();
   private readonly batch: BatchOptions;
   private readonly maxInFlight: number;
   private inFlight = 0;
@@ -112,29 +121,19 @@ export class ClassifierPool implements Classifier {
     this.maxInFlight = Math.max(1, this.batch.maxInFlight ?? threads);
   }
 
-  classify(service: string, version: number, images: WireImage[]): Promise<ImageOutcome[]> {
+  classify(service: string, version: number, images: WireImage[], user = ''): Promise<ImageOutcome[]> {
     if (this.closed) return Promise.reject(new Error('the classifier is closed'));
     if (images.length === 0) return Promise.resolve([]);
     return new Promise<ImageOutcome[]>((resolve, reject) => {
-      const key = `${service}@${version}`;
-      let batch = this.pending.get(key);
-      // a batch that this request would push past the limit goes as it is
-      if (batch && batch.count + images.length > this.batch.maxImages) {
-        this.dispatch(key, batch);
-        batch = undefined;
-      }
-      if (!batch) {
-        batch = { service, version, parts: [], count: 0 };
-        this.pending.set(key, batch);
-      }
-      batch.parts.push({ images, resolve, reject });
-      batch.count += images.length;
-      if (batch.count >= this.batch.maxImages) this.dispatch(key, batch);
-      else this.schedulePump();
+      const queue = this.queues.get(user);
+      const part = { service, version, key: `${service}@${version}`, images, resolve, reject };
+      if (queue) queue.push(part);
+      else this.queues.set(user, [part]);
+      this.schedulePump();
     });
   }
 
-  /** With a worker free, sends the waiting batches after maxWaitMs (or once the current I/O is read). */
+  /** With a worker free, sends the waiting requests after maxWaitMs (or once the current I/O is read). */
   private schedulePump(): void {
     if (this.pumpScheduled || this.inFlight >= this.maxInFlight) return;
     this.pumpScheduled = true;
@@ -147,16 +146,41 @@ export class ClassifierPool implements Classifier {
     else setImmediate(run);
   }
 
-  /** Sends the oldest waiting batches while workers are free. */
+  /** Sends batches while workers are free, one user's turn each. */
   private pump(): void {
-    for (const [key, batch] of this.pending) {
-      if (this.inFlight >= this.maxInFlight) return;
-      this.dispatch(key, batch);
-    }
+    while (this.inFlight < this.maxInFlight && this.queues.size) this.dispatch(this.nextBatch());
   }
 
-  private dispatch(key: string, batch: Batch): void {
-    if (this.pending.get(key) === batch) this.pending.delete(key);
+  /** The next user's oldest request, joined by others' for the same model, in turn, up to maxImages. */
+  private nextBatch(): Batch {
+    const [firstUser, firstQueue] = this.queues.entries().next().value as [string, Part[]];
+    const first = this.take(firstUser, firstQueue, 0);
+    const batch: Batch = { service: first.service, version: first.version, parts: [first], count: first.images.length };
+    let added = true;
+    while (added && batch.count < this.batch.maxImages) {
+      added = false;
+      for (const [user, queue] of [...this.queues]) {
+        const i = queue.findIndex((p) => p.key === first.key);
+        if (i < 0 || batch.count + queue[i]!.images.length > this.batch.maxImages) continue;
+        const part = this.take(user, queue, i);
+        batch.parts.push(part);
+        batch.count += part.images.length;
+        added = true;
+        if (batch.count >= this.batch.maxImages) break;
+      }
+    }
+    return batch;
+  }
+
+  /** Takes a request from a user's queue and sends the user to the back of the turn. */
+  private take(user: string, queue: Part[], index: number): Part {
+    const [part] = queue.splice(index, 1);
+    this.queues.delete(user);
+    if (queue.length) this.queues.set(user, queue);
+    return part!;
+  }
+
+  private dispatch(batch: Batch): void {
     const { parts } = batch;
     this.inFlight++;
     this.runTask(batch.service, batch.version, parts.length === 1 ? parts[0]!.images : parts.flatMap((p) => p.images))
@@ -207,8 +231,8 @@ export class ClassifierPool implements Classifier {
     this.closed = true;
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     const closed = new Error('the classifier is closed');
-    for (const batch of this.pending.values()) for (const part of batch.parts) part.reject(closed);
-    this.pending.clear();
+    for (const queue of this.queues.values()) for (const part of queue) part.reject(closed);
+    this.queues.clear();
     return this.pool.destroy();
   }
 }

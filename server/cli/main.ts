@@ -60,6 +60,8 @@ program
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--allow-origin <origin...>', 'web app origins allowed besides this server (the static site)')
   .option('--no-demo', 'do not train the BreastMNIST demo service when the data folder has no service `demo`')
+  .option('--trust-proxy <addresses...>', 'proxies (addresses or CIDR ranges) whose X-Forwarded-For gives the client address (also MEDCLASS_TRUSTED_PROXIES, comma-separated)')
+  .option('--images-per-minute <n>', 'images one user may classify a minute (default 1200; MEDCLASS_LIMITS sets every limit as JSON)')
   .action(async (options) => (await import('./serve.command.ts')).serveCommand(options));
 
 program

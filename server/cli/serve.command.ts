@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.ts';
 import { DataFolderError } from '../data_folder.ts';
 import { ensureClientBuilt } from '../http/app.ts';
+import { parseLimitsJson, type LimitsOverride } from '../channel/limits.ts';
 import { loadOrCreateIdentity, pinString } from '../identity_file.ts';
 import { CliError } from './cli_error.ts';
 
@@ -12,6 +13,20 @@ interface ServeOptions {
   allowOrigin?: string[];
   /** false with --no-demo. */
   demo?: boolean;
+  trustProxy?: string[];
+  imagesPerMinute?: string;
+}
+
+/** The limits from MEDCLASS_LIMITS (JSON) and --images-per-minute, which wins. */
+function limitsFrom(o: ServeOptions): LimitsOverride {
+  const env = process.env['MEDCLASS_LIMITS'];
+  const limits = env ? parseLimitsJson(env) : {};
+  if (o.imagesPerMinute !== undefined) {
+    const n = Number(o.imagesPerMinute);
+    if (!Number.isInteger(n) || n < 1) throw new CliError('--images-per-minute takes a whole number from 1');
+    limits.imagesPerMinute = n;
+  }
+  return limits;
 }
 
 export async function serveCommand(o: ServeOptions): Promise<void> {
@@ -22,13 +37,15 @@ export async function serveCommand(o: ServeOptions): Promise<void> {
   }
   await ensureClientBuilt(say);
   const { createMedclassServer } = await import('../server.ts');
-  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false }).catch((e: unknown) => {
+  const trustedProxies = [...(o.trustProxy ?? []), ...(process.env['MEDCLASS_TRUSTED_PROXIES'] ?? '').split(',')].map((p) => p.trim()).filter(Boolean);
+  const server = await createMedclassServer({ dataDir: o.data, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false, limits: limitsFrom(o), trustedProxies }).catch((e: unknown) => {
     throw e instanceof DataFolderError ? new CliError(e.message) : e;
   });
   const address = await server.app.listen({ port: Number(o.port), host: o.host });
   say(`MedClass is serving ${address}`);
   say(`data folder: ${resolve(o.data)}`);
   say(`server fingerprint: ${server.fingerprint}`);
+  if (trustedProxies.length) say(`client addresses from X-Forwarded-For of: ${trustedProxies.join(', ')}`);
   say(`pin (for medclass classify --pin): ${server.pin}`);
   if (server.firstAdmin) {
     say(

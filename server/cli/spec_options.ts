@@ -14,6 +14,8 @@ export function addSpecOptions(command: Command): Command {
     .option('--pixels-per-cell2 <n>', `hog2: the second HOG's cell side (default ${DEFAULT_SPEC.pixelsPerCell2})`)
     .option('--lbp <list>', `lbp: histograms as method:points:radius, comma-separated, method uniform or default (default ${lbpList(DEFAULT_SPEC.lbp)})`)
     .option('--glcm-distances <list>', `glcmAngles: comma-separated pixel distances (default ${DEFAULT_SPEC.glcmDistances.join(',')})`)
+    .option('--gabor-frequencies <list>', `gabor: comma-separated frequencies in cycles per pixel (default ${DEFAULT_SPEC.gaborFrequencies.join(',')})`)
+    .option('--gabor-orientations <n>', `gabor: angles per frequency, k pi / n (default ${DEFAULT_SPEC.gaborOrientations})`)
     .option('--histogram-bins <n>', `bins of the intensity and colour histograms and entropies (default ${DEFAULT_SPEC.histogramBins})`)
     .option(
       '--features <list>',

@@ -78,5 +78,6 @@ function familySettings(spec: FeatureSpec): string {
   if (spec.features.includes('lbp')) parts.push(`LBP ${spec.lbp.map((c) => `${c.method}:${c.points}:${c.radius}`).join(',')}`);
   if (spec.features.includes('glcmAngles')) parts.push(`GLCM distances ${spec.glcmDistances.join(',')}`);
   if (spec.features.some((f) => f.endsWith('Histogram') || f.endsWith('Moments'))) parts.push(`${spec.histogramBins} histogram bins`);
+  if (spec.features.includes('gabor')) parts.push(`Gabor frequencies ${spec.gaborFrequencies.join(',')} at ${spec.gaborOrientations} angles`);
   return parts.map((p) => `, ${p}`).join('');
 }

@@ -11,6 +11,8 @@ export interface SpecOptions {
   lbp?: string;
   glcmDistances?: string;
   histogramBins?: string;
+  gaborFrequencies?: string;
+  gaborOrientations?: string;
   features?: string;
 }
 
@@ -28,12 +30,13 @@ function lbpSetting(text: string): Record<string, unknown> {
 /** The options as a spec input; family names in --features stand for their features. */
 export function specInput(o: SpecOptions): Record<string, unknown> {
   const input: Record<string, unknown> = {};
-  for (const key of ['size', 'levels', 'orientations', 'pixelsPerCell', 'cellsPerBlock', 'pixelsPerCell2', 'histogramBins'] as const) {
+  for (const key of ['size', 'levels', 'orientations', 'pixelsPerCell', 'cellsPerBlock', 'pixelsPerCell2', 'histogramBins', 'gaborOrientations'] as const) {
     const v = o[key];
     if (v !== undefined) input[key] = num(v);
   }
   if (o.lbp !== undefined) input['lbp'] = list(o.lbp).map(lbpSetting);
   if (o.glcmDistances !== undefined) input['glcmDistances'] = list(o.glcmDistances).map(num);
+  if (o.gaborFrequencies !== undefined) input['gaborFrequencies'] = list(o.gaborFrequencies).map(num);
   if (o.features !== undefined) {
     const families = FEATURE_FAMILIES as Record<string, readonly string[]>;
     input['features'] = list(o.features).flatMap((f) => (Object.hasOwn(families, f) && !families[f]!.includes(f) ? families[f]! : [f]));

@@ -17,11 +17,15 @@ export interface AppOptions {
   logger?: boolean;
   /** The built web app (default dist/client). */
   clientDir?: string;
+  /** Proxies whose X-Forwarded-For sets request.ip (addresses or CIDRs); none by default. */
+  trustedProxies?: string[];
 }
 
 /** The HTTP side: the web app with strict security headers. */
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false });
+  const proxies = options.trustedProxies ?? [];
+  // X-Forwarded-For only from the proxies named: anyone else could write any address there
+  const app = Fastify({ logger: options.logger ?? false, ...(proxies.length ? { trustProxy: proxies } : {}) });
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: {

@@ -162,8 +162,8 @@ describe('SqliteStore', () => {
     store = new SqliteStore(file);
     const db = new Database(file, { readonly: true });
     try {
-      // 2: versions carry their description and modes; 3: users.disabled
-      expect(db.pragma('user_version', { simple: true })).toBe(3);
+      // 2: versions carry their description and modes; 3: users.disabled; 4: users.must_change_password
+      expect(db.pragma('user_version', { simple: true })).toBe(4);
       expect(db.prepare('SELECT count(*) AS n FROM audit').get()).toEqual({ n: 2 });
     } finally {
       db.close();

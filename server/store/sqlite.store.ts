@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import {
   StoreError,
   type AuditEntry,
+  type AuditQuery,
   type ModelVersion,
   type PrivacyMode,
   type PublishInput,
@@ -78,6 +80,10 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   },
   // A disabled user keeps their record and audit trail but cannot log in (issue 10).
   `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
+  // A reset password must be changed at the next login; each user's vault key (issue 10 section 5, issue 11 section 3).
+  `ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE users ADD COLUMN vault_key BLOB;
+   CREATE INDEX audit_user ON audit (user, id);`,
 ];
 
 /** The schema version this code writes (`PRAGMA user_version`). */
@@ -200,13 +206,14 @@ export class SqliteStore implements Store {
   createUser(user: NewUser): User {
     const createdAt = new Date().toISOString();
     try {
-      const { lastInsertRowid } = this.stmt('INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)').run(
+      const { lastInsertRowid } = this.stmt('INSERT INTO users (username, role, password_hash, created_at, must_change_password) VALUES (?, ?, ?, ?, ?)').run(
         user.username,
         user.role,
         user.passwordHash,
         createdAt,
+        user.mustChangePassword ? 1 : 0,
       );
-      return { ...user, id: Number(lastInsertRowid), createdAt, disabled: false };
+      return { ...user, id: Number(lastInsertRowid), createdAt, disabled: false, mustChangePassword: user.mustChangePassword ?? false };
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StoreError('conflict', `user ${user.username} exists`);
       throw e;
@@ -222,6 +229,7 @@ export class SqliteStore implements Store {
       passwordHash: row['password_hash'] as string,
       createdAt: row['created_at'] as string,
       disabled: row['disabled'] === 1,
+      mustChangePassword: row['must_change_password'] === 1,
     };
   }
 
@@ -233,7 +241,7 @@ export class SqliteStore implements Store {
     const user = this.userById(id);
     if (!user) throw new StoreError('notFound', 'no such user');
     const next = { ...user, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) } as User;
-    this.stmt('UPDATE users SET role = ?, password_hash = ?, disabled = ? WHERE id = ?').run(next.role, next.passwordHash, next.disabled ? 1 : 0, id);
+    this.stmt('UPDATE users SET role = ?, password_hash = ?, disabled = ?, must_change_password = ? WHERE id = ?').run(next.role, next.passwordHash, next.disabled ? 1 : 0, next.mustChangePassword ? 1 : 0, id);
     return next;
   }
 
@@ -475,6 +483,45 @@ export class SqliteStore implements Store {
       outcome: r.outcome,
       detail: r.detail ? (JSON.parse(r.detail) as AuditEntry['detail']) : null,
     }));
+  }
+
+  searchAudit(q: AuditQuery): (AuditEntry & { id: number })[] {
+    this.flushAudit();
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const add = (sql: string, value: string | number | undefined) => {
+      if (value === undefined || value === '') return;
+      where.push(sql);
+      args.push(value);
+    };
+    add('user = ?', q.user);
+    add('service = ?', q.service);
+    add('action = ?', q.action);
+    add('at >= ?', q.from);
+    add('at <= ?', q.to);
+    add('id < ?', q.before);
+    const rows = this.db
+      .prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, q.limit) as { id: number; at: string; user: string | null; action: string; service: string | null; model_version: number | null; outcome: string; detail: string | null }[];
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      user: r.user,
+      action: r.action,
+      service: r.service,
+      modelVersion: r.model_version,
+      outcome: r.outcome,
+      detail: r.detail ? (JSON.parse(r.detail) as AuditEntry['detail']) : null,
+    }));
+  }
+
+  vaultKey(userId: number): Uint8Array {
+    const row = this.stmt('SELECT vault_key FROM users WHERE id = ?').get(userId) as { vault_key: Buffer | null } | undefined;
+    if (!row) throw new StoreError('notFound', 'no such user');
+    if (row.vault_key) return new Uint8Array(row.vault_key);
+    // made once: a concurrent first use keeps whichever was written first
+    this.stmt('UPDATE users SET vault_key = ? WHERE id = ? AND vault_key IS NULL').run(randomBytes(32), userId);
+    return new Uint8Array((this.stmt('SELECT vault_key FROM users WHERE id = ?').get(userId) as { vault_key: Buffer }).vault_key);
   }
 
   close(): void {

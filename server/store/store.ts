@@ -18,14 +18,30 @@ export interface User {
   createdAt: string;
   /** A disabled user cannot log in, and their live sessions end (close 4044). */
   disabled: boolean;
+  /** Set by an admin's reset (a one-time password): the user may only change it until they do. */
+  mustChangePassword: boolean;
 }
 
-export type NewUser = Omit<User, 'id' | 'createdAt' | 'disabled'>;
+export type NewUser = Omit<User, 'id' | 'createdAt' | 'disabled' | 'mustChangePassword'> & { mustChangePassword?: boolean };
 /** What an admin (or the CLI) may change about a user; undefined fields stay as they are. */
 export interface UserChanges {
   passwordHash?: string;
   role?: Role;
   disabled?: boolean;
+  mustChangePassword?: boolean;
+}
+
+/** What the audit view asks for: each field narrows, all together; newest first. */
+export interface AuditQuery {
+  user?: string;
+  service?: string;
+  action?: string;
+  /** ISO times, inclusive. */
+  from?: string;
+  to?: string;
+  /** Only entries with a smaller id (the next page). */
+  before?: number;
+  limit: number;
 }
 
 export interface TokenRecord {
@@ -116,6 +132,10 @@ export interface Store {
 
   audit(entry: AuditEntry): void;
   auditTrail(limit: number): AuditEntry[];
+  searchAudit(query: AuditQuery): (AuditEntry & { id: number })[];
+
+  /** The user's vault key: 32 random bytes, made on first use, released only to that user inside the channel. */
+  vaultKey(userId: number): Uint8Array;
 
   close(): void;
 }

@@ -58,11 +58,22 @@ export interface LoginResult {
   token: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** After a password login: present it at this client's next login as this user (it keeps its own allowance). */
+  deviceToken?: string;
+  /** Logged in with a one-time password: change it (changePassword) before anything else. */
+  mustChangePassword?: boolean;
 }
 
 function loginResult(m: ServerMessage): LoginResult {
   if (m.type !== 'loggedIn') throw new ClientError('badMessage', `the server answered a login with ${m.type}`);
-  return { user: m.user, role: m.role, token: m.token, expiresAt: m.expiresAt };
+  return {
+    user: m.user,
+    role: m.role,
+    token: m.token,
+    expiresAt: m.expiresAt,
+    ...(m.deviceToken ? { deviceToken: m.deviceToken } : {}),
+    ...(m.mustChangePassword ? { mustChangePassword: true } : {}),
+  };
 }
 
 /**
@@ -235,8 +246,8 @@ export class MedclassClient {
    * rejects with its code (`badCredentials`, `disabled`, `tooManyAttempts`), and this
    * connection is then not logged in, whoever it was before.
    */
-  async login(username: string, password: string): Promise<LoginResult> {
-    const answer = await this.request({ type: 'login', requestId: newRequestId(), username, password });
+  async login(username: string, password: string, deviceToken?: string): Promise<LoginResult> {
+    const answer = await this.request({ type: 'login', requestId: newRequestId(), username, password, ...(deviceToken ? { deviceToken } : {}) });
     return loginResult(answer);
   }
 

@@ -1,7 +1,7 @@
 import { tensor3d, type Tensor } from '@tensorflow/tfjs-core';
 import { MedclassError } from '../errors.ts';
 import { colourPlanes, type GreyImage } from '../image/grey.ts';
-import { glcmAngles, glcmFeatures, histogramCounts, hog, lbpCounts, moments } from './kernels/ops.ts';
+import { gaborEnergies, glcmAngles, glcmFeatures, histogramCounts, hog, lbpCounts, moments } from './kernels/ops.ts';
 import { resizeBilinear } from './resize.ts';
 import {
   minimumSide,
@@ -31,6 +31,7 @@ export interface FeatureValues {
   intensityMoments?: Float64Array;
   colourHistogram?: Float64Array;
   colourMoments?: Float64Array;
+  gabor?: Float64Array;
 }
 
 /** An image at the size features are extracted from. */
@@ -187,6 +188,11 @@ async function extractFamilies(x: Tensor, images: readonly PreparedImage[], spec
   if (has('intensityMoments')) {
     const all = await values(() => moments(x, { bins }));
     results.forEach((r, k) => (r.intensityMoments = row(all, k, 5)));
+  }
+  if (has('gabor')) {
+    const all = await values(() => gaborEnergies(x, { frequencies: spec.gaborFrequencies, orientations: spec.gaborOrientations }));
+    const len = all.length / n;
+    results.forEach((r, k) => (r.gabor = row(all, k, len)));
   }
   if (has('colourHistogram') || has('colourMoments')) {
     const planes = new Float32Array(3 * n * pixels);

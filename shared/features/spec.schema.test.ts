@@ -25,7 +25,7 @@ describe('feature spec', () => {
     const old = { features: ['hog', 'glcmContrast'], size: 32, levels: 8, orientations: 9, pixelsPerCell: 8, cellsPerBlock: 2 };
     expect(featureSpecSchema.safeParse(old).success).toBe(true); // a service's spec on the wire
     const spec = parseFeatureSpec(old);
-    expect(spec).toEqual({ ...old, pixelsPerCell2: 16, lbp: DEFAULT_SPEC.lbp, glcmDistances: [1, 2, 3], histogramBins: 32 });
+    expect(spec).toEqual({ ...old, pixelsPerCell2: 16, lbp: DEFAULT_SPEC.lbp, glcmDistances: [1, 2, 3], histogramBins: 32, gaborFrequencies: [0.1, 0.2, 0.4], gaborOrientations: 4 });
     expect(vectorLength(spec, 32, 32)).toBe(324 + 1);
     expect(parseFeatureSpec({}).features).toEqual(FEATURE_NAMES.slice(0, 7));
   });
@@ -33,8 +33,8 @@ describe('feature spec', () => {
   it('lays the families out after the seven, with their lengths', () => {
     const spec = parseFeatureSpec({ features: [...FEATURE_NAMES].reverse(), lbp: [{ method: 'uniform', points: 8, radius: 1 }, { method: 'default', points: 4, radius: 2 }], glcmDistances: [1, 4], histogramBins: 10 });
     expect(spec.features).toEqual(FEATURE_NAMES);
-    // hog 1764, 6 scalars, hog2 (16 px cells: 3x3 blocks) 324, lbp 10 + 16, glcmAngles 6 x 2 x 4, histograms 10 and 30, moments 5 and 15
-    expect(vectorLength(spec, 64, 64)).toBe(1764 + 6 + 324 + 26 + 48 + 10 + 5 + 30 + 15);
+    // hog 1764, 6 scalars, hog2 (16 px cells: 3x3 blocks) 324, lbp 10 + 16, glcmAngles 6 x 2 x 4, histograms 10 and 30, moments 5 and 15, gabor 2 x 3 x 4
+    expect(vectorLength(spec, 64, 64)).toBe(1764 + 6 + 324 + 26 + 48 + 10 + 5 + 30 + 15 + 24);
     expect(Object.values(FEATURE_FAMILIES).flat().sort()).toEqual([...FEATURE_NAMES].sort());
   });
 

@@ -49,6 +49,13 @@ export const featureSpecSchema = z
       .refine((l) => distinct(l, String), 'GLCM distances must not repeat')
       .optional(),
     histogramBins: int(2, 256).optional(),
+    gaborFrequencies: z
+      .array(z.number().min(0.02).max(0.5))
+      .min(1, 'give at least one Gabor frequency')
+      .max(6)
+      .refine((l) => distinct(l, String), 'Gabor frequencies must not repeat')
+      .optional(),
+    gaborOrientations: int(1, 16).optional(),
   })
   .strict();
 

@@ -19,6 +19,7 @@ export const FEATURE_NAMES = [
   'intensityMoments',
   'colourHistogram',
   'colourMoments',
+  'gabor',
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 /** The features that are one number each; the others are vectors. */
@@ -40,6 +41,7 @@ export const FEATURE_FAMILIES = {
   glcmAngles: ['glcmAngles'],
   intensity: ['intensityHistogram', 'intensityMoments'],
   colour: ['colourHistogram', 'colourMoments'],
+  gabor: ['gabor'],
 } as const satisfies Record<string, readonly FeatureName[]>;
 export type FeatureFamily = keyof typeof FEATURE_FAMILIES;
 
@@ -82,6 +84,9 @@ export interface FeatureSpec {
   glcmDistances: number[];
   /** Bins of `intensityHistogram`, `colourHistogram` and of the entropies in the moments. */
   histogramBins: number;
+  /** `gabor`: the filter bank's frequencies (cycles per pixel), each at `gaborOrientations` angles k pi / n. */
+  gaborFrequencies: number[];
+  gaborOrientations: number;
 }
 
 /**
@@ -104,6 +109,8 @@ export const DEFAULT_SPEC: Readonly<FeatureSpec> = Object.freeze<FeatureSpec>({
   ],
   glcmDistances: [1, 2, 3],
   histogramBins: 32,
+  gaborFrequencies: [0.1, 0.2, 0.4],
+  gaborOrientations: 4,
 });
 
 export const wantsHog = (spec: FeatureSpec): boolean =>
@@ -154,6 +161,8 @@ export function featureLength(name: FeatureName, spec: FeatureSpec, height: numb
       return 3 * spec.histogramBins;
     case 'colourMoments':
       return 3 * MOMENT_NAMES.length;
+    case 'gabor':
+      return 2 * spec.gaborFrequencies.length * spec.gaborOrientations;
     default:
       return 1;
   }

@@ -13,7 +13,7 @@ export type Tolerance = typeof EXACT_TOLERANCE | typeof GPU_TOLERANCE;
 export const FAMILY_TOLERANCE = { histogram: 0, value: 1e-5 } as const;
 /** The features a family tolerance covers, by kind. */
 export const HISTOGRAM_FEATURES = ['lbp', 'intensityHistogram', 'colourHistogram'] as const;
-export const VALUE_FEATURES = ['glcmAngles', 'intensityMoments', 'colourMoments'] as const;
+export const VALUE_FEATURES = ['glcmAngles', 'intensityMoments', 'colourMoments', 'gabor'] as const;
 
 /** The largest `scalarError` over a vector (Infinity when the lengths differ). */
 export function worstValueError(a: ArrayLike<number>, b: ArrayLike<number>): number {

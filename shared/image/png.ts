@@ -1,10 +1,10 @@
 import { MedclassError } from '../errors.ts';
+import { formatCount } from '../format.ts';
 import { crc32 } from './crc32.ts';
 import type { GreyImage } from './grey.ts';
 import type { ImageDecoder } from './decoder.ts';
 import { inflateBounded } from './inflate.ts';
 import type { DecodeLimits } from './limits.ts';
-import { formatCount } from '../format.ts';
 
 /**
  * PNG to grey (docs/features.md section 1), bounded by what the header declares: IHDR must

@@ -127,6 +127,59 @@ const serviceSchema = z.strictObject({
 
 const msg = <C extends number, F extends Role, S extends z.ZodType>(code: C, from: F, body: S) => ({ code, from, body });
 
+const deviceToken = z.string().regex(/^[\w-]{1,64}\.[\w-]{1,64}$/, 'a device token is two base64url parts joined by a dot');
+const username = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'a user name is 2 to 64 of a-z 0-9 . _ - (starting with a letter or digit)');
+const password = z.string().min(1).max(1024);
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}(T[\d:.]+Z)?$/, 'a date is YYYY-MM-DD or an ISO time in UTC');
+const auditText = z.string().max(256);
+const auditEntrySchema = z.strictObject({
+  id: z.number().int().min(1),
+  at: z.string().max(64),
+  user: auditText.nullable(),
+  action: auditText,
+  service: auditText.nullable(),
+  modelVersion: z.number().int().nullable(),
+  outcome: auditText,
+  detail: z.record(z.string().max(64), z.union([z.number(), z.string().max(256), z.boolean()])).nullable(),
+});
+const userSummarySchema = z.strictObject({ username, role: z.enum(ROLES), disabled: z.boolean(), mustChangePassword: z.boolean(), createdAt: z.string().max(64) });
+
+/**
+ * Codes 30 to 49: a user's own account, user management and the audit trail (admins), and the
+ * user's vault key (docs/protocol.md section 4, "Accounts and audit"). Each is authorised on its own.
+ */
+const ACCOUNT_MESSAGES = {
+  changePassword: msg(30, 'client', z.strictObject({ requestId: id, currentPassword: password, newPassword: password })),
+  listUsers: msg(31, 'client', z.strictObject({ requestId: id })),
+  users: msg(32, 'server', z.strictObject({ requestId: id, users: z.array(userSummarySchema).max(100_000) })),
+  addUser: msg(33, 'client', z.strictObject({ requestId: id, username, role: z.enum(ROLES) })),
+  /** The answer to addUser and resetPassword: shown once to the admin, to be changed at the user's next login. */
+  oneTimePassword: msg(34, 'server', z.strictObject({ requestId: id, username, password: z.string().min(12).max(256) })),
+  resetPassword: msg(35, 'client', z.strictObject({ requestId: id, username })),
+  setRole: msg(36, 'client', z.strictObject({ requestId: id, username, role: z.enum(ROLES) })),
+  setDisabled: msg(37, 'client', z.strictObject({ requestId: id, username, disabled: z.boolean() })),
+  auditQuery: msg(
+    38,
+    'client',
+    z.strictObject({
+      requestId: id,
+      user: auditText.optional(),
+      service: auditText.optional(),
+      action: auditText.optional(),
+      /** From this day or time (inclusive), up to `to` (a day: its end, inclusive). */
+      from: isoDate.optional(),
+      to: isoDate.optional(),
+      /** Entries older than this id (the next page). */
+      before: z.number().int().min(1).optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
+    }),
+  ),
+  auditEntries: msg(39, 'server', z.strictObject({ requestId: id, entries: z.array(auditEntrySchema).max(1000), more: z.boolean() })),
+  vaultKey: msg(40, 'client', z.strictObject({ requestId: id })),
+  /** 32 random bytes that are this user's alone: the web app wraps its device vault's key with them. */
+  vault: msg(41, 'server', z.strictObject({ requestId: id, key: bytes(32, 32) })),
+} as const;
+
 /** Every message type: its wire code, which side may send it, its body. Codes never change meaning. */
 export const MESSAGES = {
   // 1 and 2 (v1's authenticate, authenticated) are retired: login happens with 20 to 23
@@ -185,14 +238,30 @@ export const MESSAGES = {
   /** Pushed to an upload's owner when the server drops it unasked (expired, or the memory cap). */
   uploadDropped: msg(19, 'server', z.strictObject({ uploadId: id, reason: z.enum(['expired', 'memory']), message: z.string().max(1000) })),
   // 17 to 19: admin versions; 20 to 29: login (docs/protocol.md section 5); 30 to 49: user management and audit
-  login: msg(20, 'client', z.strictObject({ requestId: id, username: z.string().min(1).max(256), password: z.string().min(1).max(1024) })),
+  login: msg(
+    20,
+    'client',
+    // deviceToken: from this client's last login as this user; keeps its own allowance of attempts (login_guard.ts)
+    z.strictObject({ requestId: id, username: z.string().min(1).max(256), password: z.string().min(1).max(1024), deviceToken: deviceToken.optional() }),
+  ),
   resume: msg(21, 'client', z.strictObject({ requestId: id, token })),
   loggedIn: msg(
     22,
     'server',
-    z.strictObject({ requestId: id, user: z.string().min(1).max(256), role: z.enum(ROLES), token, expiresAt: z.number().int().min(0).max(2 ** 53 - 1) }),
+    z.strictObject({
+      requestId: id,
+      user: z.string().min(1).max(256),
+      role: z.enum(ROLES),
+      token,
+      expiresAt: z.number().int().min(0).max(2 ** 53 - 1),
+      /** After `login` (not `resume`): to present at this client's next login as this user. */
+      deviceToken: deviceToken.optional(),
+      /** A one-time password: only `changePassword` is served until it is changed. */
+      mustChangePassword: z.boolean().optional(),
+    }),
   ),
   logout: msg(23, 'client', z.strictObject({ requestId: id })),
+  ...ACCOUNT_MESSAGES,
 } as const;
 
 type Table = typeof MESSAGES;
@@ -206,6 +275,8 @@ export type ClientMessage = Extract<Message, { type: TypesFrom<'client'> }>;
 export type ServerMessage = Extract<Message, { type: TypesFrom<'server'> }>;
 export type ClassifyImage = z.output<typeof imageSchema>;
 export type ServiceInfo = z.output<typeof serviceSchema>;
+export type AuditEntryInfo = z.output<typeof auditEntrySchema>;
+export type UserInfo = z.output<typeof userSummarySchema>;
 export type ServiceVersionInfo = z.output<typeof versionSchema>;
 
 const BY_CODE = new Map<number, MessageType>(Object.entries(MESSAGES).map(([name, m]) => [m.code, name as MessageType]));

@@ -37,6 +37,9 @@ import { connectedPair } from '../../shared/protocol/testing.ts';
 import { dataset, splitImages } from '../golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from '../server_process.ts';
 
+/** The bench is one user with 64 connections measuring the whole server: lift the per-user shares. */
+const BENCH_LIMITS = JSON.stringify({ imagesPerMinute: 1e9, shares: { inFlightPerUser: 4096, inFlightTotal: 4096, queuedBytesPerUser: 2 ** 31, queuedBytesTotal: 2 ** 31 } });
+
 // ---------------------------------------------------------------------------------------------
 // Options
 
@@ -449,7 +452,7 @@ async function main(): Promise<void> {
       }),
     ) as Record<PrivacyMode, { frame: number; websocket: number }>;
 
-    server = await startServerProcess({ dataDir, env: { MEDCLASS_LOG_LEVEL: 'info' } });
+    server = await startServerProcess({ dataDir, env: { MEDCLASS_LOG_LEVEL: 'info', MEDCLASS_LIMITS: BENCH_LIMITS } });
     const pid = server.child.pid!;
     const child = server.child;
     process.once('exit', () => child.kill('SIGKILL'));
@@ -555,7 +558,7 @@ async function startProfiledServer(dataDir: string, profileDir: string): Promise
   const child = spawn(
     process.execPath,
     ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=250', join(PROJECT_ROOT, 'server', 'medclass.js'), 'serve', '--data', dataDir, '--port', String(port)],
-    { cwd: PROJECT_ROOT, env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', MEDCLASS_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: PROJECT_ROOT, env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', MEDCLASS_LOG_LEVEL: 'info', MEDCLASS_LIMITS: BENCH_LIMITS }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   process.once('exit', () => child.kill('SIGKILL'));
   let out = '';

@@ -30,3 +30,10 @@ export interface GlcmAnglesAttrs {
 export interface HistogramAttrs {
   bins: number;
 }
+
+export const GABOR = 'MedclassGabor';
+
+export interface GaborAttrs {
+  frequencies: readonly number[];
+  orientations: number;
+}

@@ -1,6 +1,7 @@
 import { engine, getKernel, reshape, tensor, type NamedAttrMap, type Tensor, type Tensor2D, type Tensor3D, type Tensor4D } from '@tensorflow/tfjs-core';
 import { MedclassError } from '../../errors.ts';
 import {
+  GABOR,
   GLCM,
   GLCM_ANGLES,
   GLCM_FEATURES,
@@ -8,6 +9,7 @@ import {
   HOG,
   LBP,
   MOMENTS,
+  type GaborAttrs,
   type GlcmAnglesAttrs,
   type GlcmAttrs,
   type HistogramAttrs,
@@ -61,3 +63,6 @@ export const histogramCounts = (images: Tensor, attrs: HistogramAttrs): Tensor2D
 
 /** Mean, variance, skewness, kurtosis and entropy (bits, of the `bins`-bin histogram): `[batch, 5]`. */
 export const moments = (images: Tensor, attrs: HistogramAttrs): Tensor2D => run(MOMENTS, images, 'moments', attrs);
+
+/** Gabor filter-bank energies (mean and variance of each filter's magnitude): `[batch, 2 x frequencies x orientations]`. */
+export const gaborEnergies = (images: Tensor, attrs: GaborAttrs): Tensor2D => run(GABOR, images, 'gaborEnergies', attrs);

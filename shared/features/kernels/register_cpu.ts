@@ -1,10 +1,12 @@
 import { registerKernel, type DataType, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { hogGeometry, lbpBins } from '../spec.ts';
 import { glcmAnglesImpl, glcmAnglesLength, glcmFeaturesImpl, glcmImpl } from './glcm_impl.ts';
+import { gaborImpl, gaborLength } from './gabor_impl.ts';
 import { hogImpl } from './hog_impl.ts';
 import { histogramCountsImpl, momentsImpl } from './intensity_impl.ts';
 import { lbpCountsImpl } from './lbp_impl.ts';
 import {
+  GABOR,
   GLCM,
   GLCM_ANGLES,
   GLCM_FEATURES,
@@ -12,6 +14,7 @@ import {
   HOG,
   LBP,
   MOMENTS,
+  type GaborAttrs,
   type GlcmAnglesAttrs,
   type GlcmAttrs,
   type HistogramAttrs,
@@ -55,6 +58,10 @@ const glcmAnglesCpu: Impl<GlcmAnglesAttrs> = (v, batch, h, w, a) => [
   Float32Array.from(glcmAnglesImpl(v, batch, h, w, a.levels, a.distances)),
 ];
 const histogramCpu: Impl<HistogramAttrs> = (v, batch, h, w, a) => [[batch, a.bins], histogramCountsImpl(v, batch, h * w, a.bins)];
+const gaborCpu: Impl<GaborAttrs> = (v, batch, h, w, a) => [
+  [batch, gaborLength(a.frequencies, a.orientations)],
+  Float32Array.from(gaborImpl(v, batch, h, w, a.frequencies, a.orientations)),
+];
 const momentsCpu: Impl<HistogramAttrs> = (v, batch, h, w, a) => [[batch, 5], Float32Array.from(momentsImpl(v, batch, h * w, a.bins))];
 
 /**
@@ -67,6 +74,7 @@ export const CPU_ONLY_KERNELS: Readonly<Record<string, Impl<never>>> = {
   [GLCM_ANGLES]: glcmAnglesCpu as Impl<never>,
   [HISTOGRAM]: histogramCpu as Impl<never>,
   [MOMENTS]: momentsCpu as Impl<never>,
+  [GABOR]: gaborCpu as Impl<never>,
 };
 
 /** Backends whose tensors live in CPU memory; one typed-array implementation serves them all. */

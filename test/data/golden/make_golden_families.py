@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden vectors for the feature families beyond the seven (docs/features.md sections 6-10).
+"""Golden vectors for the feature families beyond the seven (docs/features.md sections 6-12).
 
 Run with Debian 12's python3-skimage (scikit-image 0.19.3, numpy 1.24, scipy 1.10):
 
@@ -24,6 +24,7 @@ import scipy.stats
 import skimage
 from PIL import Image
 from skimage.feature import graycomatrix, graycoprops, hog, local_binary_pattern
+from skimage.filters import gabor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMAGES = os.path.join(HERE, 'images')
@@ -135,6 +136,17 @@ def glcm_angles(v, levels, distances):
     return np.concatenate([graycoprops(P, prop).ravel() for prop in GLCM_PROPS])
 
 
+def gabor_energies(v, frequencies, orientations):
+    """Per frequency and orientation (theta = k pi / n): mean and population variance of the response's magnitude."""
+    out = []
+    for f in frequencies:
+        for k in range(orientations):
+            real, imag = gabor(v.astype(np.float64), f, theta=k * np.pi / orientations)
+            mag = np.sqrt(real ** 2 + imag ** 2)
+            out += [float(mag.mean()), float(mag.var())]
+    return out
+
+
 def num(x):
     """JS's Number-to-string for the radius in messages (1 not 1.0)."""
     return str(int(x)) if float(x).is_integer() else repr(float(x))
@@ -190,6 +202,8 @@ def record(spec, file):
         out['lbp'] = [float(x) for c in spec['lbp'] for x in lbp_histogram(v, c['method'], c['points'], c['radius'])]
     if 'glcmAngles' in feats:
         out['glcmAngles'] = [float(x) for x in glcm_angles(v, spec['levels'], spec['glcmDistances'])]
+    if 'gabor' in feats:
+        out['gabor'] = gabor_energies(v, spec['gaborFrequencies'], spec['gaborOrientations'])
     if 'intensityHistogram' in feats:
         out['intensityHistogram'] = [float(x) for x in histogram(v, spec['histogramBins'])]
     if 'intensityMoments' in feats:
@@ -212,7 +226,7 @@ GREY_FILES = [
 RETINA = ['retina/test_0_100.png', 'retina/test_2_0.png', 'retina/test_3_101.png', 'retina/test_4_105.png']
 GREY_FAMILIES = ['hog2', 'lbp', 'glcmAngles', 'intensityHistogram', 'intensityMoments']
 BASE = {'levels': 32, 'orientations': 9, 'pixelsPerCell': 8, 'cellsPerBlock': 2, 'pixelsPerCell2': 16, 'glcmDistances': [1, 2, 3],
-        'histogramBins': 32}
+        'histogramBins': 32, 'gaborFrequencies': [0.1, 0.2, 0.4], 'gaborOrientations': 4}
 DEFAULT_LBP = [{'method': 'uniform', 'points': 8, 'radius': 1}, {'method': 'uniform', 'points': 16, 'radius': 2},
                {'method': 'uniform', 'points': 24, 'radius': 3}, {'method': 'default', 'points': 8, 'radius': 1}]
 
@@ -223,6 +237,9 @@ FILES = {
                              'histogramBins': 10,
                              'lbp': [{'method': 'uniform', 'points': 12, 'radius': 1.5}, {'method': 'default', 'points': 4, 'radius': 2}],
                              'features': GREY_FAMILIES}, GREY_FILES),
+    'families_gabor_s48': ({**BASE, 'size': 48, 'lbp': DEFAULT_LBP, 'features': ['gabor']}, GREY_FILES + RETINA),
+    'families_gabor_s0': ({**BASE, 'size': 0, 'lbp': DEFAULT_LBP, 'gaborFrequencies': [0.05, 0.3], 'gaborOrientations': 6, 'features': ['gabor']},
+                          ['camera.png', 'tiny_28x28.png', 'nonsquare_64x48.png', 'text.png', 'checkerboard.png', 'flat.png'] + RETINA[:2]),
     'families_colour': ({**BASE, 'size': 48, 'histogramBins': 16, 'lbp': [{'method': 'uniform', 'points': 8, 'radius': 1}],
                          'features': ['lbp', 'intensityMoments', 'colourHistogram', 'colourMoments']},
                         ['astronaut_rgb.png', 'coffee_rgba.png', 'tiny_28x28_rgb.png'] + RETINA + ['camera.png', 'flat.png', 'camera_16bit.png']),
