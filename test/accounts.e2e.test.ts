@@ -56,7 +56,8 @@ describe('accounts in the web app', () => {
   it('lets an admin add a user with a one-time password, change their role, disable and re-enable them', async () => {
     admin = await newPage();
     await logIn(admin, ADMIN.username, ADMIN.password);
-    await admin.waitForURL('**/classify');
+    // admins land on the Admin page
+    await admin.waitForURL('**/admin');
     await admin.getByRole('link', { name: 'Users' }).click();
     await admin.getByTestId(`user-${CLINICIAN.username}`).waitFor();
     expect(await violations(admin)).toEqual([]);
