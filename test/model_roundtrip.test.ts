@@ -100,7 +100,7 @@ describe('model file', () => {
     }, false);
     const future = variant(doc, 'future.json', (d) => (d['version'] = 2));
     const other = variant(doc, 'other.json', (d) => (d['format'] = 'something-else'));
-    const spec = variant(doc, 'spec.json', (d) => ((d['spec'] as { features: string[] }).features = ['hog', 'lbp']));
+    const spec = variant(doc, 'spec.json', (d) => ((d['spec'] as { features: string[] }).features = ['hog', 'sift']));
     const shape = variant(doc, 'shape.json', (d) => ((d['classifier'] as { targets: number[] }).targets.pop()));
     // a shape that declares a million samples the file does not hold: refused before any decoding or allocation
     const short = variant(doc, 'short.json', (d) => {

@@ -80,7 +80,5 @@ describe('a service with colour features, in every privacy mode', () => {
       { ok: false, code: 'notColour', message: "this service's colour features need the colour planes: send the reduced image with channels 3" },
       { ok: false, code: 'notColour', message: 'colour features need a colour image (RGB or RGBA); this one is grey' },
     ]);
-    // the schema holds the planes to their count
-    expect(() => imageSchema.parse({ mode: 'reduced', data: { width: 32, height: 32, channels: 3, pixels: new Uint8Array(4 * 32 * 32) } })).toThrow(/four planes/);
   });
 });
