@@ -41,7 +41,7 @@ import { extractBatch, featureVector, prepareImage } from '../shared/features/ex
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../shared/image/index.ts';
 import { concat, utf8 } from '../shared/protocol/bytes.ts';
 import { FRAME_HEADER_LENGTH, FrameOpener, FrameSealer, MAX_MESSAGE_BYTES, resolveLimits } from '../shared/protocol/frames.ts';
-import { ClientHandshake } from '../shared/protocol/handshake.ts';
+import { ClientHandshake, PROTOCOL_VERSION } from '../shared/protocol/handshake.ts';
 import { parsePin, type Pin } from '../shared/protocol/identity.ts';
 import {
   decodeMessage,
@@ -705,7 +705,7 @@ const preCaseArb: fc.Arbitrary<PreCase> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('pre.text' as const), text: fc.string({ unit: 'binary', maxLength: 200 }) }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('pre.helloThenBytes' as const), bytes: fc.uint8Array({ maxLength: 200 }) }), weight: 1 },
   { arbitrary: fc.constant({ kind: 'pre.twoHellos' as const }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant('pre.serverHello' as const), bytes: fc.uint8Array({ minLength: 195, maxLength: 195 }).map((b) => ((b[0] = 2), (b[1] = 1), b)) }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant('pre.serverHello' as const), bytes: fc.uint8Array({ minLength: 195, maxLength: 195 }).map((b) => ((b[0] = 2), (b[1] = PROTOCOL_VERSION), b)) }), weight: 1 },
 );
 
 async function runPre(c: PreCase): Promise<void> {
@@ -763,7 +763,7 @@ async function runPre(c: PreCase): Promise<void> {
       if (!allowed.includes(raw.closed!.code)) failCase(c, `closed with ${raw.closed!.code} (${raw.closed!.reason}); expected ${allowed.join(', ')}`);
       record(c.kind, `ServerHello, then close ${raw.closed!.code}`);
     } else {
-      if (typeof input === 'string' || input.length !== 99 || input[0] !== 1 || input[1] !== 1) failCase(c, 'a ServerHello for a malformed hello');
+      if (typeof input === 'string' || input.length !== 99 || input[0] !== 1 || input[1] !== PROTOCOL_VERSION) failCase(c, 'a ServerHello for a malformed hello');
       record(c.kind, 'ServerHello (well-formed after the edit)');
       await raw.end();
     }
@@ -1079,7 +1079,16 @@ beforeAll(async () => {
   await useCpuBackend();
   model = parseModel(readFileSync(modelFile, 'utf8'));
   samples = await Promise.all([...testImages('breastmnist', 6), ...testImages('retinamnist', 2)].map(makeSample));
-  server = await startServerProcess({ dataDir });
+  // thousands of connections and images from one address, by design: the per-address and
+  // per-user ceilings (tested on their own in login_limits and address_limits) would refuse them
+  const limits = {
+    imagesPerMinute: 1_000_000,
+    addresses: { connectionsPerAddress: 4096, handshakesPerAddressPerMinute: 1_000_000 },
+    login: { perAddressPerMinute: 1_000_000, globalPerMinute: 1_000_000 },
+    // the fuzzer and the well-behaved canary log in as the same user
+    shares: { inFlightPerUser: 4096, inFlightTotal: 4096, queuedBytesPerUser: 2 ** 31, queuedBytesTotal: 2 ** 31 },
+  };
+  server = await startServerProcess({ dataDir, env: { MEDCLASS_LIMITS: JSON.stringify(limits) } });
   // a test process that dies (killed, timed out) must not leave the server running
   process.once('exit', () => server.child.kill('SIGKILL'));
   wsUrl = parseServerAddress(server.url).websocket.href;
