@@ -153,8 +153,10 @@ export interface AutoChoice {
   search: SearchOutcome;
 }
 
-/** Part of the budget kept for the class weights, the threshold and the final fit. */
-const FINAL_SHARE = 0.15;
+/** Part of the budget kept for the class weights, the threshold and the final fit, at least. */
+const FINAL_SHARE = 0.1;
+/** What follows the search, in fits of the slowest candidate seen: 2 for the class weights, 2 for the final fit, 5 for its Platt folds. */
+const FINAL_FITS = 9;
 
 /** Copies onto shared memory: the worker threads read the matrix without a copy each. */
 function shared(m: Matrix): Matrix {
@@ -254,6 +256,8 @@ export async function chooseModel(input: AutoInput): Promise<AutoChoice> {
         y: yTrain,
         concurrency: threads,
         budgetMs: Math.max(0, input.budgetMs * (1 - FINAL_SHARE) - (performance.now() - started)),
+        // after the search: the class-weight fits (in parallel), the final fit and its five Platt fits, each about a fold's fit or more
+        reserveMs: (slowest) => FINAL_FITS * slowest,
         run: (g: SearchGroup, f: number) => runTask(taskFor(plan.sizes.indexOf(g.size!), g.set!, folds[f]!, g.params as AutoTask['params'], searchSettings)),
         ...(input.progress ? { progress: (d: number, t: number) => input.progress!('tuning', d, t) } : {}),
       },

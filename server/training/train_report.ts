@@ -77,6 +77,10 @@ export function trainingReport(r: TrainDatasetResult, extra: { jobId: string; cl
       metrics: metricsJson(outcome.estimate.metrics),
     },
     test: metricsJson(outcome.test),
+    // ROC curves per class (one-vs-rest) with the model's operating point: test, else the estimate's
+    roc: (r.testRoc ? { on: 'test', curves: r.testRoc } : { on: outcome.estimate.mode, curves: outcome.estimateRoc }) as unknown as Json,
+    auto: outcome.auto ? (outcome.auto as Json) : null,
+    threshold: outcome.predictor.threshold ?? null,
     misclassified,
     model: { sha256: r.doc.integrity.sha256, bytes: r.modelText.length, labels: r.labels },
     timings: { extractMs: Math.round(r.timings.extractMs), fitMs: Math.round(r.timings.fitMs), totalMs: Math.round(r.timings.totalMs) },

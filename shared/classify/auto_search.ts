@@ -165,6 +165,11 @@ export interface SearchContext {
   budgetMs: number;
   now?: () => number;
   progress?: (done: number, total: number) => void;
+  /**
+   * Milliseconds to keep for what follows the search, given the slowest fit seen so far (ms
+   * per candidate per fold): a group only starts if it ends before the budget less this.
+   */
+  reserveMs?: (slowestFitMs: number) => number;
 }
 
 /** Higher balanced accuracy wins, then higher AUC; the earlier candidate on a tie. */
@@ -200,6 +205,7 @@ export async function runSearch(plan: SearchPlan, ctx: SearchContext): Promise<S
   let total = 0;
   let done = 0;
   let groupsStarted = 0;
+  let slowest = 0;
 
   /** Runs groups, `concurrency` folds at a time, in order; a group is only started if its estimate fits the time left. */
   async function runGroups(groups: SearchGroup[]): Promise<void> {
@@ -251,7 +257,7 @@ export async function runSearch(plan: SearchPlan, ctx: SearchContext): Promise<S
         }
         if (!started.has(gi)) {
           // the very first group runs whatever the clock says: a search always has a winner
-          if (started.size + startedBefore > 0 && now() + estimate(item.g) > deadline) {
+          if (started.size + startedBefore > 0 && now() + estimate(item.g) > deadline - (ctx.reserveMs?.(slowest) ?? 0)) {
             skipped.add(gi);
             done++;
             continue;
@@ -262,6 +268,7 @@ export async function runSearch(plan: SearchPlan, ctx: SearchContext): Promise<S
         const list = results.get(gi) ?? new Array<FoldResult>(nFolds);
         list[item.f] = r;
         results.set(gi, list);
+        slowest = Math.max(slowest, r.ms / item.g.labels.length);
         const c = cost.get(costKey(item.g)) ?? { ms: 0, n: 0 };
         cost.set(costKey(item.g), { ms: c.ms + r.ms, n: c.n + item.g.labels.length });
         ctx.progress?.(++done, total);
