@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,23 @@ describe('medclass train --auto chooses the features too', () => {
     expect(metrics.auc).toBe(model.metrics.test.auc);
     expect(metrics.roc).toHaveLength(model.labels.length);
   }, 600_000);
+
+  it('a small folder per class (no val, no test): choices out of fold, never more neighbours than a fold has', async () => {
+    const root = join(tmp, 'tiny');
+    for (const [label, from] of [['a', '0'], ['b', '1']] as const) {
+      mkdirSync(join(root, label), { recursive: true });
+      const source = join(dataset('breastmnist'), 'train', from);
+      for (const f of readdirSync(source).sort().slice(0, 12)) cpSync(join(source, f), join(root, label, f));
+    }
+    const out = join(tmp, 'tiny.json');
+    const train = await medclass('train', root, '--auto', '--budget', '10s', '--size', '32', '--out', out);
+    expect(train.code, train.stderr).toBe(0);
+    expect(train.stdout).toContain('no test/ split');
+    const model = JSON.parse(readFileSync(out, 'utf8'));
+    expect(model.training.auto.classWeight.on).toBe('cross-validation');
+    // 24 images, 5 folds: at most 20 train in a fold
+    for (const c of model.training.selection.candidates) if (c.params.type === 'knn') expect(c.params.k).toBeLessThanOrEqual(19);
+  }, 300_000);
 
   it('refuses --budget without --auto, and a budget it cannot read', async () => {
     const r = await medclass('train', dataset('breastmnist'), '--budget', '10s');

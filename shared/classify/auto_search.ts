@@ -195,10 +195,16 @@ export async function runSearch(plan: SearchPlan, ctx: SearchContext): Promise<S
   const cost = new Map<string, { ms: number; n: number }>();
   const costKey = (g: SearchGroup) => `${g.classifier}|${g.size}`;
 
+  // KNN cannot ask for more neighbours than a fold trains on (a small dataset)
+  const minTrain = Math.min(...ctx.folds.map((f) => f.train.length));
+  const fits = (p: CandidateParams) => p.type !== 'knn' || p.k <= minTrain;
   const plannedGroups = (rung: 1 | 2, pairs: { size: number; set: FeatureSetChoice }[]): SearchGroup[] =>
     pairs.flatMap(({ size, set }) =>
       plan.families.flatMap((fam) =>
-        (rung === 1 ? fam.screen : fam.grid).map((params) => ({ rung, size, set: set.name, classifier: fam.name, labels: params.map(paramsLabel), params })),
+        (rung === 1 ? fam.screen : fam.grid)
+          .map((list) => list.filter(fits))
+          .filter((params) => params.length > 0)
+          .map((params) => ({ rung, size, set: set.name, classifier: fam.name, labels: params.map(paramsLabel), params })),
       ),
     );
   const allPairs = plan.sizes.flatMap((size) => plan.sets.map((set) => ({ size, set })));
