@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,18 @@ import { dataset, type DatasetName } from './golden.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'medclass-auto-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A folder per class, 12 BreastMNIST training images each (made once). */
+function tiny(): string {
+  const root = join(tmp, 'tiny');
+  if (existsSync(root)) return root;
+  for (const [label, from] of [['a', '0'], ['b', '1']] as const) {
+    mkdirSync(join(root, label), { recursive: true });
+    const source = join(dataset('breastmnist'), 'train', from);
+    for (const f of readdirSync(source).sort().slice(0, 12)) cpSync(join(source, f), join(root, label, f));
+  }
+  return root;
+}
 
 /**
  * `train --auto` on both MedMNIST sets with a small budget (one size, to keep the box's two
@@ -20,7 +32,7 @@ describe('medclass train --auto chooses the features too', () => {
     expect(train.code, train.stderr).toBe(0);
     expect(train.stdout).toMatch(/--auto: \d+ candidates scored by 5-fold cross-validation of train\/ in [\d.]+ s on 2 thread\(s\), budget 20 s/);
     expect(train.stdout).toMatch(/size\s+feature set\s+best candidate\s+CV bal\. acc\.\s+CV AUC\s+scored\s+time/);
-    expect(train.stdout).toMatch(/kept\s+seven\s+SVM \(rbf\) rbf C=/);
+    expect(train.stdout).toMatch(/kept\s+seven\s+SVM rbf C=/);
     expect(train.stdout).toMatch(/chosen: .+: highest cross-validated balanced accuracy \(0\.\d{3}, AUC 0\.\d{3}\) of \d+ scored candidates/);
     expect(train.stdout).toMatch(/test \(test\/, \d+ images, scored once\)/);
     const model = JSON.parse(readFileSync(out, 'utf8'));
@@ -51,12 +63,7 @@ describe('medclass train --auto chooses the features too', () => {
   }, 600_000);
 
   it('a small folder per class (no val, no test): choices out of fold, never more neighbours than a fold has', async () => {
-    const root = join(tmp, 'tiny');
-    for (const [label, from] of [['a', '0'], ['b', '1']] as const) {
-      mkdirSync(join(root, label), { recursive: true });
-      const source = join(dataset('breastmnist'), 'train', from);
-      for (const f of readdirSync(source).sort().slice(0, 12)) cpSync(join(source, f), join(root, label, f));
-    }
+    const root = tiny();
     const out = join(tmp, 'tiny.json');
     const train = await medclass('train', root, '--auto', '--budget', '10s', '--size', '32', '--out', out);
     expect(train.code, train.stderr).toBe(0);
@@ -65,6 +72,19 @@ describe('medclass train --auto chooses the features too', () => {
     expect(model.training.auto.classWeight.on).toBe('cross-validation');
     // 24 images, 5 folds: at most 20 train in a fold
     for (const c of model.training.selection.candidates) if (c.params.type === 'knn') expect(c.params.k).toBeLessThanOrEqual(19);
+  }, 300_000);
+
+  it('cross-validation without --auto runs its folds on worker threads and estimates exactly what one thread does', async () => {
+    const root = tiny();
+    const one = join(tmp, 'cv-1.json');
+    const two = join(tmp, 'cv-2.json');
+    expect((await medclass('train', root, '--size', '32', '--jobs', '1', '--out', one)).code).toBe(0);
+    expect((await medclass('train', root, '--size', '32', '--jobs', '2', '--out', two)).code).toBe(0);
+    const a = JSON.parse(readFileSync(one, 'utf8'));
+    const b = JSON.parse(readFileSync(two, 'utf8'));
+    expect(b.metrics.estimate).toEqual(a.metrics.estimate);
+    expect(b.classifier).toEqual(a.classifier);
+    expect(a.metrics.estimate.mode).toBe('cross-validation');
   }, 300_000);
 
   it('refuses --budget without --auto, and a budget it cannot read', async () => {

@@ -39,7 +39,7 @@ export interface AutoReport {
   skipped?: number;
   skippedWhy?: { reason: string; count: number }[];
   reason?: string;
-  winner?: { size: number; set: string; classifier: string; label: string };
+  winner?: { size: number; set: string; classifier: string; label: string; name: string };
   featureSets?: AutoSetRow[];
   classWeight?: { on: string; by: string; chosen: string | null; compared: { classWeight: string | null; score: number | null }[] };
   threshold?: { value: number | null; default?: number; on?: string; by?: string; before?: number; after?: number; note?: string };

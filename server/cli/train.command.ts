@@ -123,7 +123,7 @@ export function autoReport(a: AutoSummary): string[] {
       ((a['top'] as Row[]) ?? []).map((r, i) => [String(i + 1), String(r['candidate']), num(r['balancedAccuracy']), num(r['auc'])]),
       2,
     ),
-    `chosen: ${String((a['winner'] as Row)['set'])} at ${(a['winner'] as Row)['size'] === 0 ? 'kept size' : `size ${(a['winner'] as Row)['size']}`}, ${String((a['winner'] as Row)['classifier'])} ${String((a['winner'] as Row)['label'])}: ${String(a['reason'])}`,
+    `chosen: ${String((a['winner'] as Row)['set'])} at ${(a['winner'] as Row)['size'] === 0 ? 'kept size' : `size ${(a['winner'] as Row)['size']}`}, ${String((a['winner'] as Row)['name'])}: ${String(a['reason'])}`,
   ];
   const cw = a['classWeight'] as Row;
   const compared = (cw['compared'] as Row[]).map((r) => `${r['classWeight'] ?? 'none'} ${num(r['score'])}`);

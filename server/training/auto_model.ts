@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { AUTO_FEATURE_SETS, CLASSIFIER_FAMILIES, describe, familyFeatures, runSearch, setFeatures, type CandidateReport, type ExternalCandidate, type FeatureSetChoice, type FoldResult, type SearchGroup, type SearchOutcome } from '../../shared/classify/auto_search.ts';
+import { AUTO_FEATURE_SETS, CLASSIFIER_FAMILIES, candidateName, describe, familyFeatures, runSearch, setFeatures, type CandidateReport, type ExternalCandidate, type FeatureSetChoice, type FoldResult, type SearchGroup, type SearchOutcome } from '../../shared/classify/auto_search.ts';
 import type { AutoTask } from '../../shared/classify/auto_task.ts';
 import { stratifiedFolds, type Split } from '../../shared/classify/cv.ts';
 import type { Evaluation } from '../../shared/classify/evaluation.ts';
@@ -305,7 +305,7 @@ export async function chooseModel(input: AutoInput): Promise<AutoChoice> {
       scored: scored.length,
       skipped: search.skipped,
       skippedWhy: skippedSummary(search.candidates),
-      winner: { size: w.size, set: w.set, classifier: w.classifier, label: w.label, balancedAccuracy: r3(w.balancedAccuracy), auc: r3(w.auc) },
+      winner: { size: w.size, set: w.set, classifier: w.classifier, label: w.label, name: candidateName(w), balancedAccuracy: r3(w.balancedAccuracy), auc: r3(w.auc) },
       reason: search.reason,
       featureSets: featureSetTable(search.candidates),
       top: topCandidates(search.candidates, 10),
@@ -372,7 +372,7 @@ export function featureSetTable(candidates: CandidateReport[]): JsonValue {
   return [...rows.values()].map((r) => ({
     size: r.size,
     set: r.set,
-    best: r.best ? `${r.best.classifier} ${r.best.label}` : null,
+    best: r.best ? candidateName(r.best) : null,
     balancedAccuracy: r3(r.best?.balancedAccuracy ?? null),
     auc: r3(r.best?.auc ?? null),
     scored: r.scored,
@@ -392,3 +392,47 @@ function topCandidates(candidates: CandidateReport[], n: number): JsonValue {
     .map(({ c }) => ({ candidate: describe(c), balancedAccuracy: r3(c.balancedAccuracy), auc: r3(c.auc), folds: c.folds.map((f) => r3(f)), ms: Math.round(c.ms) }));
 }
 
+
+/**
+ * The cross-validated estimate of one setting (train without --auto and without val), its
+ * folds on worker threads: the same fits, in the same order, as trainModel's own loop.
+ */
+export async function crossValidate(
+  train: { X: Matrix; y: Int32Array },
+  labels: string[],
+  settings: TrainSettings,
+  threads: number,
+  signal?: AbortSignal,
+  progress?: (stage: Stage, done: number, total: number) => void,
+): Promise<Preset> {
+  const k = labels.length;
+  const folds = stratifiedFolds(train.y, k, settings.folds, settings.seed);
+  const X = shared(train.X);
+  const y = Int32Array.from(train.y);
+  const columns = Int32Array.from({ length: X.cols }, (_, i) => i);
+  const { Piscina } = await import('piscina');
+  const { filename, execArgv } = workerModule('./auto.worker', import.meta.url);
+  const n = Math.max(1, Math.min(threads, folds.length));
+  const workers = new Piscina({ filename, execArgv, minThreads: n, maxThreads: n });
+  let done = 0;
+  progress?.('estimating', 0, folds.length);
+  try {
+    const results = await Promise.all(
+      folds.map(async (split) => {
+        const task: AutoTask = { X, y, k, columns, split, params: [settings.params], settings };
+        const r = (await workers.run(task, signal ? { signal } : {})) as FoldResult;
+        progress?.('estimating', ++done, folds.length);
+        return r.evaluations[0]!;
+      }),
+    );
+    const oof = pool(folds, results, y, k);
+    const foldBalancedAccuracy = results.map((e, f) => balancedAccuracy(Int32Array.from(folds[f]!.test, (i) => y[i]!), e.predicted, k));
+    return {
+      selection: null,
+      estimate: { mode: 'cross-validation', folds: folds.length, metrics: computeMetrics(oof.truth, oof.e, labels), foldBalancedAccuracy },
+      estimateRoc: rocCurves(oof.truth, oof.e.scores, oof.e.predicted, labels),
+    };
+  } finally {
+    await workers.destroy();
+  }
+}

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { errorMessage } from '../../shared/errors.ts';
 import type { RocCurve } from '../../shared/classify/roc.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
-import { chooseModel, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
+import { chooseModel, crossValidate, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
 import {
   checkTrainingClasses,
   countLabels,
@@ -364,6 +364,11 @@ export async function trainDataset(
   }
 
   const fitStarted = performance.now();
+  // Without val the estimate is a cross-validation: its folds go to worker threads, one per core.
+  const threads = options.threads ?? availableParallelism();
+  if (!preset && !settings.auto && !val && threads > 1) {
+    preset = await crossValidate(train, labels, settings, threads, options.signal, (stage, done, total) => hooks.onProgress?.(stage, done, total));
+  }
   const input: FitInput = { spec: runSpec, labels, featureLength: d, imageSize, train, val, test, settings, counts: countsOf('train'), createdAt: new Date().toISOString(), preset };
   const progress = (stage: Stage, done: number, total: number) => hooks.onProgress?.(stage, done, total);
   const fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal) : fitModel(input, progress);

@@ -379,9 +379,12 @@ export async function runSearch(plan: SearchPlan, ctx: SearchContext): Promise<S
   };
 }
 
+/** A candidate's classifier and settings in words: "SVM rbf C=1 gamma=scale", "KNN k=5 euclidean". */
+export const candidateName = (c: { label: string; classifier: string }): string => (c.classifier.startsWith('SVM') ? `SVM ${c.label}` : c.classifier === 'KNN' ? `KNN ${c.label}` : c.label);
+
 /** A candidate in words: set, size, classifier and settings. */
 export function describe(c: { size: number | null; set: string | null; label: string; classifier: string }): string {
   if (c.size === null) return c.label;
-  return `${c.set} at ${c.size === 0 ? 'kept size' : `${c.size} px`}, ${c.classifier === 'KNN' ? 'KNN' : 'SVM'} ${c.label}`;
+  return `${c.set} at ${c.size === 0 ? 'kept size' : `${c.size} px`}, ${candidateName(c)}`;
 }
 

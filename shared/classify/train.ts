@@ -41,13 +41,13 @@ export interface TrainSettings {
   threshold?: number | undefined;
 }
 
-/** What --auto already decided before the final fit: the selection and estimate it made, and its report. */
+/** What was decided before the final fit, on worker threads: --auto's selection, estimate and report, or a plain cross-validated estimate. */
 export interface Preset {
-  selection: Selection;
+  selection: Selection | null;
   estimate: TrainOutcome['estimate'];
   estimateRoc: RocCurve[];
-  /** The search's summary, kept in the model file (plain JSON). */
-  auto: AutoSummary;
+  /** The search's summary, kept in the model file (plain JSON); absent for a plain cross-validation. */
+  auto?: AutoSummary | undefined;
 }
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

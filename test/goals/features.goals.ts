@@ -38,7 +38,7 @@ try {
     const model = JSON.parse(readFileSync(out, 'utf8'));
     const w = model.training.auto.winner;
     const pass = (v: number, goal: number) => `${v.toFixed(3)} ${v >= goal ? '(met)' : `(goal ${goal.toFixed(2)})`}`;
-    rows.push([g.label, g.today, g.autoSklearn, `${g.auc.toFixed(2)} / ${g.acc.toFixed(2)}`, pass(m.auc, g.auc), pass(m.accuracy, g.acc), m.balancedAccuracy.toFixed(3), `${w.set} @ ${w.size || 'kept'}, ${w.classifier} ${w.label}`, `${seconds.toFixed(0)} s`]);
+    rows.push([g.label, g.today, g.autoSklearn, `${g.auc.toFixed(2)} / ${g.acc.toFixed(2)}`, pass(m.auc, g.auc), pass(m.accuracy, g.acc), m.balancedAccuracy.toFixed(3), `${w.set} @ ${w.size || 'kept'}, ${w.name}`, `${seconds.toFixed(0)} s`]);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
