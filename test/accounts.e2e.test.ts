@@ -84,7 +84,7 @@ describe('accounts in the web app', () => {
     await blocked.context().close();
     await row.getByRole('button', { name: `Enable ${NEW_USER}` }).click();
     await expect.poll(() => row.textContent()).toContain('Must choose a password');
-    expect(app.server.store.findUser(NEW_USER)!.disabled).toBe(false);
+    expect((await app.server.store.findUser(NEW_USER))!.disabled).toBe(false);
 
     // a reset gives a new one-time password; the first one no longer works
     await admin.getByRole('button', { name: 'I have passed it on' }).click();
