@@ -5,6 +5,7 @@
  * says, sharing no code with shared/image/dicom), and a writer of small synthetic files.
  * No Node built-ins here.
  */
+import { concat } from '../shared/bytes.ts';
 import type { DicomInfo } from '../shared/image/dicom/index.ts';
 
 export interface ManifestFile {
@@ -277,24 +278,14 @@ function encodeElement(el: SyntheticElement, le: boolean, ex: boolean): Uint8Arr
       headLength = 8;
     }
   }
-  return concat([new Uint8Array(head.buffer, 0, headLength), value]);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(new Uint8Array(head.buffer, 0, headLength), value);
 }
 
 /** Elements encoded in a transfer syntax's byte order and VR rule, in ascending tag order. */
 export function encodeElements(elements: SyntheticElement[], transferSyntax = EXPLICIT_LE): Uint8Array {
   const le = transferSyntax !== EXPLICIT_BE;
   const ex = transferSyntax !== IMPLICIT_LE;
-  return concat([...elements].sort((a, b) => a.tag - b.tag).map((el) => encodeElement(el, le, ex)));
+  return concat(...[...elements].sort((a, b) => a.tag - b.tag).map((el) => encodeElement(el, le, ex)));
 }
 
 /** The value of a sequence (SQ) element: items of defined length. */
@@ -309,7 +300,7 @@ export function sequenceValue(items: SyntheticElement[][], transferSyntax = EXPL
     head.setUint32(4, body.length, le);
     parts.push(new Uint8Array(head.buffer), body);
   }
-  return concat(parts);
+  return concat(...parts);
 }
 
 /**
