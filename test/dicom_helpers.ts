@@ -5,7 +5,9 @@
  * says, sharing no code with shared/image/dicom), and a writer of small synthetic files.
  * No Node built-ins here.
  */
+import { expect } from 'vitest';
 import { concat } from '../shared/bytes.ts';
+import { MedclassError } from '../shared/errors.ts';
 import type { DicomInfo } from '../shared/image/dicom/index.ts';
 
 export interface ManifestFile {
@@ -389,4 +391,15 @@ export function oneBitDicom(
   const elements = imageElements({ rows, columns, bitsAllocated: 1, bitsStored: 1, highBit: 0, frames: masks.length, pixelData: packed });
   // packed bits travel as OW (PS3.5 8.1.1)
   return buildDicom(elements.map((e) => (e.tag === 0x7fe00010 ? { ...e, vr: 'OW' } : e)), transferSyntax, transform);
+}
+
+/** Runs `f` and returns the MedclassError it throws (or rejects with). */
+export async function refusal(f: () => unknown): Promise<MedclassError> {
+  try {
+    await f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MedclassError);
+    return e as MedclassError;
+  }
+  throw new Error('not refused');
 }
