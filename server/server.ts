@@ -21,9 +21,12 @@ import { buildApp } from './http/app.ts';
 import { loadOrCreateIdentity, loadOrCreateSecret, pinString } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Store } from './store/store.ts';
+import type { ServerIdentity } from '../shared/protocol/identity.ts';
 
 export interface ServerOptions {
   dataDir: string;
+  /** The key to present (the same for every instance); default: the data folder's, made at first start. */
+  identity?: ServerIdentity;
   /** The first admin's password; generated (and reported once) when absent. */
   adminPassword?: string;
   limits?: LimitsOverride;
@@ -85,7 +88,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
           return null;
         });
-  const { identity } = await loadOrCreateIdentity(dataDir);
+  const identity = options.identity ?? (await loadOrCreateIdentity(dataDir)).identity;
   secureDataFolder(dataDir);
   const events = options.events ?? new InProcessEvents();
   const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login);
