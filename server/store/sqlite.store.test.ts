@@ -4,6 +4,17 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { SqliteStore } from './sqlite.store.ts';
+import { storeContract } from './store.contract.ts';
+
+storeContract('SQLite', {
+  async fresh() {
+    const folder = mkdtempSync(join(tmpdir(), 'medclass-contract-'));
+    return {
+      open: async () => new SqliteStore(join(folder, 'medclass.db')),
+      drop: async () => rmSync(folder, { recursive: true, force: true }),
+    };
+  },
+});
 
 let dir: string;
 let store: SqliteStore;
@@ -19,78 +30,6 @@ afterEach(async () => {
 const publish = (model: string) => store.publish({ service: 'demo', description: 'd', privacyModes: ['reduced'], model, createdBy: 'admin' });
 
 describe('SqliteStore', () => {
-  it('publishes versions, rolls back, and keeps all of it across a reopen', async () => {
-    expect((await publish('{"v":1}')).version).toBe(1);
-    expect((await publish('{"v":2}')).version).toBe(2);
-    expect((await store.model('demo'))!.model).toBe('{"v":2}');
-    expect((await store.makeCurrent('demo', 1, 'admin')).currentVersion).toBe(1);
-    expect((await store.model('demo'))!.model).toBe('{"v":1}');
-    expect((await store.model('demo', 2))!.model).toBe('{"v":2}');
-    await store.close();
-    store = new SqliteStore(join(dir, 'medclass.db'));
-    const [service] = await store.listServices();
-    expect(service).toMatchObject({ name: 'demo', currentVersion: 1, privacyModes: ['reduced'] });
-    expect(service!.versions.map((v) => v.version)).toEqual([1, 2]);
-  });
-
-  it('refuses a rollback to a version that does not exist and changes nothing', async () => {
-    await publish('{}');
-    await expect(store.makeCurrent('demo', 7, 'admin')).rejects.toThrow(/no version 7/);
-    await expect(store.makeCurrent('other', 1, 'admin')).rejects.toThrow(/no version 1/);
-    expect((await store.findService('demo'))!.currentVersion).toBe(1);
-  });
-
-  it('keeps a description and modes per version: a rollback restores them, a roll forward too, each change audited', async () => {
-    const model = (accuracy: number) =>
-      JSON.stringify({
-        spec: { features: ['hog', 'glcmContrast'], size: 64 },
-        labels: ['a', 'b'],
-        training: { size: 40, description: 'SVM rbf C=1', params: { type: 'svm' } },
-        metrics: { estimate: { mode: 'validation', metrics: { n: 8, accuracy: 0.75, balancedAccuracy: 0.7, auc: null } }, test: { n: 10, accuracy, balancedAccuracy: accuracy, auc: 0.9 } },
-      });
-    await store.publish({ service: 'demo', description: 'first, reduced only', privacyModes: ['reduced'], model: model(0.8), createdBy: 'ann' });
-    await store.publish({ service: 'demo', description: 'second, originals too', privacyModes: ['original', 'reduced'], model: model(0.9), createdBy: 'bob' });
-    expect(await store.findService('demo')).toMatchObject({ currentVersion: 2, description: 'second, originals too', privacyModes: ['original', 'reduced'] });
-    // back to v1: its narrower modes are in force again, not v2's
-    expect(await store.makeCurrent('demo', 1, 'carol')).toMatchObject({ currentVersion: 1, description: 'first, reduced only', privacyModes: ['reduced'] });
-    expect((await store.findService('demo'))!.privacyModes).toEqual(['reduced']);
-    // and forward again
-    expect(await store.makeCurrent('demo', 2, 'carol')).toMatchObject({ currentVersion: 2, description: 'second, originals too', privacyModes: ['original', 'reduced'] });
-    const [v1, v2] = (await store.findService('demo'))!.versions;
-    expect(v1).toMatchObject({ version: 1, createdBy: 'ann', description: 'first, reduced only', privacyModes: ['reduced'] });
-    expect(v1!.summary).toEqual({
-      classifier: 'SVM rbf C=1',
-      features: ['hog', 'glcmContrast'],
-      size: 64,
-      labels: ['a', 'b'],
-      trainedOn: 40,
-      test: { n: 10, accuracy: 0.8, balancedAccuracy: 0.8, auc: 0.9 },
-      estimate: { n: 8, accuracy: 0.75, balancedAccuracy: 0.7, auc: null, mode: 'validation' },
-    });
-    expect(v2!.summary!.test!.accuracy).toBe(0.9);
-    // every change of the modes in the trail, oldest last: created, widened, narrowed by the rollback, widened again
-    const modes = (await store.auditTrail(50)).filter((e) => e.action === 'modes');
-    expect(modes.map((e) => [e.user, e.modelVersion, e.detail])).toEqual([
-      ['carol', 2, { from: 'reduced', to: 'original,reduced', via: 'makeCurrent' }],
-      ['carol', 1, { from: 'original,reduced', to: 'reduced', via: 'makeCurrent' }],
-      ['bob', 2, { from: 'reduced', to: 'original,reduced', via: 'publish' }],
-      ['ann', 1, { from: '', to: 'reduced', via: 'publish' }],
-    ]);
-    // a publish with the same modes changes none
-    await store.publish({ service: 'demo', description: 'third', privacyModes: ['original', 'reduced'], model: '{}', createdBy: 'bob' });
-    expect((await store.auditTrail(50)).filter((e) => e.action === 'modes')).toHaveLength(4);
-    expect((await store.findService('demo'))!.versions[2]!.summary).toBeNull();
-  });
-
-  it('keeps the audit trail in order, details as given', async () => {
-    await store.audit({ at: 't1', user: 'a', action: 'login', outcome: 'ok' });
-    await store.audit({ at: 't2', user: 'a', action: 'classify', service: 'demo', modelVersion: 1, outcome: 'ok', detail: { extractMs: 1.5 } });
-    expect(await store.auditTrail(10)).toEqual([
-      { at: 't2', user: 'a', action: 'classify', service: 'demo', modelVersion: 1, outcome: 'ok', detail: { extractMs: 1.5 } },
-      { at: 't1', user: 'a', action: 'login', service: null, modelVersion: null, outcome: 'ok', detail: null },
-    ]);
-  });
-
   it('caches service records, and sees a publish, a rollback and another process\'s writes', async () => {
     await publish('{"v":1}');
     const first = (await store.findService('demo'))!;
@@ -198,12 +137,5 @@ describe('SqliteStore', () => {
     db.close();
     expect(() => new SqliteStore(file)).toThrow(/newer MedClass \(schema 99/);
     store = new SqliteStore(join(dir, 'medclass.db'));
-  });
-
-  it('writes pending audit rows on close', async () => {
-    for (let i = 0; i < 30; i++) void store.audit({ at: `c${i}`, user: null, action: 'classify', outcome: 'ok' });
-    await store.close();
-    store = new SqliteStore(join(dir, 'medclass.db'));
-    expect(await store.auditTrail(100)).toHaveLength(30);
   });
 });

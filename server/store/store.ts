@@ -149,7 +149,7 @@ export interface Store {
 export class StoreError extends Error {
   override name = 'StoreError';
   constructor(
-    readonly code: 'notFound' | 'conflict',
+    readonly code: 'notFound' | 'conflict' | 'unavailable',
     message: string,
   ) {
     super(message);
