@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
-import { useCpuBackend } from '../features/backend.ts';
+import { useServerKernels } from '../features/server_kernels.ts';
 import { classifyImages, type ImageOutcome, type WireImage } from './classify_images.ts';
 
 export interface ClassifyTask {
@@ -12,7 +12,7 @@ export interface ClassifyTask {
   limits: DecodeLimits;
 }
 
-const ready = useCpuBackend();
+useServerKernels();
 const models = new Map<string, LoadedModel>();
 let db: Database.Database | null = null;
 
@@ -32,6 +32,5 @@ function model(database: string, service: string, version: number): LoadedModel 
 }
 
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
-  await ready;
   return classifyImages(model(task.database, task.service, task.version), task.images, task.limits);
 }

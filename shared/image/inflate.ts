@@ -64,6 +64,9 @@ export interface InflateOptions {
  */
 export function inflateBounded(parts: readonly Uint8Array[], budget: number, options: InflateOptions): { out: Uint8Array; length: number } {
   countInflate(budget);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  if (nativeInflate && !options.into && total > 0) return inflateNative(nativeInflate, parts, total, budget, options);
+  if (!options.into && total <= INFLATE_ONE_CALL && total > (options.zlib ? 10 : 0)) return inflateOneCall(parts, total, budget, options);
   const out = options.into ?? new Uint8Array(budget);
   if (out.length !== budget) throw new RangeError(`the output buffer holds ${out.length} bytes, not the budget of ${budget}`);
   let at = 0;
@@ -73,8 +76,6 @@ export function inflateBounded(parts: readonly Uint8Array[], budget: number, opt
     out.set(chunk, at);
     at += chunk.length;
   };
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  if (!options.into && total <= INFLATE_ONE_CALL && total > (options.zlib ? 10 : 0)) return inflateOneCall(parts, total, budget, options);
   const inflater = options.zlib ? new Unzlib(ondata) : new Inflate(ondata);
   let pushed = 0;
   try {
@@ -99,17 +100,68 @@ export function inflateBounded(parts: readonly Uint8Array[], budget: number, opt
   return { out, length: at };
 }
 
+/**
+ * A native inflater of raw DEFLATE that throws `InflateOverBudget` once its output would pass
+ * `maxOutput` (node:zlib's `maxOutputLength` stops there, in memory and in work). Where one is
+ * set (the server sets node:zlib's), every stream without an `into` buffer goes through it;
+ * the browser keeps fflate.
+ */
+export type NativeInflate = (raw: Uint8Array, maxOutput: number) => Uint8Array;
+let nativeInflate: NativeInflate | undefined;
+
+export function setNativeInflate(inflate: NativeInflate | undefined): void {
+  nativeInflate = inflate;
+}
+
+/**
+ * The raw DEFLATE body of a zlib stream, after the checks fflate makes (method 8, window,
+ * header check, no preset dictionary); like fflate, the Adler-32 trailer is not checked, so
+ * both inflaters accept and refuse the same streams.
+ */
+function zlibBody(data: Uint8Array): Uint8Array {
+  if (data.length < 6 || (data[0]! & 15) !== 8 || data[0]! >> 4 > 7 || ((data[0]! << 8) | data[1]!) % 31) throw new Error('invalid zlib data');
+  if (data[1]! & 32) throw new Error('invalid zlib data: need dictionary');
+  return data.subarray(2, -4);
+}
+
+function inflateNative(inflate: NativeInflate, parts: readonly Uint8Array[], total: number, budget: number, options: InflateOptions): { out: Uint8Array; length: number } {
+  const data = concat(parts, total);
+  let out: Uint8Array;
+  try {
+    out = inflate(options.zlib ? zlibBody(data) : data, budget);
+  } catch (e) {
+    if (e instanceof InflateOverBudget) {
+      inflateCounters.bytesOut += budget + 1;
+      inflateCounters.refused++;
+      throw options.overBudget(budget);
+    }
+    throw options.corrupt(e instanceof Error ? e.message : String(e));
+  }
+  inflateCounters.bytesOut += out.length;
+  if (out.length > budget) {
+    inflateCounters.refused++;
+    throw options.overBudget(budget);
+  }
+  if (out.length === budget) return { out, length: budget };
+  const full = new Uint8Array(budget);
+  full.set(out);
+  return { out: full, length: out.length };
+}
+
+function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const data = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    data.set(p, o);
+    o += p.length;
+  }
+  return data;
+}
+
 /** inflateBounded for a short stream, in one call (see INFLATE_ONE_CALL). */
 function inflateOneCall(parts: readonly Uint8Array[], total: number, budget: number, options: InflateOptions): { out: Uint8Array; length: number } {
-  let data = parts[0]!;
-  if (parts.length > 1) {
-    data = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      data.set(p, o);
-      o += p.length;
-    }
-  }
+  const data = concat(parts, total);
   // The extra byte tells output that passed the budget from output that filled it. (fflate
   // hands back the buffer itself for an empty body: hence more than a zlib header and
   // trailer, with a dictionary id, before this path is taken.)
