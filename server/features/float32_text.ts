@@ -18,15 +18,30 @@ export function float32Text(x: number): string {
   const a = Math.abs(x);
   const e10 = Math.floor(Math.log10(a));
   // 10^k must be exact at 9 digits: beyond, the plain double text (long, still exact)
-  if (e10 < -13 || e10 > 30) return String(x);
-  let best = '';
+  if (e10 < -13 || e10 > 13) return String(x);
+  let digits = 0;
+  let power = 0;
   for (let p = 9; p >= 1; p--) {
     const k = p - 1 - e10;
     const n = Math.round(k >= 0 ? a * POW10[k]! : a / POW10[-k]!);
-    const d = scaled(n, k);
-    if (Math.fround(d) !== a) break;
-    best = String(d);
+    if (Math.fround(scaled(n, k)) !== a) break;
+    digits = n;
+    power = k;
   }
-  if (best === '') best = String(a);
-  return x < 0 ? `-${best}` : best;
+  if (digits === 0) return String(x);
+  while (digits % 10 === 0) {
+    digits /= 10;
+    power--;
+  }
+  return (x < 0 ? '-' : '') + decimal(String(digits), power);
+}
+
+/** `digits x 10^-power` written out (digits has no trailing zero), as JavaScript writes numbers: exponent from 1e-7 down and from 1e21 up. */
+function decimal(digits: string, power: number): string {
+  const len = digits.length;
+  if (power <= 0) return digits + '0'.repeat(-power);
+  if (power < len) return `${digits.slice(0, len - power)}.${digits.slice(len - power)}`;
+  const exponent = len - power - 1;
+  if (exponent >= -7 + 1) return `0.${'0'.repeat(power - len)}${digits}`;
+  return `${digits[0]}${len > 1 ? `.${digits.slice(1)}` : ''}e${exponent}`;
 }
