@@ -92,7 +92,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const log = options.logger ?? createLogger();
   const limits = resolveLimits(options.limits);
   // 0700 on the folder, 0600 on the database (and so its -wal and -shm) and the key, or a refusal
-  const { store, database } = openDataStore(dataDir);
+  const { store } = openDataStore(dataDir);
   // The demo service (first start only) trains while the identity and the first admin are made.
   const demo =
     options.demo === false
@@ -109,11 +109,11 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
   const demoTrained = await demo;
-  const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
+  const classifier = new ClassifierPool(store, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
   const shares = new UserShares(limits.shares);
   const addresses = new AddressLimits(limits.addresses);
-  const hub = new ChannelHub({ store, classifier, log });
+  const hub = await ChannelHub.create({ store, classifier, log });
   const training = new TrainingJobs({ store, limits, log, threads: options.threads, notify: (owner, message) => hub.toUser(owner, message) });
 
   const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}), trustedProxies: options.trustedProxies ?? [] });
@@ -194,7 +194,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       sessions.close();
       await app.close();
       await classifier.close();
-      store.close();
+      await store.close();
     })());
 
   return {

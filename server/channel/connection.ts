@@ -253,7 +253,7 @@ export class Connection implements PushTarget {
       this.audit('logout', 'ok');
       await this.send({ type: 'ok', requestId: message.requestId });
       // every connection holding this token closes, this one included (4040)
-      this.deps.accounts.endLogin(live.grant);
+      await this.deps.accounts.endLogin(live.grant);
       return;
     }
     this.signOut();
@@ -263,11 +263,11 @@ export class Connection implements PushTarget {
       session =
         message.type === 'login'
           ? await this.deps.accounts.login(message.username, message.password, { address: this.deps.address, ...(message.deviceToken ? { deviceToken: message.deviceToken } : {}) })
-          : this.deps.accounts.resume(message.token);
+          : await this.deps.accounts.resume(message.token);
     } catch (e) {
       if (e instanceof AuthError) {
         // a name that is no user's is not kept: it may be a password typed in the wrong field
-        this.auditAs(action, e.code, message.type === 'login' ? this.deps.accounts.auditName(message.username) : null);
+        this.auditAs(action, e.code, message.type === 'login' ? await this.deps.accounts.auditName(message.username) : null);
       }
       throw e;
     }
@@ -317,7 +317,7 @@ export class Connection implements PushTarget {
     }
     switch (message.type) {
       case 'listServices':
-        return this.send({ type: 'services', services: this.services() });
+        return this.send({ type: 'services', services: await this.services() });
       case 'classify':
         return this.classify(message, decryptMs);
       case 'uploadStart':
@@ -338,19 +338,19 @@ export class Connection implements PushTarget {
         return answered;
       }
       case 'publish': {
-        this.deps.training.publish(user.username, message);
+        await this.deps.training.publish(user.username, message);
         const answered = await this.send({ type: 'ok', requestId: message.requestId, jobId: message.jobId });
-        this.deps.hub.servicesChanged();
+        void this.deps.hub.servicesChanged();
         return answered;
       }
       case 'rollback': {
         // any kept version, older or newer than the current one
-        const from = this.deps.store.findService(message.service)?.currentVersion;
-        const s = this.deps.store.makeCurrent(message.service, message.version, user.username);
+        const from = (await this.deps.store.findService(message.service))?.currentVersion;
+        const s = await this.deps.store.makeCurrent(message.service, message.version, user.username);
         this.deps.log.info({ user: user.username, service: message.service, from, version: message.version }, 'current version changed');
         this.audit('rollback', 'ok', message.service, message.version, { previousVersion: from ?? 0, modes: s.privacyModes.join(',') });
         const answered = await this.send({ type: 'ok', requestId: message.requestId });
-        this.deps.hub.servicesChanged();
+        void this.deps.hub.servicesChanged();
         return answered;
       }
       case 'dropUpload':
@@ -375,22 +375,26 @@ export class Connection implements PushTarget {
   }
 
   /** Each service's current version; admins also get every kept version. */
-  private services(): MessageOf<'services'>['services'] {
+  private async services(): Promise<MessageOf<'services'>['services']> {
     const admin = this.user?.role === 'admin';
-    return this.deps.store.listServices().flatMap((s) => serviceEntry(s, this.deps.classifier, admin) ?? []);
+    const entries = await Promise.all((await this.deps.store.listServices()).map((s) => serviceEntry(s, this.deps.classifier, admin)));
+    return entries.flatMap((e) => e ?? []);
   }
 
-  private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
-    this.auditAs(action, outcome, this.user?.username ?? null, service, modelVersion, detail);
+  private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): Promise<void> {
+    return this.auditAs(action, outcome, this.user?.username ?? null, service, modelVersion, detail);
   }
 
-  private auditAs(action: string, outcome: string, user: string | null, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
-    this.deps.store.audit({ at: new Date().toISOString(), user, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null });
+  /** Resolves once the row is committed; never rejects (a row that could not be written is logged). */
+  private auditAs(action: string, outcome: string, user: string | null, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): Promise<void> {
+    return this.deps.store
+      .audit({ at: new Date().toISOString(), user, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null })
+      .catch((e: unknown) => this.deps.log.error({ action, outcome, error: errorMessage(e) }, 'an audit row could not be written'));
   }
 
   private async classify(message: MessageOf<'classify'>, decryptMs: number): Promise<void> {
     const user = this.user!;
-    const service = this.deps.store.findService(message.service);
+    const service = await this.deps.store.findService(message.service);
     if (!service) throw new RequestError('unknownService', `no service named ${message.service}`);
     const refused = message.images.find((img) => !service.privacyModes.includes(img.mode));
     if (refused) throw new RequestError('modeNotAllowed', `service ${service.name} does not accept ${refused.mode} images (it accepts ${service.privacyModes.join(', ')})`);
