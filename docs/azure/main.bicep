@@ -2,9 +2,10 @@
 // for PostgreSQL Flexible Server, the server's identity key and the database URL in Key Vault
 // (Key Vault reference app settings), and the web app on Static Web Apps. See docs/deploy.md.
 //
-// Not checked by this repository's tests: neither the Bicep CLI nor Azure is reachable from its
+// Not compiled by this repository's tests: neither the Bicep CLI nor Azure is reachable from its
 // machines. Check it with `az bicep build --file docs/azure/main.bicep` and
-// `az deployment group what-if` before the first deployment.
+// `az deployment group what-if` before the first deployment. test/deploy_template.test.ts only
+// checks that it sets what the server reads and that its brackets balance.
 
 @description('Region of the server, database and vault.')
 param location string = resourceGroup().location
