@@ -16,3 +16,13 @@ export async function useCpuBackend(name: CpuSideBackendName = 'cpu'): Promise<v
   const backend = findBackend(name) as { firstUse?: boolean } | null;
   if (backend) backend.firstUse = false;
 }
+
+/**
+ * The backend the CNN trains (and the server classifies with it) on: wasm, with the
+ * convolution gradients it lacks registered (shared/classify/cnn/kernels/register_wasm.ts).
+ */
+export async function useTrainingBackend(): Promise<void> {
+  const { registerWasmTrainingKernels } = await import('../../shared/classify/cnn/kernels/register_wasm.ts');
+  registerWasmTrainingKernels();
+  await useCpuBackend('wasm');
+}
