@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
+import { releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
-import { useCpuBackend } from '../features/backend.ts';
+import { useBackendFor, useCpuBackend } from '../features/backend.ts';
 import { classifyImages, type ImageOutcome, type WireImage } from './classify_images.ts';
 
 export interface ClassifyTask {
@@ -25,7 +26,12 @@ function model(database: string, service: string, version: number): LoadedModel 
     const row = db.prepare('SELECT model FROM models WHERE service = ? AND version = ?').get(service, version) as { model: string } | undefined;
     if (!row) throw new Error(`no model ${key}`);
     m = parseModel(row.model);
-    if (models.size > 32) models.delete(models.keys().next().value!);
+    if (models.size > 32) {
+      const oldest = models.keys().next().value!;
+      const c = models.get(oldest)!.predictor.classifier;
+      if (c.type === 'cnn') releaseCnn(c.model);
+      models.delete(oldest);
+    }
     models.set(key, m);
   }
   return m;
@@ -33,5 +39,8 @@ function model(database: string, service: string, version: number): LoadedModel 
 
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
   await ready;
-  return classifyImages(model(task.database, task.service, task.version), task.images, task.limits);
+  const m = model(task.database, task.service, task.version);
+  // a CNN classifies on wasm; the features of the others stay on the cpu reference
+  await useBackendFor(m.predictor.classifier.type);
+  return classifyImages(m, task.images, task.limits);
 }

@@ -26,3 +26,12 @@ export async function useTrainingBackend(): Promise<void> {
   registerWasmTrainingKernels();
   await useCpuBackend('wasm');
 }
+
+/**
+ * The backend a model classifies on: the CNN's convolutions on wasm (fast, the same on every
+ * machine), features and the SVM/KNN on the cpu reference. Switching is cheap once both are up.
+ */
+export async function useBackendFor(classifier: 'svm' | 'knn' | 'cnn'): Promise<void> {
+  if (classifier === 'cnn') await useTrainingBackend();
+  else await useCpuBackend('cpu');
+}

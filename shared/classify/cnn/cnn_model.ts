@@ -14,18 +14,22 @@ export interface CnnModel {
   bestEpoch: number;
 }
 
-/** Parameter tensors per model and backend, made on first use. */
-const onBackend = new WeakMap<CnnModel, { backend: string; params: Params }>();
+/** Parameter tensors per model and backend, made on first use there (a tensor lives on one backend). */
+const onBackend = new WeakMap<CnnModel, Map<string, Params>>();
 
 function paramsFor(m: CnnModel): Params {
   const backend = getBackend();
-  let cached = onBackend.get(m);
-  if (cached?.backend !== backend) {
-    if (cached) for (const t of cached.params.values()) (t as Tensor).dispose();
-    cached = { backend, params: paramTensors(m.weights, m.architecture) };
-    onBackend.set(m, cached);
-  }
-  return cached.params;
+  let byBackend = onBackend.get(m);
+  if (!byBackend) onBackend.set(m, (byBackend = new Map()));
+  let params = byBackend.get(backend);
+  if (!params) byBackend.set(backend, (params = paramTensors(m.weights, m.architecture)));
+  return params;
+}
+
+/** Frees a model's tensors on every backend (a classify worker dropping a model from its cache). */
+export function releaseCnn(m: CnnModel): void {
+  for (const params of onBackend.get(m)?.values() ?? []) for (const t of params.values()) (t as Tensor).dispose();
+  onBackend.delete(m);
 }
 
 /**

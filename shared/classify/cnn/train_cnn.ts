@@ -175,6 +175,7 @@ const BETA1 = 0.9;
 const BETA2 = 0.999;
 const ADAM_EPSILON = 1e-7;
 const BN_MOMENTUM = 0.9;
+const EMA_DECAY = 0.99;
 
 /** Learning rate of a step: linear warm-up over the first epoch, then a half cosine to zero. */
 export function learningRateAt(step: number, stepsPerEpoch: number, epochs: number, peak: number): number {
@@ -194,8 +195,8 @@ function dropoutMask(rng: Rng, rows: number, cols: number, rate: number): Tensor
 /**
  * Trains the network on the active tfjs backend: seeded initialisation, shuffling,
  * augmentation and dropout (one generator, so a seed gives the same model on a backend),
- * AdamW with warm-up and cosine decay, class weights, and early stopping on the validation
- * loss; the weights of the best epoch are the result.
+ * AdamW with warm-up and cosine decay, class weights, a moving average of the weights, and
+ * early stopping on the validation loss; the averaged weights of the best epoch are the result.
  */
 export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSet, s: CnnTrainSettings, hooks: CnnTrainHooks = {}): Promise<CnnTrainResult> {
   const started = Date.now();
@@ -213,13 +214,16 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
   const trainable = specs.filter((p) => p.trainable).map((p) => p.name);
   const moments1 = new Map(trainable.map((name) => [name, variableOf(zerosLike(vars.get(name)!), false)]));
   const moments2 = new Map(trainable.map((name) => [name, variableOf(zerosLike(vars.get(name)!), false)]));
+  // The weights evaluated and kept: an exponential moving average of the trained ones (and of
+  // the BN statistics), which smooths out the noise of small batches and small validation sets.
+  const averaged = new Map(specs.map((p) => [p.name, variableOf(vars.get(p.name)!.clone(), false)]));
   const decays = new Set(trainable.filter((name) => name.endsWith('/kernel')));
   const weightsByClass = classWeights(train.y, k, s.classWeight);
   const stepsPerEpoch = Math.ceil(n / s.batchSize);
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const batchX = new Float32Array(s.batchSize * per);
   const history: EpochReport[] = [];
-  let best = { loss: Infinity, epoch: 0, weights: snapshot(vars) };
+  let best = { loss: Infinity, epoch: 0, weights: snapshot(averaged) };
   let stopped: CnnTrainResult['stopped'] = 'epochs';
   let step = 0;
   try {
@@ -271,6 +275,8 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
             mm.assign(add(mul(mm, BN_MOMENTUM), mul(st.mean, 1 - BN_MOMENTUM)));
             mv.assign(add(mul(mv, BN_MOMENTUM), mul(st.variance, 1 - BN_MOMENTUM)));
           }
+          const decay = Math.min(EMA_DECAY, (1 + t) / (10 + t));
+          for (const [name, avg] of averaged) avg.assign(add(mul(avg, decay), mul(vars.get(name)!, 1 - decay)));
           const l = logits as unknown as Tensor2D;
           return [value, argMax(l, 1)];
         });
@@ -282,7 +288,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
         dispose([lossValue, predicted]);
         await hooks.onBatch?.(b + 1, stepsPerEpoch);
       }
-      const probs = predictNormalised(a, vars, xVal);
+      const probs = predictNormalised(a, averaged, xVal);
       const valLoss = meanCrossEntropy(probs, val.y, k);
       const metrics = val.y.length ? computeMetrics(val.y, evaluationOf(probs, k), Array.from({ length: k }, (_, i) => String(i))) : null;
       const report: EpochReport = {
@@ -298,7 +304,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
       };
       history.push(report);
       hooks.onEpoch?.(report);
-      if (valLoss < best.loss) best = { loss: valLoss, epoch, weights: snapshot(vars) };
+      if (valLoss < best.loss) best = { loss: valLoss, epoch, weights: snapshot(averaged) };
       else if (epoch - best.epoch >= s.patience) {
         stopped = 'early';
         break;
@@ -309,7 +315,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
       }
     }
   } finally {
-    dispose([...vars.values(), ...moments1.values(), ...moments2.values()]);
+    dispose([...vars.values(), ...averaged.values(), ...moments1.values(), ...moments2.values()]);
   }
   return { weights: best.weights, normalisation, history, bestEpoch: best.epoch, stopped };
 }
