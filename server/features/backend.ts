@@ -1,5 +1,6 @@
 import { setBackend, findBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { registerWasmTrainingKernels } from '../../shared/classify/cnn/kernels/register_wasm.ts';
 import { registerCpuSideKernels } from '../../shared/features/kernels/register_cpu.ts';
 
 export type CpuSideBackendName = 'cpu' | 'wasm';
@@ -22,7 +23,6 @@ export async function useCpuBackend(name: CpuSideBackendName = 'cpu'): Promise<v
  * convolution gradients it lacks registered (shared/classify/cnn/kernels/register_wasm.ts).
  */
 export async function useTrainingBackend(): Promise<void> {
-  const { registerWasmTrainingKernels } = await import('../../shared/classify/cnn/kernels/register_wasm.ts');
   registerWasmTrainingKernels();
   await useCpuBackend('wasm');
 }

@@ -3,7 +3,8 @@
  * epochs, augmentation, early stopping on val/) trained on BreastMNIST and RetinaMNIST
  * train/, scored once on test/, against issue 14's goals. Training is seeded and runs on the
  * wasm backend, so the figures repeat on any machine; the times are this machine's.
- * `--json FILE` also writes the figures as JSON; `--sets breastmnist` picks sets.
+ * `--json FILE` also writes the figures as JSON; `--sets breastmnist` picks sets; `--epochs N` and
+ * `--patience N` change those settings.
  */
 import { writeFileSync } from 'node:fs';
 import { useTrainingBackend } from '../../server/features/backend.ts';
@@ -30,7 +31,7 @@ for (const g of GOALS.filter((g) => sets.includes(g.name))) {
   const spec = parseFeatureSpec({ features: [g.feature], size: 28 });
   const data = await loadSplits(dataset(g.name), spec, Number(arg('--threads') ?? 2));
   const started = performance.now();
-  const outcome = await trainCnnModel(data, { ...DEFAULT_CNN_PARAMS, epochs }, { inputSize: 28, channels: g.channels, seed: 1, classWeight: null }, {
+  const outcome = await trainCnnModel(data, { ...DEFAULT_CNN_PARAMS, epochs }, { inputSize: 28, channels: g.channels, seed: 1, classWeight: null, ...(arg('--patience') ? { training: { patience: Number(arg('--patience')) } } : {}) }, {
     onEpoch: (r) => console.log(`${g.name} epoch ${r.epoch}: loss ${r.loss.toFixed(3)} val loss ${r.valLoss.toFixed(3)} val acc ${r.valAccuracy.toFixed(3)} val AUC ${r.valAuc?.toFixed(3)} (${(r.ms / 1000).toFixed(1)} s)`),
   });
   const seconds = (performance.now() - started) / 1000;
