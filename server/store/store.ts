@@ -140,6 +140,13 @@ export interface Store {
   auditTrail(limit: number): Promise<AuditEntry[]>;
   searchAudit(query: AuditQuery): Promise<(AuditEntry & { id: number })[]>;
 
+  /**
+   * Adds `n` to the counter `key` of the fixed window that starts at `windowStart` (ms) and
+   * returns its total, `n` included: one atomic step, so instances sharing the database count
+   * together (per-user rate limits). Windows that ended before `windowStart` may be dropped.
+   */
+  addToCounter(key: string, windowStart: number, n: number): Promise<number>;
+
   /** The user's vault key: 32 random bytes, made on first use, released only to that user inside the channel. */
   vaultKey(userId: number): Promise<Uint8Array>;
 
