@@ -21,6 +21,8 @@ import { PgEvents } from './cluster/pg_events.ts';
 import { PostgresStore } from './store/postgres.store.ts';
 import { openStore } from './store/open_store.ts';
 import { buildApp } from './http/app.ts';
+import { registerHealthRoutes, within, type Readiness } from './http/health.ts';
+import { errorMessage } from '../shared/errors.ts';
 import { loadOrCreateIdentity, loadOrCreateSecret, pinString } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Store } from './store/store.ts';
@@ -77,8 +79,19 @@ export interface MedclassServer {
   firstAdmin: { username: string; password: string | null } | null;
   /** Set when this start trained and published the demo service. */
   demo: DemoSummary | null;
+  /** Whether this instance can serve now (what /readyz answers). */
+  readiness(): Promise<Readiness>;
+  /**
+   * Shuts down gracefully (SIGTERM): /readyz turns 503 and new channels are refused at once;
+   * requests in flight are answered, then each channel closes with 4046 (reconnect); after at
+   * most `graceMs` the rest is closed as by close(), which writes the pending audit rows.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How long a readiness probe waits for the store or a model before it says not ready. */
+const READY_PROBE_MS = 3000;
 
 export async function createMedclassServer(options: ServerOptions): Promise<MedclassServer> {
   // AES-GCM through node:crypto: the same bytes as WebCrypto at a quarter of the CPU per frame.
@@ -126,10 +139,14 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   });
 
   const allowed = new Set(options.allowedOrigins ?? []);
+  const connections = new Set<Connection>();
+  let draining = false;
   app.get('/ws', {
     websocket: true,
     // Browsers send Origin: a page elsewhere must not open a channel with a user's browser.
     preValidation: async (request, reply) => {
+      // a client refused here tries again, and behind one address reaches another instance
+      if (draining) return reply.code(503).send({ error: 'server shutting down' });
       const origin = request.headers.origin;
       if (origin && !allowed.has(origin) && new URL(origin).host !== request.headers.host) {
         log.warn({ origin }, 'WebSocket refused: origin not allowed');
@@ -145,8 +162,12 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     },
   }, (socket, request) => {
     const address = (request as { admittedAddress?: string }).admittedAddress!;
-    socket.once('close', () => addresses.release(address));
-    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, shares, address, log, training, hub });
+    const connection = new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, shares, address, log, training, hub });
+    connections.add(connection);
+    socket.once('close', () => {
+      addresses.release(address);
+      connections.delete(connection);
+    });
   });
 
   // What a web app needs before its channel is up: nothing secret. The app served from here
@@ -158,6 +179,35 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   app.get('/api/config', openToAllowed, async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
   app.get('/api/health', openToAllowed, async () => ({ ok: true }));
 
+  const readiness = async (): Promise<Readiness> => {
+    if (draining) return { ready: false, reason: 'shutting down' };
+    let services: Awaited<ReturnType<Store['listServices']>>;
+    try {
+      services = await within(READY_PROBE_MS, 'the database', () => store.listServices());
+    } catch (e) {
+      return { ready: false, reason: `the database is unavailable: ${errorMessage(e)}` };
+    }
+    const unloaded: string[] = [];
+    for (const s of services) {
+      const loaded = await within(READY_PROBE_MS, `the model of ${s.name}`, () => classifier.describe(s.name, s.currentVersion)).catch(() => undefined);
+      if (!loaded) unloaded.push(`${s.name} v${s.currentVersion}`);
+    }
+    return unloaded.length ? { ready: false, reason: `models not loaded: ${unloaded.join(', ')}` } : { ready: true };
+  };
+  registerHealthRoutes(app, readiness);
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      hub.close();
+      training.close();
+      sessions.close();
+      await app.close();
+      await classifier.close();
+      if (!options.events) await events.close();
+      await store.close();
+    })());
+
   return {
     app,
     store,
@@ -168,14 +218,15 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     fingerprint: identity.fingerprint,
     firstAdmin,
     demo: demoTrained ?? null,
-    async close() {
-      hub.close();
-      training.close();
-      sessions.close();
-      await app.close();
-      await classifier.close();
-      if (!options.events) await events.close();
-      await store.close();
+    readiness,
+    async drain(graceMs) {
+      draining = true;
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.all([...connections].map((c) => c.drain())), grace]);
+      clearTimeout(timer);
+      await close();
     },
+    close,
   };
 }

@@ -4,7 +4,7 @@ import { closeCodeFor, ProtocolError } from '../../shared/protocol/errors.ts';
 import type { ServerIdentity } from '../../shared/protocol/identity.ts';
 import { unpackFloat32, unpackFloat64, type ClientMessage, type MessageOf, type ServerMessage } from '../../shared/protocol/messages.ts';
 import { acceptClientSession, type ServerSession } from '../../shared/protocol/session.ts';
-import { SESSION_END, type SessionEndCause } from '../../shared/protocol/session_end.ts';
+import { SERVER_SHUTTING_DOWN, SESSION_END, SHUTTING_DOWN_CODE, type SessionEndCause } from '../../shared/protocol/session_end.ts';
 import { AuthError, type AccountsService, type Session, type SessionGrant } from '../accounts/accounts.service.ts';
 import type { LiveSession, SessionRegistry } from '../accounts/session_registry.ts';
 import type { ImageOutcome, WireImage } from '../classify/classify_images.ts';
@@ -70,6 +70,10 @@ export class Connection implements PushTarget {
   private inFlight = 0;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Messages read and not yet answered (decrypting, or being handled). */
+  private pending = 0;
+  /** Set once the server drains: called when this connection has answered everything and closed. */
+  private drained: (() => void) | null = null;
 
   constructor(
     private readonly socket: WebSocket,
@@ -100,7 +104,24 @@ export class Connection implements PushTarget {
     this.idle = setTimeout(() => this.close(4008, this.session ? 'idle timeout' : 'handshake timeout'), ms);
   }
 
+  /**
+   * The server is shutting down: what was asked before is answered, what comes now is refused
+   * (`serverShuttingDown`), and once nothing is left the connection closes with 4046 so that
+   * the client reconnects elsewhere. Resolves when it is closed.
+   */
+  drain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const done = new Promise<void>((resolve) => (this.drained = resolve));
+    this.settle();
+    return done;
+  }
+
+  private settle(): void {
+    if (this.drained && this.pending === 0) this.close(SERVER_SHUTTING_DOWN.code, SERVER_SHUTTING_DOWN.reason);
+  }
+
   private dispose(): void {
+    this.drained?.();
     if (!this.closed) this.deps.training.connectionClosed(this);
     this.deps.hub.remove(this);
     this.closed = true;
@@ -126,10 +147,19 @@ export class Connection implements PushTarget {
     }
     this.touch();
     const started = performance.now();
-    this.session.open(bytes).then(
-      (message) => this.dispatch(message, performance.now() - started),
-      (e: unknown) => this.fail(e),
-    );
+    this.pending++;
+    // what arrived before the drain began is answered; what arrives during it is refused
+    const late = this.drained !== null;
+    this.session
+      .open(bytes)
+      .then(
+        (message) => this.dispatch(message, performance.now() - started, late),
+        (e: unknown) => this.fail(e),
+      )
+      .finally(() => {
+        this.pending--;
+        this.settle();
+      });
   }
 
   private async handshake(hello: Uint8Array): Promise<void> {
@@ -168,8 +198,9 @@ export class Connection implements PushTarget {
     return 'requestId' in m ? (m.requestId as string) : undefined;
   }
 
-  private async dispatch(message: ClientMessage, decryptMs: number): Promise<void> {
+  private async dispatch(message: ClientMessage, decryptMs: number, late: boolean): Promise<void> {
     try {
+      if (late) throw new RequestError(SHUTTING_DOWN_CODE, 'the server is shutting down; reconnect to continue');
       await this.handle(message, decryptMs);
     } catch (e) {
       const requestId = this.requestIdOf(message);

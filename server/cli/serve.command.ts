@@ -6,7 +6,13 @@ import { parseLimitsJson, type LimitsOverride } from '../channel/limits.ts';
 import { pinString } from '../identity_file.ts';
 import { IdentityError, newIdentityPem, resolveIdentity } from '../identity_source.ts';
 import { databaseUrlOf, redactUrl, StoreOpenError } from '../store/open_store.ts';
+import { errorMessage } from '../../shared/errors.ts';
 import { CliError } from './cli_error.ts';
+
+/** The hard limit on a shutdown (App Service and most orchestrators kill after 10 s or more) ... */
+const SHUTDOWN_MS = 10_000;
+/** ... of which requests in flight get this much; the rest is for closing down (audit rows, workers). */
+const DRAIN_GRACE_MS = 7_000;
 
 interface ServeOptions {
   data: string;
@@ -84,9 +90,32 @@ export async function serveCommand(o: ServeOptions): Promise<void> {
     say(`demo service: "demo" v${version} (${labels.join(' / ')}), trained on the bundled BreastMNIST in ${(ms / 1000).toFixed(1)} s${scores}`);
   }
   say(`open ${address} in a browser and log in${server.firstAdmin?.password ? ' as admin with the password above' : ''}`);
-  const stop = () => void server.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      say(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    say(`${signal}: shutting down (answering the requests in flight, at most ${SHUTDOWN_MS / 1000} s)`);
+    const late = setTimeout(() => {
+      say(`shutdown took over ${SHUTDOWN_MS / 1000} s; exiting anyway`);
+      process.exit(1);
+    }, SHUTDOWN_MS);
+    late.unref();
+    server.drain(DRAIN_GRACE_MS).then(
+      () => {
+        say('shut down');
+        process.exit(0);
+      },
+      (e: unknown) => {
+        say(`shutdown failed: ${errorMessage(e)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 interface IdentityOptions {
