@@ -481,8 +481,11 @@ export class PostgresStore implements Store {
        SELECT coalesce((SELECT vault_key FROM made), (SELECT vault_key FROM users WHERE id = $1)) AS vault_key`,
       [userId, randomBytes(32)],
     );
-    if (!row?.vault_key) throw new StoreError('notFound', 'no such user');
-    return new Uint8Array(row.vault_key);
+    if (row?.vault_key) return new Uint8Array(row.vault_key);
+    // another connection made it while this statement ran: its snapshot cannot see the key, a new one can
+    const [again] = await this.q<{ vault_key: Buffer | null }>('SELECT vault_key FROM users WHERE id = $1', [userId]);
+    if (!again?.vault_key) throw new StoreError('notFound', 'no such user');
+    return new Uint8Array(again.vault_key);
   }
 
   async close(): Promise<void> {

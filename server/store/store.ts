@@ -1,7 +1,8 @@
 /**
  * Everything the server keeps: users, login tokens, hosted services with their model
- * versions, and the audit trail. Never images. SQLite (sqlite.store.ts) is the embedded
- * default; a Postgres store would implement the same interface.
+ * versions, the audit trail and rate-limit counters. Never images. SQLite (sqlite.store.ts) is
+ * the embedded default; Postgres (postgres.store.ts) is what several instances share. Both pass
+ * one contract suite (store.contract.ts); open_store.ts picks one.
  */
 import type { VersionSummary } from './version_summary.ts';
 
