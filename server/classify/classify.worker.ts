@@ -1,6 +1,6 @@
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
-import { useCpuBackend } from '../features/backend.ts';
+import { useServerKernels } from '../features/server_kernels.ts';
 import { classifyImages, type ImageOutcome, type WireImage } from './classify_images.ts';
 
 export interface ClassifyTask {
@@ -12,7 +12,7 @@ export interface ClassifyTask {
   limits: DecodeLimits;
 }
 
-const ready = useCpuBackend();
+useServerKernels();
 const models = new Map<string, LoadedModel>();
 
 /** Each model is parsed once per worker and kept: a task shares its document, which is only read on a miss. */
@@ -29,6 +29,5 @@ function model(task: ClassifyTask): LoadedModel {
 }
 
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
-  await ready;
   return classifyImages(model(task), task.images, task.limits);
 }

@@ -11,10 +11,11 @@ const program = new Command('medclass')
 addSpecOptions(
   program
     .command('features')
-    .description('extract features of images (files, or folders searched recursively) as JSON')
+    .description('extract features of images (files, or folders searched recursively) as JSON, JSON Lines, CSV or a numpy array')
     .argument('<paths...>', 'image files or folders'),
 )
-  .option('--out <file>', 'write the JSON here instead of standard output')
+  .option('--out <file>', 'write here instead of standard output')
+  .option('--format <format>', 'json (one document), jsonl (a record a line), csv (a column per value) or npy (float64 rows, needs --out)', 'json')
   .option('--jobs <n>', 'worker threads (default: one per core)')
   .action(async (paths: string[], options) => (await import('./features.command.ts')).featuresCommand(paths, options));
 
