@@ -11,12 +11,15 @@ import { Connection } from './channel/connection.ts';
 import { LoginGuard } from './accounts/login_guard.ts';
 import { AddressLimits } from './channel/address_limits.ts';
 import { ChannelHub } from './channel/hub.ts';
-import { RateLimiter, resolveLimits, type LimitsOverride } from './channel/limits.ts';
+import { RateLimiter, resolveLimits, SharedRateLimiter, type LimitsOverride } from './channel/limits.ts';
 import { UserShares } from './channel/user_shares.ts';
 import { TrainingJobs } from './channel/training_jobs.ts';
 import { ensureDemoService, type DemoSummary } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
-import { openDataStore, secureDataFolder } from './data_folder.ts';
+import { secureDataFolder } from './data_folder.ts';
+import { PgEvents } from './cluster/pg_events.ts';
+import { PostgresStore } from './store/postgres.store.ts';
+import { openStore } from './store/open_store.ts';
 import { buildApp } from './http/app.ts';
 import { registerHealthRoutes, within, type Readiness } from './http/health.ts';
 import { errorMessage } from '../shared/errors.ts';
@@ -27,6 +30,11 @@ import type { ServerIdentity } from '../shared/protocol/identity.ts';
 
 export interface ServerOptions {
   dataDir: string;
+  /**
+   * A shared Postgres database (postgres://...): several instances serve from it and hear each
+   * other's changes at once. Without it, SQLite in the data folder.
+   */
+  databaseUrl?: string;
   /** The key to present (the same for every instance); default: the data folder's, made at first start. */
   identity?: ServerIdentity;
   /** The first admin's password; generated (and reported once) when absent. */
@@ -91,8 +99,8 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const dataDir = resolve(options.dataDir);
   const log = options.logger ?? createLogger();
   const limits = resolveLimits(options.limits);
-  // 0700 on the folder, 0600 on the database (and so its -wal and -shm) and the key, or a refusal
-  const { store } = openDataStore(dataDir);
+  // SQLite: 0700 on the folder, 0600 on the database (and so its -wal and -shm) and the key, or a refusal
+  const { store, databaseUrl } = await openStore({ data: dataDir, database: options.databaseUrl });
   // The demo service (first start only) trains while the identity and the first admin are made.
   const demo =
     options.demo === false
@@ -103,17 +111,19 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
         });
   const identity = options.identity ?? (await loadOrCreateIdentity(dataDir)).identity;
   secureDataFolder(dataDir);
-  const events = options.events ?? new InProcessEvents();
+  const events = options.events ?? (databaseUrl && store instanceof PostgresStore ? new PgEvents(databaseUrl, log, store.pool) : new InProcessEvents());
+  if (events instanceof PgEvents) await events.ready;
   const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login);
   const accounts = new AccountsService(store, Date.now, { events, guard, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
   const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
   const demoTrained = await demo;
   const classifier = new ClassifierPool(store, limits.decode, options.threads);
-  const rate = new RateLimiter(limits.imagesPerMinute);
+  // with a shared database a user's allowance is counted across every instance
+  const rate = databaseUrl ? new SharedRateLimiter(store, limits.imagesPerMinute) : new RateLimiter(limits.imagesPerMinute);
   const shares = new UserShares(limits.shares);
   const addresses = new AddressLimits(limits.addresses);
-  const hub = await ChannelHub.create({ store, classifier, log });
+  const hub = await ChannelHub.create({ store, classifier, log, events });
   const training = new TrainingJobs({ store, limits, log, threads: options.threads, notify: (owner, message) => hub.toUser(owner, message) });
 
   const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}), trustedProxies: options.trustedProxies ?? [] });
@@ -194,6 +204,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
       sessions.close();
       await app.close();
       await classifier.close();
+      if (!options.events) await events.close();
       await store.close();
     })());
 

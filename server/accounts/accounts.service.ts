@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SessionEndCause } from '../../shared/protocol/session_end.ts';
 import { InProcessEvents, type ClusterEvents } from '../cluster/events.ts';
-import type { Role, Store, User } from '../store/store.ts';
+import { StoreError, type Role, type Store, type User } from '../store/store.ts';
 import { LoginGuard, LoginRefused } from './login_guard.ts';
 import { generatePassword, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
 
@@ -110,7 +110,13 @@ export class AccountsService {
   async ensureFirstAdmin(password?: string): Promise<{ username: string; password: string | null } | null> {
     if ((await this.store.countUsers('admin')) > 0) return null;
     const chosen = password ?? generatePassword();
-    await this.createUser('admin', chosen, 'admin');
+    try {
+      await this.createUser('admin', chosen, 'admin');
+    } catch (e) {
+      // another instance on the same database made it first
+      if (e instanceof StoreError && e.code === 'conflict') return null;
+      throw e;
+    }
     return { username: 'admin', password: password ? null : chosen };
   }
 
@@ -181,7 +187,7 @@ export class AccountsService {
     const hash = typeof tokenHashOrGrant === 'string' ? tokenHashOrGrant : tokenHashOrGrant.tokenHash;
     const record = await this.store.findToken(hash);
     await this.store.deleteToken(hash);
-    if (record) this.events.publish({ userId: record.userId });
+    if (record) this.events.publish({ kind: 'access', userId: record.userId });
   }
 
   /**
@@ -209,7 +215,7 @@ export class AccountsService {
   /** Every login of the user ends; the change is announced so live sessions close at once. */
   private async changed(user: User): Promise<void> {
     await this.store.deleteUserTokens(user.id);
-    this.events.publish({ userId: user.id });
+    this.events.publish({ kind: 'access', userId: user.id });
   }
 
   /** Sets a new password (an admin's reset, or the CLI); every session of the user ends (4042). */

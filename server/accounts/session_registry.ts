@@ -29,7 +29,10 @@ export class SessionRegistry {
     events: ClusterEvents,
     recheckMs = DEFAULT_RECHECK_MS,
   ) {
-    this.unsubscribe = events.subscribe(({ userId }) => void this.checkUser(userId));
+    this.unsubscribe = events.subscribe((event) => {
+      if (event.kind === 'access') void this.checkUser(event.userId);
+      else if (event.kind === 'resync') void this.checkAll();
+    });
     this.timer = setInterval(() => void this.checkAll(), recheckMs);
     this.timer.unref();
   }

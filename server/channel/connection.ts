@@ -12,7 +12,7 @@ import type { Classifier } from '../classify/classifier_pool.ts';
 import { StoreError, type Role, type Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import { serviceEntry, type ChannelHub, type PushTarget } from './hub.ts';
-import type { RateLimiter, ServerLimits } from './limits.ts';
+import type { ImageRateLimit, ServerLimits } from './limits.ts';
 import type { UserShares } from './user_shares.ts';
 import { ADMIN_ACCOUNT_REQUESTS, handleAccountRequest, isAccountRequest } from './account_requests.ts';
 import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.ts';
@@ -25,7 +25,7 @@ export interface ConnectionDeps {
   store: Store;
   classifier: Classifier;
   limits: ServerLimits;
-  rate: RateLimiter;
+  rate: ImageRateLimit;
   /** Requests and bytes in flight per user and in all. */
   shares: UserShares;
   /** The client's address as the limits count it (behind a trusted proxy, the forwarded one). */
@@ -403,7 +403,14 @@ export class Connection implements PushTarget {
     }
     const share = this.deps.shares.take(user.username, message.images.reduce((n, img) => n + imageBytes(img), 0));
     if (!share.ok) throw new RequestError('busy', share.reason);
-    if (!this.deps.rate.take(user.username, message.images.length)) {
+    let allowed: boolean;
+    try {
+      allowed = await this.deps.rate.take(user.username, message.images.length);
+    } catch (e) {
+      share.release();
+      throw e;
+    }
+    if (!allowed) {
       share.release();
       this.audit('classify', 'rateLimited', service.name, service.currentVersion);
       throw new RequestError('rateLimited', `more than ${this.deps.limits.imagesPerMinute} images a minute; slow down`);
@@ -437,13 +444,44 @@ export class Connection implements PushTarget {
       const classified = images.length ? await this.deps.classifier.classify(service.name, version, images, user.username) : [];
       const outcomes: ImageOutcome[] = message.images.map((_, i) => malformed.get(i)!);
       classified.forEach((o, k) => (outcomes[positions[k]!] = o));
-      let failed = 0;
       const total = { decodeMs: 0, extractMs: 0, classifyMs: 0 };
+      for (const o of outcomes) {
+        if (!o.ok) continue;
+        total.decodeMs += o.timings.decodeMs;
+        total.extractMs += o.timings.extractMs;
+        total.classifyMs += o.timings.classifyMs;
+      }
+      const failed = outcomes.filter((o) => !o.ok).length;
+      // No answer goes out before its audit row is committed: a crash after this loses no row of an answer a client received.
+      const recorded = await this.deps.store
+        .audit({
+          at: new Date().toISOString(),
+          user: user.username,
+          action: 'classify',
+          service: service.name,
+          modelVersion: version,
+          outcome: failed ? (failed === outcomes.length ? 'failed' : 'partial') : 'ok',
+          detail: {
+            images: outcomes.length,
+            failed,
+            mode: message.images[0]!.mode,
+            decryptMs: round(decryptMs),
+            decodeMs: round(total.decodeMs),
+            extractMs: round(total.extractMs),
+            classifyMs: round(total.classifyMs),
+          },
+        })
+        .then(
+          () => true,
+          (e: unknown) => {
+            this.deps.log.error({ service: service.name, error: errorMessage(e) }, 'a classification could not be recorded in the audit trail; its answers are withheld');
+            return false;
+          },
+        );
       for (const [index, o] of outcomes.entries()) {
-        if (o.ok) {
-          total.decodeMs += o.timings.decodeMs;
-          total.extractMs += o.timings.extractMs;
-          total.classifyMs += o.timings.classifyMs;
+        if (!recorded) {
+          await this.send({ type: 'error', requestId: message.requestId, index, code: 'unavailable', message: 'the server could not record this request, so it gives no answer; try again in a moment' });
+        } else if (o.ok) {
           const sent = await this.send({
             type: 'result',
             requestId: message.requestId,
@@ -453,24 +491,11 @@ export class Connection implements PushTarget {
             modelVersion: version,
             timings: { decryptMs: decryptMs / outcomes.length, ...o.timings },
           });
-          if (!sent) {
-            failed++;
-            await this.send({ type: 'error', requestId: message.requestId, index, code: 'internal', message: 'the result could not be sent' });
-          }
+          if (!sent) await this.send({ type: 'error', requestId: message.requestId, index, code: 'internal', message: 'the result could not be sent' });
         } else {
-          failed++;
           await this.send({ type: 'error', requestId: message.requestId, index, code: o.code, message: o.message });
         }
       }
-      this.audit('classify', failed ? (failed === outcomes.length ? 'failed' : 'partial') : 'ok', service.name, version, {
-        images: outcomes.length,
-        failed,
-        mode: message.images[0]!.mode,
-        decryptMs: round(decryptMs),
-        decodeMs: round(total.decodeMs),
-        extractMs: round(total.extractMs),
-        classifyMs: round(total.classifyMs),
-      });
     } finally {
       this.inFlight--;
       share.release();

@@ -1,5 +1,6 @@
 import type { MessageOf, ServerMessage } from '../../shared/protocol/messages.ts';
 import type { Classifier } from '../classify/classifier_pool.ts';
+import type { ClusterEvents } from '../cluster/events.ts';
 import type { Logger } from '../log.ts';
 import type { Role, ServiceRecord, Store } from '../store/store.ts';
 
@@ -37,6 +38,8 @@ export async function serviceEntry(record: ServiceRecord, classifier: Classifier
 
 export interface HubDeps {
   store: Store;
+  /** A publish or rollback anywhere (another instance, the CLI on Postgres) is announced when heard, not at the next poll. */
+  events?: ClusterEvents;
   classifier: Classifier;
   log: Logger;
   pollMs?: number;
@@ -58,10 +61,12 @@ export class ChannelHub {
   /** The look in progress; a call meanwhile looks again once it is done. */
   private looking: Promise<void> | null = null;
   private again = false;
+  private readonly unsubscribe: () => void;
 
   private constructor(private readonly deps: HubDeps) {
     this.timer = setInterval(() => void this.servicesChanged(), deps.pollMs ?? POLL_MS);
     this.timer.unref();
+    this.unsubscribe = deps.events?.subscribe((e) => void (e.kind === 'services' || e.kind === 'resync' ? this.servicesChanged() : undefined)) ?? (() => undefined);
   }
 
   /** A hub that counts the services' current versions as already announced. */
@@ -130,6 +135,7 @@ export class ChannelHub {
 
   close(): void {
     clearInterval(this.timer);
+    this.unsubscribe();
     this.connections.clear();
   }
 }

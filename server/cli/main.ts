@@ -103,6 +103,7 @@ program
   .option('--data <dir>', 'the server\'s data folder', 'data')
   .option('--description <text>', 'what the service classifies', '')
   .option('--modes <list>', 'what clients may send: original,reduced,features', 'reduced,features')
+  .option('--database <url>', 'the shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (model: string, options) => (await import('./publish.command.ts')).publishCommand(model, options));
 
 program
@@ -112,6 +113,7 @@ program
   .option('--role <role>', 'admin or clinician', 'clinician')
   .option('--data <dir>', "the server's data folder", 'data')
   .option('--password-env <var>', "environment variable holding the new user's password", 'MEDCLASS_PASSWORD')
+  .option('--database <url>', 'the shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (name: string, options) => (await import('./user.command.ts')).addUserCommand(name, options));
 
 program
@@ -122,6 +124,7 @@ program
   .option('--role <role>', 'the new role for `role`: admin or clinician')
   .option('--data <dir>', "the server's data folder", 'data')
   .option('--password-env <var>', 'environment variable holding the new password', 'MEDCLASS_PASSWORD')
+  .option('--database <url>', 'the shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (action: string, name: string, options) => (await import('./user.command.ts')).userCommand(action, name, options));
 
 connection(program.command('services').description('list the hosted services'))

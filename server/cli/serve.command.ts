@@ -5,6 +5,7 @@ import { ensureClientBuilt } from '../http/app.ts';
 import { parseLimitsJson, type LimitsOverride } from '../channel/limits.ts';
 import { pinString } from '../identity_file.ts';
 import { IdentityError, newIdentityPem, resolveIdentity } from '../identity_source.ts';
+import { databaseUrlOf, redactUrl, StoreOpenError } from '../store/open_store.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { CliError } from './cli_error.ts';
 
@@ -28,8 +29,6 @@ interface ServeOptions {
   database?: string;
 }
 
-/** The shared database chosen, if any: --database wins over MEDCLASS_DATABASE_URL. */
-const databaseUrlOf = (o: { database?: string }): string | undefined => o.database || process.env['MEDCLASS_DATABASE_URL'] || undefined;
 
 const identityOf = (o: { identity?: string; database?: string; data: string }) =>
   resolveIdentity({ identityFile: o.identity, databaseUrl: databaseUrlOf(o), dataDir: o.data }).catch((e: unknown) => {
@@ -59,12 +58,22 @@ export async function serveCommand(o: ServeOptions): Promise<void> {
   await ensureClientBuilt(say);
   const { createMedclassServer } = await import('../server.ts');
   const trustedProxies = [...(o.trustProxy ?? []), ...(process.env['MEDCLASS_TRUSTED_PROXIES'] ?? '').split(',')].map((p) => p.trim()).filter(Boolean);
-  const server = await createMedclassServer({ dataDir: o.data, identity, adminPassword, allowedOrigins: o.allowOrigin ?? [], demo: o.demo !== false, limits: limitsFrom(o), trustedProxies }).catch((e: unknown) => {
-    throw e instanceof DataFolderError ? new CliError(e.message) : e;
+  const databaseUrl = databaseUrlOf(o);
+  const server = await createMedclassServer({
+    dataDir: o.data,
+    ...(databaseUrl ? { databaseUrl } : {}),
+    identity,
+    adminPassword,
+    allowedOrigins: o.allowOrigin ?? [],
+    demo: o.demo !== false,
+    limits: limitsFrom(o),
+    trustedProxies,
+  }).catch((e: unknown) => {
+    throw e instanceof DataFolderError || e instanceof StoreOpenError ? new CliError(e.message) : e;
   });
   const address = await server.app.listen({ port: Number(o.port), host: o.host });
   say(`MedClass is serving ${address}`);
-  say(`data folder: ${resolve(o.data)}`);
+  say(databaseUrl ? `database: Postgres at ${redactUrl(databaseUrl)} (data folder ${resolve(o.data)})` : `data folder: ${resolve(o.data)}`);
   say(`server fingerprint: ${server.fingerprint} (key from ${source})`);
   if (trustedProxies.length) say(`client addresses from X-Forwarded-For of: ${trustedProxies.join(', ')}`);
   say(`pin (for medclass classify --pin): ${server.pin}`);

@@ -66,12 +66,22 @@ const MIGRATIONS: string[] = [
      detail TEXT
    );
    CREATE INDEX audit_user ON audit ("user", id);`,
+  // 2: fixed-window counters (per-user rate limits across instances).
+  `CREATE TABLE counters (
+     key TEXT NOT NULL,
+     window_start BIGINT NOT NULL,
+     count INTEGER NOT NULL,
+     PRIMARY KEY (key, window_start)
+   );`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Where every instance is told of a change (server/cluster/pg_events.ts listens). */
 export const EVENTS_CHANNEL = 'medclass_events';
+
+/** The SQL that announces an access change of the user whose id `expr` gives (see ClusterEvent). */
+const ACCESS_NOTIFY = (expr: string) => `pg_notify('${EVENTS_CHANNEL}', json_build_object('kind', 'access', 'userId', ${expr})::text)`;
 
 /** One advisory lock key for migrations: instances starting together take turns. */
 const MIGRATION_LOCK = 0x6d65_6463; // "medc"
@@ -246,9 +256,11 @@ export class PostgresStore implements Store {
   }
 
   async updateUser(id: number, changes: UserChanges): Promise<User> {
+    // the change and its announcement in one statement: every instance re-checks the user's sessions once it commits
     const [row] = await this.q<UserRow>(
-      `UPDATE users SET role = coalesce($2, role), password_hash = coalesce($3, password_hash), disabled = coalesce($4, disabled),
-         must_change_password = coalesce($5, must_change_password) WHERE id = $1 RETURNING *`,
+      `WITH u AS (UPDATE users SET role = coalesce($2, role), password_hash = coalesce($3, password_hash), disabled = coalesce($4, disabled),
+         must_change_password = coalesce($5, must_change_password) WHERE id = $1 RETURNING *)
+       SELECT u.*, ${ACCESS_NOTIFY('u.id')} FROM u`,
       [id, changes.role ?? null, changes.passwordHash ?? null, changes.disabled ?? null, changes.mustChangePassword ?? null],
     );
     if (!row) throw new StoreError('notFound', 'no such user');
@@ -265,11 +277,11 @@ export class PostgresStore implements Store {
   }
 
   async deleteToken(tokenHash: string): Promise<void> {
-    await this.q('DELETE FROM tokens WHERE token_hash = $1', [tokenHash]);
+    await this.q(`WITH d AS (DELETE FROM tokens WHERE token_hash = $1 RETURNING user_id) SELECT ${ACCESS_NOTIFY('d.user_id')} FROM d`, [tokenHash]);
   }
 
   async deleteUserTokens(userId: number): Promise<void> {
-    await this.q('DELETE FROM tokens WHERE user_id = $1', [userId]);
+    await this.q(`WITH d AS (DELETE FROM tokens WHERE user_id = $1) SELECT ${ACCESS_NOTIFY('$1::int')}`, [userId]);
   }
 
   async deleteExpiredTokens(now: number): Promise<void> {
@@ -451,6 +463,17 @@ export class PostgresStore implements Store {
     return (await this.q<AuditRow>(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`, values)).map(auditOf);
   }
 
+  async addToCounter(key: string, windowStart: number, n: number): Promise<number> {
+    // one statement: concurrent instances add to the same row, the upsert serialises them
+    const [row] = await this.q<{ count: number }>(
+      `WITH gone AS (DELETE FROM counters WHERE key = $1 AND window_start < $2)
+       INSERT INTO counters (key, window_start, count) VALUES ($1, $2, $3)
+       ON CONFLICT (key, window_start) DO UPDATE SET count = counters.count + excluded.count RETURNING count`,
+      [key, windowStart, n],
+    );
+    return row!.count;
+  }
+
   async vaultKey(userId: number): Promise<Uint8Array> {
     // made once: a concurrent first use (another instance too) keeps whichever was written first
     const [row] = await this.q<{ vault_key: Buffer | null }>(
@@ -458,8 +481,11 @@ export class PostgresStore implements Store {
        SELECT coalesce((SELECT vault_key FROM made), (SELECT vault_key FROM users WHERE id = $1)) AS vault_key`,
       [userId, randomBytes(32)],
     );
-    if (!row?.vault_key) throw new StoreError('notFound', 'no such user');
-    return new Uint8Array(row.vault_key);
+    if (row?.vault_key) return new Uint8Array(row.vault_key);
+    // another connection made it while this statement ran: its snapshot cannot see the key, a new one can
+    const [again] = await this.q<{ vault_key: Buffer | null }>('SELECT vault_key FROM users WHERE id = $1', [userId]);
+    if (!again?.vault_key) throw new StoreError('notFound', 'no such user');
+    return new Uint8Array(again.vault_key);
   }
 
   async close(): Promise<void> {

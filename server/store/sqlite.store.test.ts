@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { SqliteStore } from './sqlite.store.ts';
+import { SCHEMA_VERSION, SqliteStore } from './sqlite.store.ts';
 import { storeContract } from './store.contract.ts';
+import { PROJECT_ROOT } from '../paths.ts';
 
 storeContract('SQLite', {
   async fresh() {
@@ -102,7 +103,7 @@ describe('SqliteStore', () => {
     const db = new Database(file, { readonly: true });
     try {
       // 2: versions carry their description and modes; 3: users.disabled; 4: must_change_password, vault_key
-      expect(db.pragma('user_version', { simple: true })).toBe(4);
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(db.prepare('SELECT count(*) AS n FROM audit').get()).toEqual({ n: 2 });
     } finally {
       db.close();
@@ -127,6 +128,46 @@ describe('SqliteStore', () => {
     await store.close();
     store = new SqliteStore(file);
     expect((await store.findService('other'))!.versions).toHaveLength(3);
+  });
+
+  it('upgrades a data folder made by the current release (0.1.0, schema 4), keeping every user, service, version and audit row', async () => {
+    await store.close();
+    const file = join(dir, 'release.db');
+    const old = new Database(file);
+    old.exec(readFileSync(join(PROJECT_ROOT, 'test', 'data', 'medclass-0.1.0.sql'), 'utf8'));
+    const dump = (d: Database.Database) =>
+      Object.fromEntries(['users', 'tokens', 'services', 'models', 'audit'].map((t) => [t, d.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()]));
+    const before = dump(old);
+    expect(old.pragma('user_version', { simple: true })).toBe(4);
+    old.close();
+    expect(before['users']).toHaveLength(3);
+    expect(before['audit']!.length).toBeGreaterThanOrEqual(25);
+
+    store = new SqliteStore(file);
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      // every row of every table as it was, ids included
+      expect(dump(db)).toEqual(before);
+    } finally {
+      db.close();
+    }
+    expect(await store.findUser('nurse')).toMatchObject({ role: 'clinician', mustChangePassword: true, disabled: false });
+    expect(await store.findUser('gone')).toMatchObject({ disabled: true });
+    const nurse = (await store.findUser('nurse'))!;
+    expect(Buffer.from(await store.vaultKey(nurse.id)).toString('hex')).toBe((before['users']!.find((u) => (u as { username: string }).username === 'nurse') as { vault_key: Buffer }).vault_key.toString('hex'));
+    expect(await store.findToken('token-hash-1')).toEqual({ userId: nurse.id, expiresAt: 99999999999999 });
+    expect(await store.findService('breast')).toMatchObject({ currentVersion: 1, description: 'first', privacyModes: ['reduced', 'features'] });
+    expect((await store.findService('breast'))!.versions.map((v) => [v.version, v.description, v.createdBy])).toEqual([
+      [1, 'first', 'admin'],
+      [2, 'second', 'medclass publish'],
+    ]);
+    expect((await store.model('other'))!.model).toBe((before['models']!.find((m) => (m as { service: string }).service === 'other') as { model: string }).model);
+    expect((await store.searchAudit({ action: 'classify', limit: 100 })).length).toBe(16);
+    // and what the new schema adds works on it
+    expect(await store.addToCounter('images:nurse', 60_000, 5)).toBe(5);
+    await store.audit({ at: 'after', user: 'nurse', action: 'login', outcome: 'ok' });
+    expect((await store.auditTrail(1))[0]!.at).toBe('after');
   });
 
   it('refuses a database from a newer MedClass', async () => {

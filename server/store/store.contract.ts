@@ -188,6 +188,15 @@ export function storeContract(name: string, engine: EngineUnderTest): void {
       expect(await store.auditTrail(100)).toHaveLength(30);
     });
 
+    it('counts per key and window, atomically across connections, and starts each window at zero', async () => {
+      const other = await another();
+      const totals = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : store).addToCounter('images:ann', 60_000, 3)));
+      expect(totals.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => 3 * (i + 1)));
+      expect(await store.addToCounter('images:bob', 60_000, 1)).toBe(1);
+      expect(await other.addToCounter('images:ann', 120_000, 2)).toBe(2);
+      expect(await store.addToCounter('images:ann', 120_000, -2)).toBe(0);
+    });
+
     it('makes one vault key per user, once, even when asked for at once by several connections', async () => {
       const u = await store.createUser({ username: 'ann', role: 'clinician', passwordHash: 'h' });
       const v = await store.createUser({ username: 'bob', role: 'clinician', passwordHash: 'h' });

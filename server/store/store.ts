@@ -1,7 +1,8 @@
 /**
  * Everything the server keeps: users, login tokens, hosted services with their model
- * versions, and the audit trail. Never images. SQLite (sqlite.store.ts) is the embedded
- * default; a Postgres store would implement the same interface.
+ * versions, the audit trail and rate-limit counters. Never images. SQLite (sqlite.store.ts) is
+ * the embedded default; Postgres (postgres.store.ts) is what several instances share. Both pass
+ * one contract suite (store.contract.ts); open_store.ts picks one.
  */
 import type { VersionSummary } from './version_summary.ts';
 
@@ -139,6 +140,13 @@ export interface Store {
   audit(entry: AuditEntry): Promise<void>;
   auditTrail(limit: number): Promise<AuditEntry[]>;
   searchAudit(query: AuditQuery): Promise<(AuditEntry & { id: number })[]>;
+
+  /**
+   * Adds `n` to the counter `key` of the fixed window that starts at `windowStart` (ms) and
+   * returns its total, `n` included: one atomic step, so instances sharing the database count
+   * together (per-user rate limits). Windows that ended before `windowStart` may be dropped.
+   */
+  addToCounter(key: string, windowStart: number, n: number): Promise<number>;
 
   /** The user's vault key: 32 random bytes, made on first use, released only to that user inside the channel. */
   vaultKey(userId: number): Promise<Uint8Array>;
