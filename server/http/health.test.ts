@@ -17,9 +17,9 @@ describe('/readyz', () => {
     };
     try {
       expect(await ready()).toEqual({ status: 200, body: { ready: true } });
-      server.store.publish({ service: 'broken', model: '{"not": "a model"}', description: '', privacyModes: ['features'], createdBy: 'admin' });
+      await server.store.publish({ service: 'broken', model: '{"not": "a model"}', description: '', privacyModes: ['features'], createdBy: 'admin' });
       expect(await ready()).toEqual({ status: 503, body: { ready: false, reason: 'models not loaded: broken v1' } });
-      server.store.close();
+      await server.store.close();
       const down = await ready();
       expect(down.status).toBe(503);
       expect((down.body as { reason: string }).reason).toMatch(/^the database is unavailable: /);
