@@ -32,10 +32,10 @@ async function freePort(): Promise<number> {
  * A real `medclass serve` process from this checkout's sources, on a fresh data folder and a
  * free port, with the first admin's password set. Resolves once it listens.
  */
-export async function startServerProcess(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+export async function startServerProcess(options: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'medclass-server-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), 'serve', '--data', dataDir, '--port', String(port)], {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), 'serve', '--data', dataDir, '--port', String(port), ...(options.args ?? [])], {
     env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', MEDCLASS_ADMIN_PASSWORD: ADMIN_PASSWORD, MEDCLASS_LOG_LEVEL: 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../shared/image/index.ts';
 import { DEFAULT_LOGIN_LIMITS, type LoginGuardLimits } from '../accounts/login_guard.ts';
 import type { AddressLimitsConfig } from './address_limits.ts';
+import type { Store } from '../store/store.ts';
 import type { ShareLimits } from './user_shares.ts';
 
 /** What one client may ask of the server; each refusal is answered with a clear error. */
@@ -57,7 +58,35 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
 });
 
 /** A token bucket per key (user): `perMinute` tokens, refilled continuously. */
-export class RateLimiter {
+/** Images a user may classify a minute: counted in this process, or in the shared store. */
+export interface ImageRateLimit {
+  /** Takes `n` from the key's allowance; false (and nothing taken) when it would go over. */
+  take(key: string, n: number): boolean | Promise<boolean>;
+}
+
+/**
+ * The allowance counted in the store, so that several instances on one database count one
+ * user together: a fixed window of a minute per user (a burst may straddle two windows).
+ */
+export class SharedRateLimiter implements ImageRateLimit {
+  constructor(
+    private readonly store: Pick<Store, 'addToCounter'>,
+    private readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async take(key: string, n: number): Promise<boolean> {
+    const windowStart = Math.floor(this.now() / 60_000) * 60_000;
+    const total = await this.store.addToCounter(`images:${key}`, windowStart, n);
+    if (total <= this.perMinute) return true;
+    // a refused request uses none of the allowance
+    await this.store.addToCounter(`images:${key}`, windowStart, -n);
+    return false;
+  }
+}
+
+/** One process's allowance: a token bucket refilled continuously. */
+export class RateLimiter implements ImageRateLimit {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(
     private readonly perMinute: number,

@@ -11,10 +11,11 @@ const program = new Command('medclass')
 addSpecOptions(
   program
     .command('features')
-    .description('extract features of images (files, or folders searched recursively) as JSON')
+    .description('extract features of images (files, or folders searched recursively) as JSON, JSON Lines, CSV or a numpy array')
     .argument('<paths...>', 'image files or folders'),
 )
-  .option('--out <file>', 'write the JSON here instead of standard output')
+  .option('--out <file>', 'write here instead of standard output')
+  .option('--format <format>', 'json (one document), jsonl (a record a line), csv (a column per value) or npy (float64 rows, needs --out)', 'json')
   .option('--jobs <n>', 'worker threads (default: one per core)')
   .action(async (paths: string[], options) => (await import('./features.command.ts')).featuresCommand(paths, options));
 
@@ -24,7 +25,11 @@ addSpecOptions(
     .description('train a model on a labelled folder (one subfolder per class, or train/ val/ test/ splits)')
     .argument('<dataset>', 'dataset folder'),
 )
-  .option('--classifier <name>', 'svm or knn (default svm; with --auto, only this one is tried)')
+  .option('--classifier <name>', 'svm, knn or cnn (a small ResNet on the image itself: features pixels, size 28 unless given); svm by default; with --auto, only this one is tried')
+  .option('--epochs <n>', 'CNN: most epochs, 30 by default (early stopping on val/ may end sooner)')
+  .option('--widths <list>', 'CNN: channels of each residual stage, 16,32,64 by default')
+  .option('--no-augment', 'CNN: train without random shifts, rotations, scale and flips')
+  .option('--no-flip', 'CNN: no left-right flips among the augmentations (lateralised images)')
   .option('--kernel <name>', 'SVM kernel: rbf or linear (default rbf; with --auto, only this one is tried)')
   .option('--c <x>', 'SVM regularisation C')
   .option('--gamma <x>', "RBF gamma, a number or 'scale'")
@@ -65,12 +70,19 @@ program
   .option('--no-demo', 'do not train the BreastMNIST demo service when the data folder has no service `demo`')
   .option('--trust-proxy <addresses...>', 'proxies (addresses or CIDR ranges) whose X-Forwarded-For gives the client address (also MEDCLASS_TRUSTED_PROXIES, comma-separated)')
   .option('--images-per-minute <n>', 'images one user may classify a minute (default 1200; MEDCLASS_LIMITS sets every limit as JSON)')
+  .option('--identity <file>', 'the server key, PKCS#8 PEM, the same for every instance (also MEDCLASS_IDENTITY_KEY; default: made in the data folder)')
+  .option('--database <url>', 'a shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (options) => (await import('./serve.command.ts')).serveCommand(options));
 
 program
   .command('identity')
-  .description("print the server's pin (its public key and fingerprint), made at first start")
+  .description("print the server's pin (its public key and fingerprint); --new makes a key to give every instance")
   .option('--data <dir>', 'data folder', 'data')
+  .option('--identity <file>', 'the server key, PKCS#8 PEM (also MEDCLASS_IDENTITY_KEY)')
+  .option('--database <url>', 'a shared Postgres database (also MEDCLASS_DATABASE_URL)')
+  .option('--new', 'make a new key (ECDSA P-256) and print its pin')
+  .option('--out <file>', 'with --new: write the key here, mode 0600')
+  .option('--stdout', 'with --new: print the key (PEM) on standard output, the pin on standard error')
   .action(async (options) => (await import('./serve.command.ts')).identityCommand(options));
 
 const connection = (command: Command) =>
@@ -94,6 +106,7 @@ program
   .option('--data <dir>', 'the server\'s data folder', 'data')
   .option('--description <text>', 'what the service classifies', '')
   .option('--modes <list>', 'what clients may send: original,reduced,features', 'reduced,features')
+  .option('--database <url>', 'the shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (model: string, options) => (await import('./publish.command.ts')).publishCommand(model, options));
 
 program
@@ -103,6 +116,7 @@ program
   .option('--role <role>', 'admin or clinician', 'clinician')
   .option('--data <dir>', "the server's data folder", 'data')
   .option('--password-env <var>', "environment variable holding the new user's password", 'MEDCLASS_PASSWORD')
+  .option('--database <url>', 'the shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (name: string, options) => (await import('./user.command.ts')).addUserCommand(name, options));
 
 program
@@ -113,6 +127,7 @@ program
   .option('--role <role>', 'the new role for `role`: admin or clinician')
   .option('--data <dir>', "the server's data folder", 'data')
   .option('--password-env <var>', 'environment variable holding the new password', 'MEDCLASS_PASSWORD')
+  .option('--database <url>', 'the shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (action: string, name: string, options) => (await import('./user.command.ts')).userCommand(action, name, options));
 
 connection(program.command('services').description('list the hosted services'))

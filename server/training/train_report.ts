@@ -78,9 +78,12 @@ export function trainingReport(r: TrainDatasetResult, extra: { jobId: string; cl
     },
     test: metricsJson(outcome.test),
     // ROC curves per class (one-vs-rest) with the model's operating point: test, else the estimate's
-    roc: (r.testRoc ? { on: 'test', curves: r.testRoc } : { on: outcome.estimate.mode, curves: outcome.estimateRoc }) as unknown as Json,
+    roc: (r.testRoc ? { on: 'test', curves: r.testRoc } : outcome.estimateRoc ? { on: outcome.estimate.mode, curves: outcome.estimateRoc } : null) as unknown as Json,
     auto: outcome.auto ? (outcome.auto as Json) : null,
     threshold: outcome.predictor.threshold ?? null,
+    // the CNN's curves, per epoch
+    epochs: c.type === 'cnn' ? c.model.history.map((h) => ({ epoch: h.epoch, loss: h.loss, accuracy: h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy, valAuc: h.valAuc })) : null,
+    bestEpoch: c.type === 'cnn' ? c.model.bestEpoch : null,
     misclassified,
     model: { sha256: r.doc.integrity.sha256, bytes: r.modelText.length, labels: r.labels },
     timings: { extractMs: Math.round(r.timings.extractMs), fitMs: Math.round(r.timings.fitMs), totalMs: Math.round(r.timings.totalMs) },
