@@ -17,9 +17,9 @@ export interface LoadedSplits extends TrainData {
 }
 
 /** A split dataset's feature vectors (extracted on worker threads), as the train command reads it. */
-export async function loadSplits(root: string, spec = PARITY_SPEC): Promise<LoadedSplits> {
+export async function loadSplits(root: string, spec = PARITY_SPEC, threads = 2): Promise<LoadedSplits> {
   const layout = await scanDataset(root);
-  const results = await extractFiles(layout.files, spec, { threads: 2 });
+  const results = await extractFiles(layout.files, spec, { threads });
   const files = { train: [], val: [], test: [] } as Record<SplitName, DatasetFile[]>;
   const rows = { train: [], val: [], test: [] } as Record<SplitName, Float64Array[]>;
   layout.files.forEach((f, i) => {

@@ -84,7 +84,7 @@ describe('medclass train, evaluate, predict', () => {
       expect(r.stderr).toMatch(messages[i]!);
       expect(r.stdout).not.toMatch(/saved/);
     });
-  });
+  }, 120_000);
 
   it('follows symbolic links to split and class folders, reading a folder reached twice once', async () => {
     const linked = join(tmp, 'linked');

@@ -17,6 +17,8 @@ export const FEATURE_LABELS: Record<FeatureName, string> = {
   colourHistogram: 'Colour histograms (R, G, B; colour images only)',
   colourMoments: 'Colour moments and entropy (R, G, B; colour images only)',
   gabor: 'Gabor filter-bank energies',
+  pixels: 'The resized grey image (a CNN input)',
+  colourPixels: 'The resized colour planes (R, G, B; a CNN input; colour images only)',
 };
 
 /** The values offered for each parameter (0 keeps the image's size; 28 is MedMNIST's). */

@@ -8,6 +8,7 @@ import type { MessageOf, ServerMessage } from '../../shared/protocol/messages.ts
 import type { Logger } from '../log.ts';
 import type { ModelVersion, Store } from '../store/store.ts';
 import { trainingReport } from '../training/train_report.ts';
+import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { trainDataset, type DatasetItem, type TrainPhase } from '../training/train_dataset.ts';
 import { UnzipPool } from '../training/unzip_pool.ts';
 import { ZipError } from '../training/zip_dataset.ts';
@@ -324,7 +325,18 @@ export class TrainingJobs {
         u.items!,
         spec,
         settings,
-        { onProgress: progress },
+        {
+          onProgress: progress,
+          onEpoch: (r) =>
+            sink.progress({
+              type: 'trainProgress',
+              jobId: job.id,
+              phase: 'fitting',
+              done: r.epoch,
+              total: r.epochs,
+              epoch: { epoch: r.epoch, epochs: r.epochs, loss: r.loss, accuracy: r.accuracy, valLoss: r.valLoss, valAccuracy: r.valAccuracy, valAuc: r.valAuc },
+            }),
+        },
         {
           name: 'the upload',
           layout: u.layout,
@@ -416,6 +428,15 @@ export function settingsFor(c: MessageOf<'train'>['classifier']): (featureLength
         C: c.C ?? 1,
         gamma: c.gamma === undefined || c.gamma === 'scale' ? { scale: 1 } : c.gamma === 'auto' ? { value: 1 / Math.max(1, d) } : { value: c.gamma },
       },
+    });
+  }
+  if (c.kind === 'cnn') {
+    const d = DEFAULT_CNN_PARAMS;
+    const augment = c.augment ?? d.augment;
+    return () => ({
+      ...DEFAULT_SETTINGS,
+      classWeight: c.classWeight ?? null,
+      params: { type: 'cnn', epochs: c.epochs ?? d.epochs, widths: c.widths ?? [...d.widths], augment, flip: augment && (c.flip ?? d.flip) },
     });
   }
   return () => ({ ...DEFAULT_SETTINGS, params: { type: 'knn', k: c.k ?? 5, metric: c.metric ?? 'euclidean', weights: c.weights ?? 'uniform' } });

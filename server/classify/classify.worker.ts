@@ -1,5 +1,7 @@
+import { releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
+import { useCnnBackend } from '../features/backend.ts';
 import { useServerKernels } from '../features/server_kernels.ts';
 import { classifyImages, type ImageOutcome, type WireImage } from './classify_images.ts';
 
@@ -22,12 +24,19 @@ function model(task: ClassifyTask): LoadedModel {
   if (!m) {
     // a copy out of the shared memory: TextDecoder refuses shared views
     m = parseModel(new TextDecoder().decode(new Uint8Array(task.document).slice()));
-    if (models.size > 32) models.delete(models.keys().next().value!);
+    if (models.size > 32) {
+      const oldest = models.keys().next().value!;
+      const c = models.get(oldest)!.predictor.classifier;
+      if (c.type === 'cnn') releaseCnn(c.model);
+      models.delete(oldest);
+    }
     models.set(key, m);
   }
   return m;
 }
 
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
-  return classifyImages(model(task), task.images, task.limits);
+  const m = model(task);
+  if (m.predictor.classifier.type === 'cnn') await useCnnBackend();
+  return classifyImages(m, task.images, task.limits);
 }

@@ -25,7 +25,11 @@ addSpecOptions(
     .description('train a model on a labelled folder (one subfolder per class, or train/ val/ test/ splits)')
     .argument('<dataset>', 'dataset folder'),
 )
-  .option('--classifier <name>', 'svm or knn', 'svm')
+  .option('--classifier <name>', 'svm, knn or cnn (a small ResNet on the image itself: features pixels, size 28 unless given)', 'svm')
+  .option('--epochs <n>', 'CNN: most epochs, 30 by default (early stopping on val/ may end sooner)')
+  .option('--widths <list>', 'CNN: channels of each residual stage, 16,32,64 by default')
+  .option('--no-augment', 'CNN: train without random shifts, rotations, scale and flips')
+  .option('--no-flip', 'CNN: no left-right flips among the augmentations (lateralised images)')
   .option('--kernel <name>', 'SVM kernel: rbf or linear', 'rbf')
   .option('--c <x>', 'SVM regularisation C')
   .option('--gamma <x>', "RBF gamma, a number or 'scale'")

@@ -22,7 +22,7 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
     const progress = createProgress();
     let hasVal = false;
     const label = (phase: TrainPhase) =>
-      ({ extracting: 'extracting features', tuning: 'tuning', estimating: hasVal ? 'scoring on val' : 'cross-validating', fitting: 'fitting' })[phase];
+      ({ extracting: 'extracting features', tuning: 'tuning', estimating: hasVal ? 'scoring on val' : 'cross-validating', fitting: settings.params.type === 'cnn' ? 'training the CNN (epochs)' : 'fitting' })[phase];
     let result;
     try {
       result = await trainDataset(
@@ -32,6 +32,13 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
         {
           onProgress: (phase, done, total) => progress.update(label(phase), done, total),
           onWarning: warn,
+          onEpoch: (r) => {
+            progress.stop();
+            say(
+              `epoch ${r.epoch}/${r.epochs}: loss ${fixed(r.loss)}, accuracy ${fixed(r.accuracy)}; ${hasVal ? 'val' : 'held-out tenth of train'}: loss ${fixed(r.valLoss)}, ` +
+                `accuracy ${fixed(r.valAccuracy)}${r.valAuc === null ? '' : `, AUC ${fixed(r.valAuc)}`} (${(r.ms / 1000).toFixed(1)} s, learning rate ${r.learningRate.toPrecision(2)})`,
+            );
+          },
           onDataset: (info) => {
             progress.stop();
             hasVal = (info.counts.val && Object.values(info.counts.val).some((n) => n > 0)) ?? false;
@@ -58,6 +65,8 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
       say(`--auto: ${sel.candidates.length} candidates by balanced accuracy on ${sel.mode === 'validation' ? 'val/' : `${sel.folds}-fold cross-validation of train/`}; chosen: ${sel.candidates[sel.best]!.label}`);
       say(table(['rank', 'candidate', 'balanced acc.'], ranked.slice(0, 8).map(({ c }, r) => [String(r + 1), c.label + (c.capped ? ' (iteration cap)' : ''), fixed(c.balancedAccuracy)]), 2));
     }
+    const net = outcome.predictor.classifier;
+    if (net.type === 'cnn') say(`kept the weights of epoch ${net.model.bestEpoch} of ${net.model.history.length} (lowest validation loss)`);
     const est = outcome.estimate;
     const spread = est.foldBalancedAccuracy.length > 1 ? ` (folds ${est.foldBalancedAccuracy.map((v) => fixed(v, 2)).join(' ')})` : '';
     say(`${est.mode === 'validation' ? `validation (val/, ${est.metrics.n} images)` : `cross-validation (${est.folds}-fold on train/, out-of-fold)`}: ${metricsLine(est.metrics)}${spread}`);

@@ -1,5 +1,6 @@
-import { setBackend, findBackend } from '@tensorflow/tfjs-core';
+import { findBackend, getBackend, setBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { registerWasmTrainingKernels } from '../../shared/classify/cnn/kernels/register_wasm.ts';
 import { registerCpuSideKernels } from '../../shared/features/kernels/register_cpu.ts';
 import { setKernelRunner } from '../../shared/features/kernels/runner.ts';
 import { tfjsRunner } from '../../shared/features/kernels/tfjs_runner.ts';
@@ -21,4 +22,16 @@ export async function useCpuBackend(name: CpuSideBackendName = 'cpu'): Promise<v
   // The cpu backend advertises tfjs-node on its first write; the server means to run on it.
   const backend = findBackend(name) as { firstUse?: boolean } | null;
   if (backend) backend.firstUse = false;
+}
+
+/**
+ * The tfjs backend the CNN trains and classifies on: wasm (fast, the same numbers on every
+ * machine), with the convolution gradients it lacks registered
+ * (shared/classify/cnn/kernels/register_wasm.ts). Feature extraction keeps its own runner.
+ */
+export async function useCnnBackend(): Promise<void> {
+  registerWasmTrainingKernels();
+  registerCpuSideKernels();
+  await import('@tensorflow/tfjs-backend-wasm');
+  if (getBackend() !== 'wasm' && !(await setBackend('wasm'))) throw new Error('tfjs backend wasm failed to initialise');
 }

@@ -3,6 +3,25 @@ import type { Counts } from '../../shared/classify/dataset.ts';
 import { buildModelDocument, serializeModel, trainingContentHash, type ModelDocument } from '../../shared/classify/model.ts';
 import { trainModel, type LabelledSet, type Stage, type TrainOutcome, type TrainSettings } from '../../shared/classify/train.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
+import { trainCnnModel, type CnnFitSettings } from '../../shared/classify/cnn/train_model.ts';
+import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
+import { ClassifyError } from '../../shared/classify/errors.ts';
+// static: a dynamic import of a .ts module fails on a worker thread running the sources
+import { useCnnBackend } from '../features/backend.ts';
+
+/** The network's input from the spec: a square image, grey (`pixels`) or colour (`colourPixels`), and nothing else. */
+export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings'>): CnnFitSettings {
+  const { spec, settings } = input;
+  const size = spec.size || input.imageSize?.width || 0;
+  if (spec.features.length !== 1 || !(spec.features[0] === 'pixels' || spec.features[0] === 'colourPixels')) {
+    throw new ClassifyError('invalidOptions', `the CNN takes the image itself: features 'pixels' (grey) or 'colourPixels' (colour), not ${spec.features.join(', ')}`);
+  }
+  if (spec.size === 0 && input.imageSize && input.imageSize.width !== input.imageSize.height) {
+    throw new ClassifyError('invalidOptions', `the CNN takes square images; these are ${input.imageSize.width}x${input.imageSize.height}: give a size to resize them to`);
+  }
+  if (size < 16 || size > 256) throw new ClassifyError('invalidOptions', `the CNN takes images of 16 to 256 pixels a side, not ${size}`);
+  return { inputSize: size, channels: spec.features[0] === 'colourPixels' ? 3 : 1, seed: settings.seed, classWeight: settings.classWeight };
+}
 
 /** Everything the fit needs, as plain data (it crosses to a worker thread). */
 export interface FitInput {
@@ -29,10 +48,27 @@ export interface FitOutput {
   testPredicted: Int32Array | null;
 }
 
-/** Fits (and with `auto` tunes) the model, scores test once, and writes the model document. Synchronous: CPU-bound. */
-export function fitModel(input: FitInput, progress?: (stage: Stage, done: number, total: number) => void): FitOutput {
+/** The CNN's per-epoch report (loss and accuracy curves). */
+export type EpochHook = (report: EpochReport) => void;
+
+/**
+ * Fits (and with `auto` tunes) the model, scores test once, and writes the model document.
+ * CPU-bound: the SVM and KNN synchronously, the CNN on the wasm backend epoch by epoch.
+ */
+export async function fitModel(input: FitInput, progress?: (stage: Stage, done: number, total: number) => void, onEpoch?: EpochHook): Promise<FitOutput> {
   const { labels, train, val, test, settings } = input;
-  const outcome = trainModel({ labels, train, val, test }, settings, progress ? { progress } : {});
+  const p = settings.params;
+  let outcome: TrainOutcome;
+  if (p.type === 'cnn') {
+    await useCnnBackend();
+    progress?.('fitting', 0, p.epochs);
+    outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
+      onEpoch: (r) => {
+        progress?.('fitting', r.epoch, r.epochs);
+        onEpoch?.(r);
+      },
+    });
+  } else outcome = trainModel({ labels, train, val, test }, settings, progress ? { progress } : {});
   const doc = buildModelDocument({
     spec: input.spec,
     labels,

@@ -3,6 +3,7 @@ import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import type { CandidateParams } from '../../shared/classify/params.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
+import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { specInput, type SpecOptions } from '../features/spec_input.ts';
 
 export interface TrainCliOptions extends SpecOptions {
@@ -16,6 +17,11 @@ export interface TrainCliOptions extends SpecOptions {
   classWeight?: string;
   seed?: string;
   out?: string;
+  /** CNN: most epochs, stage widths ("16,32,64"), and the augmentation switches (commander's --no-flip, --no-augment). */
+  epochs?: string;
+  widths?: string;
+  flip?: boolean;
+  augment?: boolean;
 }
 
 const NUMBER = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
@@ -37,19 +43,34 @@ function integer(name: string, v: string, min: number): number {
 
 /** Everything `train` needs from its options, checked; contradictions are refused, not guessed at. */
 export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; settings: TrainSettings; out: string } {
-  const spec = parseFeatureSpec(specInput(o));
   const classifier = o.classifier ?? 'svm';
-  if (classifier !== 'svm' && classifier !== 'knn') fail(`--classifier must be svm or knn, not '${classifier}'`);
+  if (classifier !== 'svm' && classifier !== 'knn' && classifier !== 'cnn') fail(`--classifier must be svm, knn or cnn, not '${classifier}'`);
+  const input = specInput(o);
+  // the network takes the image itself, at MedMNIST's 28 pixels unless told otherwise
+  if (classifier === 'cnn') input['features'] ??= ['pixels'];
+  if (classifier === 'cnn') input['size'] ??= 28;
+  const spec = parseFeatureSpec(input);
+  if (classifier !== 'cnn') {
+    for (const [flag, v] of [['--epochs', o.epochs], ['--widths', o.widths], ['--no-flip', o.flip === false ? 'x' : undefined], ['--no-augment', o.augment === false ? 'x' : undefined]] as const) {
+      if (v !== undefined) fail(`${flag} applies to --classifier cnn`);
+    }
+  }
   const seed = integer('--seed', o.seed ?? '1', -(2 ** 31));
   const auto = Boolean(o.auto);
   let classWeight: 'balanced' | null = null;
   if (o.classWeight !== undefined) {
     if (o.classWeight !== 'balanced') fail(`--class-weight can only be 'balanced', not '${o.classWeight}'`);
-    if (classifier !== 'svm') fail('--class-weight applies to the SVM (KNN votes are not weighted by class)');
+    if (classifier === 'knn') fail('--class-weight applies to the SVM and the CNN (KNN votes are not weighted by class)');
     classWeight = 'balanced';
   }
   let params: CandidateParams;
-  if (classifier === 'svm') {
+  if (classifier === 'cnn') {
+    for (const [flag, v] of [['--k', o.k], ['--metric', o.metric], ['--c', o.c], ['--gamma', o.gamma]] as const) if (v !== undefined) fail(`${flag} applies to --classifier ${flag === '--k' || flag === '--metric' ? 'knn' : 'svm'}`);
+    if (auto) fail('--auto does not tune the CNN yet: drop --auto, or choose svm or knn');
+    const widths = (o.widths ?? DEFAULT_CNN_PARAMS.widths.join(',')).split(',').map((w) => integer('--widths', w, 1));
+    if (widths.length > 6 || widths.some((w) => w > 256)) fail('--widths takes at most 6 stages of at most 256 channels');
+    params = { type: 'cnn', epochs: o.epochs === undefined ? DEFAULT_CNN_PARAMS.epochs : integer('--epochs', o.epochs, 1), widths, augment: o.augment !== false, flip: o.flip !== false && o.augment !== false };
+  } else if (classifier === 'svm') {
     for (const [flag, v] of [['--k', o.k], ['--metric', o.metric]] as const) if (v !== undefined) fail(`${flag} applies to --classifier knn`);
     const kernel = o.kernel ?? 'rbf';
     if (kernel !== 'rbf' && kernel !== 'linear') fail(`--kernel must be rbf or linear, not '${kernel}'`);

@@ -19,7 +19,8 @@ import type { DecodeLimits } from '../../shared/image/index.ts';
 import { workerModule } from '../features/worker_url.ts';
 import { scanDataset } from './dataset.ts';
 import { extractFiles } from './extract.ts';
-import { fitModel, type FitInput, type FitOutput } from './fit.ts';
+import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
+import { fitModel, type EpochHook, type FitInput, type FitOutput } from './fit.ts';
 import type { FitProgress, FitTaskResult } from './fit.worker.ts';
 import type { VectorJob, VectorResult } from './vectors.ts';
 
@@ -41,6 +42,8 @@ export interface TrainDatasetHooks {
   onWarning?(line: string): void;
   /** Once the images are extracted and counted, before the fit. */
   onDataset?(info: DatasetInfo): void;
+  /** The CNN, after each epoch: loss and accuracy on train, on the validation images. */
+  onEpoch?(report: EpochReport): void;
 }
 
 export interface TrainDatasetOptions {
@@ -129,12 +132,15 @@ function itemsLayout(items: readonly DatasetItem[], name: string) {
 const aborted = () => new Error('training was stopped');
 
 /** The fit on a worker thread of its own: the SMO solver is synchronous and may run for minutes. */
-async function fitOnWorker(input: FitInput, progress: (stage: Stage, done: number, total: number) => void, signal?: AbortSignal): Promise<FitOutput> {
+async function fitOnWorker(input: FitInput, progress: (stage: Stage, done: number, total: number) => void, signal?: AbortSignal, onEpoch?: EpochHook): Promise<FitOutput> {
   const [{ Piscina }, { MessageChannel }] = await Promise.all([import('piscina'), import('node:worker_threads')]);
   const { filename, execArgv } = workerModule('./fit.worker', import.meta.url);
   const pool = new Piscina({ filename, execArgv, minThreads: 1, maxThreads: 1, idleTimeout: 0 });
   const { port1, port2 } = new MessageChannel();
-  port1.on('message', (m: FitProgress) => progress(m.stage, m.done, m.total));
+  port1.on('message', (m: FitProgress) => {
+    if (m.epoch) onEpoch?.(m.epoch);
+    else progress(m.stage, m.done, m.total);
+  });
   const buffers = [input.train, input.val, input.test].flatMap((s) => (s ? [s.X.data.buffer as ArrayBuffer] : []));
   try {
     const result = (await pool.run({ input, port: port2 }, { transferList: [port2, ...buffers], ...(signal ? { signal } : {}) })) as FitTaskResult;
@@ -272,7 +278,8 @@ export async function trainDataset(
   const fitStarted = performance.now();
   const input: FitInput = { spec, labels, featureLength: d, imageSize, train, val, test, settings, counts: countsOf('train'), createdAt: new Date().toISOString() };
   const progress = (stage: Stage, done: number, total: number) => hooks.onProgress?.(stage, done, total);
-  const fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal) : fitModel(input, progress);
+  const onEpoch: EpochHook = (r) => hooks.onEpoch?.(r);
+  const fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal, onEpoch) : await fitModel(input, progress, onEpoch);
   const fitMs = performance.now() - fitStarted;
   const { outcome } = fit;
   if (outcome.capped) warn(`${outcome.capped} binary problem(s) stopped at libsvm's iteration limit before converging; consider a smaller C`);

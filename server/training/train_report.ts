@@ -77,6 +77,9 @@ export function trainingReport(r: TrainDatasetResult, extra: { jobId: string; cl
       metrics: metricsJson(outcome.estimate.metrics),
     },
     test: metricsJson(outcome.test),
+    // the CNN's curves, per epoch
+    epochs: c.type === 'cnn' ? c.model.history.map((h) => ({ epoch: h.epoch, loss: h.loss, accuracy: h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy, valAuc: h.valAuc })) : null,
+    bestEpoch: c.type === 'cnn' ? c.model.bestEpoch : null,
     misclassified,
     model: { sha256: r.doc.integrity.sha256, bytes: r.modelText.length, labels: r.labels },
     timings: { extractMs: Math.round(r.timings.extractMs), fitMs: Math.round(r.timings.fitMs), totalMs: Math.round(r.timings.totalMs) },

@@ -76,3 +76,26 @@ export function bytesToFloat64(bytes: Uint8Array): Float64Array {
 
 export const float64ToBase64 = (values: Float64Array): string => encodeBase64(float64Bytes(values));
 export const base64ToFloat64 = (text: string): Float64Array => bytesToFloat64(decodeBase64(text));
+
+/** The bytes of a float32 array, little-endian whatever the platform (a CNN's weights). */
+export function float32Bytes(values: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return out;
+}
+
+export function bytesToFloat32(bytes: Uint8Array): Float32Array {
+  if (bytes.length % 4 !== 0) throw new Error('float32 data: byte length is not a multiple of 4');
+  const out = new Float32Array(bytes.length / 4);
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes);
+  else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  }
+  return out;
+}
+
+export const float32ToBase64 = (values: Float32Array): string => encodeBase64(float32Bytes(values));
+export const base64ToFloat32 = (text: string): Float32Array => bytesToFloat32(decodeBase64(text));

@@ -1,13 +1,15 @@
+import { evaluateCnn, type CnnModel } from './cnn/cnn_model.ts';
 import type { Evaluation } from './evaluation.ts';
 import { evaluateKnn, type KnnModel } from './knn.ts';
 import type { Matrix } from './linalg.ts';
 import { transform, type Scaler } from './scaler.ts';
 import { evaluateSvm, type SvmModel } from './svm.ts';
 
-/** A fitted classifier: SVM (with its settings, for the record) or KNN. */
+/** A fitted classifier: SVM (with its settings, for the record), KNN, or the CNN (on the active tfjs backend). */
 export type ClassifierModel =
   | { type: 'svm'; C: number; classWeight: number[] | null; model: SvmModel }
-  | { type: 'knn'; model: KnnModel };
+  | { type: 'knn'; model: KnnModel }
+  | { type: 'cnn'; model: CnnModel };
 
 /** What classifies raw feature vectors: the training data's scaler, then the classifier. */
 export interface Predictor {
@@ -16,6 +18,7 @@ export interface Predictor {
 }
 
 export function evaluateClassifier(c: ClassifierModel, standardised: Matrix): Evaluation {
+  if (c.type === 'cnn') return evaluateCnn(c.model, standardised);
   return c.type === 'svm' ? evaluateSvm(c.model, standardised) : evaluateKnn(c.model, standardised);
 }
 

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { MedclassError } from '../errors.ts';
 import { parseFeatureSpec } from '../features/spec.schema.ts';
 import { vectorLength, type FeatureSpec } from '../features/spec.ts';
-import { base64ToFloat64, float64Bytes, float64ToBase64 } from './base64.ts';
+import { base64ToFloat32, base64ToFloat64, float32ToBase64, float64Bytes, float64ToBase64 } from './base64.ts';
+import type { CnnModel } from './cnn/cnn_model.ts';
+import { parameterSpecs } from './cnn/network.ts';
 import type { ClassifierModel, Predictor } from './classifier.ts';
 import { ClassifyError } from './errors.ts';
 import { matrix, type Matrix } from './linalg.ts';
@@ -21,7 +23,13 @@ import type { TrainOutcome } from './train.ts';
  * edited file. It is not a signature: whoever can write the file can recompute it.
  */
 export const MODEL_FORMAT = 'medclass-model';
-export const MODEL_VERSION = 1;
+/**
+ * The newest version read. Version 2 added the CNN (classifier type 'cnn', float32 weights);
+ * SVM and KNN models are still written as version 1, so that older readers keep reading them.
+ */
+export const MODEL_VERSION = 2;
+/** The version a document is written as: the oldest that holds it. */
+const versionFor = (type: 'svm' | 'knn' | 'cnn'): 1 | 2 => (type === 'cnn' ? 2 : 1);
 
 const float64Array = z
   .object({
@@ -31,6 +39,15 @@ const float64Array = z
   })
   .strict();
 export type EncodedArray = z.infer<typeof float64Array>;
+
+const float32Array = z
+  .object({
+    name: z.string(),
+    dtype: z.literal('float32'),
+    shape: z.array(z.number().int().positive()).min(1).max(4),
+    base64: z.string(),
+  })
+  .strict();
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 const unitInterval = z.number().min(0).max(1);
@@ -53,6 +70,9 @@ const gammaSetting = z.union([z.object({ scale: finite }).strict(), z.object({ v
 const paramsSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('svm'), kernel: z.enum(['rbf', 'linear']), C: finite, gamma: gammaSetting }).strict(),
   z.object({ type: z.literal('knn'), k: z.number().int().positive(), metric: z.enum(['euclidean', 'cosine']), weights: z.enum(['uniform', 'distance']) }).strict(),
+  z
+    .object({ type: z.literal('cnn'), epochs: z.number().int().positive(), widths: z.array(z.number().int().positive()).min(1).max(6), augment: z.boolean(), flip: z.boolean() })
+    .strict(),
 ]);
 
 const svmSchema = z
@@ -82,12 +102,39 @@ const knnSchema = z
   })
   .strict();
 
+const cnnSchema = z
+  .object({
+    type: z.literal('cnn'),
+    architecture: z
+      .object({
+        inputSize: z.number().int().min(8).max(512),
+        channels: z.union([z.literal(1), z.literal(3)]),
+        stemStride: z.number().int().min(1).max(8),
+        widths: z.array(z.number().int().min(1).max(1024)).min(1).max(6),
+        dropout: z.number().min(0).max(0.9),
+        classes: z.number().int().min(2),
+      })
+      .strict(),
+    /** Per channel, subtracted and divided before the network. */
+    normalisation: z.object({ mean: z.array(finite), std: z.array(finite.positive()) }).strict(),
+    /** Every parameter in parameterSpecs order: float32, little-endian, base64. */
+    weights: z.array(float32Array),
+    bestEpoch: z.number().int().nonnegative(),
+    /** Per epoch (no timings: the same data and seed give the same document). */
+    history: z.array(
+      z
+        .object({ epoch: z.number().int().positive(), learningRate: finite, loss: finite, accuracy: unitInterval, valLoss: finite, valAccuracy: unitInterval, valAuc: unitInterval.nullable() })
+        .strict(),
+    ),
+  })
+  .strict();
+
 const candidateSchema = z.object({ label: z.string(), params: paramsSchema, balancedAccuracy: unitInterval, folds: z.array(unitInterval), capped: z.number().int().nonnegative() }).strict();
 
 export const modelSchema = z
   .object({
     format: z.literal(MODEL_FORMAT),
-    version: z.literal(MODEL_VERSION),
+    version: z.union([z.literal(1), z.literal(2)]),
     createdAt: z.string(),
     /** Checked by parseFeatureSpec on load. */
     spec: z.unknown(),
@@ -115,7 +162,7 @@ export const modelSchema = z
       })
       .strict(),
     scaler: z.object({ mean: float64Array, scale: float64Array }).strict(),
-    classifier: z.discriminatedUnion('type', [svmSchema, knnSchema]),
+    classifier: z.discriminatedUnion('type', [svmSchema, knnSchema, cnnSchema]),
     metrics: z
       .object({
         estimate: z.object({ mode: z.enum(['validation', 'cross-validation']), folds: z.number().int().positive(), foldBalancedAccuracy: z.array(unitInterval), metrics: metricsSchema }).strict(),
@@ -179,6 +226,42 @@ export function describeParams(p: CandidateParams, gamma: number | null): string
   return p.type === 'svm' && p.kernel === 'rbf' && gamma !== null ? `${p.type.toUpperCase()} ${base} (gamma ${Number(gamma.toPrecision(6))})` : `${p.type.toUpperCase()} ${base}`;
 }
 
+function encodeCnn(m: CnnModel): z.infer<typeof cnnSchema> {
+  return {
+    type: 'cnn',
+    architecture: { ...m.architecture, channels: m.architecture.channels as 1 | 3, widths: [...m.architecture.widths] },
+    normalisation: { mean: [...m.normalisation.mean], std: [...m.normalisation.std] },
+    weights: parameterSpecs(m.architecture).map((p) => ({ name: p.name, dtype: 'float32', shape: p.shape, base64: float32ToBase64(m.weights.get(p.name)!) })),
+    bestEpoch: m.bestEpoch,
+    history: m.history.map((h) => ({ epoch: h.epoch, learningRate: h.learningRate, loss: h.loss, accuracy: h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy, valAuc: h.valAuc })),
+  };
+}
+
+function decodeCnn(c: z.infer<typeof cnnSchema>, k: number, d: number): CnnModel {
+  const a = c.architecture;
+  if (a.classes !== k) bad(`the network has ${a.classes} outputs, labels ${k}`);
+  if (a.inputSize * a.inputSize * a.channels !== d) bad(`the network takes ${a.inputSize}x${a.inputSize}x${a.channels} values, featureLength is ${d}`);
+  if (c.normalisation.mean.length !== a.channels || c.normalisation.std.length !== a.channels) bad('normalisation needs one mean and std per channel');
+  const specs = parameterSpecs({ ...a });
+  if (c.weights.length !== specs.length) bad(`the network has ${specs.length} parameters, the file ${c.weights.length}`);
+  const weights = new Map<string, Float32Array>();
+  specs.forEach((p, i) => {
+    const w = c.weights[i]!;
+    if (w.name !== p.name || w.shape.length !== p.shape.length || w.shape.some((v, j) => v !== p.shape[j])) bad(`weights[${i}] is ${w.name} [${w.shape}], ${p.name} [${p.shape}] expected`);
+    const count = p.shape.reduce((x, y) => x * y, 1);
+    if (w.base64.length !== 4 * Math.ceil((count * 4) / 3)) bad(`${p.name}: ${w.base64.length} base64 characters, its shape needs ${4 * Math.ceil((count * 4) / 3)}`);
+    let values: Float32Array;
+    try {
+      values = base64ToFloat32(w.base64);
+    } catch (e) {
+      return bad(`${p.name}: ${(e as Error).message}`);
+    }
+    if (values.length !== count || !values.every(Number.isFinite)) bad(`${p.name} holds a value that is not a finite number`);
+    weights.set(p.name, values);
+  });
+  return { architecture: { ...a, widths: [...a.widths] }, normalisation: c.normalisation, weights, history: c.history.map((h) => ({ ...h, epochs: c.history.length, ms: 0 })), bestEpoch: c.bestEpoch };
+}
+
 const toPlainMetrics = (m: Metrics): Metrics => JSON.parse(JSON.stringify(m)) as Metrics;
 
 /** The model document of a training outcome, integrity hash included. */
@@ -200,11 +283,13 @@ export function buildModelDocument(input: ModelInput): ModelDocument {
           probA: c.model.probA ? Array.from(c.model.probA) : null,
           probB: c.model.probB ? Array.from(c.model.probB) : null,
         }
-      : { type: 'knn', k: c.model.k, metric: c.model.metric, weights: c.model.weights, samples: encodeMatrix(c.model.samples), targets: Array.from(c.model.targets) };
+      : c.type === 'cnn'
+        ? encodeCnn(c.model)
+        : { type: 'knn', k: c.model.k, metric: c.model.metric, weights: c.model.weights, samples: encodeMatrix(c.model.samples), targets: Array.from(c.model.targets) };
   const sel = outcome.selection;
   const doc: Omit<ModelDocument, 'integrity'> = {
     format: MODEL_FORMAT,
-    version: MODEL_VERSION,
+    version: versionFor(c.type),
     createdAt: input.createdAt.toISOString(),
     spec: input.spec,
     input: { featureLength: input.featureLength, imageSize: input.imageSize },
@@ -330,6 +415,9 @@ export function loadModelDocument(json: unknown): LoadedModel {
         probB: c.probB ? Float64Array.from(c.probB) : null,
       },
     };
+  } else if (c.type === 'cnn') {
+    if (doc.version < 2) bad('a CNN needs format version 2');
+    classifier = { type: 'cnn', model: decodeCnn(c, k, d) };
   } else {
     const n = c.targets.length;
     const samples = decode(c.samples, 'samples', [n, d]);

@@ -18,7 +18,18 @@ export interface KnnParams {
   weights: KnnWeights;
 }
 
-export type CandidateParams = SvmParams | KnnParams;
+/** The convolutional network (shared/classify/cnn): most epochs, stage widths and augmentation. */
+export interface CnnParams {
+  type: 'cnn';
+  epochs: number;
+  widths: number[];
+  /** Random shifts, rotations and scale while training. */
+  augment: boolean;
+  /** Left-right mirroring among the augmentations (off for lateralised images). */
+  flip: boolean;
+}
+
+export type CandidateParams = SvmParams | KnnParams | CnnParams;
 
 const num = (v: number) => String(Number(v.toPrecision(4)));
 
@@ -29,8 +40,9 @@ export function gammaLabel(g: GammaSetting): string {
 }
 
 export function paramsLabel(p: CandidateParams): string {
+  if (p.type === 'cnn') return `${p.widths.join('-')} channels, ${p.epochs} epochs${p.augment ? `, augmented${p.flip ? ' with flips' : ' without flips'}` : ''}`;
   if (p.type === 'knn') return `k=${p.k} ${p.metric}${p.weights === 'distance' ? ' distance-weighted' : ''}`;
   return p.kernel === 'linear' ? `linear C=${num(p.C)}` : `rbf C=${num(p.C)} gamma=${gammaLabel(p.gamma)}`;
 }
 
-export const classifierLabel = (p: CandidateParams): string => (p.type === 'svm' ? `SVM (${p.kernel})` : 'KNN');
+export const classifierLabel = (p: CandidateParams): string => (p.type === 'svm' ? `SVM (${p.kernel})` : p.type === 'cnn' ? 'CNN' : 'KNN');

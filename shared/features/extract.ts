@@ -32,6 +32,8 @@ export interface FeatureValues {
   colourHistogram?: Float64Array;
   colourMoments?: Float64Array;
   gabor?: Float64Array;
+  pixels?: Float64Array;
+  colourPixels?: Float64Array;
 }
 
 /** An image at the size features are extracted from. */
@@ -183,6 +185,13 @@ async function extractFamilies(x: KernelSession, images: readonly PreparedImage[
     const all = await x.run(GABOR, { frequencies: spec.gaborFrequencies, orientations: spec.gaborOrientations });
     const len = all.length / n;
     results.forEach((r, k) => (r.gabor = row(all, k, len)));
+  }
+  if (has('pixels')) results.forEach((r, k) => (r.pixels = Float64Array.from(images[k]!.data)));
+  if (has('colourPixels')) {
+    images.forEach((img, k) => {
+      if (!img.planes || img.planes.length !== 3 * pixels) throw new MedclassError('notColour', 'colour features need a colour image (RGB or RGBA); this one is grey');
+      results[k]!.colourPixels = Float64Array.from(img.planes);
+    });
   }
   if (has('colourHistogram') || has('colourMoments')) {
     const planes = new Float32Array(3 * n * pixels);

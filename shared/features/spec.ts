@@ -20,6 +20,8 @@ export const FEATURE_NAMES = [
   'colourHistogram',
   'colourMoments',
   'gabor',
+  'pixels',
+  'colourPixels',
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 /** The features that are one number each; the others are vectors. */
@@ -117,7 +119,10 @@ export const wantsHog = (spec: FeatureSpec): boolean =>
   spec.features.includes('hog') || spec.features.includes('hogMean') || spec.features.includes('hogVariance');
 export const wantsGlcm = (spec: FeatureSpec): boolean =>
   spec.features.includes('glcmEnergy') || spec.features.includes('glcmContrast') || spec.features.includes('glcmHomogeneity') || spec.features.includes('glcmCorrelation');
-export const wantsColour = (spec: FeatureSpec): boolean => spec.features.includes('colourHistogram') || spec.features.includes('colourMoments');
+export const wantsColour = (spec: FeatureSpec): boolean =>
+  spec.features.includes('colourHistogram') || spec.features.includes('colourMoments') || spec.features.includes('colourPixels');
+/** The resized image itself (a CNN's input): grey, or the R, G and B planes one after the other. */
+export const PIXEL_FEATURES = ['pixels', 'colourPixels'] as const satisfies readonly FeatureName[];
 
 /** The smallest side an image may have after resizing: one HOG block (whatever the features). */
 export const minimumSide = (spec: FeatureSpec): number => spec.pixelsPerCell * spec.cellsPerBlock;
@@ -163,6 +168,10 @@ export function featureLength(name: FeatureName, spec: FeatureSpec, height: numb
       return 3 * MOMENT_NAMES.length;
     case 'gabor':
       return 2 * spec.gaborFrequencies.length * spec.gaborOrientations;
+    case 'pixels':
+      return height * width;
+    case 'colourPixels':
+      return 3 * height * width;
     default:
       return 1;
   }

@@ -84,9 +84,30 @@ const classifierSchema = z.discriminatedUnion('kind', [
     metric: z.enum(['euclidean', 'cosine']).optional(),
     weights: z.enum(['uniform', 'distance']).optional(),
   }),
+  /** The convolutional network (issue 14): on the image itself, so the spec's features are `pixels` or `colourPixels`. */
+  z.strictObject({
+    kind: z.literal('cnn'),
+    epochs: z.number().int().min(1).max(500).optional(),
+    widths: z.array(z.number().int().min(1).max(256)).min(1).max(6).optional(),
+    augment: z.boolean().optional(),
+    flip: z.boolean().optional(),
+    classWeight: z.enum(['balanced']).nullable().optional(),
+  }),
 ]);
 
 const unit = z.number().finite().min(0).max(1);
+
+/** A CNN epoch as trainProgress carries it: the curves of the admin page. */
+const epochReport = z.strictObject({
+  epoch: count(100_000),
+  epochs: count(100_000),
+  loss: z.number().finite().min(0),
+  accuracy: unit,
+  valLoss: z.number().finite().min(0),
+  valAccuracy: unit,
+  valAuc: unit.nullable(),
+});
+
 const metricsSummary = z.strictObject({ n: count(2 ** 40), accuracy: unit, balancedAccuracy: unit, auc: unit.nullable() });
 const shortText = z.string().max(256);
 
@@ -223,7 +244,14 @@ export const MESSAGES = {
     12,
     'server',
     z
-      .strictObject({ jobId: id, phase: z.string().regex(/^[A-Za-z]{1,32}$/, 'a phase is a short word'), done: count(2 ** 40), total: count(2 ** 40) })
+      .strictObject({
+        jobId: id,
+        phase: z.string().regex(/^[A-Za-z]{1,32}$/, 'a phase is a short word'),
+        done: count(2 ** 40),
+        total: count(2 ** 40),
+        /** The CNN: the epoch just finished (loss and accuracy on train and on the validation images). */
+        epoch: epochReport.optional(),
+      })
       .refine((p) => p.done <= p.total, 'done must not pass total'),
   ),
   trainDone: msg(13, 'server', z.strictObject({ jobId: id, report: z.record(z.string().max(256), z.json()) })),

@@ -33,7 +33,10 @@ import { decodeImage, DEFAULT_DECODE_LIMITS } from '../../shared/image/index.ts'
 import { parsePin, type Pin } from '../../shared/protocol/identity.ts';
 import { encodeMessage, packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServerMessage } from '../../shared/protocol/messages.ts';
 import type { ClientSession } from '../../shared/protocol/session.ts';
-import { connectedPair } from '../../shared/protocol/testing.ts';
+import { generateIdentity, pinOf } from '../../shared/protocol/identity.ts';
+import { acceptClientSession, startClientSession } from '../../shared/protocol/session.ts';
+import { setFrameAead } from '../../shared/protocol/frames.ts';
+import { nodeFrameAead } from '../../server/crypto/node_aead.ts';
 import { dataset, splitImages } from '../golden.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from '../server_process.ts';
 
@@ -300,7 +303,15 @@ function wireBytes(image: ClassifyImage): { frame: number; websocket: number } {
 // The channel's own cost per request, measured alone (one core, in order, no other load here)
 
 async function channelCost(image: ClassifyImage): Promise<{ clientSealMs: number; serverOpenMs: number; serverSealMs: number; clientOpenMs: number; totalMs: number }> {
-  const { client, server } = await connectedPair();
+  // Each end as it runs: the client on WebCrypto (a browser's), the server on node:crypto, as
+  // the server process installs it (the sealers take the provider in force when the session starts).
+  const identity = await generateIdentity();
+  const start = await startClientSession(await pinOf(identity));
+  setFrameAead(nodeFrameAead);
+  const accepted = await acceptClientSession(start.hello, identity);
+  setFrameAead(null);
+  const server = accepted.session;
+  const client = await start.finish(accepted.reply);
   const result: ServerMessage = {
     type: 'result',
     requestId: 'r1',
@@ -312,7 +323,7 @@ async function channelCost(image: ClassifyImage): Promise<{ clientSealMs: number
   };
   const request = { type: 'classify' as const, requestId: 'r1', service: SERVICE, images: [image] };
   const t = { clientSealMs: 0, serverOpenMs: 0, serverSealMs: 0, clientOpenMs: 0 };
-  // CPU time of this process (all its threads: WebCrypto's AES runs on libuv's), not wall time: the machine may be busy
+  // CPU time of this process (all its threads: WebCrypto's AES runs on libuv's; node:crypto on this one), not wall time: the machine may be busy
   const cpu = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
@@ -466,7 +477,7 @@ async function main(): Promise<void> {
     await run(clients, timed, images, 'reduced', 3, pid, expected);
 
     say();
-    say('classifications per second and round-trip latency (one image per request, each client back to back):');
+    say('classifications per second, closed loop (one image per request, each client back to back: its latency is mostly queueing, see the open-loop runs):');
     const main = await run(clients, timed, images, 'reduced', SECONDS, pid, expected);
     report(main, 'reduced');
     say(`           ${stages(main)}`);
@@ -477,12 +488,14 @@ async function main(): Promise<void> {
     const offered = RATE ? [RATE] : [Math.round(capacity * 0.5), Math.round(capacity * 0.8)];
     say();
     say(`latency at a fixed offered load (open loop: requests at set times over the ${CLIENTS} connections, answered or not), reduced, ${MODE_SECONDS} s each:`);
+    let at80: (RunResult & { rate: number }) | null = null;
     for (const rate of offered) {
       const r = await run(clients, timed, images, 'reduced', MODE_SECONDS, pid, expected, rate);
       report(r, `${rate}/s`);
+      if (!RATE && rate === offered[1]) at80 = { ...r, rate };
     }
-    say(`           (closed loop, ${CLIENTS} requests are always in flight, so the mean latency is ${CLIENTS} / throughput (Little's law):`);
-    say(`            even at 1000/s, ${CLIENTS} back-to-back clients wait ${CLIENTS} ms on average; p99 < 50 ms is a property of an offered load below capacity)`);
+    say(`           (the latency goal, p99 < 50 ms, is for these open-loop runs at 80% of capacity; the closed-loop figures above are throughput:`);
+    say(`            ${CLIENTS} requests always in flight wait ${CLIENTS} / throughput on average (Little's law), whatever the server does)`);
 
     say();
     say(`each mode, ${MODE_SECONDS} s:`);
@@ -497,7 +510,7 @@ async function main(): Promise<void> {
     }
 
     say();
-    say('the channel alone (seal + open of the request and of its result, both ends, in order, 600 runs; CPU time):');
+    say('the channel alone (seal + open of the request and of its result, 600 runs; CPU time; client on WebCrypto, server on node:crypto as it runs):');
     const costs = new Map<PrivacyMode, Awaited<ReturnType<typeof channelCost>>>();
     for (const mode of ['original', 'reduced', 'features'] as const) {
       const c = await channelCost(images[0]![mode]);
@@ -530,10 +543,12 @@ async function main(): Promise<void> {
 
     say();
     say(`server peak memory (VmHWM): ${ms(vmHwmMiB(pid), 0)} MiB; load average at the end: ${load()}`);
-    const goal = main.done / main.seconds >= 1000 && percentile(main.latencies, 99) < 50;
-    say(
-      `goal (>= 1000/s reduced 64x64, p99 < 50 ms): ${goal ? 'met' : 'NOT met'} (${(main.done / main.seconds).toFixed(0)}/s, p99 ${ms(percentile(main.latencies, 99))} ms)`,
-    );
+    const throughputMet = main.done / main.seconds >= 1000;
+    say(`goal, throughput (>= 1000/s reduced 64x64, closed loop): ${throughputMet ? 'met' : 'NOT met'} (${(main.done / main.seconds).toFixed(0)}/s)`);
+    if (at80) {
+      const p99 = percentile(at80.latencies, 99);
+      say(`goal, latency (p99 < 50 ms, open loop at 80% of capacity, ${at80.rate}/s offered): ${p99 < 50 ? 'met' : 'NOT met'} (p99 ${ms(p99)} ms)`);
+    }
     for (const c of clients) c.close();
     clients.length = 0;
     await server.stop();

@@ -9,9 +9,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateKnn } from '../../shared/classify/knn.ts';
+import { evaluateKnnThreads } from '../../server/classify/knn_threads.ts';
 import { gramMatrix } from '../../shared/classify/linalg.ts';
 import { computeMetrics } from '../../shared/classify/metrics.ts';
 import { predict } from '../../shared/classify/classifier.ts';
@@ -23,6 +24,17 @@ import { dataset } from '../golden.ts';
 
 const PYTHON = '/usr/bin/python3';
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
+
+async function bestAsync<T>(fn: () => Promise<T>, repeats = REPEATS): Promise<{ ms: number; value: T }> {
+  let ms = Infinity;
+  let value!: T;
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    value = await fn();
+    ms = Math.min(ms, performance.now() - t);
+  }
+  return { ms, value };
+}
 
 function best<T>(fn: () => T, repeats = REPEATS): { ms: number; value: T } {
   let ms = Infinity;
@@ -99,6 +111,14 @@ async function main() {
     const model = knnFit.predictor.classifier.model;
     const Xt = transform(knnFit.predictor.scaler, test.X);
     ours['knn_plain'] = { ms: best(() => evaluateKnn(model, Xt, false)).ms, acc: NaN };
+    // Two threads: this one and a helper (started, and given the training set, by the first call).
+    await evaluateKnnThreads(model, Xt, 2);
+    const two = await bestAsync(async () => {
+      const Xn = transform(knnFit.predictor.scaler, test.X);
+      return evaluateKnnThreads(model, Xn, 2);
+    });
+    if (Array.from(two.value.predicted).some((p, i) => p !== knn.value.predicted[i])) throw new Error('KNN on two threads predicted otherwise than on one');
+    ours['knn_predict_2t'] = { ms: two.ms, acc: computeMetrics(test.y, two.value, data.labels).accuracy };
   }
 
   type Peer = Record<string, { ms: number; acc?: number; nSV?: number[] }>;
@@ -129,15 +149,18 @@ async function main() {
     ['RBF SVM fit, no probabilities (scale + fit)', 'svm'],
     ['RBF SVM fit, Platt probabilities (5-fold CV)', 'svm_prob'],
     ['KNN k=5 predict 400 test images', 'knn_predict'],
+    ['KNN k=5 predict 400 test images, two threads', 'knn_predict_2t'],
   ];
   const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(0)} ms`);
   const ratio = (p: number | undefined, o: number) => (p === undefined ? '-' : `${(p / o).toFixed(2)}x`);
-  console.log('(medclass: one thread; sklearn: its default threads, then OPENBLAS/OMP_NUM_THREADS=1; ratio = sklearn / medclass)');
+  console.log(`(medclass: one thread unless the row says two; sklearn: its default threads, then OPENBLAS/OMP_NUM_THREADS=1; ratio = sklearn / medclass; load ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores)`);
   console.log('task'.padEnd(48), 'medclass'.padStart(9), 'sklearn'.padStart(9), 'ratio'.padStart(7), 'sklearn-1t'.padStart(11), 'ratio'.padStart(7), '  test accuracy (ours / sklearn)');
   for (const [label, key] of rows) {
     const o = ours[key]!;
-    const p = peer?.[key];
-    const p1 = single?.[key];
+    // our two threads against scikit-learn's own (OpenBLAS uses both cores) and its single thread
+    const peerKey = key === 'knn_predict_2t' ? 'knn_predict' : key;
+    const p = peer?.[peerKey];
+    const p1 = single?.[peerKey];
     console.log(
       label.padEnd(48),
       ms(o.ms).padStart(9),

@@ -1,0 +1,96 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useCnnBackend } from '../server/features/backend.ts';
+import { predict } from '../shared/classify/classifier.ts';
+import { trainCnnModel } from '../shared/classify/cnn/train_model.ts';
+import { countLabels } from '../shared/classify/dataset.ts';
+import { takeRows } from '../shared/classify/linalg.ts';
+import { buildModelDocument, parseModel, serializeModel, trainingContentHash, type ModelDocument } from '../shared/classify/model.ts';
+import type { CnnParams } from '../shared/classify/params.ts';
+import type { LabelledSet, TrainOutcome } from '../shared/classify/train.ts';
+import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
+import { loadSplits, medclass, type LoadedSplits } from './classify_data.ts';
+import { dataset } from './golden.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'medclass-cnn-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Tiny on purpose (two shared cores): the network's plumbing, not its accuracy, is under test. */
+const SPEC = parseFeatureSpec({ features: ['pixels'], size: 28 });
+const PARAMS: CnnParams = { type: 'cnn', epochs: 2, widths: [4, 8], augment: true, flip: true };
+const SHAPE = { inputSize: 28, channels: 1, seed: 7, classWeight: null } as const;
+const TRAIN_ROWS = Int32Array.from({ length: 48 }, (_, i) => (i < 24 ? i : 546 - 48 + i));
+
+let data: LoadedSplits;
+let small: { labels: string[]; train: LabelledSet; val: LabelledSet; test: LabelledSet };
+
+beforeAll(async () => {
+  data = await loadSplits(dataset('breastmnist'), SPEC);
+  const rows = (s: LabelledSet, idx: ArrayLike<number>): LabelledSet => ({ X: takeRows(s.X, idx), y: Int32Array.from(idx, (i) => s.y[i]!) });
+  const range = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
+  small = { labels: data.labels, train: rows(data.train, TRAIN_ROWS), val: rows(data.val!, range(20)), test: rows(data.test!, range(24)) };
+  await useCnnBackend();
+}, 120_000);
+
+const documentOf = (outcome: TrainOutcome): ModelDocument =>
+  buildModelDocument({
+    spec: SPEC,
+    labels: small.labels,
+    featureLength: small.train.X.cols,
+    imageSize: null,
+    outcome,
+    training: { size: small.train.y.length, counts: countLabels(Array.from(small.train.y, (c) => small.labels[c]!), small.labels), contentHash: trainingContentHash(small.train.X, small.train.y, small.labels), seed: 7 },
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+  });
+
+describe('CNN model', () => {
+  it('trains the same model for the same seed, and another for another seed (wasm backend)', { timeout: 300_000 }, async () => {
+    const a = documentOf(await trainCnnModel(small, PARAMS, SHAPE));
+    const b = documentOf(await trainCnnModel(small, PARAMS, SHAPE));
+    expect(b.classifier).toEqual(a.classifier);
+    expect(b.integrity.sha256).toBe(a.integrity.sha256);
+    const c = documentOf(await trainCnnModel(small, PARAMS, { ...SHAPE, seed: 8 }));
+    expect(c.classifier).not.toEqual(a.classifier);
+  });
+
+  it('saved, loaded here and in a fresh process, predicts the same labels (scores within 1e-5 on the cpu backend)', { timeout: 300_000 }, async () => {
+    const outcome = await trainCnnModel(small, PARAMS, SHAPE);
+    const doc = documentOf(outcome);
+    expect(doc.version).toBe(2);
+    expect(doc.classifier.type).toBe('cnn');
+    const path = join(tmp, 'cnn.json');
+    writeFileSync(path, serializeModel(doc));
+    const loaded = parseModel(readFileSync(path, 'utf8'));
+    const fresh = predict(outcome.predictor, small.test.X);
+    const again = predict(loaded.predictor, small.test.X);
+    expect(Array.from(again.predicted)).toEqual(Array.from(fresh.predicted));
+    expect(Array.from(again.scores)).toEqual(Array.from(fresh.scores));
+
+    // A fresh process: `medclass predict` decodes and resizes the same files and classifies them.
+    const pick = [0, 1, 2, 3, 20, 21, 22, 23];
+    const { code, stdout, stderr } = await medclass('predict', '--json', path, ...pick.map((i) => data.files.test[i]!.path));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; scores: Record<string, number> });
+    lines.forEach((line, r) => {
+      expect(line.label).toBe(small.labels[fresh.predicted[pick[r]!]!]);
+      small.labels.forEach((l, c) => expect(Math.abs(line.scores[l]! - fresh.scores[pick[r]! * 2 + c]!)).toBeLessThan(1e-5));
+    });
+  });
+
+  it('refuses weights that do not fit the architecture, each with its reason', { timeout: 300_000 }, async () => {
+    const doc = documentOf(await trainCnnModel(small, { ...PARAMS, epochs: 1 }, SHAPE));
+    const { integrityHash } = await import('../shared/classify/model.ts');
+    const variant = (change: (c: Record<string, unknown>) => void) => {
+      const copy = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
+      change(copy['classifier'] as Record<string, unknown>);
+      (copy['integrity'] as { sha256: string }).sha256 = integrityHash(copy);
+      return () => parseModel(JSON.stringify(copy));
+    };
+    expect(variant((c) => (c['weights'] as unknown[]).pop())).toThrow(/the network has \d+ parameters, the file \d+/);
+    expect(variant((c) => ((c['architecture'] as { classes: number }).classes = 3))).toThrow(/the network has 3 outputs, labels 2/);
+    expect(variant((c) => ((c['weights'] as { shape: number[] }[])[0]!.shape = [3, 3, 1, 5]))).toThrow(/weights\[0\] is stem\/kernel \[3,3,1,5\]/);
+  });
+});
