@@ -15,7 +15,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
 
 describe.skipIf(process.platform === 'win32')('data folder modes', () => {
-  it('makes an existing loose folder 0700 and its database, -wal, -shm and identity key 0600', () => {
+  it('makes an existing loose folder 0700 and its database, -wal, -shm and identity key 0600', async () => {
     const dir = join(tmp, 'loose');
     mkdirSync(dir, { mode: 0o755 });
     chmodSync(dir, 0o755);
@@ -27,10 +27,10 @@ describe.skipIf(process.platform === 'win32')('data folder modes', () => {
     rmSync(join(dir, `${DATABASE_FILE}-wal`));
     rmSync(join(dir, `${DATABASE_FILE}-shm`));
     const { store } = openDataStore(dir);
-    store.audit({ at: new Date().toISOString(), user: null, action: 'test', outcome: 'ok', detail: null });
+    await store.audit({ at: new Date().toISOString(), user: null, action: 'test', outcome: 'ok', detail: null });
     expect(mode(dir)).toBe('700');
     for (const f of PRIVATE_FILES) expect([f, mode(join(dir, f))]).toEqual([f, '600']);
-    store.close();
+    await store.close();
     // and again on the next start, whatever happened in between
     chmodSync(dir, 0o777);
     chmodSync(join(dir, DATABASE_FILE), 0o666);

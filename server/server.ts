@@ -18,12 +18,17 @@ import { ensureDemoService, type DemoSummary } from './demo/demo.ts';
 import { ClassifierPool, type Classifier } from './classify/classifier_pool.ts';
 import { openDataStore, secureDataFolder } from './data_folder.ts';
 import { buildApp } from './http/app.ts';
+import { registerHealthRoutes, within, type Readiness } from './http/health.ts';
+import { errorMessage } from '../shared/errors.ts';
 import { loadOrCreateIdentity, loadOrCreateSecret, pinString } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Store } from './store/store.ts';
+import type { ServerIdentity } from '../shared/protocol/identity.ts';
 
 export interface ServerOptions {
   dataDir: string;
+  /** The key to present (the same for every instance); default: the data folder's, made at first start. */
+  identity?: ServerIdentity;
   /** The first admin's password; generated (and reported once) when absent. */
   adminPassword?: string;
   limits?: LimitsOverride;
@@ -66,8 +71,19 @@ export interface MedclassServer {
   firstAdmin: { username: string; password: string | null } | null;
   /** Set when this start trained and published the demo service. */
   demo: DemoSummary | null;
+  /** Whether this instance can serve now (what /readyz answers). */
+  readiness(): Promise<Readiness>;
+  /**
+   * Shuts down gracefully (SIGTERM): /readyz turns 503 and new channels are refused at once;
+   * requests in flight are answered, then each channel closes with 4046 (reconnect); after at
+   * most `graceMs` the rest is closed as by close(), which writes the pending audit rows.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How long a readiness probe waits for the store or a model before it says not ready. */
+const READY_PROBE_MS = 3000;
 
 export async function createMedclassServer(options: ServerOptions): Promise<MedclassServer> {
   // AES-GCM through node:crypto: the same bytes as WebCrypto at a quarter of the CPU per frame.
@@ -76,7 +92,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const log = options.logger ?? createLogger();
   const limits = resolveLimits(options.limits);
   // 0700 on the folder, 0600 on the database (and so its -wal and -shm) and the key, or a refusal
-  const { store, database } = openDataStore(dataDir);
+  const { store } = openDataStore(dataDir);
   // The demo service (first start only) trains while the identity and the first admin are made.
   const demo =
     options.demo === false
@@ -85,7 +101,7 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
           log.warn({ error: e instanceof Error ? e.message : String(e) }, 'the demo service could not be trained; starting without it');
           return null;
         });
-  const { identity } = await loadOrCreateIdentity(dataDir);
+  const identity = options.identity ?? (await loadOrCreateIdentity(dataDir)).identity;
   secureDataFolder(dataDir);
   const events = options.events ?? new InProcessEvents();
   const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login);
@@ -93,11 +109,11 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);
   const demoTrained = await demo;
-  const classifier = new ClassifierPool(store, database, limits.decode, options.threads);
+  const classifier = new ClassifierPool(store, limits.decode, options.threads);
   const rate = new RateLimiter(limits.imagesPerMinute);
   const shares = new UserShares(limits.shares);
   const addresses = new AddressLimits(limits.addresses);
-  const hub = new ChannelHub({ store, classifier, log });
+  const hub = await ChannelHub.create({ store, classifier, log });
   const training = new TrainingJobs({ store, limits, log, threads: options.threads, notify: (owner, message) => hub.toUser(owner, message) });
 
   const app = await buildApp({ ...(options.clientDir ? { clientDir: options.clientDir } : {}), trustedProxies: options.trustedProxies ?? [] });
@@ -113,10 +129,14 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   });
 
   const allowed = new Set(options.allowedOrigins ?? []);
+  const connections = new Set<Connection>();
+  let draining = false;
   app.get('/ws', {
     websocket: true,
     // Browsers send Origin: a page elsewhere must not open a channel with a user's browser.
     preValidation: async (request, reply) => {
+      // a client refused here tries again, and behind one address reaches another instance
+      if (draining) return reply.code(503).send({ error: 'server shutting down' });
       const origin = request.headers.origin;
       if (origin && !allowed.has(origin) && new URL(origin).host !== request.headers.host) {
         log.warn({ origin }, 'WebSocket refused: origin not allowed');
@@ -132,8 +152,12 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     },
   }, (socket, request) => {
     const address = (request as { admittedAddress?: string }).admittedAddress!;
-    socket.once('close', () => addresses.release(address));
-    new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, shares, address, log, training, hub });
+    const connection = new Connection(socket, { identity, accounts, sessions, store, classifier, limits, rate, shares, address, log, training, hub });
+    connections.add(connection);
+    socket.once('close', () => {
+      addresses.release(address);
+      connections.delete(connection);
+    });
   });
 
   // What a web app needs before its channel is up: nothing secret. The app served from here
@@ -145,6 +169,34 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   app.get('/api/config', openToAllowed, async () => ({ pin: pinString(identity), fingerprint: identity.fingerprint, websocket: '/ws' }));
   app.get('/api/health', openToAllowed, async () => ({ ok: true }));
 
+  const readiness = async (): Promise<Readiness> => {
+    if (draining) return { ready: false, reason: 'shutting down' };
+    let services: Awaited<ReturnType<Store['listServices']>>;
+    try {
+      services = await within(READY_PROBE_MS, 'the database', () => store.listServices());
+    } catch (e) {
+      return { ready: false, reason: `the database is unavailable: ${errorMessage(e)}` };
+    }
+    const unloaded: string[] = [];
+    for (const s of services) {
+      const loaded = await within(READY_PROBE_MS, `the model of ${s.name}`, () => classifier.describe(s.name, s.currentVersion)).catch(() => undefined);
+      if (!loaded) unloaded.push(`${s.name} v${s.currentVersion}`);
+    }
+    return unloaded.length ? { ready: false, reason: `models not loaded: ${unloaded.join(', ')}` } : { ready: true };
+  };
+  registerHealthRoutes(app, readiness);
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      hub.close();
+      training.close();
+      sessions.close();
+      await app.close();
+      await classifier.close();
+      await store.close();
+    })());
+
   return {
     app,
     store,
@@ -155,13 +207,15 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
     fingerprint: identity.fingerprint,
     firstAdmin,
     demo: demoTrained ?? null,
-    async close() {
-      hub.close();
-      training.close();
-      sessions.close();
-      await app.close();
-      await classifier.close();
-      store.close();
+    readiness,
+    async drain(graceMs) {
+      draining = true;
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.all([...connections].map((c) => c.drain())), grace]);
+      clearTimeout(timer);
+      await close();
     },
+    close,
   };
 }

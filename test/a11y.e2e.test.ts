@@ -1,15 +1,14 @@
-import { createRequire } from 'node:module';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from 'fast-png';
 import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { axeViolations as violations } from './axe.ts';
 import { launchChromium } from './browser.ts';
 import { dataset } from './golden.ts';
 import { ADMIN, CLINICIAN, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let app: Webapp;
 let browser: Browser;
@@ -22,23 +21,6 @@ afterAll(async () => {
   await browser?.close();
   await app?.stop();
 });
-
-interface Violation {
-  id: string;
-  impact: string;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** axe-core's WCAG 2 A/AA rules on the page as it is now: each violation as one readable line. */
-async function violations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: AXE });
-  const found = (await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(o: object): Promise<{ violations: unknown[] }> } }).axe;
-    return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })).violations;
-  })) as Violation[];
-  return found.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
 
 async function logIn(page: Page, user: { username: string; password: string }, then: string): Promise<void> {
   await page.goto(`${app.url}/login`);

@@ -4,14 +4,13 @@
  * replaces the one-time password at login and later changes their own; the admin reads the
  * audit trail, filters it and exports CSV. Every page passes axe; the vault locks at logout.
  */
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { axeViolations as violations } from './axe.ts';
 import { launchChromium } from './browser.ts';
 import { ADMIN, CLINICIAN, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const NEW_USER = 'ward.nurse';
 const CHOSEN = 'my own long password';
 const CHANGED = 'another long password';
@@ -27,15 +26,6 @@ afterAll(async () => {
   await browser?.close();
   await app?.stop();
 });
-
-async function violations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: AXE });
-  const found = (await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(o: object): Promise<{ violations: unknown[] }> } }).axe;
-    return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })).violations;
-  })) as { id: string; impact: string; help: string; nodes: { target: string[] }[] }[];
-  return found.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
 
 async function newPage(): Promise<Page> {
   // the app's CSP rightly refuses injected scripts; axe is injected from outside it
@@ -84,7 +74,7 @@ describe('accounts in the web app', () => {
     await blocked.context().close();
     await row.getByRole('button', { name: `Enable ${NEW_USER}` }).click();
     await expect.poll(() => row.textContent()).toContain('Must choose a password');
-    expect(app.server.store.findUser(NEW_USER)!.disabled).toBe(false);
+    expect((await app.server.store.findUser(NEW_USER))!.disabled).toBe(false);
 
     // a reset gives a new one-time password; the first one no longer works
     await admin.getByRole('button', { name: 'I have passed it on' }).click();

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTrainingBackend } from '../server/features/backend.ts';
+import { useCnnBackend } from '../server/features/backend.ts';
 import { predict } from '../shared/classify/classifier.ts';
 import { trainCnnModel } from '../shared/classify/cnn/train_model.ts';
 import { countLabels } from '../shared/classify/dataset.ts';
@@ -31,7 +31,7 @@ beforeAll(async () => {
   const rows = (s: LabelledSet, idx: ArrayLike<number>): LabelledSet => ({ X: takeRows(s.X, idx), y: Int32Array.from(idx, (i) => s.y[i]!) });
   const range = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
   small = { labels: data.labels, train: rows(data.train, TRAIN_ROWS), val: rows(data.val!, range(20)), test: rows(data.test!, range(24)) };
-  await useTrainingBackend();
+  await useCnnBackend();
 }, 120_000);
 
 const documentOf = (outcome: TrainOutcome): ModelDocument =>
@@ -55,7 +55,7 @@ describe('CNN model', () => {
     expect(c.classifier).not.toEqual(a.classifier);
   });
 
-  it('saved, loaded here and in a fresh process, predicts the same labels (scores within 1e-5 on the cpu backend)', { timeout: 300_000 }, async () => {
+  it('saved, loaded here and in a fresh process, predicts the same labels and scores (within 1e-5)', { timeout: 300_000 }, async () => {
     const outcome = await trainCnnModel(small, PARAMS, SHAPE);
     const doc = documentOf(outcome);
     expect(doc.version).toBe(2);

@@ -21,7 +21,8 @@ import { MedclassClient } from '../shared/client/client.ts';
 import { dicomParser } from '../shared/image/dicom/parse.ts';
 import { decodeImage } from '../shared/image/index.ts';
 import { containsText } from './dicom_helpers.ts';
-import { concat, pngChunk } from './hostile_files.ts';
+import { concat } from '../shared/bytes.ts';
+import { pngChunk } from './hostile_files.ts';
 import { dataset } from './golden.ts';
 
 const PASSWORD = 'an admin password for the privacy test';
@@ -61,16 +62,16 @@ const SECRETS = [...new Set([...identifiers(ct), ...identifiers(mr), ...identifi
 /** A PNG with a tEXt chunk after its header. */
 function withPngText(png: Uint8Array, text: string): Uint8Array {
   const ihdrEnd = 8 + 12 + 13;
-  return concat([png.subarray(0, ihdrEnd), pngChunk('tEXt', new TextEncoder().encode(text)), png.subarray(ihdrEnd)]);
+  return concat(png.subarray(0, ihdrEnd), pngChunk('tEXt', new TextEncoder().encode(text)), png.subarray(ihdrEnd));
 }
 
 /** A JPEG with a comment (COM) and an EXIF-like APP1 segment naming the patient, after its SOI. */
 function withJpegText(jpg: Uint8Array): Uint8Array {
   const segment = (marker: number, text: string) => {
     const body = new TextEncoder().encode(text);
-    return concat([Uint8Array.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 255]), body]);
+    return concat(Uint8Array.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 255]), body);
   };
-  return concat([jpg.subarray(0, 2), segment(0xfe, 'DOE^JANE'), segment(0xe1, 'Exif\0\0MRN 0042-1337 1962-03-04'), jpg.subarray(2)]);
+  return concat(jpg.subarray(0, 2), segment(0xfe, 'DOE^JANE'), segment(0xe1, 'Exif\0\0MRN 0042-1337 1962-03-04'), jpg.subarray(2));
 }
 
 const jpeg = (() => {

@@ -8,7 +8,6 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { commands } from 'vitest/browser';
-import { MedclassError } from '../shared/errors.ts';
 import { decodeDicom, deidentifyWithReport, loadDicomCodecs, readDicomInfo } from '../shared/image/dicom/index.ts';
 import { decodeImage } from '../shared/image/index.ts';
 import {
@@ -19,6 +18,7 @@ import {
   greyByHand,
   maxAbsDifference,
   pick,
+  refusal,
   sameValues,
   type Manifest,
 } from './dicom_helpers.ts';
@@ -27,16 +27,6 @@ const DIR = 'test/data/datasets/dicom';
 const read = async (file: string) => base64ToBytes(await commands.readFile(`${DIR}/${file}`, 'base64'));
 const manifest = JSON.parse(await commands.readFile(`${DIR}/dicom_manifest.json`)) as Manifest;
 const decodable = manifest.files.filter((m) => !BROKEN[m.file]);
-
-async function refusal(f: () => unknown): Promise<MedclassError> {
-  try {
-    await f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MedclassError);
-    return e as MedclassError;
-  }
-  throw new Error('not refused');
-}
 
 describe('DICOM in the browser', () => {
   beforeAll(() => loadDicomCodecs(), 60_000);

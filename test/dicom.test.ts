@@ -34,6 +34,7 @@ import {
   IMPLICIT_LE,
   maxAbsDifference,
   pick,
+  refusal,
   type Manifest,
   sameValues,
   containsText,
@@ -47,17 +48,6 @@ const DIR = dataset('dicom');
 const manifest = JSON.parse(readFileSync(join(DIR, 'dicom_manifest.json'), 'utf8')) as Manifest;
 const read = (file: string) => new Uint8Array(readFileSync(join(DIR, file)));
 const decodable = manifest.files.filter((m) => !BROKEN[m.file]);
-
-/** Runs `f` and returns the MedclassError it throws (or rejects with). */
-async function refusal(f: () => unknown): Promise<MedclassError> {
-  try {
-    await f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MedclassError);
-    return e as MedclassError;
-  }
-  throw new Error('not refused');
-}
 
 const greyStats = (g: GreyImage) => {
   let min = Infinity;

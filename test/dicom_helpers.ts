@@ -5,6 +5,9 @@
  * says, sharing no code with shared/image/dicom), and a writer of small synthetic files.
  * No Node built-ins here.
  */
+import { expect } from 'vitest';
+import { concat } from '../shared/bytes.ts';
+import { MedclassError } from '../shared/errors.ts';
 import type { DicomInfo } from '../shared/image/dicom/index.ts';
 
 export interface ManifestFile {
@@ -277,24 +280,14 @@ function encodeElement(el: SyntheticElement, le: boolean, ex: boolean): Uint8Arr
       headLength = 8;
     }
   }
-  return concat([new Uint8Array(head.buffer, 0, headLength), value]);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(new Uint8Array(head.buffer, 0, headLength), value);
 }
 
 /** Elements encoded in a transfer syntax's byte order and VR rule, in ascending tag order. */
 export function encodeElements(elements: SyntheticElement[], transferSyntax = EXPLICIT_LE): Uint8Array {
   const le = transferSyntax !== EXPLICIT_BE;
   const ex = transferSyntax !== IMPLICIT_LE;
-  return concat([...elements].sort((a, b) => a.tag - b.tag).map((el) => encodeElement(el, le, ex)));
+  return concat(...[...elements].sort((a, b) => a.tag - b.tag).map((el) => encodeElement(el, le, ex)));
 }
 
 /** The value of a sequence (SQ) element: items of defined length. */
@@ -309,7 +302,7 @@ export function sequenceValue(items: SyntheticElement[][], transferSyntax = EXPL
     head.setUint32(4, body.length, le);
     parts.push(new Uint8Array(head.buffer), body);
   }
-  return concat(parts);
+  return concat(...parts);
 }
 
 /**
@@ -398,4 +391,15 @@ export function oneBitDicom(
   const elements = imageElements({ rows, columns, bitsAllocated: 1, bitsStored: 1, highBit: 0, frames: masks.length, pixelData: packed });
   // packed bits travel as OW (PS3.5 8.1.1)
   return buildDicom(elements.map((e) => (e.tag === 0x7fe00010 ? { ...e, vr: 'OW' } : e)), transferSyntax, transform);
+}
+
+/** Runs `f` and returns the MedclassError it throws (or rejects with). */
+export async function refusal(f: () => unknown): Promise<MedclassError> {
+  try {
+    await f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MedclassError);
+    return e as MedclassError;
+  }
+  throw new Error('not refused');
 }

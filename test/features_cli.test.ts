@@ -66,4 +66,56 @@ describe('medclass features', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/invalid feature spec: .*features.*levels/);
   });
+
+  it('writes the same values as JSON Lines, CSV and npy; float32 features as the shortest text that reads back exactly', async () => {
+    const dir = join(tmp, 'formats');
+    for (const f of ['disc.png', 'camera.png']) cpSync(join(GOLDEN, 'images', f), join(dir, f));
+    writeFileSync(join(dir, 'broken.png'), 'not a png');
+    const features = ['--features', 'hog,hogMean,glcmContrast,lbp', '--size', '32', '--jobs', '1'];
+    const json = JSON.parse((await medclass('features', dir, ...features)).stdout);
+    const [broken, camera, disc] = json.images;
+    expect(broken.errorCode).toBe('unsupportedFormat');
+    // the exact float32 values, with fewer digits than a double's
+    const hog = Float32Array.from(camera.hog as number[]);
+    expect(Array.from(hog)).toEqual(camera.hog.map((x: number) => Math.fround(x)));
+    const text = (await medclass('features', dir, ...features)).stdout;
+    const hogText = /"hog":\[([^\]]*)\]/.exec(text)![1]!;
+    expect(hogText.split(',').every((v) => v.replace(/^0\.0*/, '').length <= 9)).toBe(true);
+
+    const jsonl = (await medclass('features', dir, ...features, '--format', 'jsonl')).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(jsonl).toEqual(json.images);
+
+    const csv = (await medclass('features', dir, ...features, '--format', 'csv')).stdout.trim().split('\n');
+    const header = csv[0]!.split(',');
+    expect(header.slice(0, 6)).toEqual(['file', 'width', 'height', 'resizedWidth', 'resizedHeight', 'hog_0']);
+    expect(header.slice(-1)).toEqual(['error']);
+    expect(csv.length).toBe(4);
+    expect(csv[1]).toMatch(/^broken\.png,.*,"?not a supported image/);
+    const row = csv[2]!.split(',');
+    expect(row.length).toBe(header.length);
+    const vector = [...camera.hog, camera.hogMean, camera.glcmContrast, ...camera.lbp];
+    expect(row.slice(5, -1).map(Number)).toEqual(vector);
+
+    const npyFile = join(tmp, 'f.npy');
+    const npy = await medclass('features', dir, ...features, '--format', 'npy', '--out', npyFile);
+    expect(npy.stderr).toMatch(/broken\.png: not a supported image.*row of NaN/);
+    const bytes = readFileSync(npyFile);
+    const headerLength = bytes.readUInt16LE(8);
+    expect(bytes.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
+    expect((10 + headerLength) % 64).toBe(0);
+    expect(bytes.toString('latin1', 10, 10 + headerLength)).toMatch(new RegExp(`'shape': \\(3, ${vector.length}\\)`));
+    const rows = new Float64Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+    expect(rows.length).toBe(3 * vector.length);
+    expect(Number.isNaN(rows[0])).toBe(true);
+    // npy holds the float32 features as their exact doubles, the text their shortest decimals
+    const cameraRow = Array.from(rows.subarray(vector.length, 2 * vector.length));
+    expect(cameraRow.map((x) => Math.fround(x))).toEqual(vector.map((x) => Math.fround(x)));
+    expect(cameraRow.slice(camera.hog.length + 2)).toEqual(camera.lbp);
+    expect(cameraRow[camera.hog.length]).toBe(camera.hogMean);
+    expect(Math.fround(rows[2 * vector.length]!)).toBe(Math.fround(disc.hog[0]));
+
+    const refused = await medclass('features', dir, '--format', 'npy');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--format npy writes a binary file: name it with --out/);
+  });
 });

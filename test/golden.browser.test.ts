@@ -10,18 +10,14 @@ import { commands } from 'vitest/browser';
 import { initFeatureBackend, webglProblem } from '../client/features/backend.ts';
 import { glcmWebglLimits } from '../client/features/webgl/glcm_webgl.ts';
 import { extractFeatures } from '../shared/features/extract.ts';
-import type { GreyImage } from '../shared/image/grey.ts';
 import { glcmImpl } from '../shared/features/kernels/glcm_impl.ts';
 import { glcm } from '../shared/features/kernels/ops.ts';
 import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import { SCALAR_FEATURES } from '../shared/features/spec.ts';
 import { EXACT_TOLERANCE, GPU_TOLERANCE, relativeL2, scalarError, type Tolerance } from '../shared/features/tolerance.ts';
-import { decodeImage } from '../shared/image/index.ts';
 import type { GoldenFile } from './golden.ts';
+import { GOLDEN, goldenImage } from './golden_images.browser.ts';
 import { extractionProblems } from './golden_compare.ts';
-
-/** The golden folder, relative to the repo root (the browser project's root). */
-const GOLDEN = 'test/data/golden';
 
 /** GOLDEN_FILES of test/golden.ts, which reads them with node:fs and cannot load here. */
 const GOLDEN_FILES = [
@@ -31,18 +27,6 @@ const GOLDEN_FILES = [
 
 async function loadGolden(name: string): Promise<GoldenFile> {
   return { name, ...JSON.parse(await commands.readFile(`${GOLDEN}/${name}.json`)) } as GoldenFile;
-}
-
-const decoded = new Map<string, GreyImage>();
-
-async function goldenImage(file: string): Promise<GreyImage> {
-  let image = decoded.get(file);
-  if (!image) {
-    const base64 = await commands.readFile(`${GOLDEN}/images/${file}`, 'base64');
-    image = decodeImage(Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0)));
-    decoded.set(file, image);
-  }
-  return image;
 }
 
 /** Data ids the active backend holds: equal before and after an extraction when nothing leaks. */

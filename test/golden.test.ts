@@ -6,12 +6,14 @@ import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import { EXACT_TOLERANCE } from '../shared/features/tolerance.ts';
 import { decodeImage } from '../shared/image/index.ts';
 import { useCpuBackend } from '../server/features/backend.ts';
+import { useServerKernels } from '../server/features/server_kernels.ts';
 import { GOLDEN_FILES, goldenImage, loadGolden } from './golden.ts';
 import { extractionProblems } from './golden_compare.ts';
 
-describe.each(['cpu', 'wasm'] as const)('golden vectors on the %s backend (exact path)', (backend) => {
+describe.each(['cpu', 'wasm', 'direct'] as const)('golden vectors on the %s backend (exact path)', (backend) => {
   it.each(GOLDEN_FILES)('%s', async (name) => {
-    await useCpuBackend(backend);
+    if (backend === 'direct') useServerKernels();
+    else await useCpuBackend(backend);
     const golden = loadGolden(name);
     const { size, levels, orientations, pixelsPerCell, cellsPerBlock } = golden.spec;
     const spec = parseFeatureSpec({ size, levels, orientations, pixelsPerCell, cellsPerBlock });

@@ -14,27 +14,14 @@ import { GLCM_ANGLES, HOG, LBP } from '../shared/features/kernels/names.ts';
 import { runsOnActiveBackend } from '../shared/features/kernels/ops.ts';
 import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import { EXACT_TOLERANCE, GPU_TOLERANCE, type Tolerance } from '../shared/features/tolerance.ts';
-import type { GreyImage } from '../shared/image/grey.ts';
-import { decodeImage } from '../shared/image/index.ts';
 import type { GoldenFile } from './golden.ts';
+import { GOLDEN, goldenImage } from './golden_images.browser.ts';
 import { extractionProblems, familyErrors } from './golden_compare.ts';
 
-const GOLDEN = 'test/data/golden';
 /** GOLDEN_FAMILY_FILES of test/golden.ts, which reads them with node:fs and cannot load here. */
 const FILES = [
   'families_s64', 'families_s0', 'families_s48_l8_b10', 'families_gabor_s48', 'families_gabor_s0', 'families_colour', 'families_colour_s0', 'families_min_size_hog2', 'families_min_size_lbp',
 ] as const;
-
-const decoded = new Map<string, GreyImage>();
-async function goldenImage(file: string): Promise<GreyImage> {
-  let image = decoded.get(file);
-  if (!image) {
-    const base64 = await commands.readFile(`${GOLDEN}/images/${file}`, 'base64');
-    image = decodeImage(Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0)));
-    decoded.set(file, image);
-  }
-  return image;
-}
 
 const BACKENDS: [name: 'webgl' | 'cpu', tolerance: Tolerance][] = [
   ['webgl', GPU_TOLERANCE],

@@ -10,14 +10,16 @@ import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import { EXACT_TOLERANCE } from '../shared/features/tolerance.ts';
 import { decodeImage } from '../shared/image/index.ts';
 import { useCpuBackend } from '../server/features/backend.ts';
+import { useServerKernels } from '../server/features/server_kernels.ts';
 import { GOLDEN_FAMILY_FILES, goldenImage, loadGolden } from './golden.ts';
 import { extractionProblems, familyErrors } from './golden_compare.ts';
 
-describe.each(['cpu', 'wasm'] as const)('golden vectors of the new families on the %s backend', (backend) => {
+describe.each(['cpu', 'wasm', 'direct'] as const)('golden vectors of the new families on the %s backend', (backend) => {
   it.each(GOLDEN_FAMILY_FILES)(
     '%s',
     async (name) => {
-      await useCpuBackend(backend);
+      if (backend === 'direct') useServerKernels();
+      else await useCpuBackend(backend);
       const golden = loadGolden(name);
       const spec = parseFeatureSpec(golden.spec);
       const results = await extractFeatures(golden.images.map((r) => decodeImage(goldenImage(r.file))), spec);

@@ -22,7 +22,8 @@ import { crc32 } from '../shared/image/crc32.ts';
 import { MAX_JPEG_SCANS } from '../shared/image/jpeg.ts';
 import { decodeImage, decodeImageAsync, type DecodeLimits } from '../shared/image/index.ts';
 import { inflateCounters, INFLATE_OVERSHOOT, resetInflateCounters } from '../shared/image/inflate.ts';
-import { deflateZeros, pngChunk, PNG_SIGNATURE, concat, zlibZeros, zipOf } from './hostile_files.ts';
+import { concat } from '../shared/bytes.ts';
+import { deflateZeros, pngChunk, PNG_SIGNATURE, zlibZeros, zipOf } from './hostile_files.ts';
 import { dataset, GOLDEN } from './golden.ts';
 
 const MiB = 2 ** 20;
@@ -83,7 +84,7 @@ function applyByteOp(b: Uint8Array, op: ByteOp): Uint8Array {
     case 'truncate':
       return b.slice(0, at);
     case 'insert':
-      return concat([b.subarray(0, at), op.bytes, b.subarray(at)]);
+      return concat(b.subarray(0, at), op.bytes, b.subarray(at));
     case 'int': {
       const out = b.slice();
       if (at + op.width > out.length) return out;
@@ -193,12 +194,12 @@ function applyJpegOp(b: Uint8Array, op: JpegOp): Uint8Array {
       return out;
     }
     case 'scans':
-      return concat([b.subarray(0, sos.end), ...Array.from({ length: op.times - 1 }, () => b.subarray(sos.start, sos.end)), b.subarray(sos.end)]);
+      return concat(b.subarray(0, sos.end), ...Array.from({ length: op.times - 1 }, () => b.subarray(sos.start, sos.end)), b.subarray(sos.end));
     case 'dupSof': {
       const second = b.slice(sof.start, sof.end);
       new DataView(second.buffer).setUint16(5, op.height);
       new DataView(second.buffer).setUint16(7, op.width);
-      return concat([b.subarray(0, sof.end), second, b.subarray(sof.end)]);
+      return concat(b.subarray(0, sof.end), second, b.subarray(sof.end));
     }
   }
 }
@@ -248,7 +249,7 @@ function applyDicomOp(b: Uint8Array, op: DicomOp): Uint8Array {
       // the deflated data set (after the file meta) swapped for a stream of zeros
       if (!new TextDecoder().decode(b.subarray(132, 400)).includes('1.2.840.10008.1.2.1.99')) return out;
       const metaLength = view.getUint32(132 + 8, true);
-      return concat([b.subarray(0, 132 + 12 + metaLength), deflateZeros(op.mib * MiB)]);
+      return concat(b.subarray(0, 132 + 12 + metaLength), deflateZeros(op.mib * MiB));
     }
   }
 }
@@ -364,7 +365,7 @@ describe('hostile files: a clear error or a decode within the budget', () => {
   it('PNG: chunk order, duplicates, lengths, header sizes, decoy headers, bombs, split data, random bytes', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...PNG_SEEDS), fc.array(pngOp, { maxLength: 3 }), fc.array(byteOp, { maxLength: 2 }), async (seed, ops, bytesOps) => {
-        let bytes = concat([PNG_SIGNATURE, ...ops.reduce(applyPngOp, pngChunks(seed)).map(([t, d]) => pngChunk(t, d))]);
+        let bytes: Uint8Array = concat(PNG_SIGNATURE, ...ops.reduce(applyPngOp, pngChunks(seed)).map(([t, d]) => pngChunk(t, d)));
         bytes = bytesOps.reduce(applyByteOp, bytes);
         await check('png', bytes);
       }),

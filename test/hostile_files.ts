@@ -5,6 +5,7 @@
  * aligned) copies zeros from the window and so can be repeated as often as needed; making a
  * 256 MiB bomb takes milliseconds.
  */
+import { concat } from '../shared/bytes.ts';
 import { Deflate } from 'fflate';
 import { crc32 } from '../shared/image/crc32.ts';
 
@@ -17,7 +18,7 @@ export function deflateZeros(bytes: number): Uint8Array {
   if (!blocks) {
     const parts: Uint8Array[] = [];
     const d = new Deflate({ level: 9 }, (chunk) => parts.push(chunk.slice()));
-    const take = () => concat(parts.splice(0));
+    const take = () => concat(...parts.splice(0));
     d.push(new Uint8Array(MiB));
     d.flush(true);
     const first = take();
@@ -27,7 +28,7 @@ export function deflateZeros(bytes: number): Uint8Array {
     d.push(new Uint8Array(0), true);
     blocks = { first, repeat, last: take() };
   }
-  return concat([blocks.first, ...Array.from({ length: bytes / MiB - 1 }, () => blocks!.repeat), blocks.last]);
+  return concat(blocks.first, ...Array.from({ length: bytes / MiB - 1 }, () => blocks!.repeat), blocks.last);
 }
 
 /** A zlib stream of `bytes` zeros. */
@@ -35,17 +36,7 @@ export function zlibZeros(bytes: number): Uint8Array {
   const adler = ((bytes % 65521) * 65536 + 1) >>> 0;
   const trailer = new Uint8Array(4);
   new DataView(trailer.buffer).setUint32(0, adler);
-  return concat([Uint8Array.from([0x78, 0x01]), deflateZeros(bytes), trailer]);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(Uint8Array.from([0x78, 0x01]), deflateZeros(bytes), trailer);
 }
 
 /** One PNG chunk: length, type, data, CRC. */
@@ -70,7 +61,7 @@ export function ihdr(width: number, height: number, depth = 8, colorType = 0, in
 
 export const PNG_SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-export const png = (chunks: [string, Uint8Array][]): Uint8Array => concat([PNG_SIGNATURE, ...chunks.map(([t, d]) => pngChunk(t, d)), pngChunk('IEND', new Uint8Array(0))]);
+export const png = (chunks: [string, Uint8Array][]): Uint8Array => concat(PNG_SIGNATURE, ...chunks.map(([t, d]) => pngChunk(t, d)), pngChunk('IEND', new Uint8Array(0)));
 
 /** Issue 11's inflate bomb: a PNG declaring 1x1 grey whose image data inflates to `bytes` (256 MiB: about 261 KB). */
 export const inflateBombPng = (bytes = 256 * 2 ** 20): Uint8Array => png([['IHDR', ihdr(1, 1)], ['IDAT', zlibZeros(bytes)]]);
@@ -121,7 +112,7 @@ export function zipOf(entries: { name: string; data: Uint8Array; size: number; c
     central.push(c);
     offset += l.length + e.data.length;
   }
-  const dir = concat(central);
+  const dir = concat(...central);
   const eocd = new Uint8Array(22);
   const ev = new DataView(eocd.buffer);
   ev.setUint32(0, 0x06054b50, true);
@@ -129,7 +120,7 @@ export function zipOf(entries: { name: string; data: Uint8Array; size: number; c
   ev.setUint16(10, entries.length, true);
   ev.setUint32(12, dir.length, true);
   ev.setUint32(16, offset, true);
-  return concat([...local, dir, eocd]);
+  return concat(...local, dir, eocd);
 }
 
 /** A dataset ZIP of `entries` PNG-named entries of `entryBytes` zeros each (8 x 32 MiB: about 210 KB). */

@@ -29,9 +29,9 @@ beforeAll(async () => {
   // version 2's model: another spec, so that version 1's feature vectors do not fit it
   const model = join(app.work, 'model-v2.json');
   await medclass(['train', join(app.work, 'breast'), '--size', '0', '--features', 'hogMean,hogVariance,glcmEnergy,glcmContrast,glcmHomogeneity,glcmCorrelation', '--out', model]);
-  app.server.store.publish({ service: SERVICE, description: V2_DESCRIPTION, privacyModes: ['reduced', 'features'], model: readFileSync(model, 'utf8'), createdBy: 'test' });
+  await app.server.store.publish({ service: SERVICE, description: V2_DESCRIPTION, privacyModes: ['reduced', 'features'], model: readFileSync(model, 'utf8'), createdBy: 'test' });
   // version 1 is served when the page opens
-  app.server.store.makeCurrent(SERVICE, 1, 'test');
+  await app.server.store.makeCurrent(SERVICE, 1, 'test');
   admin = await loggedInClient({ url: app.url, pin: app.server.pin }, ADMIN.username, ADMIN.password);
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
@@ -58,7 +58,7 @@ describe('a clinician page open while the service changes', () => {
     expect(await info()).toContain(V1_DESCRIPTION);
 
     // another writer on the data folder makes version 2 current: seen within the server's look-up interval
-    app.server.store.makeCurrent(SERVICE, 2, 'test');
+    await app.server.store.makeCurrent(SERVICE, 2, 'test');
     await expect.poll(info, { timeout: 20_000 }).toContain('version 2');
     expect(await info()).toContain(V2_DESCRIPTION);
     expect(await page.getByTestId('toast').last().textContent()).toContain(`${SERVICE} now serves version 2 (it was 1)`);
@@ -90,7 +90,7 @@ describe('a clinician page open while the service changes', () => {
     expect(await done.first().textContent()).toContain('model v2');
     expect(await info()).toContain('version 2');
     // the server saw the old vector refused by version 2, then the new one classified
-    const trail = app.server.store.auditTrail(50).filter((e) => e.action === 'classify' && e.service === SERVICE);
+    const trail = (await app.server.store.auditTrail(50)).filter((e) => e.action === 'classify' && e.service === SERVICE);
     expect(trail.slice(0, 2).map((e) => [e.outcome, e.modelVersion, e.detail?.['mode']])).toEqual([
       ['ok', 2, 'features'],
       ['failed', 2, 'features'],
@@ -104,7 +104,7 @@ describe('a clinician page open while the service changes', () => {
     await page.getByTestId('files-input').setInputFiles(IMAGE);
     await page.locator('[data-testid="result"][data-state="queued"]').waitFor({ timeout: 30_000 });
     // ... while version 3, which takes only original files, becomes current
-    const v3 = app.server.store.publish({ service: SERVICE, description: 'Originals only', privacyModes: ['original'], model: app.server.store.model(SERVICE, 1)!.model, createdBy: 'test' });
+    const v3 = await app.server.store.publish({ service: SERVICE, description: 'Originals only', privacyModes: ['original'], model: (await app.server.store.model(SERVICE, 1))!.model, createdBy: 'test' });
     expect(v3.version).toBe(3);
     await context.setOffline(false);
     const failed = page.locator('[data-testid="result"][data-state="failed"]');
@@ -113,7 +113,7 @@ describe('a clinician page open while the service changes', () => {
       `${SERVICE} changed from version 2 to 3 while this image was on its way, and the new version takes only original: more than the features data you chose, so nothing was sent again. Choose the file again if you agree to that.`,
     );
     // nothing was sent in a wider mode: the server saw one refused features request
-    const last = app.server.store.auditTrail(50).find((e) => e.service === SERVICE && e.action === 'classify');
+    const last = (await app.server.store.auditTrail(50)).find((e) => e.service === SERVICE && e.action === 'classify');
     expect(last).toMatchObject({ outcome: 'ok', modelVersion: 2 });
     expect(await failed.getByTestId('retry').count()).toBe(0);
   }, 90_000);

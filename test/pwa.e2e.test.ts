@@ -135,10 +135,9 @@ describe('the installable app offline', () => {
     expect(typeof features['glcmContrast']).toBe('number');
   });
 
-  // Skipped for now: it times out under Chromium 150's network emulation after the reload (the
-  // page's offline state is not restored the same way); the offline queue itself is covered by
-  // client/lib/vault.browser.test.ts and the clinician e2e. To be mended (session note).
-  it.skip('queues a classification made offline, keeps it sealed across a reload, and sends it when back online', async () => {
+  it('queues a classification made offline, keeps it sealed across a reload, and sends it when back online', async () => {
+    // the previous test navigated to a new document while offline
+    await reassertOffline();
     await page.getByRole('navigation').getByRole('link', { name: 'Classify' }).click();
     await page.locator('[data-testid="connection"][data-status="offline"]').waitFor();
     await page.getByTestId('files-input').setInputFiles(IMAGE!);

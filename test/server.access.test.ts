@@ -156,7 +156,7 @@ describe('access ends when it should', () => {
   it('a role change ends every session of the user (4043)', async () => {
     const a = await loggedIn(main, 'ward');
     const since = performance.now();
-    main.server.accounts.setRole('ward', 'admin');
+    await main.server.accounts.setRole('ward', 'admin');
     await expectEnded(a, 'roleChanged', since);
     await expect(loggedIn(main, 'ward').then((w) => (w.client.close(), 'ok'))).resolves.toBe('ok');
   });
@@ -164,10 +164,10 @@ describe('access ends when it should', () => {
   it('disabling a user ends their sessions (4044) and refuses their logins until enabled again', async () => {
     const a = await loggedIn(main, 'night');
     const since = performance.now();
-    main.server.accounts.setDisabled('night', true);
+    await main.server.accounts.setDisabled('night', true);
     await expectEnded(a, 'userDisabled', since);
     await expect(loggedIn(main, 'night')).rejects.toMatchObject({ code: 'disabled' });
-    main.server.accounts.setDisabled('night', false);
+    await main.server.accounts.setDisabled('night', false);
     const b = await loggedIn(main, 'night');
     b.client.close();
   });

@@ -5,6 +5,8 @@ import { glcmFeaturesImpl } from '../../shared/features/kernels/glcm_impl.ts';
 import { hogImpl } from '../../shared/features/kernels/hog_impl.ts';
 import { glcmFeatures, hog } from '../../shared/features/kernels/ops.ts';
 import { registerCpuSideKernels } from '../../shared/features/kernels/register_cpu.ts';
+import { setKernelRunner } from '../../shared/features/kernels/runner.ts';
+import { tfjsRunner } from '../../shared/features/kernels/tfjs_runner.ts';
 import { GPU_TOLERANCE, relativeL2, scalarError } from '../../shared/features/tolerance.ts';
 import { registerWebglKernels } from './webgl/register_webgl.ts';
 
@@ -136,6 +138,7 @@ export async function initFeatureBackend(prefer: FeatureBackendName | 'auto' = '
   if (prefer === 'auto') prefer = adviseBackend().backend;
   registerCpuSideKernels();
   registerWebglKernels();
+  setKernelRunner(tfjsRunner);
   webglReason = null;
   if (prefer === 'webgl') {
     webglReason = await useWebgl();

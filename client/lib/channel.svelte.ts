@@ -8,7 +8,7 @@
 import { ClientError, MedclassClient, type ImageResult, type LoginResult, type PushEvent } from '../../shared/client/client.ts';
 import { parsePin } from '../../shared/protocol/identity.ts';
 import type { ClassifyImage, ServiceInfo } from '../../shared/protocol/messages.ts';
-import { SESSION_END, sessionEndCause, type SessionEndCause } from '../../shared/protocol/session_end.ts';
+import { SERVER_SHUTTING_DOWN, SESSION_END, sessionEndCause, type SessionEndCause } from '../../shared/protocol/session_end.ts';
 import { loadServerConfig, UnreachableError } from './config.ts';
 import { toast } from './notify.svelte.ts';
 import { PinChangedError } from './pins.ts';
@@ -306,6 +306,11 @@ class Channel {
       this.client = null;
       const cause = sessionEndCause(code);
       if (cause) return this.gone(cause);
+      // this instance is shutting down, its answers all sent: another one takes over at once
+      if (code === SERVER_SHUTTING_DOWN.code) {
+        this.failures = 0;
+        return void this.connect();
+      }
       this.lost(`the connection closed (${code}${reason ? `: ${reason}` : ''})`);
     });
     for (const listener of this.readyListeners) listener();

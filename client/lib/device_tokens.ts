@@ -5,6 +5,8 @@
  * that strangers failing to log in as that user elsewhere do not lock this browser out. It
  * grants nothing else: no login, no data. Kept in localStorage under a hash of the user name.
  */
+import { readLocalMap, setLocalMapEntry } from './local_map.ts';
+
 const KEY = 'medclass.devices';
 
 async function slot(username: string): Promise<string> {
@@ -12,23 +14,14 @@ async function slot(username: string): Promise<string> {
   return Array.from(new Uint8Array(digest).subarray(0, 12), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function read(): Record<string, string> {
-  try {
-    const v = JSON.parse(localStorage.getItem(KEY) ?? '{}') as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string>) : {};
-  } catch {
-    return {};
-  }
-}
-
 export async function deviceTokenFor(username: string): Promise<string | undefined> {
-  const t = read()[await slot(username)];
+  const t = readLocalMap(KEY)[await slot(username)];
   return typeof t === 'string' ? t : undefined;
 }
 
 export async function keepDeviceToken(username: string, token: string): Promise<void> {
   try {
-    localStorage.setItem(KEY, JSON.stringify({ ...read(), [await slot(username)]: token }));
+    setLocalMapEntry(KEY, await slot(username), token);
   } catch {
     // storage refused: the next login counts as from an unknown device
   }

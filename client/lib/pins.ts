@@ -5,6 +5,7 @@
  * is public: localStorage is fine, and nothing here is ever sent anywhere.
  */
 import { parsePin } from '../../shared/protocol/identity.ts';
+import { readLocalMap, setLocalMapEntry } from './local_map.ts';
 
 const KEY = 'medclass.pins';
 
@@ -25,26 +26,14 @@ export class PinChangedError extends Error {
 
 const fingerprintOf = (pin: string): string => pin.split('/')[1] ?? '';
 
-function read(): Record<string, string> {
-  try {
-    const v = JSON.parse(localStorage.getItem(KEY) ?? '{}') as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string>) : {};
-  } catch {
-    return {};
-  }
-}
-
-
 /**
  * The pin to use for `server`, given the one offered now (built in, or from the server's
  * configuration): the first one is remembered; a different one throws PinChangedError.
  */
 export function trustPin(server: string, offered: string): string {
-  const pins = read();
-  const known = pins[server];
+  const known = readLocalMap(KEY)[server];
   if (known === undefined) {
-    pins[server] = offered;
-    localStorage.setItem(KEY, JSON.stringify(pins));
+    setLocalMapEntry(KEY, server, offered);
     return offered;
   }
   if (fingerprintOf(known) !== fingerprintOf(offered)) throw new PinChangedError(server, fingerprintOf(known), fingerprintOf(offered));
@@ -55,6 +44,6 @@ export function trustPin(server: string, offered: string): string {
 export async function repin(server: string, pasted: string): Promise<string> {
   const pin = await parsePin(pasted.trim());
   const text = `sha256/${pin.fingerprint}/${pasted.trim().split('/')[2]}`;
-  localStorage.setItem(KEY, JSON.stringify({ ...read(), [server]: text }));
+  setLocalMapEntry(KEY, server, text);
   return pin.fingerprint;
 }

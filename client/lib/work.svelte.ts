@@ -5,6 +5,7 @@
  */
 import { ClientError } from '../../shared/client/client.ts';
 import { PROTOCOL_ERROR_CODES } from '../../shared/protocol/errors.ts';
+import { SHUTTING_DOWN_CODE } from '../../shared/protocol/session_end.ts';
 import type { ClassifyImage, PrivacyMode, ServiceInfo } from '../../shared/protocol/messages.ts';
 import { channel } from './channel.svelte.ts';
 import { notifyFailure, notifyResult } from './notify.svelte.ts';
@@ -90,7 +91,7 @@ const MAX_IN_FLIGHT = 4;
  * sending (an image too large for a message), and the server's refusals are final.
  */
 const retryLater = (e: unknown): boolean =>
-  e instanceof ClientError && (Object.hasOwn(PROTOCOL_ERROR_CODES, e.code) || e.code === 'rateLimited' || e.code === 'busy');
+  e instanceof ClientError && (Object.hasOwn(PROTOCOL_ERROR_CODES, e.code) || e.code === 'rateLimited' || e.code === 'busy' || e.code === SHUTTING_DOWN_CODE);
 const RETRY_DELAY_MS = 3000;
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));

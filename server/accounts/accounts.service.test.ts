@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../store/sqlite.store.ts';
 import { AccountsService, TOKEN_LIFETIME_MS } from './accounts.service.ts';
 import { SessionRegistry, type LiveSession } from './session_registry.ts';
@@ -16,8 +16,8 @@ beforeEach(() => {
   store = new SqliteStore(join(dir, 'medclass.db'));
   accounts = new AccountsService(store, () => clock);
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -26,10 +26,10 @@ describe('AccountsService', () => {
     const first = await accounts.ensureFirstAdmin();
     expect(first?.password).toMatch(/^[\w-]{20}$/);
     expect(await accounts.ensureFirstAdmin()).toBeNull();
-    expect(store.findUser('admin')!.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
-    expect(store.findUser('admin')!.passwordHash).not.toContain(first!.password!);
+    expect((await store.findUser('admin'))!.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect((await store.findUser('admin'))!.passwordHash).not.toContain(first!.password!);
     const session = await accounts.login('admin', first!.password!);
-    expect(accounts.authenticate(session.token).role).toBe('admin');
+    expect((await accounts.authenticate(session.token)).role).toBe('admin');
   });
 
   it('refuses wrong passwords and unknown users alike, then throttles', async () => {
@@ -45,13 +45,13 @@ describe('AccountsService', () => {
   it('expires and revokes tokens', async () => {
     await accounts.createUser('doc', 'a long enough password', 'clinician');
     const s = await accounts.login('doc', 'a long enough password');
-    expect(accounts.authenticate(s.token).username).toBe('doc');
+    expect((await accounts.authenticate(s.token)).username).toBe('doc');
     clock += TOKEN_LIFETIME_MS;
-    expect(() => accounts.authenticate(s.token)).toThrow(/expired/);
+    await expect(accounts.authenticate(s.token)).rejects.toThrow(/expired/);
     const t = await accounts.login('doc', 'a long enough password');
-    accounts.logout(t.token);
-    expect(() => accounts.authenticate(t.token)).toThrow(/not logged in/);
-    expect(() => accounts.authenticate('forged')).toThrow(/not logged in/);
+    await accounts.logout(t.token);
+    await expect(accounts.authenticate(t.token)).rejects.toThrow(/not logged in/);
+    await expect(accounts.authenticate('forged')).rejects.toThrow(/not logged in/);
   });
 
   it('validates user names and password length', async () => {
@@ -65,34 +65,34 @@ describe('AccountsService', () => {
     const grant = async () => (await accounts.login('doc', 'a long enough password')).grant;
 
     let g = await grant();
-    expect(accounts.endCause(g)).toBeNull();
+    expect(await accounts.endCause(g)).toBeNull();
     clock += TOKEN_LIFETIME_MS;
-    expect(accounts.endCause(g)).toBe('loginExpired');
+    expect(await accounts.endCause(g)).toBe('loginExpired');
 
     g = await grant();
-    accounts.setRole('doc', 'admin');
-    expect(accounts.endCause(g)).toBe('roleChanged');
-    accounts.setRole('doc', 'clinician');
+    await accounts.setRole('doc', 'admin');
+    expect(await accounts.endCause(g)).toBe('roleChanged');
+    await accounts.setRole('doc', 'clinician');
 
     g = await grant();
     await accounts.changePassword('doc', 'another long password');
-    expect(accounts.endCause(g)).toBe('passwordChanged');
+    expect(await accounts.endCause(g)).toBe('passwordChanged');
     await expect(accounts.login('doc', 'a long enough password')).rejects.toMatchObject({ code: 'badCredentials' });
     await expect(accounts.changeOwnPassword('doc', 'wrong current one', 'yet another password')).rejects.toMatchObject({ code: 'badCredentials' });
     await accounts.changeOwnPassword('doc', 'another long password', 'a long enough password');
 
     g = await grant();
-    accounts.setDisabled('doc', true);
-    expect(accounts.endCause(g)).toBe('userDisabled');
+    await accounts.setDisabled('doc', true);
+    expect(await accounts.endCause(g)).toBe('userDisabled');
     await expect(accounts.login('doc', 'a long enough password')).rejects.toMatchObject({ code: 'disabled' });
-    accounts.setDisabled('doc', false);
+    await accounts.setDisabled('doc', false);
 
     const s = await accounts.login('doc', 'a long enough password');
-    accounts.logout(s.token);
-    expect(accounts.endCause(s.grant)).toBe('loggedOut');
-    expect(accounts.listUsers().map((u) => [u.username, u.role, u.disabled])).toEqual([['admin', 'admin', false], ['doc', 'clinician', false]]);
-    expect(() => accounts.setDisabled('admin', true)).toThrow(/last admin/);
-    expect(() => accounts.setRole('admin', 'clinician')).toThrow(/last admin/);
+    await accounts.logout(s.token);
+    expect(await accounts.endCause(s.grant)).toBe('loggedOut');
+    expect((await accounts.listUsers()).map((u) => [u.username, u.role, u.disabled])).toEqual([['admin', 'admin', false], ['doc', 'clinician', false]]);
+    await expect(accounts.setDisabled('admin', true)).rejects.toThrow(/last admin/);
+    await expect(accounts.setRole('admin', 'clinician')).rejects.toThrow(/last admin/);
   }, 30_000);
 
   it('the registry ends a live session at once on an event, and by its re-check without one', async () => {
@@ -105,13 +105,14 @@ describe('AccountsService', () => {
     const b = live(s.grant);
     registry.add(a);
     registry.add(b);
-    accounts.logout(s.token);
-    expect(ended).toEqual(['loggedOut']);
+    await accounts.logout(s.token);
+    // the event's check runs on its own (asynchronously)
+    await vi.waitFor(() => expect(ended).toEqual(['loggedOut']));
     expect(registry.size).toBe(1);
     // a change made elsewhere (another process) is found by the re-check
-    store.updateUser(a.grant.userId, { disabled: true });
+    await store.updateUser(a.grant.userId, { disabled: true });
     expect(ended).toEqual(['loggedOut']);
-    registry.checkAll();
+    await registry.checkAll();
     expect(ended).toEqual(['loggedOut', 'userDisabled']);
     expect(registry.size).toBe(0);
     registry.close();

@@ -92,8 +92,8 @@ export class AccountsService {
   }
 
   /** The name to write in the audit trail for a login attempt: never a name that is no user's (it may be a password typed in the wrong field). */
-  auditName(username: string): string {
-    return this.store.findUser(username) ? username : 'unknown';
+  async auditName(username: string): Promise<string> {
+    return (await this.store.findUser(username)) ? username : 'unknown';
   }
 
   async createUser(username: string, password: string, role: Role): Promise<User> {
@@ -108,7 +108,7 @@ export class AccountsService {
    * admin was needed.
    */
   async ensureFirstAdmin(password?: string): Promise<{ username: string; password: string | null } | null> {
-    if (this.store.countUsers('admin') > 0) return null;
+    if ((await this.store.countUsers('admin')) > 0) return null;
     const chosen = password ?? generatePassword();
     await this.createUser('admin', chosen, 'admin');
     return { username: 'admin', password: password ? null : chosen };
@@ -138,7 +138,7 @@ export class AccountsService {
     let user: User | undefined;
     try {
       await attempt.hashSlot();
-      user = this.store.findUser(username);
+      user = await this.store.findUser(username);
       ok = await verifyPassword(password, user?.passwordHash ?? (await this.decoy));
     } finally {
       attempt.release();
@@ -152,35 +152,35 @@ export class AccountsService {
     if (user.disabled) throw new AuthError('disabled', 'this account is disabled; ask an administrator');
     const token = randomBytes(32).toString('base64url');
     const expiresAt = this.now() + this.tokenLifetimeMs;
-    this.store.deleteExpiredTokens(this.now());
-    this.store.saveToken(tokenHash(token), { userId: user.id, expiresAt });
+    await this.store.deleteExpiredTokens(this.now());
+    await this.store.saveToken(tokenHash(token), { userId: user.id, expiresAt });
     return { ...this.session(token, user, expiresAt), deviceToken: this.guard.issueDeviceToken(user.username) };
   }
 
   /** A token from an earlier login, presented again (a reconnect); refused when unknown, expired or its user disabled. */
-  resume(token: string): Session {
-    const record = typeof token === 'string' ? this.store.findToken(tokenHash(token)) : undefined;
+  async resume(token: string): Promise<Session> {
+    const record = typeof token === 'string' ? await this.store.findToken(tokenHash(token)) : undefined;
     if (!record || record.expiresAt <= this.now()) throw new AuthError('badToken', 'not logged in, or the login has expired');
-    const user = this.store.userById(record.userId);
+    const user = await this.store.userById(record.userId);
     if (!user || user.disabled) throw new AuthError('badToken', 'not logged in, or the login has expired');
     return this.session(token, user, record.expiresAt);
   }
 
   /** The user a token belongs to. */
-  authenticate(token: string): User {
-    return this.store.userById(this.resume(token).grant.userId)!;
+  async authenticate(token: string): Promise<User> {
+    return (await this.store.userById((await this.resume(token)).grant.userId))!;
   }
 
   /** Ends the token everywhere: every live session holding it closes (4040). */
-  logout(token: string): void {
-    this.endLogin(tokenHash(token));
+  logout(token: string): Promise<void> {
+    return this.endLogin(tokenHash(token));
   }
 
   /** `logout` for a live session, which keeps its grant and not the token itself. */
-  endLogin(tokenHashOrGrant: string | SessionGrant): void {
+  async endLogin(tokenHashOrGrant: string | SessionGrant): Promise<void> {
     const hash = typeof tokenHashOrGrant === 'string' ? tokenHashOrGrant : tokenHashOrGrant.tokenHash;
-    const record = this.store.findToken(hash);
-    this.store.deleteToken(hash);
+    const record = await this.store.findToken(hash);
+    await this.store.deleteToken(hash);
     if (record) this.events.publish({ userId: record.userId });
   }
 
@@ -188,79 +188,79 @@ export class AccountsService {
    * Why a live session granted on `grant` must end now, or null while it may go on. The order
    * matters: a password change also deletes the user's tokens, and must be named as such.
    */
-  endCause(grant: SessionGrant): SessionEndCause | null {
-    const user = this.store.userById(grant.userId);
+  async endCause(grant: SessionGrant): Promise<SessionEndCause | null> {
+    const user = await this.store.userById(grant.userId);
     if (!user) return 'userRemoved';
     if (user.disabled) return 'userDisabled';
     if (user.passwordHash !== grant.passwordHash) return 'passwordChanged';
     if (user.role !== grant.role) return 'roleChanged';
-    const record = this.store.findToken(grant.tokenHash);
+    const record = await this.store.findToken(grant.tokenHash);
     if (!record) return 'loggedOut';
     if (record.expiresAt <= this.now()) return 'loginExpired';
     return null;
   }
 
-  private require(username: string): User {
-    const user = this.store.findUser(username);
+  private async require(username: string): Promise<User> {
+    const user = await this.store.findUser(username);
     if (!user) throw new AuthError('notFound', `no user named ${username}`);
     return user;
   }
 
   /** Every login of the user ends; the change is announced so live sessions close at once. */
-  private changed(user: User): void {
-    this.store.deleteUserTokens(user.id);
+  private async changed(user: User): Promise<void> {
+    await this.store.deleteUserTokens(user.id);
     this.events.publish({ userId: user.id });
   }
 
   /** Sets a new password (an admin's reset, or the CLI); every session of the user ends (4042). */
   async changePassword(username: string, newPassword: string, oneTime = false): Promise<void> {
     AccountsService.checkPassword(newPassword);
-    const user = this.require(username);
-    this.store.updateUser(user.id, { passwordHash: await this.guard.withHashSlot(() => hashPassword(newPassword)), mustChangePassword: oneTime });
-    this.changed(user);
+    const user = await this.require(username);
+    await this.store.updateUser(user.id, { passwordHash: await this.guard.withHashSlot(() => hashPassword(newPassword)), mustChangePassword: oneTime });
+    await this.changed(user);
   }
 
   /** A user changing their own password: the current one is checked first (badCredentials). */
   async changeOwnPassword(username: string, currentPassword: string, newPassword: string): Promise<void> {
     AccountsService.checkPassword(newPassword);
-    const user = this.require(username);
+    const user = await this.require(username);
     if (!(await this.guard.withHashSlot(() => verifyPassword(currentPassword, user.passwordHash)))) throw new AuthError('badCredentials', 'the current password is wrong');
     await this.changePassword(username, newPassword);
   }
 
   /** The last enabled admin cannot be demoted or disabled: nobody could manage users afterwards. */
-  private keepAnAdmin(user: User): void {
-    const admins = this.store.listUsers().filter((u) => u.role === 'admin' && !u.disabled);
+  private async keepAnAdmin(user: User): Promise<void> {
+    const admins = (await this.store.listUsers()).filter((u) => u.role === 'admin' && !u.disabled);
     if (admins.length === 1 && admins[0]!.id === user.id) throw new AuthError('lastAdmin', `${user.username} is the last admin`);
   }
 
   /** Every session of the user ends (4043); they log in again with the new role. */
-  setRole(username: string, role: Role): void {
-    const user = this.require(username);
+  async setRole(username: string, role: Role): Promise<void> {
+    const user = await this.require(username);
     if (user.role === role) return;
-    if (role !== 'admin') this.keepAnAdmin(user);
-    this.store.updateUser(user.id, { role });
-    this.changed(user);
+    if (role !== 'admin') await this.keepAnAdmin(user);
+    await this.store.updateUser(user.id, { role });
+    await this.changed(user);
   }
 
   /** Disabling ends every session of the user (4044) and refuses their logins; enabling lets them log in again. */
-  setDisabled(username: string, disabled: boolean): void {
-    const user = this.require(username);
+  async setDisabled(username: string, disabled: boolean): Promise<void> {
+    const user = await this.require(username);
     if (user.disabled === disabled) return;
-    if (disabled) this.keepAnAdmin(user);
-    this.store.updateUser(user.id, { disabled });
-    this.changed(user);
+    if (disabled) await this.keepAnAdmin(user);
+    await this.store.updateUser(user.id, { disabled });
+    await this.changed(user);
   }
 
-  listUsers(): UserSummary[] {
-    return this.store.listUsers().map(({ username, role, disabled, mustChangePassword, createdAt }) => ({ username, role, disabled, mustChangePassword, createdAt }));
+  async listUsers(): Promise<UserSummary[]> {
+    return (await this.store.listUsers()).map(({ username, role, disabled, mustChangePassword, createdAt }) => ({ username, role, disabled, mustChangePassword, createdAt }));
   }
 
   /** An admin adds a user with a one-time password (returned, to be shown once), to be changed at the first login. */
   async addUser(username: string, role: Role): Promise<string> {
     const password = generatePassword();
     const user = await this.createUser(username, password, role);
-    this.store.updateUser(user.id, { mustChangePassword: true });
+    await this.store.updateUser(user.id, { mustChangePassword: true });
     return password;
   }
 
@@ -272,7 +272,7 @@ export class AccountsService {
   }
 
   /** The user's vault key (store.ts): only ever sent to that user, inside the channel. */
-  vaultKey(username: string): Uint8Array {
-    return this.store.vaultKey(this.require(username).id);
+  async vaultKey(username: string): Promise<Uint8Array> {
+    return this.store.vaultKey((await this.require(username)).id);
   }
 }

@@ -104,8 +104,8 @@ describe('AccountsService with the guard', () => {
     dir = mkdtempSync(join(tmpdir(), 'medclass-guard-'));
     store = new SqliteStore(join(dir, 'medclass.db'));
   });
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -116,8 +116,8 @@ describe('AccountsService with the guard', () => {
     const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
     expect(codes.filter((c) => c === 'badCredentials')).toHaveLength(DEFAULT_LOGIN_LIMITS.freeFailures);
     expect(codes.filter((c) => c === 'tooManyAttempts')).toHaveLength(40 - DEFAULT_LOGIN_LIMITS.freeFailures);
-    expect(accounts.auditName('nurse')).toBe('nurse');
-    expect(accounts.auditName('my secret password')).toBe('unknown');
+    expect(await accounts.auditName('nurse')).toBe('nurse');
+    expect(await accounts.auditName('my secret password')).toBe('unknown');
     // the user's own client, from another address, logs in; its device token keeps it trusted next time
     const session = await accounts.login('nurse', 'correct horse battery', { address: '192.0.2.10' });
     expect(session.deviceToken).toMatch(/^[\w-]+\.[\w-]+$/);

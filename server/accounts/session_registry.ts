@@ -29,8 +29,8 @@ export class SessionRegistry {
     events: ClusterEvents,
     recheckMs = DEFAULT_RECHECK_MS,
   ) {
-    this.unsubscribe = events.subscribe(({ userId }) => this.checkUser(userId));
-    this.timer = setInterval(() => this.checkAll(), recheckMs);
+    this.unsubscribe = events.subscribe(({ userId }) => void this.checkUser(userId));
+    this.timer = setInterval(() => void this.checkAll(), recheckMs);
     this.timer.unref();
   }
 
@@ -52,19 +52,25 @@ export class SessionRegistry {
     return n;
   }
 
-  private check(session: LiveSession): void {
-    const cause = this.accounts.endCause(session.grant);
-    if (!cause) return;
+  private async check(session: LiveSession): Promise<void> {
+    let cause: SessionEndCause | null;
+    try {
+      cause = await this.accounts.endCause(session.grant);
+    } catch {
+      return; // the store unreachable: the next re-check tries again
+    }
+    // removed meanwhile (the connection closed, or another check ended it)
+    if (!cause || !this.byUser.get(session.grant.userId)?.has(session)) return;
     this.remove(session);
     session.end(cause);
   }
 
-  checkUser(userId: number): void {
-    for (const session of [...(this.byUser.get(userId) ?? [])]) this.check(session);
+  async checkUser(userId: number): Promise<void> {
+    await Promise.all([...(this.byUser.get(userId) ?? [])].map((session) => this.check(session)));
   }
 
-  checkAll(): void {
-    for (const userId of [...this.byUser.keys()]) this.checkUser(userId);
+  async checkAll(): Promise<void> {
+    await Promise.all([...this.byUser.keys()].map((userId) => this.checkUser(userId)));
   }
 
   close(): void {

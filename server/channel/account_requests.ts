@@ -17,7 +17,7 @@ export interface AccountContext {
   store: Store;
   send(message: ServerMessage): Promise<boolean>;
   /** Writes an audit row as this user; `detail` never holds passwords or keys. */
-  audit(action: string, outcome: string, detail?: Record<string, string | number | boolean>): void;
+  audit(action: string, outcome: string, detail?: Record<string, string | number | boolean>): Promise<void>;
 }
 
 const AUDIT_PAGE = 200;
@@ -41,9 +41,9 @@ export async function handleAccountRequest(m: AccountRequest, c: AccountContext)
     case 'vaultKey':
       // the key is not audited as a value, only that it was released
       c.audit('vaultKey', 'ok');
-      return c.send({ type: 'vault', requestId, key: c.accounts.vaultKey(c.user.username) });
+      return c.send({ type: 'vault', requestId, key: await c.accounts.vaultKey(c.user.username) });
     case 'listUsers':
-      return c.send({ type: 'users', requestId, users: c.accounts.listUsers() });
+      return c.send({ type: 'users', requestId, users: await c.accounts.listUsers() });
     case 'addUser': {
       const password = await audited(c, 'addUser', { target: m.username, role: m.role }, () => c.accounts.addUser(m.username, m.role));
       return c.send({ type: 'oneTimePassword', requestId, username: m.username, password });
@@ -53,15 +53,15 @@ export async function handleAccountRequest(m: AccountRequest, c: AccountContext)
       return c.send({ type: 'oneTimePassword', requestId, username: m.username, password });
     }
     case 'setRole':
-      await audited(c, 'setRole', { target: m.username, role: m.role }, async () => c.accounts.setRole(m.username, m.role));
+      await audited(c, 'setRole', { target: m.username, role: m.role }, () => c.accounts.setRole(m.username, m.role));
       return ok();
     case 'setDisabled':
-      await audited(c, m.disabled ? 'disableUser' : 'enableUser', { target: m.username }, async () => c.accounts.setDisabled(m.username, m.disabled));
+      await audited(c, m.disabled ? 'disableUser' : 'enableUser', { target: m.username }, () => c.accounts.setDisabled(m.username, m.disabled));
       return ok();
     case 'auditQuery': {
       const limit = Math.min(m.limit ?? AUDIT_PAGE, 1000);
       const to = m.to && /^\d{4}-\d{2}-\d{2}$/.test(m.to) ? `${m.to}T23:59:59.999Z` : m.to;
-      const rows = c.store.searchAudit({ user: m.user, service: m.service, action: m.action, from: m.from, to, before: m.before, limit: limit + 1 });
+      const rows = await c.store.searchAudit({ user: m.user, service: m.service, action: m.action, from: m.from, to, before: m.before, limit: limit + 1 });
       c.audit('auditQuery', 'ok', { results: Math.min(rows.length, limit) });
       return c.send({
         type: 'auditEntries',

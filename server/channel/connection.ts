@@ -4,7 +4,7 @@ import { closeCodeFor, ProtocolError } from '../../shared/protocol/errors.ts';
 import type { ServerIdentity } from '../../shared/protocol/identity.ts';
 import { unpackFloat32, unpackFloat64, type ClientMessage, type MessageOf, type ServerMessage } from '../../shared/protocol/messages.ts';
 import { acceptClientSession, type ServerSession } from '../../shared/protocol/session.ts';
-import { SESSION_END, type SessionEndCause } from '../../shared/protocol/session_end.ts';
+import { SERVER_SHUTTING_DOWN, SESSION_END, SHUTTING_DOWN_CODE, type SessionEndCause } from '../../shared/protocol/session_end.ts';
 import { AuthError, type AccountsService, type Session, type SessionGrant } from '../accounts/accounts.service.ts';
 import type { LiveSession, SessionRegistry } from '../accounts/session_registry.ts';
 import type { ImageOutcome, WireImage } from '../classify/classify_images.ts';
@@ -70,6 +70,10 @@ export class Connection implements PushTarget {
   private inFlight = 0;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Messages read and not yet answered (decrypting, or being handled). */
+  private pending = 0;
+  /** Set once the server drains: called when this connection has answered everything and closed. */
+  private drained: (() => void) | null = null;
 
   constructor(
     private readonly socket: WebSocket,
@@ -100,7 +104,24 @@ export class Connection implements PushTarget {
     this.idle = setTimeout(() => this.close(4008, this.session ? 'idle timeout' : 'handshake timeout'), ms);
   }
 
+  /**
+   * The server is shutting down: what was asked before is answered, what comes now is refused
+   * (`serverShuttingDown`), and once nothing is left the connection closes with 4046 so that
+   * the client reconnects elsewhere. Resolves when it is closed.
+   */
+  drain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const done = new Promise<void>((resolve) => (this.drained = resolve));
+    this.settle();
+    return done;
+  }
+
+  private settle(): void {
+    if (this.drained && this.pending === 0) this.close(SERVER_SHUTTING_DOWN.code, SERVER_SHUTTING_DOWN.reason);
+  }
+
   private dispose(): void {
+    this.drained?.();
     if (!this.closed) this.deps.training.connectionClosed(this);
     this.deps.hub.remove(this);
     this.closed = true;
@@ -126,10 +147,19 @@ export class Connection implements PushTarget {
     }
     this.touch();
     const started = performance.now();
-    this.session.open(bytes).then(
-      (message) => this.dispatch(message, performance.now() - started),
-      (e: unknown) => this.fail(e),
-    );
+    this.pending++;
+    // what arrived before the drain began is answered; what arrives during it is refused
+    const late = this.drained !== null;
+    this.session
+      .open(bytes)
+      .then(
+        (message) => this.dispatch(message, performance.now() - started, late),
+        (e: unknown) => this.fail(e),
+      )
+      .finally(() => {
+        this.pending--;
+        this.settle();
+      });
   }
 
   private async handshake(hello: Uint8Array): Promise<void> {
@@ -168,8 +198,9 @@ export class Connection implements PushTarget {
     return 'requestId' in m ? (m.requestId as string) : undefined;
   }
 
-  private async dispatch(message: ClientMessage, decryptMs: number): Promise<void> {
+  private async dispatch(message: ClientMessage, decryptMs: number, late: boolean): Promise<void> {
     try {
+      if (late) throw new RequestError(SHUTTING_DOWN_CODE, 'the server is shutting down; reconnect to continue');
       await this.handle(message, decryptMs);
     } catch (e) {
       const requestId = this.requestIdOf(message);
@@ -222,7 +253,7 @@ export class Connection implements PushTarget {
       this.audit('logout', 'ok');
       await this.send({ type: 'ok', requestId: message.requestId });
       // every connection holding this token closes, this one included (4040)
-      this.deps.accounts.endLogin(live.grant);
+      await this.deps.accounts.endLogin(live.grant);
       return;
     }
     this.signOut();
@@ -232,11 +263,11 @@ export class Connection implements PushTarget {
       session =
         message.type === 'login'
           ? await this.deps.accounts.login(message.username, message.password, { address: this.deps.address, ...(message.deviceToken ? { deviceToken: message.deviceToken } : {}) })
-          : this.deps.accounts.resume(message.token);
+          : await this.deps.accounts.resume(message.token);
     } catch (e) {
       if (e instanceof AuthError) {
         // a name that is no user's is not kept: it may be a password typed in the wrong field
-        this.auditAs(action, e.code, message.type === 'login' ? this.deps.accounts.auditName(message.username) : null);
+        this.auditAs(action, e.code, message.type === 'login' ? await this.deps.accounts.auditName(message.username) : null);
       }
       throw e;
     }
@@ -286,7 +317,7 @@ export class Connection implements PushTarget {
     }
     switch (message.type) {
       case 'listServices':
-        return this.send({ type: 'services', services: this.services() });
+        return this.send({ type: 'services', services: await this.services() });
       case 'classify':
         return this.classify(message, decryptMs);
       case 'uploadStart':
@@ -307,19 +338,19 @@ export class Connection implements PushTarget {
         return answered;
       }
       case 'publish': {
-        this.deps.training.publish(user.username, message);
+        await this.deps.training.publish(user.username, message);
         const answered = await this.send({ type: 'ok', requestId: message.requestId, jobId: message.jobId });
-        this.deps.hub.servicesChanged();
+        void this.deps.hub.servicesChanged();
         return answered;
       }
       case 'rollback': {
         // any kept version, older or newer than the current one
-        const from = this.deps.store.findService(message.service)?.currentVersion;
-        const s = this.deps.store.makeCurrent(message.service, message.version, user.username);
+        const from = (await this.deps.store.findService(message.service))?.currentVersion;
+        const s = await this.deps.store.makeCurrent(message.service, message.version, user.username);
         this.deps.log.info({ user: user.username, service: message.service, from, version: message.version }, 'current version changed');
         this.audit('rollback', 'ok', message.service, message.version, { previousVersion: from ?? 0, modes: s.privacyModes.join(',') });
         const answered = await this.send({ type: 'ok', requestId: message.requestId });
-        this.deps.hub.servicesChanged();
+        void this.deps.hub.servicesChanged();
         return answered;
       }
       case 'dropUpload':
@@ -344,22 +375,26 @@ export class Connection implements PushTarget {
   }
 
   /** Each service's current version; admins also get every kept version. */
-  private services(): MessageOf<'services'>['services'] {
+  private async services(): Promise<MessageOf<'services'>['services']> {
     const admin = this.user?.role === 'admin';
-    return this.deps.store.listServices().flatMap((s) => serviceEntry(s, this.deps.classifier, admin) ?? []);
+    const entries = await Promise.all((await this.deps.store.listServices()).map((s) => serviceEntry(s, this.deps.classifier, admin)));
+    return entries.flatMap((e) => e ?? []);
   }
 
-  private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
-    this.auditAs(action, outcome, this.user?.username ?? null, service, modelVersion, detail);
+  private audit(action: string, outcome: string, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): Promise<void> {
+    return this.auditAs(action, outcome, this.user?.username ?? null, service, modelVersion, detail);
   }
 
-  private auditAs(action: string, outcome: string, user: string | null, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): void {
-    this.deps.store.audit({ at: new Date().toISOString(), user, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null });
+  /** Resolves once the row is committed; never rejects (a row that could not be written is logged). */
+  private auditAs(action: string, outcome: string, user: string | null, service?: string, modelVersion?: number, detail?: Record<string, number | string | boolean>): Promise<void> {
+    return this.deps.store
+      .audit({ at: new Date().toISOString(), user, action, service: service ?? null, modelVersion: modelVersion ?? null, outcome, detail: detail ?? null })
+      .catch((e: unknown) => this.deps.log.error({ action, outcome, error: errorMessage(e) }, 'an audit row could not be written'));
   }
 
   private async classify(message: MessageOf<'classify'>, decryptMs: number): Promise<void> {
     const user = this.user!;
-    const service = this.deps.store.findService(message.service);
+    const service = await this.deps.store.findService(message.service);
     if (!service) throw new RequestError('unknownService', `no service named ${message.service}`);
     const refused = message.images.find((img) => !service.privacyModes.includes(img.mode));
     if (refused) throw new RequestError('modeNotAllowed', `service ${service.name} does not accept ${refused.mode} images (it accepts ${service.privacyModes.join(', ')})`);

@@ -17,8 +17,8 @@ type ServiceEntry = MessageOf<'services'>['services'][number];
  * description, modes, labels, spec and input size; admins also get every kept version. Undefined when the
  * current model cannot be read.
  */
-export function serviceEntry(record: ServiceRecord, classifier: Classifier, forAdmin: boolean): ServiceEntry | undefined {
-  const model = classifier.describe(record.name, record.currentVersion);
+export async function serviceEntry(record: ServiceRecord, classifier: Classifier, forAdmin: boolean): Promise<ServiceEntry | undefined> {
+  const model = await classifier.describe(record.name, record.currentVersion);
   if (!model) return undefined;
   const entry: ServiceEntry = {
     name: record.name,
@@ -35,6 +35,13 @@ export function serviceEntry(record: ServiceRecord, classifier: Classifier, forA
   return entry;
 }
 
+export interface HubDeps {
+  store: Store;
+  classifier: Classifier;
+  log: Logger;
+  pollMs?: number;
+}
+
 /** How often the hub looks for versions made current by another process (`medclass publish`). */
 const POLL_MS = 2000;
 
@@ -48,11 +55,20 @@ export class ChannelHub {
   /** The current version of each service as last announced. */
   private readonly announced = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
+  /** The look in progress; a call meanwhile looks again once it is done. */
+  private looking: Promise<void> | null = null;
+  private again = false;
 
-  constructor(private readonly deps: { store: Store; classifier: Classifier; log: Logger; pollMs?: number }) {
-    for (const s of deps.store.listServices()) this.announced.set(s.name, s.currentVersion);
-    this.timer = setInterval(() => this.servicesChanged(), deps.pollMs ?? POLL_MS);
+  private constructor(private readonly deps: HubDeps) {
+    this.timer = setInterval(() => void this.servicesChanged(), deps.pollMs ?? POLL_MS);
     this.timer.unref();
+  }
+
+  /** A hub that counts the services' current versions as already announced. */
+  static async create(deps: HubDeps): Promise<ChannelHub> {
+    const hub = new ChannelHub(deps);
+    for (const s of await deps.store.listServices()) hub.announced.set(s.name, s.currentVersion);
+    return hub;
   }
 
   add(connection: PushTarget): void {
@@ -72,10 +88,25 @@ export class ChannelHub {
    * server's publish and rollback call it at once; another process's writes are seen within
    * the poll interval (the store's cache makes a look with no change nearly free).
    */
-  servicesChanged(): void {
+  servicesChanged(): Promise<void> {
+    if (this.looking) {
+      this.again = true;
+      return this.looking;
+    }
+    this.looking = (async () => {
+      do {
+        this.again = false;
+        await this.look();
+      } while (this.again);
+    })().finally(() => (this.looking = null));
+    return this.looking;
+  }
+
+  /** One look; looks never overlap, so each change is announced once, in order. */
+  private async look(): Promise<void> {
     let services: readonly ServiceRecord[];
     try {
-      services = this.deps.store.listServices();
+      services = await this.deps.store.listServices();
     } catch (e) {
       this.deps.log.warn({ error: e instanceof Error ? e.message : String(e) }, 'could not look for changed services');
       return;
@@ -86,8 +117,8 @@ export class ChannelHub {
       let clinician: ServiceEntry | undefined;
       let admin: ServiceEntry | undefined;
       try {
-        clinician = serviceEntry(s, this.deps.classifier, false);
-        admin = serviceEntry(s, this.deps.classifier, true);
+        clinician = await serviceEntry(s, this.deps.classifier, false);
+        admin = await serviceEntry(s, this.deps.classifier, true);
       } catch (e) {
         this.deps.log.warn({ service: s.name, version: s.currentVersion, error: e instanceof Error ? e.message : String(e) }, 'a changed service could not be described');
       }

@@ -15,7 +15,7 @@ import { DEFAULT_SERVER_LIMITS } from './limits.ts';
 import { settingsFor, TrainingJobs } from './training_jobs.ts';
 
 const audit: AuditEntry[] = [];
-const store = { audit: (e: AuditEntry) => audit.push(e) } as unknown as Store;
+const store = { audit: async (e: AuditEntry) => void audit.push(e) } as unknown as Store;
 const log = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
 let jobs: TrainingJobs;
 afterEach(() => jobs?.close());
@@ -201,7 +201,7 @@ describe('TrainingJobs with the feature families', () => {
       run();
     });
     const { jobId } = await done;
-    jobs.publish('admin', { type: 'publish', requestId: 'p', jobId, service: 'retina', description: '', privacyModes: ['reduced'] });
+    await jobs.publish('admin', { type: 'publish', requestId: 'p', jobId, service: 'retina', description: '', privacyModes: ['reduced'] });
     const model = parseModel(published);
     expect(model.spec).toMatchObject({ features: ['lbp', 'glcmAngles', 'colourMoments'], glcmDistances: [1, 2], histogramBins: 32 });
     expect(model.featureLength).toBe(10 + 6 * 2 * 4 + 15);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ClassifyError } from '../../shared/classify/errors.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
-import { MedclassError } from '../../shared/errors.ts';
+import { errorMessage, MedclassError } from '../../shared/errors.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import type { MessageOf, ServerMessage } from '../../shared/protocol/messages.ts';
@@ -118,8 +118,11 @@ export class TrainingJobs {
     return `${owner}\u0000${uploadId}`;
   }
 
-  private audit(user: string, action: string, outcome: string, detail: Record<string, number | string | boolean> | null = null, service: string | null = null, modelVersion: number | null = null): void {
-    this.deps.store.audit({ at: new Date().toISOString(), user, action, service, modelVersion, outcome, detail });
+  /** Resolves once written; never rejects (a row that could not be written is logged). */
+  private audit(user: string, action: string, outcome: string, detail: Record<string, number | string | boolean> | null = null, service: string | null = null, modelVersion: number | null = null): Promise<void> {
+    return this.deps.store
+      .audit({ at: new Date().toISOString(), user, action, service, modelVersion, outcome, detail })
+      .catch((e: unknown) => this.deps.log.error({ action, outcome, error: errorMessage(e) }, 'an audit row could not be written'));
   }
 
   private minutes(): number {
@@ -384,13 +387,13 @@ export class TrainingJobs {
   }
 
   /** Stores a finished job's model as a new version of a service (made current in one transaction). */
-  publish(owner: string, m: MessageOf<'publish'>): ModelVersion {
+  async publish(owner: string, m: MessageOf<'publish'>): Promise<ModelVersion> {
     const job = this.jobs.get(m.jobId);
     if (!job || job.owner !== owner) throw new TrainingError('notFound', `no finished training job ${m.jobId} of yours (jobs are kept ${Math.round(this.deps.limits.upload.idleMs / 60_000)} minutes)`);
     if (job.state !== 'done' || !job.modelText) throw new TrainingError('conflict', `job ${m.jobId} is still training; publish it after trainDone`);
-    const v = this.deps.store.publish({ service: m.service, description: m.description, privacyModes: m.privacyModes, model: job.modelText, createdBy: owner });
+    const v = await this.deps.store.publish({ service: m.service, description: m.description, privacyModes: m.privacyModes, model: job.modelText, createdBy: owner });
     job.touched = Date.now();
-    this.audit(owner, 'publish', 'ok', { via: 'channel' }, m.service, v.version);
+    await this.audit(owner, 'publish', 'ok', { via: 'channel' }, m.service, v.version);
     this.deps.log.info({ user: owner, service: m.service, version: v.version }, 'model published');
     return v;
   }

@@ -25,7 +25,7 @@ let model: LoadedModel;
 const rng = createRng(3);
 const vector = (c: number) => Float64Array.from({ length: d }, (_, j) => rng.next() + (j % 7 === c ? 0.8 : 0));
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'medclass-pool-'));
   const n = 60;
   const y = Int32Array.from({ length: n }, (_, i) => i % 2);
@@ -45,13 +45,13 @@ beforeAll(() => {
   const text = serializeModel(doc);
   model = parseModel(text);
   store = new SqliteStore(join(dir, 'medclass.db'));
-  store.publish({ service: 'demo', description: 'test', privacyModes: ['features', 'reduced'], model: text, createdBy: 'test' });
-  pool = new ClassifierPool(store, join(dir, 'medclass.db'), DEFAULT_DECODE_LIMITS, 2);
+  await store.publish({ service: 'demo', description: 'test', privacyModes: ['features', 'reduced'], model: text, createdBy: 'test' });
+  pool = new ClassifierPool(store, DEFAULT_DECODE_LIMITS, 2);
 }, 60_000);
 
 afterAll(async () => {
   await pool?.close();
-  store?.close();
+  await store?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -111,8 +111,32 @@ describe('ClassifierPool', () => {
     for (const outcomes of await Promise.all(good)) expect(outcomes[0]!.ok).toBe(true);
   });
 
+  it('reads each model version from the store once, in this thread: the workers get the document from the pool', async () => {
+    const reads: string[] = [];
+    const counting = new Proxy(store, {
+      get: (target, key) =>
+        key === 'model'
+          ? (service: string, version?: number) => {
+              reads.push(`${service}@${version}`);
+              return target.model(service, version);
+            }
+          : (Reflect.get(target, key) as unknown as { bind(t: unknown): unknown }).bind(target),
+    });
+    const own = new ClassifierPool(counting, DEFAULT_DECODE_LIMITS, 2, { maxImages: 1 });
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => own.classify('demo', 1, [features(vector(i % 2))])));
+      expect(outcomes.every((o) => o[0]!.ok)).toBe(true);
+      expect((await own.describe('demo', 1))?.labels).toEqual(['a', 'b']);
+      expect(await own.describe('demo', 7)).toBeUndefined();
+      // one read for version 1 (12 tasks on 2 workers and a describe), one for the missing version
+      expect(reads).toEqual(['demo@1', 'demo@7']);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('shares the workers between users in turn: one user\'s backlog does not hold another\'s request', async () => {
-    const fair = new ClassifierPool(store, join(dir, 'medclass.db'), DEFAULT_DECODE_LIMITS, 1, { maxImages: 1 });
+    const fair = new ClassifierPool(store, DEFAULT_DECODE_LIMITS, 1, { maxImages: 1 });
     try {
       const done: string[] = [];
       const greedy = Array.from({ length: 12 }, (_, i) => fair.classify('demo', 1, [features(vector(i % 2))], 'greedy').then(() => done.push('greedy')));

@@ -20,7 +20,7 @@ export interface Classifier {
   /** `user` is whose request it is: the workers are shared between users in turn. */
   classify(service: string, version: number, images: WireImage[], user?: string): Promise<ImageOutcome[]>;
   /** Labels and spec of a stored model version (read once, then kept). */
-  describe(service: string, version: number): ModelSummary | undefined;
+  describe(service: string, version: number): Promise<ModelSummary | undefined>;
   close(): Promise<void>;
 }
 
@@ -49,6 +49,16 @@ interface Part {
   resolve(outcomes: ImageOutcome[]): void;
   reject(error: unknown): void;
 }
+
+/** A model version as this process keeps it: its summary, and its document for the workers. */
+interface LoadedVersion {
+  summary: ModelSummary;
+  /** The model document's UTF-8 bytes, shared with the workers rather than copied per task. */
+  document: SharedArrayBuffer;
+}
+
+/** Model versions kept at once; the oldest read is dropped first (read again from the store if needed). */
+const KEEP_MODELS = 32;
 
 /** Requests for one service@version going to a worker together. */
 interface Batch {
@@ -99,7 +109,8 @@ export function packImages(images: readonly WireImage[]): { images: WireImage[];
  */
 export class ClassifierPool implements Classifier {
   private readonly pool: Piscina;
-  private readonly summaries = new Map<string, ModelSummary>();
+  /** By service@version: read from the store once, then handed to the workers with each task. */
+  private readonly models = new Map<string, Promise<LoadedVersion | undefined>>();
   /** Waiting requests per user; the map's order is the turn (a user who sends goes to the back). */
   private readonly queues = new Map<string, Part[]>();
   private readonly batch: BatchOptions;
@@ -111,7 +122,6 @@ export class ClassifierPool implements Classifier {
 
   constructor(
     private readonly store: Store,
-    private readonly database: string,
     private readonly limits: DecodeLimits,
     threads = availableParallelism(),
     batch: Partial<BatchOptions> = {},
@@ -204,27 +214,47 @@ export class ClassifierPool implements Classifier {
       });
   }
 
-  private runTask(service: string, version: number, images: WireImage[]): Promise<ImageOutcome[]> {
-    try {
-      const packed = packImages(images);
-      const task: ClassifyTask = { database: this.database, service, version, images: packed.images, limits: this.limits };
-      return this.pool.run(task, { transferList: [packed.buffer] }) as Promise<ImageOutcome[]>;
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+  private async runTask(service: string, version: number, images: WireImage[]): Promise<ImageOutcome[]> {
+    const loaded = await this.load(service, version);
+    if (!loaded) throw new Error(`no model ${service}@${version}`);
+    const packed = packImages(images);
+    const task: ClassifyTask = { service, version, document: loaded.document, images: packed.images, limits: this.limits };
+    return (await this.pool.run(task, { transferList: [packed.buffer] })) as ImageOutcome[];
   }
 
-  describe(service: string, version: number): ModelSummary | undefined {
+  /**
+   * A model version from the store, read once while kept: the workers never open the store
+   * (it may be a server elsewhere); they get the document from here.
+   */
+  private load(service: string, version: number): Promise<LoadedVersion | undefined> {
     const key = `${service}@${version}`;
-    let summary = this.summaries.get(key);
-    if (!summary) {
-      const stored = this.store.model(service, version);
-      if (!stored) return undefined;
-      const m = parseModel(stored.model);
-      summary = { labels: m.labels, spec: m.spec, featureLength: m.featureLength, imageSize: m.imageSize };
-      this.summaries.set(key, summary);
+    let loaded = this.models.get(key);
+    if (!loaded) {
+      loaded = this.store.model(service, version).then((stored) => {
+        if (!stored) return undefined;
+        const m = parseModel(stored.model);
+        const bytes = new TextEncoder().encode(stored.model);
+        const document = new SharedArrayBuffer(bytes.byteLength);
+        new Uint8Array(document).set(bytes);
+        return { summary: { labels: m.labels, spec: m.spec, featureLength: m.featureLength, imageSize: m.imageSize }, document };
+      });
+      this.models.set(key, loaded);
+      if (this.models.size > KEEP_MODELS) this.models.delete(this.models.keys().next().value!);
+      // not kept when missing or unreadable: it may be published (or the store reachable) later
+      loaded.then(
+        (v) => v || this.forget(key, loaded!),
+        () => this.forget(key, loaded!),
+      );
     }
-    return summary;
+    return loaded;
+  }
+
+  private forget(key: string, loaded: Promise<LoadedVersion | undefined>): void {
+    if (this.models.get(key) === loaded) this.models.delete(key);
+  }
+
+  async describe(service: string, version: number): Promise<ModelSummary | undefined> {
+    return (await this.load(service, version))?.summary;
   }
 
   async close(): Promise<void> {

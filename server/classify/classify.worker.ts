@@ -1,31 +1,29 @@
-import Database from 'better-sqlite3';
 import { releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
-import { useBackendFor, useCpuBackend } from '../features/backend.ts';
+import { useCnnBackend } from '../features/backend.ts';
+import { useServerKernels } from '../features/server_kernels.ts';
 import { classifyImages, type ImageOutcome, type WireImage } from './classify_images.ts';
 
 export interface ClassifyTask {
-  database: string;
   service: string;
   version: number;
+  /** The model document's UTF-8 bytes, shared by the main thread (classifier_pool.ts), which reads the store. */
+  document: SharedArrayBuffer;
   images: WireImage[];
   limits: DecodeLimits;
 }
 
-const ready = useCpuBackend();
+useServerKernels();
 const models = new Map<string, LoadedModel>();
-let db: Database.Database | null = null;
 
-/** Models are read here, from the store's file, and kept: a task names its model, it does not carry it. */
-function model(database: string, service: string, version: number): LoadedModel {
-  const key = `${service}@${version}`;
+/** Each model is parsed once per worker and kept: a task shares its document, which is only read on a miss. */
+function model(task: ClassifyTask): LoadedModel {
+  const key = `${task.service}@${task.version}`;
   let m = models.get(key);
   if (!m) {
-    db ??= new Database(database, { readonly: true, fileMustExist: true });
-    const row = db.prepare('SELECT model FROM models WHERE service = ? AND version = ?').get(service, version) as { model: string } | undefined;
-    if (!row) throw new Error(`no model ${key}`);
-    m = parseModel(row.model);
+    // a copy out of the shared memory: TextDecoder refuses shared views
+    m = parseModel(new TextDecoder().decode(new Uint8Array(task.document).slice()));
     if (models.size > 32) {
       const oldest = models.keys().next().value!;
       const c = models.get(oldest)!.predictor.classifier;
@@ -38,9 +36,8 @@ function model(database: string, service: string, version: number): LoadedModel 
 }
 
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
-  await ready;
-  const m = model(task.database, task.service, task.version);
-  // a CNN classifies on wasm; the features of the others stay on the cpu reference
-  await useBackendFor(m.predictor.classifier.type);
+  const m = model(task);
+  // the CNN's convolutions run on tfjs's wasm backend; the features stay on the server kernels
+  if (m.predictor.classifier.type === 'cnn') await useCnnBackend();
   return classifyImages(m, task.images, task.limits);
 }

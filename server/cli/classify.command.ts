@@ -3,7 +3,7 @@ import type { ImageResult } from '../../shared/client/client.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import type { PrivacyMode } from '../../shared/protocol/messages.ts';
 import { prepareForService } from '../client/prepare.ts';
-import { connectAndAuthenticate, type ConnectionOptions } from '../client/connect.ts';
+import { connectAndAuthenticate, connectReconnecting, type ConnectionOptions } from '../client/connect.ts';
 import { asCliError, CliError } from './cli_error.ts';
 import { collectFiles } from '../files/image_files.ts';
 
@@ -17,10 +17,11 @@ const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 export async function classifyCommand(paths: string[], o: ClassifyOptions): Promise<void> {
   const files = await collectFiles(paths);
-  const client = await asCliError(connectAndAuthenticate(o));
+  // an instance that shuts down or dies under the run hands its images to another
+  const client = await asCliError(connectReconnecting(o, (reason) => process.stderr.write(`medclass: reconnecting to ${o.server} (${reason})\n`)));
   let failures = 0;
   try {
-    const service = (await asCliError(client.listServices())).find((s) => s.name === o.service);
+    const service = (await asCliError(client.run((c) => c.listServices()))).find((s) => s.name === o.service);
     if (!service) throw new CliError(`no service named ${o.service} on ${o.server}`);
     const mode = o.mode ?? (service.privacyModes.includes('reduced') ? 'reduced' : service.privacyModes[0]!);
     if (!service.privacyModes.includes(mode)) throw new CliError(`service ${service.name} does not accept ${mode} images (it accepts ${service.privacyModes.join(', ')})`);

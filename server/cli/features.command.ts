@@ -1,82 +1,96 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import { MedclassError } from '../../shared/errors.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { recordOut, type RecordOut } from '../features/record_json.ts';
+import { csvField, csvHeader, OUTPUT_FORMATS, recordOut, type OutputFormat, type RecordOut } from '../features/record_formats.ts';
 import { collectFiles, type FileJob, type ImageFile } from '../files/image_files.ts';
 import { workerModule } from '../features/worker_url.ts';
 import { specInput, type SpecOptions } from '../features/spec_input.ts';
+import { CliError } from './cli_error.ts';
 
 /** Most files per worker task: big enough that messaging costs little, small enough to balance. */
 const CHUNK = 48;
-/** Below this many files, starting workers (about 0.2 s each) costs more than it saves. */
+/** Below this many files, starting workers (tens of milliseconds each) costs more than it saves. */
 const WORKERS_FROM = 16;
 
-/** Extracts in chunks, on worker threads when there is more than one chunk and core; yields chunks in input order. */
-async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, threads: number): AsyncGenerator<RecordOut[]> {
-  // The extraction modules (tfjs among them) load only where they run: here, or in the workers.
-  let extract: (jobs: FileJob[]) => Promise<RecordOut[]>;
-  let close = async () => {};
-  const parallel = threads > 1 && inputs.length >= WORKERS_FROM;
-  const chunk = parallel ? Math.min(CHUNK, Math.ceil(inputs.length / threads)) : CHUNK;
-  if (parallel) {
+type Extract = (jobs: FileJob[]) => Promise<RecordOut[]>;
+
+/**
+ * Where the chunks are extracted: on worker threads, started before the files are listed
+ * (their start-up overlaps the listing) where the paths promise enough files, else here.
+ */
+async function extractor(paths: readonly string[], spec: FeatureSpec, format: OutputFormat, threads: number): Promise<{ extract: Extract; close: () => Promise<void> }> {
+  const many = paths.length >= WORKERS_FROM || paths.some((p) => statSync(p, { throwIfNoEntry: false })?.isDirectory());
+  if (threads > 1 && many) {
     const { Piscina } = await import('piscina');
     const pool = new Piscina({ ...workerModule('../features/extract.worker', import.meta.url), minThreads: threads, maxThreads: threads });
-    extract = (jobs) => pool.run({ jobs, spec }) as Promise<RecordOut[]>;
-    close = () => pool.destroy();
-  } else {
-    const [{ useCpuBackend }, { extractFileRecords }] = await Promise.all([import('../features/backend.ts'), import('../features/records.ts')]);
-    await useCpuBackend();
-    extract = (jobs) => extractFileRecords(jobs, spec);
+    return { extract: (jobs) => pool.run({ jobs, spec, format }) as Promise<RecordOut[]>, close: () => pool.destroy() };
   }
-  const run = async (chunk: ImageFile[]): Promise<RecordOut[]> => {
-    const done = await extract(chunk.filter((j) => !j.missing));
+  const [{ useServerKernels }, { extractFileRecords }] = await Promise.all([import('../features/server_kernels.ts'), import('../features/records.ts')]);
+  useServerKernels();
+  return { extract: (jobs) => extractFileRecords(jobs, spec, format), close: async () => {} };
+}
+
+/** Extracts in chunks; yields them in input order. */
+async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format: OutputFormat, pending: Promise<{ extract: Extract; close: () => Promise<void> }>, threads: number): AsyncGenerator<RecordOut[]> {
+  const { extract, close } = await pending;
+  const chunk = Math.max(1, Math.min(CHUNK, Math.ceil(inputs.length / threads)));
+  const run = async (part: ImageFile[]): Promise<RecordOut[]> => {
+    const done = await extract(part.filter((j) => !j.missing));
     let k = 0;
-    return chunk.map((j) => (j.missing ? recordOut(j.name, { ok: false, error: new MedclassError('unreadableFile', j.missing) }) : done[k++]!));
+    return part.map((j) => (j.missing ? recordOut(j.name, { ok: false, error: new MedclassError('unreadableFile', j.missing) }, spec, format) : done[k++]!));
   };
   // Every chunk is queued at once; the pool keeps both cores busy while output keeps the order.
-  const pending: Promise<RecordOut[]>[] = [];
-  for (let i = 0; i < inputs.length; i += chunk) pending.push(run(inputs.slice(i, i + chunk)));
+  const queued: Promise<RecordOut[]>[] = [];
+  for (let i = 0; i < inputs.length; i += chunk) queued.push(run(inputs.slice(i, i + chunk)));
   try {
-    for (const p of pending) yield await p;
+    for (const p of queued) yield await p;
   } finally {
     // on an early exit the chunks still queued end with the pool, not as unhandled rejections
-    for (const p of pending) p.catch(() => {});
+    for (const p of queued) p.catch(() => {});
     await close();
   }
 }
 
-async function write(out: Writable, text: string): Promise<void> {
-  if (!out.write(text)) await once(out, 'drain');
+async function write(out: Writable, data: string | Uint8Array): Promise<void> {
+  if (!out.write(data)) await once(out, 'drain');
+}
+
+/** The header of a version 1.0 .npy file of float64 rows, padded to 64 bytes as numpy writes it. */
+function npyHeader(rows: number, columns: number): Uint8Array {
+  let dict = `{'descr': '<f8', 'fortran_order': False, 'shape': (${rows}, ${columns}), }`;
+  dict += ' '.repeat(63 - ((10 + dict.length) % 64)) + '\n';
+  const header = new Uint8Array(10 + dict.length);
+  header.set([0x93, ...Buffer.from('NUMPY'), 1, 0, dict.length & 0xff, dict.length >> 8]);
+  header.set(Buffer.from(dict, 'latin1'), 10);
+  return header;
 }
 
 interface FeaturesOptions extends SpecOptions {
   out?: string;
   jobs?: string;
+  format?: string;
 }
 
 export async function featuresCommand(paths: string[], options: FeaturesOptions): Promise<void> {
+  const format = (options.format ?? 'json') as OutputFormat;
+  if (!OUTPUT_FORMATS.includes(format)) throw new CliError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, not ${JSON.stringify(options.format)}`);
+  if (format === 'npy' && !options.out) throw new CliError('--format npy writes a binary file: name it with --out');
   const spec = parseFeatureSpec(specInput(options));
-  const inputs = await collectFiles(paths);
   const threads = Math.max(1, Math.floor(Number(options.jobs ?? availableParallelism())) || 1);
+  const pending = extractor(paths, spec, format, threads);
+  // the listing runs while the workers start; a refusal there must not leave them running
+  const inputs = await collectFiles(paths).catch(async (e: unknown) => {
+    await (await pending).close();
+    throw e;
+  });
   const out: Writable = options.out ? createWriteStream(options.out) : process.stdout;
   let ok = 0;
-  let separator = '\n';
-  await write(out, `{"spec":${JSON.stringify(spec)},"images":[`);
-  // One write per chunk: a write per record would wait on the file for each of them.
-  for await (const chunk of records(inputs, spec, threads)) {
-    let text = '';
-    for (const record of chunk) {
-      if (record.ok) ok++;
-      text += separator + record.json;
-      separator = ',\n';
-    }
-    await write(out, text);
-  }
-  await write(out, '\n]}\n');
+  const lines = { json: writeJson, jsonl: writeLines, csv: writeLines, npy: writeNpy }[format];
+  await lines(out, spec, format, inputs.length, records(inputs, spec, format, pending, threads), () => ok++);
   if (options.out) {
     out.end();
     await once(out, 'finish');
@@ -84,5 +98,84 @@ export async function featuresCommand(paths: string[], options: FeaturesOptions)
   if (ok === 0) {
     process.stderr.write(`medclass: no image could be read (${inputs.length} given)\n`);
     process.exitCode = 1;
+  }
+}
+
+type Chunks = AsyncGenerator<RecordOut[]>;
+
+async function writeJson(out: Writable, spec: FeatureSpec, _format: OutputFormat, _count: number, chunks: Chunks, counted: () => void): Promise<void> {
+  let separator = '\n';
+  await write(out, `{"spec":${JSON.stringify(spec)},"images":[`);
+  // One write per chunk: a write per record would wait on the file for each of them.
+  for await (const chunk of chunks) {
+    let text = '';
+    for (const record of chunk) {
+      if (record.ok) counted();
+      text += separator + record.text!;
+      separator = ',\n';
+    }
+    await write(out, text);
+  }
+  await write(out, '\n]}\n');
+}
+
+/**
+ * JSON Lines (one record a line) or CSV. A CSV's columns follow the first image with
+ * features; with `--size 0` an image of another size has another vector length, and its row
+ * says so instead.
+ */
+async function writeLines(out: Writable, spec: FeatureSpec, format: OutputFormat, _count: number, chunks: Chunks, counted: () => void): Promise<void> {
+  let size: [number, number] | undefined;
+  let held = '';
+  for await (const chunk of chunks) {
+    let text = '';
+    for (const record of chunk) {
+      if (format === 'csv' && record.size) {
+        if (!size) {
+          size = record.size;
+          text = `${csvHeader(spec, size[0], size[1])}\n${held}${text}`;
+          held = '';
+        } else if (record.size[0] !== size[0] || record.size[1] !== size[1]) {
+          text += `${csvField(record.name!)},,,${record.size[1]},${record.size[0]},"resized to ${record.size[1]}x${record.size[0]}, not ${size[1]}x${size[0]} as the rows above: its vector has other columns (--size gives every image one size)"\n`;
+          continue;
+        }
+      }
+      if (record.ok) counted();
+      if (format === 'csv' && !size) held += `${record.text!}\n`;
+      else text += `${record.text!}\n`;
+    }
+    if (text) await write(out, text);
+  }
+  if (format === 'csv' && !size) await write(out, `${csvHeader(spec, 0, 0)}\n${held}`);
+}
+
+/**
+ * A float64 matrix, one row per image in the listing's order, in the feature vector's
+ * layout; a row of NaN for an image without features (named on standard error).
+ */
+async function writeNpy(out: Writable, _spec: FeatureSpec, _format: OutputFormat, count: number, chunks: Chunks, counted: () => void): Promise<void> {
+  const rows: (Float64Array | undefined)[] = [];
+  let columns = -1;
+  for await (const chunk of chunks) {
+    for (const record of chunk) {
+      if (record.vector && columns < 0) columns = record.vector.length;
+      if (record.vector && record.vector.length !== columns) {
+        process.stderr.write(`medclass: ${record.name!}: its vector has ${record.vector.length} values, not ${columns} as the rows above (--size gives every image one size): a row of NaN\n`);
+        rows.push(undefined);
+        continue;
+      }
+      if (record.error) process.stderr.write(`medclass: ${record.error} (a row of NaN)\n`);
+      if (record.ok) counted();
+      rows.push(record.vector);
+    }
+  }
+  columns = Math.max(columns, 0);
+  await write(out, npyHeader(count, columns));
+  const nan = new Float64Array(columns).fill(NaN);
+  // little-endian float64, as every machine Node runs on stores it
+  for (let i = 0; i < rows.length; i += 256) {
+    const block = new Float64Array(Math.min(256, rows.length - i) * columns);
+    for (let r = 0; r < block.length / columns; r++) block.set(rows[i + r] ?? nan, r * columns);
+    await write(out, new Uint8Array(block.buffer));
   }
 }

@@ -11,10 +11,11 @@ const program = new Command('medclass')
 addSpecOptions(
   program
     .command('features')
-    .description('extract features of images (files, or folders searched recursively) as JSON')
+    .description('extract features of images (files, or folders searched recursively) as JSON, JSON Lines, CSV or a numpy array')
     .argument('<paths...>', 'image files or folders'),
 )
-  .option('--out <file>', 'write the JSON here instead of standard output')
+  .option('--out <file>', 'write here instead of standard output')
+  .option('--format <format>', 'json (one document), jsonl (a record a line), csv (a column per value) or npy (float64 rows, needs --out)', 'json')
   .option('--jobs <n>', 'worker threads (default: one per core)')
   .action(async (paths: string[], options) => (await import('./features.command.ts')).featuresCommand(paths, options));
 
@@ -66,12 +67,19 @@ program
   .option('--no-demo', 'do not train the BreastMNIST demo service when the data folder has no service `demo`')
   .option('--trust-proxy <addresses...>', 'proxies (addresses or CIDR ranges) whose X-Forwarded-For gives the client address (also MEDCLASS_TRUSTED_PROXIES, comma-separated)')
   .option('--images-per-minute <n>', 'images one user may classify a minute (default 1200; MEDCLASS_LIMITS sets every limit as JSON)')
+  .option('--identity <file>', 'the server key, PKCS#8 PEM, the same for every instance (also MEDCLASS_IDENTITY_KEY; default: made in the data folder)')
+  .option('--database <url>', 'a shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (options) => (await import('./serve.command.ts')).serveCommand(options));
 
 program
   .command('identity')
-  .description("print the server's pin (its public key and fingerprint), made at first start")
+  .description("print the server's pin (its public key and fingerprint); --new makes a key to give every instance")
   .option('--data <dir>', 'data folder', 'data')
+  .option('--identity <file>', 'the server key, PKCS#8 PEM (also MEDCLASS_IDENTITY_KEY)')
+  .option('--database <url>', 'a shared Postgres database (also MEDCLASS_DATABASE_URL)')
+  .option('--new', 'make a new key (ECDSA P-256) and print its pin')
+  .option('--out <file>', 'with --new: write the key here, mode 0600')
+  .option('--stdout', 'with --new: print the key (PEM) on standard output, the pin on standard error')
   .action(async (options) => (await import('./serve.command.ts')).identityCommand(options));
 
 const connection = (command: Command) =>

@@ -21,10 +21,10 @@ export async function publishCommand(modelPath: string, o: { service: string; da
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(o.service)) throw new CliError('a service name is 1 to 64 of A-Z a-z 0-9 . _ -');
   const store = openStore(o.data);
   try {
-    const v = store.publish({ service: o.service, description: o.description, privacyModes: modes as PrivacyMode[], model: text, createdBy: 'medclass publish' });
-    store.audit({ at: v.createdAt, user: null, action: 'publish', service: o.service, modelVersion: v.version, outcome: 'ok', detail: { via: 'cli' } });
+    const v = await store.publish({ service: o.service, description: o.description, privacyModes: modes as PrivacyMode[], model: text, createdBy: 'medclass publish' });
+    await store.audit({ at: v.createdAt, user: null, action: 'publish', service: o.service, modelVersion: v.version, outcome: 'ok', detail: { via: 'cli' } });
     process.stdout.write(`published ${o.service} version ${v.version} (labels ${labels.join(', ')})\n`);
   } finally {
-    store.close();
+    await store.close();
   }
 }

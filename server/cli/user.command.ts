@@ -8,13 +8,13 @@ async function withAccounts<T>(data: string, action: string, detail: Record<stri
   const store = openStore(data);
   try {
     const out = await work(new AccountsService(store));
-    store.audit({ at: new Date().toISOString(), user: null, action, outcome: 'ok', detail });
+    await store.audit({ at: new Date().toISOString(), user: null, action, outcome: 'ok', detail });
     return out;
   } catch (e) {
     if (e instanceof AuthError || e instanceof StoreError) throw new CliError(e.message);
     throw e;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

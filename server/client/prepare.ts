@@ -16,8 +16,8 @@ export async function prepareForService(bytes: Uint8Array, wanted: PrivacyMode, 
   const spec = parseFeatureSpec(service.spec);
   const prepared = prepareImage(await decodeImageAsync(bytes), spec);
   if (mode === 'reduced') return { mode, data: reducedData(prepared) };
-  const { useCpuBackend } = await import('../features/backend.ts');
-  await useCpuBackend();
+  const { useServerKernels } = await import('../features/server_kernels.ts');
+  useServerKernels();
   const [values] = await extractBatch([prepared], spec);
   return { mode, data: { vector: packFloat64(featureVector(values!, spec, prepared.height, prepared.width)) } };
 }

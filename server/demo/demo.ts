@@ -31,7 +31,7 @@ export interface DemoSummary {
 
 /** Trains and publishes `demo` when the store has no service of that name; null when it was there. */
 export async function ensureDemoService(store: Store, log: Logger, options: { threads?: number | undefined } = {}): Promise<DemoSummary | null> {
-  if (store.findService(DEMO_SERVICE)) return null;
+  if (await store.findService(DEMO_SERVICE)) return null;
   const started = performance.now();
   const result = await trainDataset(DEMO_DATASET, DEMO_SPEC, DEMO_SETTINGS, {}, {
     name: 'the demo dataset',
@@ -41,8 +41,8 @@ export async function ensureDemoService(store: Store, log: Logger, options: { th
     labelNames: DEMO_LABELS,
     ...(options.threads ? { threads: options.threads } : {}),
   });
-  if (store.findService(DEMO_SERVICE)) return null; // published meanwhile (another process on this data folder)
-  const v = store.publish({
+  if (await store.findService(DEMO_SERVICE)) return null; // published meanwhile (another process on this data folder)
+  const v = await store.publish({
     service: DEMO_SERVICE,
     description: DEMO_DESCRIPTION,
     privacyModes: ['original', 'reduced', 'features'],
@@ -50,7 +50,7 @@ export async function ensureDemoService(store: Store, log: Logger, options: { th
     createdBy: 'medclass (demo)',
   });
   const ms = Math.round(performance.now() - started);
-  store.audit({ at: v.createdAt, user: null, action: 'publish', service: DEMO_SERVICE, modelVersion: v.version, outcome: 'ok', detail: { via: 'demo', trainMs: ms } });
+  await store.audit({ at: v.createdAt, user: null, action: 'publish', service: DEMO_SERVICE, modelVersion: v.version, outcome: 'ok', detail: { via: 'demo', trainMs: ms } });
   const test = result.outcome.test;
   const summary: DemoSummary = {
     version: v.version,

@@ -2,15 +2,21 @@ import { setBackend, findBackend } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { registerWasmTrainingKernels } from '../../shared/classify/cnn/kernels/register_wasm.ts';
 import { registerCpuSideKernels } from '../../shared/features/kernels/register_cpu.ts';
+import { setKernelRunner } from '../../shared/features/kernels/runner.ts';
+import { tfjsRunner } from '../../shared/features/kernels/tfjs_runner.ts';
+import { useNativeInflate } from './native_inflate.ts';
 
 export type CpuSideBackendName = 'cpu' | 'wasm';
 
 /**
- * Makes a CPU-side tfjs backend the active one, with the feature kernels registered.
- * `cpu` is the reference; `wasm` runs the same typed-array kernels.
+ * Makes a CPU-side tfjs backend the active one, with the feature kernels registered, and
+ * features extracted through it. `cpu` is the reference; `wasm` runs the same typed-array
+ * kernels. The server itself needs no tfjs: see server_kernels.ts.
  */
 export async function useCpuBackend(name: CpuSideBackendName = 'cpu'): Promise<void> {
   registerCpuSideKernels();
+  setKernelRunner(tfjsRunner);
+  useNativeInflate();
   if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   if (!(await setBackend(name))) throw new Error(`tfjs backend ${name} failed to initialise`);
   // The cpu backend advertises tfjs-node on its first write; the server means to run on it.
@@ -19,19 +25,12 @@ export async function useCpuBackend(name: CpuSideBackendName = 'cpu'): Promise<v
 }
 
 /**
- * The backend the CNN trains (and the server classifies with it) on: wasm, with the
- * convolution gradients it lacks registered (shared/classify/cnn/kernels/register_wasm.ts).
+ * The tfjs backend the CNN trains and classifies on: wasm, with the convolution gradients it
+ * lacks registered (shared/classify/cnn/kernels/register_wasm.ts). Feature extraction is left
+ * as it was (the network only reads the `pixels` feature).
  */
-export async function useTrainingBackend(): Promise<void> {
+export async function useCnnBackend(): Promise<void> {
   registerWasmTrainingKernels();
-  await useCpuBackend('wasm');
-}
-
-/**
- * The backend a model classifies on: the CNN's convolutions on wasm (fast, the same on every
- * machine), features and the SVM/KNN on the cpu reference. Switching is cheap once both are up.
- */
-export async function useBackendFor(classifier: 'svm' | 'knn' | 'cnn'): Promise<void> {
-  if (classifier === 'cnn') await useTrainingBackend();
-  else await useCpuBackend('cpu');
+  await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await setBackend('wasm'))) throw new Error('tfjs backend wasm failed to initialise');
 }

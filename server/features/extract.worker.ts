@@ -1,13 +1,12 @@
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { useCpuBackend } from './backend.ts';
+import { useServerKernels } from './server_kernels.ts';
 import type { FileJob } from '../files/image_files.ts';
-import type { RecordOut } from './record_json.ts';
+import type { OutputFormat, RecordOut } from './record_formats.ts';
 import { extractFileRecords } from './records.ts';
 
-const ready = useCpuBackend();
+useServerKernels();
 
 /** A piscina task: a chunk of files in, one JSON record per file out (formatted here, in parallel). */
-export default async function extractChunk({ jobs, spec }: { jobs: FileJob[]; spec: FeatureSpec }): Promise<RecordOut[]> {
-  await ready;
-  return extractFileRecords(jobs, spec);
+export default async function extractChunk({ jobs, spec, format }: { jobs: FileJob[]; spec: FeatureSpec; format: OutputFormat }): Promise<RecordOut[]> {
+  return extractFileRecords(jobs, spec, format);
 }

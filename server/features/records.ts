@@ -1,20 +1,23 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { MedclassError, errorMessage } from '../../shared/errors.ts';
 import { extractFeatures, type Extraction } from '../../shared/features/extract.ts';
 import type { FileJob } from '../files/image_files.ts';
-import { recordOut, type RecordOut } from './record_json.ts';
+import { recordOut, type OutputFormat, type RecordOut } from './record_formats.ts';
 import type { GreyImage } from '../../shared/image/grey.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
 
-/** Reads, decodes and extracts a list of files; a file that cannot be used gets its error. */
-export async function extractFileRecords(jobs: readonly FileJob[], spec: FeatureSpec): Promise<RecordOut[]> {
+/** Reads, decodes and extracts a list of files, each formatted for the output; a file that cannot be used gets its error. */
+export async function extractFileRecords(jobs: readonly FileJob[], spec: FeatureSpec, format: OutputFormat): Promise<RecordOut[]> {
   const images: (GreyImage | undefined)[] = [];
   const failures = new Map<number, Extraction>();
+  // Read synchronously: this runs on a worker thread (or alone in the command), and a small
+  // file costs fs/promises five system calls and as many promise turns, several times the read.
   await Promise.all(
     jobs.map(async (job, i) => {
       try {
-        images[i] = await decodeImageAsync(new Uint8Array(await readFile(job.path)));
+        // a copy: a Buffer's slice is a view, and decoders expect Uint8Array's
+        images[i] = await decodeImageAsync(new Uint8Array(readFileSync(job.path)));
       } catch (e) {
         const error = e instanceof MedclassError ? e : new MedclassError('unreadableFile', `cannot read ${job.name}: ${errorMessage(e)}`);
         failures.set(i, { ok: false, error });
@@ -27,5 +30,5 @@ export async function extractFileRecords(jobs: readonly FileJob[], spec: Feature
     spec,
   );
   readable.forEach((r, k) => failures.set(r.i, extracted[k]!));
-  return jobs.map((job, i) => recordOut(job.name, failures.get(i)!));
+  return jobs.map((job, i) => recordOut(job.name, failures.get(i)!, spec, format));
 }

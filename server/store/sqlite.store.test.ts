@@ -4,6 +4,17 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { SqliteStore } from './sqlite.store.ts';
+import { storeContract } from './store.contract.ts';
+
+storeContract('SQLite', {
+  async fresh() {
+    const folder = mkdtempSync(join(tmpdir(), 'medclass-contract-'));
+    return {
+      open: async () => new SqliteStore(join(folder, 'medclass.db')),
+      drop: async () => rmSync(folder, { recursive: true, force: true }),
+    };
+  },
+});
 
 let dir: string;
 let store: SqliteStore;
@@ -11,110 +22,38 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'medclass-store-'));
   store = new SqliteStore(join(dir, 'medclass.db'));
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const publish = (model: string) => store.publish({ service: 'demo', description: 'd', privacyModes: ['reduced'], model, createdBy: 'admin' });
 
 describe('SqliteStore', () => {
-  it('publishes versions, rolls back, and keeps all of it across a reopen', () => {
-    expect(publish('{"v":1}').version).toBe(1);
-    expect(publish('{"v":2}').version).toBe(2);
-    expect(store.model('demo')!.model).toBe('{"v":2}');
-    expect(store.makeCurrent('demo', 1, 'admin').currentVersion).toBe(1);
-    expect(store.model('demo')!.model).toBe('{"v":1}');
-    expect(store.model('demo', 2)!.model).toBe('{"v":2}');
-    store.close();
-    store = new SqliteStore(join(dir, 'medclass.db'));
-    const [service] = store.listServices();
-    expect(service).toMatchObject({ name: 'demo', currentVersion: 1, privacyModes: ['reduced'] });
-    expect(service!.versions.map((v) => v.version)).toEqual([1, 2]);
-  });
-
-  it('refuses a rollback to a version that does not exist and changes nothing', () => {
-    publish('{}');
-    expect(() => store.makeCurrent('demo', 7, 'admin')).toThrow(/no version 7/);
-    expect(() => store.makeCurrent('other', 1, 'admin')).toThrow(/no version 1/);
-    expect(store.findService('demo')!.currentVersion).toBe(1);
-  });
-
-  it('keeps a description and modes per version: a rollback restores them, a roll forward too, each change audited', () => {
-    const model = (accuracy: number) =>
-      JSON.stringify({
-        spec: { features: ['hog', 'glcmContrast'], size: 64 },
-        labels: ['a', 'b'],
-        training: { size: 40, description: 'SVM rbf C=1', params: { type: 'svm' } },
-        metrics: { estimate: { mode: 'validation', metrics: { n: 8, accuracy: 0.75, balancedAccuracy: 0.7, auc: null } }, test: { n: 10, accuracy, balancedAccuracy: accuracy, auc: 0.9 } },
-      });
-    store.publish({ service: 'demo', description: 'first, reduced only', privacyModes: ['reduced'], model: model(0.8), createdBy: 'ann' });
-    store.publish({ service: 'demo', description: 'second, originals too', privacyModes: ['original', 'reduced'], model: model(0.9), createdBy: 'bob' });
-    expect(store.findService('demo')).toMatchObject({ currentVersion: 2, description: 'second, originals too', privacyModes: ['original', 'reduced'] });
-    // back to v1: its narrower modes are in force again, not v2's
-    expect(store.makeCurrent('demo', 1, 'carol')).toMatchObject({ currentVersion: 1, description: 'first, reduced only', privacyModes: ['reduced'] });
-    expect(store.findService('demo')!.privacyModes).toEqual(['reduced']);
-    // and forward again
-    expect(store.makeCurrent('demo', 2, 'carol')).toMatchObject({ currentVersion: 2, description: 'second, originals too', privacyModes: ['original', 'reduced'] });
-    const [v1, v2] = store.findService('demo')!.versions;
-    expect(v1).toMatchObject({ version: 1, createdBy: 'ann', description: 'first, reduced only', privacyModes: ['reduced'] });
-    expect(v1!.summary).toEqual({
-      classifier: 'SVM rbf C=1',
-      features: ['hog', 'glcmContrast'],
-      size: 64,
-      labels: ['a', 'b'],
-      trainedOn: 40,
-      test: { n: 10, accuracy: 0.8, balancedAccuracy: 0.8, auc: 0.9 },
-      estimate: { n: 8, accuracy: 0.75, balancedAccuracy: 0.7, auc: null, mode: 'validation' },
-    });
-    expect(v2!.summary!.test!.accuracy).toBe(0.9);
-    // every change of the modes in the trail, oldest last: created, widened, narrowed by the rollback, widened again
-    const modes = store.auditTrail(50).filter((e) => e.action === 'modes');
-    expect(modes.map((e) => [e.user, e.modelVersion, e.detail])).toEqual([
-      ['carol', 2, { from: 'reduced', to: 'original,reduced', via: 'makeCurrent' }],
-      ['carol', 1, { from: 'original,reduced', to: 'reduced', via: 'makeCurrent' }],
-      ['bob', 2, { from: 'reduced', to: 'original,reduced', via: 'publish' }],
-      ['ann', 1, { from: '', to: 'reduced', via: 'publish' }],
-    ]);
-    // a publish with the same modes changes none
-    store.publish({ service: 'demo', description: 'third', privacyModes: ['original', 'reduced'], model: '{}', createdBy: 'bob' });
-    expect(store.auditTrail(50).filter((e) => e.action === 'modes')).toHaveLength(4);
-    expect(store.findService('demo')!.versions[2]!.summary).toBeNull();
-  });
-
-  it('keeps the audit trail in order, details as given', () => {
-    store.audit({ at: 't1', user: 'a', action: 'login', outcome: 'ok' });
-    store.audit({ at: 't2', user: 'a', action: 'classify', service: 'demo', modelVersion: 1, outcome: 'ok', detail: { extractMs: 1.5 } });
-    expect(store.auditTrail(10)).toEqual([
-      { at: 't2', user: 'a', action: 'classify', service: 'demo', modelVersion: 1, outcome: 'ok', detail: { extractMs: 1.5 } },
-      { at: 't1', user: 'a', action: 'login', service: null, modelVersion: null, outcome: 'ok', detail: null },
-    ]);
-  });
-
-  it('caches service records, and sees a publish, a rollback and another process\'s writes', () => {
-    publish('{"v":1}');
-    const first = store.findService('demo')!;
-    expect(store.findService('demo')).toBe(first);
-    expect(store.findService('nothing')).toBeUndefined();
-    publish('{"v":2}');
-    expect(store.findService('demo')!.currentVersion).toBe(2);
-    expect(store.listServices()[0]!.versions.map((v) => v.version)).toEqual([1, 2]);
-    store.makeCurrent('demo', 1, 'admin');
-    expect(store.findService('demo')!.currentVersion).toBe(1);
-    expect(store.listServices()[0]!.currentVersion).toBe(1);
+  it('caches service records, and sees a publish, a rollback and another process\'s writes', async () => {
+    await publish('{"v":1}');
+    const first = (await store.findService('demo'))!;
+    expect(await store.findService('demo')).toBe(first);
+    expect(await store.findService('nothing')).toBeUndefined();
+    await publish('{"v":2}');
+    expect((await store.findService('demo'))!.currentVersion).toBe(2);
+    expect((await store.listServices())[0]!.versions.map((v) => v.version)).toEqual([1, 2]);
+    await store.makeCurrent('demo', 1, 'admin');
+    expect((await store.findService('demo'))!.currentVersion).toBe(1);
+    expect((await store.listServices())[0]!.currentVersion).toBe(1);
     // another connection (as `medclass publish` in another process) publishes and adds a service
     const other = new SqliteStore(join(dir, 'medclass.db'));
     try {
-      other.publish({ service: 'demo', description: 'd2', privacyModes: ['features'], model: '{"v":3}', createdBy: 'cli' });
-      other.publish({ service: 'second', description: 'x', privacyModes: ['reduced'], model: '{}', createdBy: 'cli' });
+      await other.publish({ service: 'demo', description: 'd2', privacyModes: ['features'], model: '{"v":3}', createdBy: 'cli' });
+      await other.publish({ service: 'second', description: 'x', privacyModes: ['reduced'], model: '{}', createdBy: 'cli' });
     } finally {
-      other.close();
+      await other.close();
     }
-    expect(store.findService('demo')).toMatchObject({ currentVersion: 3, description: 'd2', privacyModes: ['features'] });
-    expect(store.findService('second')!.currentVersion).toBe(1);
-    expect(store.listServices().map((s) => s.name)).toEqual(['demo', 'second']);
+    expect(await store.findService('demo')).toMatchObject({ currentVersion: 3, description: 'd2', privacyModes: ['features'] });
+    expect((await store.findService('second'))!.currentVersion).toBe(1);
+    expect((await store.listServices()).map((s) => s.name)).toEqual(['demo', 'second']);
     // what is handed out is shared, so it cannot be changed
-    expect(Object.isFrozen(store.findService('demo'))).toBe(true);
+    expect(Object.isFrozen(await store.findService('demo'))).toBe(true);
   });
 
   it('writes audit rows in batches without losing any, in order, visible to other connections', async () => {
@@ -123,17 +62,17 @@ describe('SqliteStore', () => {
     const count = () => (reader.prepare('SELECT count(*) AS n FROM audit').get() as { n: number }).n;
     try {
       // quiet: written right after the current event
-      store.audit({ at: 'q1', user: 'a', action: 'login', outcome: 'ok' });
+      void store.audit({ at: 'q1', user: 'a', action: 'login', outcome: 'ok' });
       await new Promise((r) => setImmediate(r));
       expect(count()).toBe(1);
       // busy: 250 rows at once, in transactions of up to 100, the rest within flushMs
-      for (let i = 0; i < 250; i++) store.audit({ at: `b${i}`, user: 'a', action: 'classify', outcome: 'ok', detail: { i } });
+      for (let i = 0; i < 250; i++) void store.audit({ at: `b${i}`, user: 'a', action: 'classify', outcome: 'ok', detail: { i } });
       expect(count()).toBeGreaterThanOrEqual(201);
       await new Promise((r) => setTimeout(r, 250));
       expect(count()).toBe(251);
       // the trail itself flushes first
-      store.audit({ at: 'last', user: 'a', action: 'logout', outcome: 'ok' });
-      expect(store.auditTrail(2).map((e) => e.at)).toEqual(['last', 'b249']);
+      void store.audit({ at: 'last', user: 'a', action: 'logout', outcome: 'ok' });
+      expect((await store.auditTrail(2)).map((e) => e.at)).toEqual(['last', 'b249']);
       const ats = (reader.prepare('SELECT at FROM audit ORDER BY id').all() as { at: string }[]).map((r) => r.at);
       expect(ats).toEqual(['q1', ...Array.from({ length: 250 }, (_, i) => `b${i}`), 'last']);
     } finally {
@@ -141,8 +80,8 @@ describe('SqliteStore', () => {
     }
   });
 
-  it('upgrades a data folder made by the first schema in place, keeping every row', () => {
-    store.close();
+  it('upgrades a data folder made by the first schema in place, keeping every row', async () => {
+    await store.close();
     const file = join(dir, 'old.db');
     const old = new Database(file);
     // the schema as the first release created it (user_version 1), with a little of everything
@@ -168,42 +107,35 @@ describe('SqliteStore', () => {
     } finally {
       db.close();
     }
-    expect(store.findUser('admin')).toMatchObject({ id: 1, role: 'admin', passwordHash: 'hash-a', createdAt: 't0', disabled: false });
-    expect(store.findUser('nurse')).toMatchObject({ id: 2, role: 'clinician', passwordHash: 'hash-n' });
-    expect(store.findToken('tok')).toEqual({ userId: 2, expiresAt: 99999999999999 });
-    expect(store.findService('demo')).toMatchObject({ currentVersion: 1, description: 'the demo, described', privacyModes: ['original', 'reduced', 'features'] });
-    expect(store.findService('demo')!.versions[0]!.summary).toMatchObject({ classifier: 'KNN k=5', features: ['hog'], size: 28, test: null });
+    expect(await store.findUser('admin')).toMatchObject({ id: 1, role: 'admin', passwordHash: 'hash-a', createdAt: 't0', disabled: false });
+    expect(await store.findUser('nurse')).toMatchObject({ id: 2, role: 'clinician', passwordHash: 'hash-n' });
+    expect(await store.findToken('tok')).toEqual({ userId: 2, expiresAt: 99999999999999 });
+    expect(await store.findService('demo')).toMatchObject({ currentVersion: 1, description: 'the demo, described', privacyModes: ['original', 'reduced', 'features'] });
+    expect((await store.findService('demo'))!.versions[0]!.summary).toMatchObject({ classifier: 'KNN k=5', features: ['hog'], size: 28, test: null });
     // each version of a service took the service's description and modes
-    const other = store.findService('other')!;
+    const other = (await store.findService('other'))!;
     expect(other.versions.map((v) => [v.version, v.description, v.privacyModes, v.createdBy])).toEqual([
       [1, 'another', ['features'], 'cli'],
       [2, 'another', ['features'], 'cli'],
     ]);
-    expect(store.model('other', 2)!.model).toBe('{"v":2}');
-    expect(store.auditTrail(10).map((e) => e.at)).toEqual(['t6', 't5']);
+    expect((await store.model('other', 2))!.model).toBe('{"v":2}');
+    expect((await store.auditTrail(10)).map((e) => e.at)).toEqual(['t6', 't5']);
     // it goes on working: a new version with its own modes, and back
-    store.publish({ service: 'other', description: 'third', privacyModes: ['reduced'], model: '{}', createdBy: 'admin' });
-    expect(store.makeCurrent('other', 2, 'admin').privacyModes).toEqual(['features']);
+    await store.publish({ service: 'other', description: 'third', privacyModes: ['reduced'], model: '{}', createdBy: 'admin' });
+    expect((await store.makeCurrent('other', 2, 'admin')).privacyModes).toEqual(['features']);
     // opening it again migrates nothing twice
-    store.close();
+    await store.close();
     store = new SqliteStore(file);
-    expect(store.findService('other')!.versions).toHaveLength(3);
+    expect((await store.findService('other'))!.versions).toHaveLength(3);
   });
 
-  it('refuses a database from a newer MedClass', () => {
-    store.close();
+  it('refuses a database from a newer MedClass', async () => {
+    await store.close();
     const file = join(dir, 'newer.db');
     const db = new Database(file);
     db.pragma('user_version = 99');
     db.close();
     expect(() => new SqliteStore(file)).toThrow(/newer MedClass \(schema 99/);
     store = new SqliteStore(join(dir, 'medclass.db'));
-  });
-
-  it('writes pending audit rows on close', () => {
-    for (let i = 0; i < 30; i++) store.audit({ at: `c${i}`, user: null, action: 'classify', outcome: 'ok' });
-    store.close();
-    store = new SqliteStore(join(dir, 'medclass.db'));
-    expect(store.auditTrail(100)).toHaveLength(30);
   });
 });

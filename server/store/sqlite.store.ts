@@ -105,6 +105,13 @@ interface VersionRow {
 
 type AuditRow = [at: string, user: string | null, action: string, service: string | null, modelVersion: number | null, outcome: string, detail: string | null];
 
+/** A queued row and its writer, told once the row's transaction commits. */
+interface PendingAudit {
+  row: AuditRow;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
 export interface AuditBatching {
   /** Rows queued at most, before they are written at once. */
   maxRows: number;
@@ -148,7 +155,7 @@ export class SqliteStore implements Store {
   private readonly services = new Map<string, ServiceRecord | null>();
   private allServices: ServiceRecord[] | null = null;
   private readonly batching: AuditBatching;
-  private readonly pendingAudit: AuditRow[] = [];
+  private readonly pendingAudit: PendingAudit[] = [];
   private readonly insertAudit: (rows: AuditRow[]) => void;
   private flushTimer: NodeJS.Timeout | null = null;
   private flushImmediate: NodeJS.Immediate | null = null;
@@ -198,12 +205,12 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  countUsers(role?: Role): number {
+  async countUsers(role?: Role): Promise<number> {
     const row = role ? this.stmt('SELECT count(*) AS n FROM users WHERE role = ?').get(role) : this.stmt('SELECT count(*) AS n FROM users').get();
     return (row as { n: number }).n;
   }
 
-  createUser(user: NewUser): User {
+  async createUser(user: NewUser): Promise<User> {
     const createdAt = new Date().toISOString();
     try {
       const { lastInsertRowid } = this.stmt('INSERT INTO users (username, role, password_hash, created_at, must_change_password) VALUES (?, ?, ?, ?, ?)').run(
@@ -233,44 +240,44 @@ export class SqliteStore implements Store {
     };
   }
 
-  listUsers(): User[] {
+  async listUsers(): Promise<User[]> {
     return (this.stmt('SELECT * FROM users ORDER BY username').all() as Record<string, unknown>[]).map((r) => SqliteStore.user(r)!);
   }
 
-  updateUser(id: number, changes: UserChanges): User {
-    const user = this.userById(id);
+  async updateUser(id: number, changes: UserChanges): Promise<User> {
+    const user = SqliteStore.user(this.stmt('SELECT * FROM users WHERE id = ?').get(id) as Record<string, unknown>);
     if (!user) throw new StoreError('notFound', 'no such user');
     const next = { ...user, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) } as User;
     this.stmt('UPDATE users SET role = ?, password_hash = ?, disabled = ?, must_change_password = ? WHERE id = ?').run(next.role, next.passwordHash, next.disabled ? 1 : 0, next.mustChangePassword ? 1 : 0, id);
     return next;
   }
 
-  findUser(username: string): User | undefined {
+  async findUser(username: string): Promise<User | undefined> {
     return SqliteStore.user(this.stmt('SELECT * FROM users WHERE username = ?').get(username) as Record<string, unknown>);
   }
 
-  userById(id: number): User | undefined {
+  async userById(id: number): Promise<User | undefined> {
     return SqliteStore.user(this.stmt('SELECT * FROM users WHERE id = ?').get(id) as Record<string, unknown>);
   }
 
-  saveToken(tokenHash: string, record: TokenRecord): void {
+  async saveToken(tokenHash: string, record: TokenRecord): Promise<void> {
     this.stmt('INSERT INTO tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(tokenHash, record.userId, record.expiresAt);
   }
 
-  findToken(tokenHash: string): TokenRecord | undefined {
+  async findToken(tokenHash: string): Promise<TokenRecord | undefined> {
     const row = this.stmt('SELECT user_id, expires_at FROM tokens WHERE token_hash = ?').get(tokenHash) as { user_id: number; expires_at: number } | undefined;
     return row && { userId: row.user_id, expiresAt: row.expires_at };
   }
 
-  deleteToken(tokenHash: string): void {
+  async deleteToken(tokenHash: string): Promise<void> {
     this.stmt('DELETE FROM tokens WHERE token_hash = ?').run(tokenHash);
   }
 
-  deleteUserTokens(userId: number): void {
+  async deleteUserTokens(userId: number): Promise<void> {
     this.stmt('DELETE FROM tokens WHERE user_id = ?').run(userId);
   }
 
-  deleteExpiredTokens(now: number): void {
+  async deleteExpiredTokens(now: number): Promise<void> {
     this.stmt('DELETE FROM tokens WHERE expires_at <= ?').run(now);
   }
 
@@ -312,7 +319,8 @@ export class SqliteStore implements Store {
   private auditModes(service: string, version: number, before: string, by: string | null, via: string): void {
     const after = this.currentModes(service);
     if (after === before) return;
-    this.audit({ at: new Date().toISOString(), user: by, action: 'modes', service, modelVersion: version, outcome: 'ok', detail: { from: before, to: after, via } });
+    // queued with the transaction's other work; written with the next batch
+    this.queueAudit([new Date().toISOString(), by, 'modes', service, version, 'ok', JSON.stringify({ from: before, to: after, via })], () => undefined, () => undefined);
   }
 
   /** Drops the cached service records when another connection has committed since the last look. */
@@ -329,7 +337,7 @@ export class SqliteStore implements Store {
     this.allServices = null;
   }
 
-  publish(input: PublishInput): ModelVersion {
+  async publish(input: PublishInput): Promise<ModelVersion> {
     try {
       return this.db.transaction((): ModelVersion => {
         const latest = this.stmt('SELECT max(version) AS v FROM models WHERE service = ?').get(input.service) as { v: number | null };
@@ -359,7 +367,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  makeCurrent(service: string, version: number, by: string | null): ServiceRecord {
+  async makeCurrent(service: string, version: number, by: string | null): Promise<ServiceRecord> {
     try {
       return this.db.transaction((): ServiceRecord => {
         const exists = this.stmt('SELECT 1 FROM models WHERE service = ? AND version = ?').get(service, version);
@@ -375,13 +383,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  listServices(): ServiceRecord[] {
+  async listServices(): Promise<readonly ServiceRecord[]> {
     this.checkServices();
     this.allServices ??= Object.freeze((this.stmt('SELECT * FROM services ORDER BY name').all() as ServiceRow[]).map((r) => this.service(r)!)) as ServiceRecord[];
     return this.allServices;
   }
 
-  findService(name: string): ServiceRecord | undefined {
+  async findService(name: string): Promise<ServiceRecord | undefined> {
     this.checkServices();
     let s = this.services.get(name);
     if (s === undefined) {
@@ -391,7 +399,7 @@ export class SqliteStore implements Store {
     return s ?? undefined;
   }
 
-  model(service: string, version?: number): ModelVersion | undefined {
+  async model(service: string, version?: number): Promise<ModelVersion | undefined> {
     const row = (
       version === undefined
         ? this.stmt('SELECT m.* FROM models m JOIN services s ON s.name = m.service AND s.current_version = m.version WHERE s.name = ?').get(service)
@@ -400,16 +408,19 @@ export class SqliteStore implements Store {
     return row && { service: row.service, version: row.version, model: row.model, createdAt: row.created_at, createdBy: row.created_by };
   }
 
-  audit(entry: AuditEntry): void {
-    this.pendingAudit.push([
-      entry.at,
-      entry.user,
-      entry.action,
-      entry.service ?? null,
-      entry.modelVersion ?? null,
-      entry.outcome,
-      entry.detail ? JSON.stringify(entry.detail) : null,
-    ]);
+  audit(entry: AuditEntry): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queueAudit(
+        [entry.at, entry.user, entry.action, entry.service ?? null, entry.modelVersion ?? null, entry.outcome, entry.detail ? JSON.stringify(entry.detail) : null],
+        resolve,
+        reject,
+      );
+    });
+  }
+
+  private queueAudit(row: AuditRow, resolve: () => void, reject: (error: Error) => void): void {
+    if (!this.db.open) return reject(new Error('the store is closed'));
+    this.pendingAudit.push({ row, resolve, reject });
     const { maxRows, flushMs, busyRows } = this.batching;
     const now = Date.now();
     if (now - this.windowStart >= flushMs) {
@@ -443,11 +454,12 @@ export class SqliteStore implements Store {
     if (!this.pendingAudit.length || !this.db.open) return;
     const rows = this.pendingAudit.splice(0);
     try {
-      this.insertAudit(rows);
+      this.insertAudit(rows.map((p) => p.row));
     } catch (e) {
       this.pendingAudit.unshift(...rows);
       throw e;
     }
+    for (const p of rows) p.resolve();
   }
 
   /** A flush from a timer: a failure (the database busy) leaves the rows queued for the next try. */
@@ -462,7 +474,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  auditTrail(limit: number): AuditEntry[] {
+  async auditTrail(limit: number): Promise<AuditEntry[]> {
     this.flushAudit();
     return (
       this.stmt('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as {
@@ -485,7 +497,7 @@ export class SqliteStore implements Store {
     }));
   }
 
-  searchAudit(q: AuditQuery): (AuditEntry & { id: number })[] {
+  async searchAudit(q: AuditQuery): Promise<(AuditEntry & { id: number })[]> {
     this.flushAudit();
     const where: string[] = [];
     const args: (string | number)[] = [];
@@ -515,7 +527,7 @@ export class SqliteStore implements Store {
     }));
   }
 
-  vaultKey(userId: number): Uint8Array {
+  async vaultKey(userId: number): Promise<Uint8Array> {
     const row = this.stmt('SELECT vault_key FROM users WHERE id = ?').get(userId) as { vault_key: Buffer | null } | undefined;
     if (!row) throw new StoreError('notFound', 'no such user');
     if (row.vault_key) return new Uint8Array(row.vault_key);
@@ -524,12 +536,15 @@ export class SqliteStore implements Store {
     return new Uint8Array((this.stmt('SELECT vault_key FROM users WHERE id = ?').get(userId) as { vault_key: Buffer }).vault_key);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (!this.db.open) return;
     try {
       this.flushAudit();
     } finally {
       open.delete(this);
+      // rows that could not be written now never will be: their writers hear so
+      const lost = this.pendingAudit.splice(0);
+      for (const p of lost) p.reject(new Error('the audit row could not be written before the store closed'));
       this.statements.clear();
       this.db.close();
     }

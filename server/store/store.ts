@@ -99,51 +99,57 @@ export interface PublishInput {
   createdBy: string;
 }
 
+/**
+ * Every method is asynchronous: an engine may be across the network (Postgres). Callers await
+ * each result; nothing is assumed about when a write is visible to another instance except
+ * that it is once its promise has resolved.
+ */
 export interface Store {
-  countUsers(role?: Role): number;
-  createUser(user: NewUser): User;
-  findUser(username: string): User | undefined;
-  userById(id: number): User | undefined;
-  listUsers(): User[];
+  countUsers(role?: Role): Promise<number>;
+  createUser(user: NewUser): Promise<User>;
+  findUser(username: string): Promise<User | undefined>;
+  userById(id: number): Promise<User | undefined>;
+  listUsers(): Promise<User[]>;
   /** notFound when there is no such user. */
-  updateUser(id: number, changes: UserChanges): User;
+  updateUser(id: number, changes: UserChanges): Promise<User>;
 
-  saveToken(tokenHash: string, record: TokenRecord): void;
-  findToken(tokenHash: string): TokenRecord | undefined;
-  deleteToken(tokenHash: string): void;
+  saveToken(tokenHash: string, record: TokenRecord): Promise<void>;
+  findToken(tokenHash: string): Promise<TokenRecord | undefined>;
+  deleteToken(tokenHash: string): Promise<void>;
   /** Every login of one user (password change, role change, disabling). */
-  deleteUserTokens(userId: number): void;
-  deleteExpiredTokens(now: number): void;
+  deleteUserTokens(userId: number): Promise<void>;
+  deleteExpiredTokens(now: number): Promise<void>;
 
   /**
    * Adds a model version (with its description and modes) and makes it current, creating the
    * service if new: one transaction. A change of the service's modes is audited (`modes`).
    */
-  publish(input: PublishInput): ModelVersion;
+  publish(input: PublishInput): Promise<ModelVersion>;
   /**
    * Makes any kept version current (a rollback, or forward again), with its own description
    * and modes: one transaction. A change of the service's modes is audited (`modes`).
    */
-  makeCurrent(service: string, version: number, by: string | null): ServiceRecord;
-  listServices(): ServiceRecord[];
-  findService(name: string): ServiceRecord | undefined;
+  makeCurrent(service: string, version: number, by: string | null): Promise<ServiceRecord>;
+  listServices(): Promise<readonly ServiceRecord[]>;
+  findService(name: string): Promise<ServiceRecord | undefined>;
   /** The given version, or the current one. */
-  model(service: string, version?: number): ModelVersion | undefined;
+  model(service: string, version?: number): Promise<ModelVersion | undefined>;
 
-  audit(entry: AuditEntry): void;
-  auditTrail(limit: number): AuditEntry[];
-  searchAudit(query: AuditQuery): (AuditEntry & { id: number })[];
+  /** Resolves once the row is committed (an engine may batch rows into one transaction). */
+  audit(entry: AuditEntry): Promise<void>;
+  auditTrail(limit: number): Promise<AuditEntry[]>;
+  searchAudit(query: AuditQuery): Promise<(AuditEntry & { id: number })[]>;
 
   /** The user's vault key: 32 random bytes, made on first use, released only to that user inside the channel. */
-  vaultKey(userId: number): Uint8Array;
+  vaultKey(userId: number): Promise<Uint8Array>;
 
-  close(): void;
+  close(): Promise<void>;
 }
 
 export class StoreError extends Error {
   override name = 'StoreError';
   constructor(
-    readonly code: 'notFound' | 'conflict',
+    readonly code: 'notFound' | 'conflict' | 'unavailable',
     message: string,
   ) {
     super(message);

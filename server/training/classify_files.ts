@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { predict } from '../../shared/classify/classifier.ts';
 import { matrix } from '../../shared/classify/linalg.ts';
 import type { LoadedModel } from '../../shared/classify/model.ts';
-import { useBackendFor } from '../features/backend.ts';
+import { useCnnBackend } from '../features/backend.ts';
 import { extractFiles } from './extract.ts';
 import { createProgress } from './progress.ts';
 import type { VectorJob } from './vectors.ts';
@@ -36,7 +36,7 @@ export async function classifyFiles(model: LoadedModel, jobs: readonly VectorJob
     const res = results[i]!;
     if (res.ok) X.data.set(res.vector, r * d);
   });
-  await useBackendFor(model.predictor.classifier.type);
+  if (model.predictor.classifier.type === 'cnn') await useCnnBackend();
   const e = predict(model.predictor, X);
   const k = e.k;
   okIndex.forEach((i, r) => {

@@ -32,8 +32,8 @@ export async function extractFiles(jobs: readonly VectorJob[], spec: FeatureSpec
     return r;
   };
   if (!options.alwaysWorkers && (threads === 1 || chunks.length <= 1)) {
-    const [{ useCpuBackend }, { extractVectors }] = await Promise.all([import('../features/backend.ts'), import('./vectors.ts')]);
-    await useCpuBackend();
+    const [{ useServerKernels }, { extractVectors }] = await Promise.all([import('../features/server_kernels.ts'), import('./vectors.ts')]);
+    useServerKernels();
     const out: VectorResult[] = [];
     for (const chunk of chunks) out.push(...step(await extractVectors(chunk, spec, options.limits)));
     return out;

@@ -7,7 +7,7 @@ import { trainCnnModel, type CnnFitSettings } from '../../shared/classify/cnn/tr
 import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
 import { ClassifyError } from '../../shared/classify/errors.ts';
 // static: a dynamic import of a .ts module fails on a worker thread running the sources
-import { useTrainingBackend } from '../features/backend.ts';
+import { useCnnBackend } from '../features/backend.ts';
 
 /** The network's input from the spec: a square image, grey (`pixels`) or colour (`colourPixels`), and nothing else. */
 export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings'>): CnnFitSettings {
@@ -60,7 +60,7 @@ export async function fitModel(input: FitInput, progress?: (stage: Stage, done: 
   const p = settings.params;
   let outcome: TrainOutcome;
   if (p.type === 'cnn') {
-    await useTrainingBackend();
+    await useCnnBackend();
     progress?.('fitting', 0, p.epochs);
     outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
       onEpoch: (r) => {

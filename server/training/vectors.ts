@@ -27,7 +27,7 @@ export function pixelHash(img: GreyImage, colour = false): string {
   return h.digest('hex');
 }
 
-/** Reads (or takes), decodes, hashes and extracts a chunk of images (on the active tfjs backend). */
+/** Reads (or takes), decodes, hashes and extracts a chunk of images (with the kernel runner in use: server_kernels.ts). */
 export async function extractVectors(jobs: readonly VectorJob[], spec: FeatureSpec, limits?: DecodeLimits): Promise<VectorResult[]> {
   const out: VectorResult[] = new Array(jobs.length);
   const images: { i: number; img: GreyImage; hash: string }[] = [];

@@ -2,7 +2,7 @@ import { closeCodeFor, ProtocolError } from '../protocol/errors.ts';
 import type { Pin } from '../protocol/identity.ts';
 import { MAX_CHUNK_BYTES, type ClassifyImage, type ClientMessage, type MessageOf, type PrivacyMode, type ServerMessage, type ServiceInfo } from '../protocol/messages.ts';
 import { startClientSession, type ClientSession } from '../protocol/session.ts';
-import { sessionEndCause } from '../protocol/session_end.ts';
+import { SERVER_SHUTTING_DOWN, sessionEndCause, SHUTTING_DOWN_CODE } from '../protocol/session_end.ts';
 
 /** What the client needs of a WebSocket: the browser's and Node's `ws` both fit through a small adapter. */
 export interface FrameTransport {
@@ -77,10 +77,12 @@ function loginResult(m: ServerMessage): LoginResult {
 }
 
 /**
- * Why the connection closed, as an error: a session ended by the server (4040-4049) carries
- * its cause as the code (`loggedOut`, `passwordChanged`, ...); anything else is `closed`.
+ * Why the connection closed, as an error: a session ended by the server (4040-4045) carries
+ * its cause as the code (`loggedOut`, `passwordChanged`, ...); 4046 is `serverShuttingDown`
+ * (reconnect: the login stays good); anything else is `closed`.
  */
 export function closeError(code: number, reason: string): ClientError {
+  if (code === SERVER_SHUTTING_DOWN.code) return new ClientError(SHUTTING_DOWN_CODE, 'the server is shutting down; reconnecting will continue');
   const cause = sessionEndCause(code);
   return new ClientError(cause ?? 'closed', `the connection closed (${code}${reason ? `: ${reason}` : ''})`);
 }
@@ -276,14 +278,27 @@ export class MedclassClient {
       const results: ImageResult[] = new Array(images.length);
       this.classifying.set(requestId, { results, left: images.length, done: () => resolve(results), fail: reject });
     });
-    await this.send({ type: 'classify', requestId, service, images });
+    try {
+      await this.send({ type: 'classify', requestId, service, images });
+    } catch (e) {
+      // closed while sealing: the send's error is the one to report
+      this.classifying.delete(requestId);
+      done.catch(() => undefined);
+      throw e;
+    }
     return done;
   }
 
   /** A request answered by `ok` (rollback, publish, ...), matched by its id. */
   async request(message: Extract<Parameters<ClientSession['seal']>[0], { requestId: string }>): Promise<ServerMessage> {
     const answer = new Promise<ServerMessage>((resolve, reject) => this.waiting.set(message.requestId, { resolve, reject }));
-    await this.send(message);
+    try {
+      await this.send(message);
+    } catch (e) {
+      this.waiting.delete(message.requestId);
+      answer.catch(() => undefined);
+      throw e;
+    }
     return answer;
   }
 

@@ -1,7 +1,7 @@
-import { tensor3d, type Tensor } from '@tensorflow/tfjs-core';
 import { MedclassError } from '../errors.ts';
 import { colourPlanes, type GreyImage } from '../image/grey.ts';
-import { gaborEnergies, glcmAngles, glcmFeatures, histogramCounts, hog, lbpCounts, moments } from './kernels/ops.ts';
+import { GABOR, GLCM_ANGLES, GLCM_FEATURES, HISTOGRAM, HOG, LBP, MOMENTS } from './kernels/names.ts';
+import { kernelRunner, type KernelSession } from './kernels/runner.ts';
 import { resizeBilinear } from './resize.ts';
 import {
   minimumSide,
@@ -92,16 +92,6 @@ export function prepareImage(image: GreyImage, spec: FeatureSpec): PreparedImage
   return { width, height, data, planes: identity ? planes : resizePlanes(planes, 3, image.width, image.height, spec.size) };
 }
 
-/** Runs an op on a batch tensor and gives back its values, disposing of the result. */
-async function values(op: () => Tensor): Promise<Float32Array | Int32Array> {
-  const t = op();
-  try {
-    return (await t.data()) as Float32Array | Int32Array;
-  } finally {
-    t.dispose();
-  }
-}
-
 /** Row `k` of a `rows x length` result, as doubles; counts become fractions of `divide`. */
 function row(all: Float32Array | Int32Array, k: number, length: number, divide = 1): Float64Array {
   const out = new Float64Array(length);
@@ -122,7 +112,7 @@ export async function extractBatch(images: readonly PreparedImage[], spec: Featu
     if (img.width !== width || img.height !== height) throw new Error('extractBatch: images of one batch must share their size');
     stacked.set(img.data, k * pixels);
   });
-  const x = tensor3d(stacked, [images.length, height, width]);
+  const x = kernelRunner().open(stacked, images.length, height, width);
   try {
     const results = await extractSevenFeatures(x, images.length, spec);
     await extractFamilies(x, images, spec, results);
@@ -133,10 +123,10 @@ export async function extractBatch(images: readonly PreparedImage[], spec: Featu
 }
 
 /** The seven features of the paper, exactly as before the families came. */
-async function extractSevenFeatures(x: Tensor, count: number, spec: FeatureSpec): Promise<FeatureValues[]> {
+async function extractSevenFeatures(x: KernelSession, count: number, spec: FeatureSpec): Promise<FeatureValues[]> {
   const results: FeatureValues[] = Array.from({ length: count }, () => ({}));
   if (wantsHog(spec)) {
-    const all = (await values(() => hog(x, spec))) as Float32Array;
+    const all = (await x.run(HOG, { orientations: spec.orientations, pixelsPerCell: spec.pixelsPerCell, cellsPerBlock: spec.cellsPerBlock })) as Float32Array;
     const len = all.length / count;
     results.forEach((r, k) => {
       const v = all.subarray(k * len, (k + 1) * len);
@@ -147,7 +137,7 @@ async function extractSevenFeatures(x: Tensor, count: number, spec: FeatureSpec)
     });
   }
   if (wantsGlcm(spec)) {
-    const all = await values(() => glcmFeatures(x, spec));
+    const all = await x.run(GLCM_FEATURES, { levels: spec.levels });
     results.forEach((r, k) => {
       const put = (name: FeatureName, i: number) => {
         if (spec.features.includes(name)) (r as Record<string, number>)[name] = all[k * 4 + i]!;
@@ -162,37 +152,37 @@ async function extractSevenFeatures(x: Tensor, count: number, spec: FeatureSpec)
 }
 
 /** The families added after the seven (docs/features.md sections 6 to 10), into `results`. */
-async function extractFamilies(x: Tensor, images: readonly PreparedImage[], spec: FeatureSpec, results: FeatureValues[]): Promise<void> {
+async function extractFamilies(x: KernelSession, images: readonly PreparedImage[], spec: FeatureSpec, results: FeatureValues[]): Promise<void> {
   const n = images.length;
   const { width, height } = images[0]!;
   const pixels = width * height;
   const has = (f: FeatureName) => spec.features.includes(f);
   if (has('hog2')) {
-    const all = (await values(() => hog(x, { orientations: spec.orientations, pixelsPerCell: spec.pixelsPerCell2, cellsPerBlock: spec.cellsPerBlock }))) as Float32Array;
+    const all = (await x.run(HOG, { orientations: spec.orientations, pixelsPerCell: spec.pixelsPerCell2, cellsPerBlock: spec.cellsPerBlock })) as Float32Array;
     const len = all.length / n;
     results.forEach((r, k) => (r.hog2 = all.subarray(k * len, (k + 1) * len)));
   }
   if (has('lbp')) {
-    const all = await values(() => lbpCounts(x, { lbp: spec.lbp }));
+    const all = await x.run(LBP, { lbp: spec.lbp });
     const len = all.length / n;
     results.forEach((r, k) => (r.lbp = row(all, k, len, pixels)));
   }
   if (has('glcmAngles')) {
-    const all = await values(() => glcmAngles(x, { levels: spec.levels, distances: spec.glcmDistances }));
+    const all = await x.run(GLCM_ANGLES, { levels: spec.levels, distances: spec.glcmDistances });
     const len = all.length / n;
     results.forEach((r, k) => (r.glcmAngles = row(all, k, len)));
   }
   const bins = spec.histogramBins;
   if (has('intensityHistogram')) {
-    const all = await values(() => histogramCounts(x, { bins }));
+    const all = await x.run(HISTOGRAM, { bins });
     results.forEach((r, k) => (r.intensityHistogram = row(all, k, bins, pixels)));
   }
   if (has('intensityMoments')) {
-    const all = await values(() => moments(x, { bins }));
+    const all = await x.run(MOMENTS, { bins });
     results.forEach((r, k) => (r.intensityMoments = row(all, k, 5)));
   }
   if (has('gabor')) {
-    const all = await values(() => gaborEnergies(x, { frequencies: spec.gaborFrequencies, orientations: spec.gaborOrientations }));
+    const all = await x.run(GABOR, { frequencies: spec.gaborFrequencies, orientations: spec.gaborOrientations });
     const len = all.length / n;
     results.forEach((r, k) => (r.gabor = row(all, k, len)));
   }
@@ -209,14 +199,14 @@ async function extractFamilies(x: Tensor, images: readonly PreparedImage[], spec
       if (!img.planes || img.planes.length !== 3 * pixels) throw new MedclassError('notColour', 'colour features need a colour image (RGB or RGBA); this one is grey');
       planes.set(img.planes, 3 * k * pixels);
     });
-    const c = tensor3d(planes, [3 * n, height, width]);
+    const c = kernelRunner().open(planes, 3 * n, height, width);
     try {
       if (has('colourHistogram')) {
-        const all = await values(() => histogramCounts(c, { bins }));
+        const all = await c.run(HISTOGRAM, { bins });
         results.forEach((r, k) => (r.colourHistogram = row(all, k, 3 * bins, pixels)));
       }
       if (has('colourMoments')) {
-        const all = await values(() => moments(c, { bins }));
+        const all = await c.run(MOMENTS, { bins });
         results.forEach((r, k) => (r.colourMoments = row(all, k, 15)));
       }
     } finally {

@@ -1,4 +1,4 @@
-import { Inflate, Unzlib } from 'fflate';
+import { Inflate, Unzlib, inflateSync, unzlibSync } from 'fflate';
 
 /**
  * DEFLATE with a budget: the output goes into a buffer of exactly the size the header
@@ -13,6 +13,14 @@ export const INFLATE_STEP = 4096;
 export const INFLATE_MIN_STEP = 256;
 /** The most one step can produce beyond the budget before it is refused. */
 export const INFLATE_OVERSHOOT = INFLATE_STEP * 1032;
+/**
+ * Streams up to this long (compressed) are inflated in one call into a buffer of the budget
+ * plus one byte, which fflate never grows: output past it is dropped, so memory stays at
+ * the budget, and the work at 1032 times this at worst (about 66 MB of byte writes).
+ * Stepping costs fflate a 128 KiB buffer and a 32 KiB window copy per push, which made a
+ * small PNG (a few KiB in 256-byte steps) cost milliseconds.
+ */
+export const INFLATE_ONE_CALL = 64 * 1024;
 
 /**
  * Work done by every bounded inflate in this thread (PNG, ZIP and DICOM's deflated data
@@ -56,6 +64,9 @@ export interface InflateOptions {
  */
 export function inflateBounded(parts: readonly Uint8Array[], budget: number, options: InflateOptions): { out: Uint8Array; length: number } {
   countInflate(budget);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  if (nativeInflate && !options.into && total > 0) return inflateNative(nativeInflate, parts, total, budget, options);
+  if (!options.into && total <= INFLATE_ONE_CALL && total > (options.zlib ? 10 : 0)) return inflateOneCall(parts, total, budget, options);
   const out = options.into ?? new Uint8Array(budget);
   if (out.length !== budget) throw new RangeError(`the output buffer holds ${out.length} bytes, not the budget of ${budget}`);
   let at = 0;
@@ -66,7 +77,6 @@ export function inflateBounded(parts: readonly Uint8Array[], budget: number, opt
     at += chunk.length;
   };
   const inflater = options.zlib ? new Unzlib(ondata) : new Inflate(ondata);
-  const total = parts.reduce((n, p) => n + p.length, 0);
   let pushed = 0;
   try {
     if (total === 0) inflater.push(new Uint8Array(0), true);
@@ -88,4 +98,86 @@ export function inflateBounded(parts: readonly Uint8Array[], budget: number, opt
     throw options.corrupt(e instanceof Error ? e.message : String(e));
   }
   return { out, length: at };
+}
+
+/**
+ * A native inflater of raw DEFLATE that throws `InflateOverBudget` once its output would pass
+ * `maxOutput` (node:zlib's `maxOutputLength` stops there, in memory and in work). Where one is
+ * set (the server sets node:zlib's), every stream without an `into` buffer goes through it;
+ * the browser keeps fflate.
+ */
+export type NativeInflate = (raw: Uint8Array, maxOutput: number) => Uint8Array;
+let nativeInflate: NativeInflate | undefined;
+
+export function setNativeInflate(inflate: NativeInflate | undefined): void {
+  nativeInflate = inflate;
+}
+
+/**
+ * The raw DEFLATE body of a zlib stream, after the checks fflate makes (method 8, window,
+ * header check, no preset dictionary); like fflate, the Adler-32 trailer is not checked, so
+ * both inflaters accept and refuse the same streams.
+ */
+function zlibBody(data: Uint8Array): Uint8Array {
+  if (data.length < 6 || (data[0]! & 15) !== 8 || data[0]! >> 4 > 7 || ((data[0]! << 8) | data[1]!) % 31) throw new Error('invalid zlib data');
+  if (data[1]! & 32) throw new Error('invalid zlib data: need dictionary');
+  return data.subarray(2, -4);
+}
+
+function inflateNative(inflate: NativeInflate, parts: readonly Uint8Array[], total: number, budget: number, options: InflateOptions): { out: Uint8Array; length: number } {
+  const data = concat(parts, total);
+  let out: Uint8Array;
+  try {
+    out = inflate(options.zlib ? zlibBody(data) : data, budget);
+  } catch (e) {
+    if (e instanceof InflateOverBudget) {
+      inflateCounters.bytesOut += budget + 1;
+      inflateCounters.refused++;
+      throw options.overBudget(budget);
+    }
+    throw options.corrupt(e instanceof Error ? e.message : String(e));
+  }
+  inflateCounters.bytesOut += out.length;
+  if (out.length > budget) {
+    inflateCounters.refused++;
+    throw options.overBudget(budget);
+  }
+  if (out.length === budget) return { out, length: budget };
+  const full = new Uint8Array(budget);
+  full.set(out);
+  return { out: full, length: out.length };
+}
+
+function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const data = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    data.set(p, o);
+    o += p.length;
+  }
+  return data;
+}
+
+/** inflateBounded for a short stream, in one call (see INFLATE_ONE_CALL). */
+function inflateOneCall(parts: readonly Uint8Array[], total: number, budget: number, options: InflateOptions): { out: Uint8Array; length: number } {
+  const data = concat(parts, total);
+  // The extra byte tells output that passed the budget from output that filled it. (fflate
+  // hands back the buffer itself for an empty body: hence more than a zlib header and
+  // trailer, with a dictionary id, before this path is taken.)
+  const buffer = new Uint8Array(budget + 1);
+  let length: number;
+  try {
+    length = (options.zlib ? unzlibSync : inflateSync)(data, { out: buffer }).length;
+  } catch (e) {
+    // fflate copies a stored block with a typed-array set, which throws past the buffer's end
+    if (e instanceof RangeError) length = budget + 1;
+    else throw options.corrupt(e instanceof Error ? e.message : String(e));
+  }
+  inflateCounters.bytesOut += length;
+  if (length > budget) {
+    inflateCounters.refused++;
+    throw options.overBudget(budget);
+  }
+  return { out: buffer.subarray(0, budget), length };
 }

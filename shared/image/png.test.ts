@@ -112,6 +112,20 @@ describe('PNG decoding, bounded by its header', () => {
     expect(inflateCounters.calls).toBe(0);
   });
 
+  it('refuses a short stream that inflates past its budget, compressed or stored, without growing a buffer for it', () => {
+    const g = ihdr(4, 4);
+    for (const [what, stream] of [
+      ['compressed', zlibSync(new Uint8Array(60_000))],
+      ['stored', zlibSync(new Uint8Array(2_000).map((_, i) => i * 7), { level: 0 })],
+    ] as const) {
+      resetInflateCounters();
+      expect(() => decodePng(png([['IHDR', g], ['IDAT', stream]]), DEFAULT_DECODE_LIMITS), what).toThrow(/inflates to more than the 20 bytes its 4x4 header allows/);
+      expect(inflateCounters.refused).toBe(1);
+      // what was kept: the budget and the one byte that tells it was passed
+      expect(inflateCounters.bytesOut).toBe(21);
+    }
+  });
+
   it('refuses image data shorter than the header needs, a damaged stream, bad chunk orders and colour types, each with a clear message', () => {
     const g = ihdr(4, 4);
     const data = zlibSync(new Uint8Array(20));

@@ -179,6 +179,7 @@ function passToGrey(
   const [x0, y0, dx, dy, pw, ph] = pass;
   const stride = rowBytes(h, pw);
   const { depth, channels, width } = h;
+  if (depth === 8 && !palette) return pass8ToGrey(buf, start, channels, width, pass, stride, out, rgb);
   const max = depth === 16 ? 65535 : (1 << depth) - 1;
   const entries = palette ? palette.length / 3 : 0;
   for (let r = 0; r < ph; r++) {
@@ -212,6 +213,41 @@ function passToGrey(
         else {
           out[o] = (0.299 * at(0) + 0.587 * at(1) + 0.114 * at(2)) / 65535;
           if (rgb) [rgb[3 * o], rgb[3 * o + 1], rgb[3 * o + 2]] = [at(0), at(1), at(2)];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * passToGrey for 8-bit grey, grey + alpha, RGB and RGBA, the usual PNGs: the same
+ * arithmetic in loops without a branch per pixel.
+ */
+function pass8ToGrey(
+  buf: Uint8Array,
+  start: number,
+  channels: number,
+  width: number,
+  [x0, y0, dx, dy, pw, ph]: [number, number, number, number, number, number],
+  stride: number,
+  out: Float32Array,
+  rgb: Uint16Array | null,
+): void {
+  for (let r = 0; r < ph; r++) {
+    const row = start + r * (stride + 1) + 1;
+    const first = (y0 + r * dy) * width + x0;
+    if (channels <= 2) {
+      for (let c = 0, s = row, o = first; c < pw; c++, s += channels, o += dx) out[o] = buf[s]! / 255;
+    } else {
+      for (let c = 0, s = row, o = first; c < pw; c++, s += channels, o += dx) {
+        const red = buf[s]!;
+        const green = buf[s + 1]!;
+        const blue = buf[s + 2]!;
+        out[o] = (0.299 * red + 0.587 * green + 0.114 * blue) / 255;
+        if (rgb) {
+          rgb[3 * o] = red;
+          rgb[3 * o + 1] = green;
+          rgb[3 * o + 2] = blue;
         }
       }
     }

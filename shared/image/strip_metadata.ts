@@ -5,6 +5,7 @@
  * for byte: PNG's IHDR, PLTE, tRNS, IDAT and IEND; JPEG's every segment but APP1 to APP13,
  * APP15 and COM (APP0 JFIF and APP14 Adobe say how to read the colours).
  */
+import { concat } from '../bytes.ts';
 
 const PNG_KEEP = new Set(['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND']);
 
@@ -22,7 +23,7 @@ export function stripPng(bytes: Uint8Array): Uint8Array | null {
     p = end;
     if (type === 'IEND') break;
   }
-  return join(kept);
+  return concat(...kept);
 }
 
 const dropJpeg = (marker: number) => (marker >= 0xe1 && marker <= 0xed) || marker === 0xef || marker === 0xfe;
@@ -43,15 +44,5 @@ export function stripJpeg(bytes: Uint8Array): Uint8Array | null {
     if (!dropJpeg(marker)) kept.push(bytes.subarray(p, end));
     p = end;
   }
-  return join(kept);
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(...kept);
 }

@@ -24,3 +24,12 @@ const BY_CODE = new Map<number, SessionEndCause>(Object.entries(SESSION_END).map
 
 /** The cause of a close code in 4040-4049, or undefined for any other code. */
 export const sessionEndCause = (code: number): SessionEndCause | undefined => BY_CODE.get(code);
+
+/**
+ * Not an end of the login: this server instance is shutting down (SIGTERM, a redeploy, a
+ * scale-in). Requests in flight were answered first. The client reconnects at once (behind
+ * one address, another instance takes it) and resumes with the same token.
+ */
+export const SERVER_SHUTTING_DOWN = { code: 4046, reason: 'server shutting down, reconnect' } as const;
+/** The error code of that close on the client, and of requests refused while the server drains. */
+export const SHUTTING_DOWN_CODE = 'serverShuttingDown';

@@ -7,7 +7,7 @@
  * `--patience N` change those settings.
  */
 import { writeFileSync } from 'node:fs';
-import { useTrainingBackend } from '../../server/features/backend.ts';
+import { useCnnBackend } from '../../server/features/backend.ts';
 import { DEFAULT_CNN_PARAMS, trainCnnModel } from '../../shared/classify/cnn/train_model.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { loadSplits } from '../classify_data.ts';
@@ -25,7 +25,7 @@ const arg = (flag: string) => {
 const sets = (arg('--sets') ?? GOALS.map((g) => g.name).join(',')).split(',');
 const epochs = Number(arg('--epochs') ?? DEFAULT_CNN_PARAMS.epochs);
 
-await useTrainingBackend();
+await useCnnBackend();
 const results = [];
 for (const g of GOALS.filter((g) => sets.includes(g.name))) {
   const spec = parseFeatureSpec({ features: [g.feature], size: 28 });

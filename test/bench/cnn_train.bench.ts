@@ -6,7 +6,7 @@
  * prints seconds per epoch; `npm run bench:train` runs it after the SVM and KNN figures, and
  * `npx tsx test/bench/cnn_train.bench.ts` alone.
  */
-import { useTrainingBackend } from '../../server/features/backend.ts';
+import { useCnnBackend } from '../../server/features/backend.ts';
 import { DEFAULT_CNN_PARAMS, trainCnnModel } from '../../shared/classify/cnn/train_model.ts';
 import { matrix, type Matrix } from '../../shared/classify/linalg.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
@@ -31,7 +31,7 @@ export async function cnnTrainBench(): Promise<void> {
     y[i] = r.y;
   }
   const val = { X: matrix(200, 784, X.data.slice(0, 200 * 784)), y: y.slice(0, 200) };
-  await useTrainingBackend();
+  await useCnnBackend();
   console.log(`\nCNN training on ${N} 28x28 grey images (${rows.length} distinct), wasm backend, one thread, batch 64, augmentation on:`);
   for (const widths of [DEFAULT_CNN_PARAMS.widths, [8, 16, 32]]) {
     const t = performance.now();

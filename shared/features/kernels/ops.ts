@@ -43,6 +43,9 @@ function run<T extends Tensor>(kernel: string, x: Tensor, op: string, attrs: obj
   }
 }
 
+/** Any of the kernels below by its name (names.ts), for a runner that holds names. */
+export const runOp = (kernel: string, images: Tensor, attrs: object): Tensor => run(kernel, images, kernel, attrs);
+
 /** HOG of each image of a `[batch, height, width]` batch of grey images: `[batch, hogLength]`. */
 export const hog = (images: Tensor, attrs: HogAttrs): Tensor2D => run(HOG, images, 'hog', attrs);
 

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { zlibSync } from 'fflate';
+import { decodeImage } from '../../shared/image/index.ts';
+import { inflateCounters, resetInflateCounters, setNativeInflate } from '../../shared/image/inflate.ts';
+import { ihdr, inflateBombPng, png } from '../../test/hostile_files.ts';
+import { splitImages } from '../../test/golden.ts';
+import { useNativeInflate } from './native_inflate.ts';
+
+/** What decoding gives, or the error's code and message, for comparing the two inflaters. */
+function outcome(bytes: Uint8Array): unknown {
+  try {
+    const img = decodeImage(bytes);
+    return { width: img.width, height: img.height, data: Array.from(img.data), colour: img.colour ? Array.from(img.colour.samples) : null };
+  } catch (e) {
+    return { code: (e as { code?: string }).code, message: (e as Error).message.replace(/\(.*\)$/, '') };
+  }
+}
+
+describe('node:zlib as the bounded inflater', () => {
+  afterEach(() => setNativeInflate(undefined));
+
+  it('decodes real PNGs exactly as fflate does, and refuses the same broken and oversized streams', () => {
+    const g = ihdr(4, 4);
+    const data = zlibSync(new Uint8Array(20));
+    const wrongAdler = data.slice();
+    wrongAdler[wrongAdler.length - 1]! ^= 0xff;
+    const files = [
+      ...[...splitImages('breastmnist', 'test', 3), ...splitImages('retinamnist', 'test', 3)].map((f) => new Uint8Array(readFileSync(f))),
+      png([['IHDR', g], ['IDAT', data]]),
+      png([['IHDR', g], ['IDAT', wrongAdler]]),
+      png([['IHDR', g], ['IDAT', zlibSync(new Uint8Array(19))]]),
+      png([['IHDR', g], ['IDAT', zlibSync(new Uint8Array(60_000))]]),
+      png([['IHDR', g], ['IDAT', Uint8Array.from([0x78, 0x9c, 0xff, 0xff, 0, 0, 0, 0])]]),
+      png([['IHDR', g], ['IDAT', data.subarray(0, 6)]]),
+    ];
+    const withFflate = files.map(outcome);
+    useNativeInflate();
+    const withZlib = files.map(outcome);
+    withZlib.forEach((o, i) => expect((o as { code?: string }).code, `file ${i}`).toBe((withFflate[i] as { code?: string }).code));
+    // the same pixels from the good ones (the wrong Adler-32 included: neither checks it)
+    expect(withZlib.slice(0, -4)).toEqual(withFflate.slice(0, -4));
+    expect(withZlib.slice(-4).map((o) => (o as { code: string }).code)).toEqual(['corruptImage', 'imageTooLarge', 'corruptImage', 'corruptImage']);
+  });
+
+  it('stops the inflate bomb at its budget, in bytes kept', () => {
+    useNativeInflate();
+    resetInflateCounters();
+    expect(() => decodeImage(inflateBombPng())).toThrow(/inflates to more than the 2 bytes its 1x1 header allows/);
+    expect(inflateCounters.refused).toBe(1);
+    expect(inflateCounters.bytesOut).toBe(3);
+  });
+});

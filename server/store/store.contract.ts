@@ -1,0 +1,202 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from './store.ts';
+
+/**
+ * What every engine behind `Store` must do, run against each (sqlite.store.test.ts,
+ * postgres.store.test.ts). `fresh` makes an empty database and returns a way to open it; each
+ * call of `open` is another connection (as another instance or the CLI would have).
+ */
+export interface EngineUnderTest {
+  fresh(): Promise<{ open(): Promise<Store>; drop(): Promise<void> }>;
+}
+
+const model = (accuracy: number) =>
+  JSON.stringify({
+    spec: { features: ['hog', 'glcmContrast'], size: 64 },
+    labels: ['a', 'b'],
+    training: { size: 40, description: 'SVM rbf C=1', params: { type: 'svm' } },
+    metrics: { estimate: { mode: 'validation', metrics: { n: 8, accuracy: 0.75, balancedAccuracy: 0.7, auc: null } }, test: { n: 10, accuracy, balancedAccuracy: accuracy, auc: 0.9 } },
+  });
+
+export function storeContract(name: string, engine: EngineUnderTest): void {
+  describe(`Store contract: ${name}`, () => {
+    let db: Awaited<ReturnType<EngineUnderTest['fresh']>>;
+    let store: Store;
+    const others: Store[] = [];
+    const another = async () => {
+      const s = await db.open();
+      others.push(s);
+      return s;
+    };
+    beforeEach(async () => {
+      db = await engine.fresh();
+      store = await db.open();
+    }, 60_000);
+    afterEach(async () => {
+      await store.close();
+      for (const o of others.splice(0)) await o.close();
+      await db.drop();
+    }, 60_000);
+
+    const publish = (m: string, s = store) => s.publish({ service: 'demo', description: 'd', privacyModes: ['reduced'], model: m, createdBy: 'admin' });
+
+    it('publishes versions, rolls back, and keeps all of it across a reopen', async () => {
+      expect((await publish('{"v":1}')).version).toBe(1);
+      expect((await publish('{"v":2}')).version).toBe(2);
+      expect((await store.model('demo'))!.model).toBe('{"v":2}');
+      expect((await store.makeCurrent('demo', 1, 'admin')).currentVersion).toBe(1);
+      expect((await store.model('demo'))!.model).toBe('{"v":1}');
+      expect((await store.model('demo', 2))!).toMatchObject({ service: 'demo', version: 2, model: '{"v":2}', createdBy: 'admin' });
+      expect(await store.model('demo', 3)).toBeUndefined();
+      expect(await store.model('none')).toBeUndefined();
+      await store.close();
+      store = await db.open();
+      const [service] = await store.listServices();
+      expect(service).toMatchObject({ name: 'demo', currentVersion: 1, privacyModes: ['reduced'] });
+      expect(service!.versions.map((v) => v.version)).toEqual([1, 2]);
+    });
+
+    it('refuses a rollback to a version that does not exist and changes nothing', async () => {
+      await publish('{}');
+      await expect(store.makeCurrent('demo', 7, 'admin')).rejects.toMatchObject({ code: 'notFound', message: expect.stringMatching(/no version 7/) });
+      await expect(store.makeCurrent('other', 1, 'admin')).rejects.toThrow(/no version 1/);
+      expect((await store.findService('demo'))!.currentVersion).toBe(1);
+    });
+
+    it('keeps a description, modes and a summary per version: a rollback restores them, a roll forward too, each change of modes audited', async () => {
+      await store.publish({ service: 'demo', description: 'first, reduced only', privacyModes: ['reduced'], model: model(0.8), createdBy: 'ann' });
+      await store.publish({ service: 'demo', description: 'second, originals too', privacyModes: ['original', 'reduced'], model: model(0.9), createdBy: 'bob' });
+      expect(await store.findService('demo')).toMatchObject({ currentVersion: 2, description: 'second, originals too', privacyModes: ['original', 'reduced'] });
+      expect(await store.makeCurrent('demo', 1, 'carol')).toMatchObject({ currentVersion: 1, description: 'first, reduced only', privacyModes: ['reduced'] });
+      expect((await store.findService('demo'))!.privacyModes).toEqual(['reduced']);
+      expect(await store.makeCurrent('demo', 2, 'carol')).toMatchObject({ currentVersion: 2, description: 'second, originals too', privacyModes: ['original', 'reduced'] });
+      const [v1, v2] = (await store.findService('demo'))!.versions;
+      expect(v1).toMatchObject({ version: 1, createdBy: 'ann', description: 'first, reduced only', privacyModes: ['reduced'] });
+      expect(v1!.summary).toEqual({
+        classifier: 'SVM rbf C=1',
+        features: ['hog', 'glcmContrast'],
+        size: 64,
+        labels: ['a', 'b'],
+        trainedOn: 40,
+        test: { n: 10, accuracy: 0.8, balancedAccuracy: 0.8, auc: 0.9 },
+        estimate: { n: 8, accuracy: 0.75, balancedAccuracy: 0.7, auc: null, mode: 'validation' },
+      });
+      expect(v2!.summary!.test!.accuracy).toBe(0.9);
+      const modes = (await store.auditTrail(50)).filter((e) => e.action === 'modes');
+      expect(modes.map((e) => [e.user, e.modelVersion, e.detail])).toEqual([
+        ['carol', 2, { from: 'reduced', to: 'original,reduced', via: 'makeCurrent' }],
+        ['carol', 1, { from: 'original,reduced', to: 'reduced', via: 'makeCurrent' }],
+        ['bob', 2, { from: 'reduced', to: 'original,reduced', via: 'publish' }],
+        ['ann', 1, { from: '', to: 'reduced', via: 'publish' }],
+      ]);
+      await store.publish({ service: 'demo', description: 'third', privacyModes: ['original', 'reduced'], model: '{}', createdBy: 'bob' });
+      expect((await store.auditTrail(50)).filter((e) => e.action === 'modes')).toHaveLength(4);
+      expect((await store.findService('demo'))!.versions[2]!.summary).toBeNull();
+    });
+
+    it('gives concurrent publishes of one service, from several connections, one version each', async () => {
+      const b = await another();
+      const versions = await Promise.all(Array.from({ length: 8 }, (_, i) => publish(`{"i":${i}}`, i % 2 ? b : store)));
+      expect(versions.map((v) => v.version).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect((await b.findService('demo'))!.currentVersion).toBe(8);
+    });
+
+    it('sees what another connection (another instance, the CLI) writes, at once', async () => {
+      await publish('{"v":1}');
+      expect((await store.findService('demo'))!.currentVersion).toBe(1);
+      const other = await another();
+      await other.publish({ service: 'demo', description: 'd2', privacyModes: ['features'], model: '{"v":2}', createdBy: 'cli' });
+      await other.publish({ service: 'second', description: 'x', privacyModes: ['reduced'], model: '{}', createdBy: 'cli' });
+      expect(await store.findService('demo')).toMatchObject({ currentVersion: 2, description: 'd2', privacyModes: ['features'] });
+      expect((await store.listServices()).map((s) => s.name)).toEqual(['demo', 'second']);
+      expect(await store.findService('nothing')).toBeUndefined();
+      const u = await other.createUser({ username: 'nurse', role: 'clinician', passwordHash: 'h' });
+      await other.updateUser(u.id, { disabled: true });
+      expect(await store.findUser('nurse')).toMatchObject({ disabled: true });
+    });
+
+    it('keeps users: unique names, changes field by field, counts by role', async () => {
+      const admin = await store.createUser({ username: 'admin', role: 'admin', passwordHash: 'ha' });
+      const nurse = await store.createUser({ username: 'nurse', role: 'clinician', passwordHash: 'hn', mustChangePassword: true });
+      expect(admin).toMatchObject({ username: 'admin', role: 'admin', disabled: false, mustChangePassword: false });
+      expect(nurse.mustChangePassword).toBe(true);
+      await expect(store.createUser({ username: 'nurse', role: 'admin', passwordHash: 'x' })).rejects.toMatchObject({ code: 'conflict' });
+      expect(await store.countUsers()).toBe(2);
+      expect(await store.countUsers('admin')).toBe(1);
+      expect(await store.userById(nurse.id)).toEqual(nurse);
+      expect(await store.findUser('nobody')).toBeUndefined();
+      expect(await store.userById(9999)).toBeUndefined();
+      expect(await store.updateUser(nurse.id, { role: 'admin' })).toMatchObject({ role: 'admin', passwordHash: 'hn', mustChangePassword: true, disabled: false });
+      expect(await store.updateUser(nurse.id, { passwordHash: 'h2', mustChangePassword: false, disabled: true })).toMatchObject({ role: 'admin', passwordHash: 'h2', mustChangePassword: false, disabled: true });
+      expect(await store.findUser('nurse')).toMatchObject({ role: 'admin', passwordHash: 'h2', mustChangePassword: false, disabled: true, createdAt: nurse.createdAt });
+      await expect(store.updateUser(9999, { disabled: true })).rejects.toMatchObject({ code: 'notFound' });
+      expect((await store.listUsers()).map((u) => u.username)).toEqual(['admin', 'nurse']);
+    });
+
+    it('keeps token hashes until deleted, per token, per user, or on expiry', async () => {
+      const a = await store.createUser({ username: 'ann', role: 'clinician', passwordHash: 'h' });
+      const b = await store.createUser({ username: 'bob', role: 'clinician', passwordHash: 'h' });
+      await store.saveToken('t1', { userId: a.id, expiresAt: 1_000 });
+      await store.saveToken('t2', { userId: a.id, expiresAt: 99_999_999_999_999 });
+      await store.saveToken('t3', { userId: b.id, expiresAt: 99_999_999_999_999 });
+      await store.saveToken('t4', { userId: b.id, expiresAt: 99_999_999_999_999 });
+      expect(await store.findToken('t2')).toEqual({ userId: a.id, expiresAt: 99_999_999_999_999 });
+      await store.deleteExpiredTokens(1_000);
+      expect(await store.findToken('t1')).toBeUndefined();
+      await store.deleteToken('t3');
+      expect(await store.findToken('t3')).toBeUndefined();
+      expect(await store.findToken('t4')).toBeDefined();
+      await store.deleteUserTokens(a.id);
+      expect(await store.findToken('t2')).toBeUndefined();
+      expect(await store.findToken('t4')).toEqual({ userId: b.id, expiresAt: 99_999_999_999_999 });
+    });
+
+    it('keeps the audit trail in order, details as given, and finds entries by user, service, action, time and page', async () => {
+      await store.audit({ at: '2026-01-01T00:00:01Z', user: 'a', action: 'login', outcome: 'ok' });
+      await store.audit({ at: '2026-01-01T00:00:02Z', user: 'a', action: 'classify', service: 'demo', modelVersion: 1, outcome: 'ok', detail: { extractMs: 1.5, mode: 'reduced', ok: true } });
+      await store.audit({ at: '2026-01-02T00:00:00Z', user: 'b', action: 'classify', service: 'other', modelVersion: 2, outcome: 'failed' });
+      await store.audit({ at: '2026-01-03T00:00:00Z', user: null, action: 'publish', service: 'demo', modelVersion: 2, outcome: 'ok', detail: { via: 'cli' } });
+      expect((await store.auditTrail(2)).map((e) => e.at)).toEqual(['2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z']);
+      expect((await store.auditTrail(10))[2]).toEqual({ at: '2026-01-01T00:00:02Z', user: 'a', action: 'classify', service: 'demo', modelVersion: 1, outcome: 'ok', detail: { extractMs: 1.5, mode: 'reduced', ok: true } });
+      expect((await store.auditTrail(10))[3]).toEqual({ at: '2026-01-01T00:00:01Z', user: 'a', action: 'login', service: null, modelVersion: null, outcome: 'ok', detail: null });
+      const at = async (q: Parameters<Store['searchAudit']>[0]) => (await store.searchAudit(q)).map((e) => e.at);
+      expect(await at({ user: 'a', limit: 10 })).toEqual(['2026-01-01T00:00:02Z', '2026-01-01T00:00:01Z']);
+      expect(await at({ service: 'demo', limit: 10 })).toEqual(['2026-01-03T00:00:00Z', '2026-01-01T00:00:02Z']);
+      expect(await at({ action: 'classify', user: 'b', limit: 10 })).toEqual(['2026-01-02T00:00:00Z']);
+      expect(await at({ from: '2026-01-01T12:00:00Z', to: '2026-01-02T23:59:59Z', limit: 10 })).toEqual(['2026-01-02T00:00:00Z']);
+      const [newest, next] = await store.searchAudit({ limit: 2 });
+      expect(newest!.id).toBeGreaterThan(next!.id);
+      expect(await at({ before: next!.id, limit: 10 })).toEqual(['2026-01-01T00:00:02Z', '2026-01-01T00:00:01Z']);
+      expect(await at({ user: '', limit: 1 })).toEqual(['2026-01-03T00:00:00Z']);
+    });
+
+    it('resolves audit() only once the row is committed: another connection reads it then', async () => {
+      const other = await another();
+      const written = Array.from({ length: 120 }, (_, i) => store.audit({ at: `r${i}`, user: 'u', action: 'classify', outcome: 'ok', detail: { i } }));
+      await written[0];
+      expect((await other.searchAudit({ action: 'classify', limit: 200 })).some((e) => e.at === 'r0')).toBe(true);
+      await Promise.all(written);
+      const rows = await other.searchAudit({ action: 'classify', limit: 200 });
+      expect(rows.map((e) => e.at).reverse()).toEqual(Array.from({ length: 120 }, (_, i) => `r${i}`));
+    });
+
+    it('writes audit rows still queued when it closes', async () => {
+      const queued = Array.from({ length: 30 }, (_, i) => store.audit({ at: `c${i}`, user: null, action: 'classify', outcome: 'ok' }));
+      await store.close();
+      await Promise.all(queued);
+      store = await db.open();
+      expect(await store.auditTrail(100)).toHaveLength(30);
+    });
+
+    it('makes one vault key per user, once, even when asked for at once by several connections', async () => {
+      const u = await store.createUser({ username: 'ann', role: 'clinician', passwordHash: 'h' });
+      const v = await store.createUser({ username: 'bob', role: 'clinician', passwordHash: 'h' });
+      const other = await another();
+      const keys = await Promise.all([store.vaultKey(u.id), other.vaultKey(u.id), store.vaultKey(u.id), other.vaultKey(u.id)]);
+      expect(keys[0]).toHaveLength(32);
+      for (const k of keys) expect(Buffer.from(k).equals(Buffer.from(keys[0]!))).toBe(true);
+      expect(Buffer.from(await store.vaultKey(v.id)).equals(Buffer.from(keys[0]!))).toBe(false);
+      await expect(store.vaultKey(9999)).rejects.toMatchObject({ code: 'notFound' });
+    });
+  });
+}
