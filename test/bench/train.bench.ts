@@ -21,6 +21,7 @@ import { fitScaler, transform } from '../../shared/classify/scaler.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { loadSplits } from '../classify_data.ts';
 import { dataset } from '../golden.ts';
+import { cnnTrainBench } from './cnn_train.bench.ts';
 
 const PYTHON = '/usr/bin/python3';
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
@@ -177,3 +178,4 @@ async function main() {
 }
 
 await main();
+await cnnTrainBench();
