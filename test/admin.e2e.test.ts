@@ -81,6 +81,13 @@ describe('admin page', () => {
     expect(accuracy).toBeGreaterThan(60);
     expect(await page.locator('[data-testid="confusion"] tbody tr').count()).toBe(2);
     expect(await page.locator('[data-testid="per-class"] tbody tr').count()).toBe(2);
+    // ROC curves per class drawn (an accessible SVG) with the operating points, and a table beside them
+    const roc = page.getByTestId('roc');
+    expect(await roc.locator('svg title').textContent()).toBe('ROC curves per class, one-vs-rest, on the test split');
+    expect(await roc.locator('svg desc').textContent()).toMatch(/^benign: AUC 0\.\d{3}, operating point false positive rate \d\.\d{3}, true positive rate \d\.\d{3}; malignant: AUC/);
+    expect(await roc.locator('svg path').count()).toBe(2);
+    expect(await roc.locator('svg circle').count()).toBe(2);
+    expect(await roc.locator('[data-testid="roc-table"] tbody tr').count()).toBe(2);
     // a misclassified cell lists its images, with their thumbnails kept on this device
     const cell = page.locator('[data-testid="confusion"] details').first();
     if (await cell.count()) {
@@ -142,6 +149,18 @@ describe('admin page', () => {
     await expect.poll(() => listed.getByTestId('service-version').textContent(), { timeout: 20_000 }).toBe('version 2');
     expect(await listed.getByTestId('service-description-shown').textContent()).toBe('BreastMNIST KNN, features only');
 
+    // automatic tuning on the server: what it tried and why, in the report
+    await page.getByTestId('auto').check();
+    await page.getByTestId('auto-budget').selectOption('30');
+    expect(await page.getByText('The settings below are not used.').count()).toBe(1);
+    await page.getByTestId('train').click();
+    await page.getByTestId('train-phase').waitFor({ timeout: 20_000 });
+    await page.getByTestId('auto-report').waitFor({ timeout: 180_000 });
+    expect(await page.getByTestId('auto-reason').textContent()).toMatch(/^Chosen: .+ Why: highest cross-validated balanced accuracy/);
+    expect(await page.locator('[data-testid="auto-sets"] tbody tr').count()).toBeGreaterThan(1);
+    expect(await page.getByTestId('auto-threshold').textContent()).toMatch(/Decision threshold/);
+    await shoot(page, 'admin-auto-report');
+
     // a reload of the page still knows the set the server keeps, and can train on it
     await page.reload();
     await page.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 20_000 });
@@ -152,7 +171,7 @@ describe('admin page', () => {
     await page.getByTestId('kept-upload').waitFor({ state: 'detached' });
     expect(await page.getByTestId('train').isDisabled()).toBe(true);
     expect(await page.getByTestId('train-why').textContent()).toBe('Upload a training set first.');
-  }, 300_000);
+  }, 480_000);
 
   it('reads a picked .zip (<label>/<file>, wrapped in one folder) and finds a duplicate with another label', async () => {
     const tree: Zippable = {};

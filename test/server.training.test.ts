@@ -194,6 +194,34 @@ describe('training over the channel', () => {
     clinician.close();
   }, 180_000);
 
+  it('tunes automatically on the server\'s training workers when `train` asks (auto), with progress, what it tried and the ROC curves', async () => {
+    const files = filesOf(BREAST);
+    const client = await admin();
+    const uploadId = await client.uploadDataset(zip(files), { files: Object.keys(files).length });
+    const phases: string[] = [];
+    const { report } = await client.train(uploadId, { ...SPEC, features: [...SPEC.features] }, { kind: 'svm' }, {
+      auto: { budgetSeconds: 20, features: 'search' },
+      onProgress: (phase) => {
+        if (phases.at(-1) !== phase) phases.push(phase);
+      },
+    });
+    expect(phases).toEqual(['extracting', 'tuning', 'fitting']);
+    const auto = report['auto'] as { budgetMs: number; scored: number; reason: string; featureSets: unknown[]; winner: { set: string } };
+    expect(auto).toMatchObject({ budgetMs: 20_000, folds: 5, sizes: [0, 64] });
+    expect(auto.scored).toBeGreaterThan(0);
+    expect(auto.reason).toMatch(/^highest cross-validated balanced accuracy/);
+    expect(auto.featureSets.length).toBeGreaterThan(1);
+    // the model's spec is the winner's: its features only, at its size
+    const spec = report['spec'] as { features: string[]; size: number };
+    expect(spec.features.length).toBeGreaterThan(0);
+    const roc = report['roc'] as { on: string; curves: { label: string; points: [number, number][]; operatingPoint: { fpr: number; tpr: number } }[] };
+    expect(roc.on).toBe('test');
+    expect(roc.curves.map((c) => c.label)).toEqual(['0', '1']);
+    const test = report['test'] as { confusion: number[][] };
+    expect(roc.curves[1]!.operatingPoint.tpr).toBeCloseTo(test.confusion[1]![1]! / (test.confusion[1]![0]! + test.confusion[1]![1]!), 6);
+    client.close();
+  }, 240_000);
+
   it('trains twice on one kept upload, publishes a second version, rolls back and forward with each version\'s modes, and tells connected clients', async () => {
     const train = filesOf(join(BREAST, 'train'));
     const client = await admin();

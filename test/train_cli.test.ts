@@ -36,9 +36,20 @@ describe('medclass train, evaluate, predict', () => {
     const evaluated = await medclass('evaluate', out, join(BREAST, 'test'), '--json');
     expect(evaluated.code).toBe(0);
     const metrics = JSON.parse(evaluated.stdout);
-    expect(Object.keys(metrics)).toEqual(['n', 'labels', 'accuracy', 'balancedAccuracy', 'auc', 'confusion', 'perClass']);
+    expect(Object.keys(metrics)).toEqual(['n', 'labels', 'accuracy', 'balancedAccuracy', 'auc', 'confusion', 'perClass', 'roc']);
     const { n, labels, accuracy, balancedAccuracy, auc, confusion, perClass } = model.metrics.test;
-    expect(metrics).toEqual({ n, labels, accuracy, balancedAccuracy, auc, confusion, perClass });
+    const { roc, ...rest } = metrics;
+    expect(rest).toEqual({ n, labels, accuracy, balancedAccuracy, auc, confusion, perClass });
+    // One curve per class from (0, 0) to (1, 1), its AUC the metrics', the operating point the confusion matrix's.
+    expect(roc.map((c: { label: string }) => c.label)).toEqual(['0', '1']);
+    for (const [c, curve] of roc.entries()) {
+      expect(curve.points[0]).toEqual([0, 0]);
+      expect(curve.points.at(-1)).toEqual([1, 1]);
+      expect(curve.auc).toBeCloseTo(model.metrics.test.aucPerClass[c], 12);
+      const other = 1 - c;
+      expect(curve.operatingPoint.tpr).toBeCloseTo(confusion[c][c] / (confusion[c][c] + confusion[c][other]), 6);
+      expect(curve.operatingPoint.fpr).toBeCloseTo(confusion[other][c] / (confusion[other][c] + confusion[other][other]), 6);
+    }
   });
 
   it('trains on a folder per class with cross-validation, and predict goes on past a bad file', async () => {

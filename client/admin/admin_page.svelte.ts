@@ -9,7 +9,7 @@ import { errorMessage } from '../../shared/errors.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { DEFAULT_SPEC, type FeatureSpec } from '../../shared/features/spec.ts';
 import { PRIVACY_MODES, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
-import { SPEC_CHOICES } from '../features/spec_choices.ts';
+import { LIST_CHOICES, SPEC_CHOICES } from '../features/spec_choices.ts';
 import { auth } from '../lib/session.svelte.ts';
 import { connectAdmin } from './connection.ts';
 import { checkDuplicates, readFolder, readZip, zipDataset, type LocalDataset } from './dataset.ts';
@@ -29,6 +29,9 @@ export interface JobState {
   report: TrainReport | null;
   error: string | null;
 }
+
+/** The spec's numeric defaults; the lists (LBP, GLCM distances) are offered as named sets (LIST_CHOICES). */
+const { lbp: _lbp, glcmDistances: _distances, gaborFrequencies: _frequencies, ...SCALAR_DEFAULTS } = DEFAULT_SPEC;
 
 /** The kept upload's id and name survive a reload of this tab: the server keeps it for its owner, not for one connection. */
 const KEPT_KEY = 'medclass.keptUpload';
@@ -63,7 +66,15 @@ export class AdminPage {
   uploadNote = $state<Note | null>(null);
 
   // --- features and classifier
-  params = $state({ ...DEFAULT_SPEC, size: 0 as number, features: [...DEFAULT_SPEC.features] });
+  params = $state({ ...SCALAR_DEFAULTS, size: 0 as number, features: [...DEFAULT_SPEC.features] });
+  /** Index into LIST_CHOICES of the chosen LBP settings and GLCM distances. */
+  lists = $state({ lbp: 0, glcmDistances: 0 });
+  /** Automatic tuning on the server (`train`'s `auto`): feature sets, sizes, classifiers and settings within a budget. */
+  auto = $state(false);
+  autoBudget = $state(120);
+  /** 'search': the server tries feature sets and sizes too; 'spec': it keeps the features and size chosen here. */
+  autoFeatures = $state<'search' | 'spec'>('search');
+  operatingPoint = $state<'balanced' | 'accuracy'>('balanced');
   kind = $state<'svm' | 'knn'>('svm');
   kernel = $state<'rbf' | 'linear'>('rbf');
   C = $state(1);
@@ -89,7 +100,8 @@ export class AdminPage {
 
   readonly spec = $derived.by((): FeatureSpec | string => {
     try {
-      return parseFeatureSpec($state.snapshot(this.params));
+      const chosen = { lbp: LIST_CHOICES.lbp[this.lists.lbp]!.value, glcmDistances: LIST_CHOICES.glcmDistances[this.lists.glcmDistances]!.value };
+      return parseFeatureSpec({ ...$state.snapshot(this.params), ...chosen, gaborFrequencies: DEFAULT_SPEC.gaborFrequencies });
     } catch (e) {
       return errorMessage(e);
     }
@@ -122,7 +134,8 @@ export class AdminPage {
     if (this.training) return 'Training is running.';
     if (!this.uploadId) return 'Upload a training set first.';
     if (typeof this.spec === 'string') return `Fix the features first: ${this.spec}`;
-    if (this.mixed && this.uploadedName === this.dataset?.name) return 'The images have different sizes: choose a size to resize them to (above).';
+    // --auto with the features searched chooses the size itself (never the kept size of mixed images)
+    if (this.mixed && this.uploadedName === this.dataset?.name && !(this.auto && this.autoFeatures === 'search')) return 'The images have different sizes: choose a size to resize them to (above).';
     return null;
   });
 
@@ -272,7 +285,9 @@ export class AdminPage {
     this.serviceNote = null;
     this.job = { jobId: null, phase: 'starting', done: 0, total: 0, report: null, error: null };
     try {
+      const auto = this.auto ? { budgetSeconds: this.autoBudget, features: this.autoFeatures, operatingPoint: this.operatingPoint } : undefined;
       const result = await client.train(uploadId, spec, this.classifier, {
+        auto,
         onStarted: (jobId) => this.job && (this.job.jobId = jobId),
         onProgress: (phase, done, total) => this.job && Object.assign(this.job, { phase, done, total }),
       });

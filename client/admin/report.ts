@@ -9,7 +9,45 @@ export interface ReportMetrics {
   perClass: { label: string; precision: number; recall: number; f1: number; support: number }[];
 }
 
+/** One class's ROC curve (one-vs-rest) as the report carries it (shared/classify/roc.ts). */
+export interface RocCurveReport {
+  label: string;
+  auc: number | null;
+  points: [number, number][];
+  operatingPoint: { fpr: number; tpr: number; threshold: number | null };
+}
+
+/** One (size, feature set) row of --auto's search (server/training/auto_model.ts featureSetTable). */
+export interface AutoSetRow {
+  size: number | null;
+  set: string | null;
+  best: string | null;
+  balancedAccuracy: number | null;
+  auc: number | null;
+  scored: number;
+  skipped: number;
+  ms: number;
+  reason?: string;
+}
+
+export interface AutoReport {
+  budgetMs?: number;
+  searchMs?: number;
+  threads?: number;
+  folds?: number;
+  scored?: number;
+  skipped?: number;
+  skippedWhy?: { reason: string; count: number }[];
+  reason?: string;
+  winner?: { size: number; set: string; classifier: string; label: string; name: string };
+  featureSets?: AutoSetRow[];
+  classWeight?: { on: string; by: string; chosen: string | null; compared: { classWeight: string | null; score: number | null }[] };
+  threshold?: { value: number | null; default?: number; on?: string; by?: string; before?: number; after?: number; note?: string };
+}
+
 export interface TrainReport {
+  roc?: { on: string; curves: RocCurveReport[] };
+  auto?: AutoReport | null;
   jobId?: string;
   warnings?: string[];
   params?: { description?: string };

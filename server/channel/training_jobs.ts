@@ -8,6 +8,7 @@ import type { MessageOf, ServerMessage } from '../../shared/protocol/messages.ts
 import type { Logger } from '../log.ts';
 import type { ModelVersion, Store } from '../store/store.ts';
 import { trainingReport } from '../training/train_report.ts';
+import type { AutoOptions } from '../training/auto_model.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { trainDataset, type DatasetItem, type TrainPhase } from '../training/train_dataset.ts';
 import { UnzipPool } from '../training/unzip_pool.ts';
@@ -308,10 +309,19 @@ export class TrainingJobs {
     const job: Job = { id: `job-${randomBytes(9).toString('base64url')}`, owner, state: 'running', modelText: null, labels: [], touched: Date.now() };
     this.running = job;
     this.jobs.set(job.id, job);
-    return { jobId: job.id, start: () => void this.run(job, u, parseFeatureSpec(m.spec), settings, m.classifier, sink) };
+    const spec = parseFeatureSpec(m.spec);
+    return { jobId: job.id, start: () => void this.run(job, u, spec, settings, m.classifier, sink, m.auto ? searchFor(m.auto, spec, this.deps.threads) : undefined) };
   }
 
-  private async run(job: Job, u: Upload, spec: FeatureSpec, settings: (d: number) => TrainSettings, classifier: MessageOf<'train'>['classifier'], sink: JobSink): Promise<void> {
+  private async run(
+    job: Job,
+    u: Upload,
+    spec: FeatureSpec,
+    settings: (d: number) => TrainSettings,
+    classifier: MessageOf<'train'>['classifier'],
+    sink: JobSink,
+    search: AutoOptions | undefined,
+  ): Promise<void> {
     const started = performance.now();
     const last = new Map<string, number>();
     const progress = (phase: TrainPhase, done: number, total: number) => {
@@ -345,6 +355,7 @@ export class TrainingJobs {
           limits: this.deps.limits.decode,
           signal: this.abort.signal,
           ...(this.deps.threads ? { threads: this.deps.threads } : {}),
+          ...(search ? { search } : {}),
         },
       );
       job.state = 'done';
@@ -440,4 +451,14 @@ export function settingsFor(c: MessageOf<'train'>['classifier']): (featureLength
     });
   }
   return () => ({ ...DEFAULT_SETTINGS, params: { type: 'knn', k: c.k ?? 5, metric: c.metric ?? 'euclidean', weights: c.weights ?? 'uniform' } });
+}
+
+/** A `train` message's `auto` as the search's options: the training workers, the budget, what stays fixed. */
+export function searchFor(a: NonNullable<MessageOf<'train'>['auto']>, spec: FeatureSpec, threads: number | undefined): AutoOptions {
+  return {
+    budgetMs: a.budgetSeconds * 1000,
+    ...(a.features === 'spec' ? { sizes: [spec.size], sets: [{ name: 'given', families: [], features: spec.features }] } : {}),
+    ...(a.operatingPoint ? { operatingPoint: a.operatingPoint } : {}),
+    ...(threads ? { threads } : {}),
+  };
 }

@@ -3,7 +3,8 @@ import { computeMetrics } from '../../shared/classify/metrics.ts';
 import { classifyFiles } from '../training/classify_files.ts';
 import { scanLabelledFolder } from '../training/dataset.ts';
 import { readModelFile } from '../training/model_file.ts';
-import { metricsDetail, metricsJson, metricsLine } from '../training/report.ts';
+import { fixed, metricsDetail, metricsJson, metricsLine } from '../training/report.ts';
+import { rocCurves } from '../../shared/classify/roc.ts';
 import { runCommand, warn } from '../training/run.ts';
 
 export interface EvaluateOptions {
@@ -33,10 +34,13 @@ export async function evaluateCommand(modelPath: string, folder: string, options
     const truth = Int32Array.from(scored, (s) => model.labels.indexOf(s.label));
     const scores = new Float64Array(scored.length * k);
     scored.forEach((s, i) => scores.set(s.o.scores, i * k));
-    const metrics = computeMetrics(truth, { k, predicted: Int32Array.from(scored, (s) => s.o.predicted), scores, probabilities: null }, model.labels);
-    if (options.json) process.stdout.write(`${metricsJson(metrics)}\n`);
+    const predicted = Int32Array.from(scored, (s) => s.o.predicted);
+    const metrics = computeMetrics(truth, { k, predicted, scores, probabilities: null }, model.labels);
+    const roc = rocCurves(truth, scores, predicted, model.labels, model.predictor.threshold ?? null);
+    if (options.json) process.stdout.write(`${metricsJson(metrics, roc)}\n`);
     else {
-      process.stdout.write(`model ${modelPath}: ${model.doc.training.description}\n${folder}: ${metrics.n} images\n${metricsLine(metrics)}\n${metricsDetail(metrics)}\n`);
+      const op = roc.map((c) => `${c.label}: FPR ${fixed(c.operatingPoint.fpr)} TPR ${fixed(c.operatingPoint.tpr)}`).join('; ');
+      process.stdout.write(`model ${modelPath}: ${model.doc.training.description}\n${folder}: ${metrics.n} images\n${metricsLine(metrics)}\n${metricsDetail(metrics)}\nROC operating points (one-vs-rest): ${op}\n`);
     }
     if (failed.length) process.exitCode = 1;
   });

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { countTable } from '../../shared/classify/dataset.ts';
+import type { RocCurve } from '../../shared/classify/roc.ts';
+import type { AutoSummary, JsonValue } from '../../shared/classify/train.ts';
 import { describeParams } from '../../shared/classify/model.ts';
 import { writeModelFile } from '../training/model_file.ts';
 import { parseTrainOptions, type TrainCliOptions } from '../training/options.ts';
@@ -15,7 +17,7 @@ import { trainDataset, type TrainPhase } from '../training/train_dataset.ts';
  * cross-validated estimate and the test metrics, and writes the model file.
  */
 export async function trainCommand(dataset: string, options: TrainCliOptions): Promise<void> {
-  const { spec, settings, out } = parseTrainOptions(options);
+  const { spec, settings, out, threads, search } = parseTrainOptions(options);
   await runCommand(async () => {
     const started = performance.now();
     const say = (text = '') => process.stdout.write(`${text}\n`);
@@ -45,21 +47,30 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
             say(`dataset ${resolve(dataset)} (${info.layout === 'splits' ? `${info.splits.map((s) => `${s}/`).join(' ')} splits` : 'one folder per class: all of it trains'})`);
             say(countTable(info.splits.map((s) => ({ name: s, counts: info.counts[s]! })), info.labels));
             const f = info.firstImage;
+            if (info.searched) {
+              const s = info.searched;
+              say(`--auto extracts every family it tries once per size, ${s.sizes.map((z, i) => `${z === 0 ? `kept ${f?.width}x${f?.height}` : `size ${z}`}: ${s.features[i]!.join(', ')}`).join('; ')}`);
+              return;
+            }
             say(
               `features ${spec.features.join(', ')}; size ${spec.size === 0 ? `0 (kept: ${f?.width}x${f?.height})` : spec.size}, levels ${spec.levels}, ` +
                 `${spec.orientations} orientations, ${spec.pixelsPerCell} px cells, ${spec.cellsPerBlock}x${spec.cellsPerBlock} blocks${familySettings(spec)}: ${info.featureLength} values per image`,
             );
           },
         },
-        { cliFlags: true, fitOn: 'here' },
+        { cliFlags: true, fitOn: 'here', ...(threads ? { threads } : {}), ...(search ? { search } : {}) },
       );
     } finally {
       progress.stop();
     }
 
     const { outcome, doc } = result;
-    say(`model ${describeParams(outcome.params, outcome.gamma)}${settings.classWeight ? ', classes weighted (balanced)' : ''}${outcome.params.type === 'svm' && settings.probability ? ', Platt probabilities' : ''}`);
-    if (outcome.selection) {
+    if (outcome.auto) for (const line of autoReport(outcome.auto)) say(line);
+    if (outcome.auto) say(`features ${result.spec.features.join(', ')}; size ${result.spec.size === 0 ? `0 (kept: ${result.imageSize?.width}x${result.imageSize?.height})` : result.spec.size}: ${result.featureLength} values per image`);
+    const weighted = result.settings.classWeight ? ', classes weighted (balanced)' : '';
+    const threshold = outcome.predictor.threshold !== undefined ? `, threshold ${Number(outcome.predictor.threshold.toPrecision(4))} on ${result.labels[1]}'s score` : '';
+    say(`model ${describeParams(outcome.params, outcome.gamma)}${weighted}${outcome.params.type === 'svm' && settings.probability ? ', Platt probabilities' : ''}${threshold}`);
+    if (outcome.selection && !outcome.auto) {
       const sel = outcome.selection;
       const ranked = sel.candidates.map((c, i) => ({ c, i })).sort((a, b) => b.c.balancedAccuracy - a.c.balancedAccuracy || a.i - b.i);
       say(`--auto: ${sel.candidates.length} candidates by balanced accuracy on ${sel.mode === 'validation' ? 'val/' : `${sel.folds}-fold cross-validation of train/`}; chosen: ${sel.candidates[sel.best]!.label}`);
@@ -73,6 +84,7 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
     if (outcome.test) {
       say(`test (test/, ${outcome.test.n} images, scored once): ${metricsLine(outcome.test)}`);
       say(metricsDetail(outcome.test));
+      if (result.testRoc) say(rocSummary(result.testRoc));
     } else say('no test/ split: only the estimate above');
 
     const bytes = await writeModelFile(out, doc, result.modelText);
@@ -89,4 +101,54 @@ function familySettings(spec: FeatureSpec): string {
   if (spec.features.some((f) => f.endsWith('Histogram') || f.endsWith('Moments'))) parts.push(`${spec.histogramBins} histogram bins`);
   if (spec.features.includes('gabor')) parts.push(`Gabor frequencies ${spec.gaborFrequencies.join(',')} at ${spec.gaborOrientations} angles`);
   return parts.map((p) => `, ${p}`).join('');
+}
+
+type Row = Record<string, JsonValue>;
+const num = (v: JsonValue | undefined): string => (typeof v === 'number' ? fixed(v) : '-');
+
+/** What --auto tried and why the winner won, as the report's lines. */
+export function autoReport(a: AutoSummary): string[] {
+  const sets = (a['featureSets'] as Row[]) ?? [];
+  const skipped = ((a['skippedWhy'] as Row[]) ?? []).map((r) => `${r['count']} ${r['reason']}`);
+  const lines = [
+    `--auto: ${a['scored']} candidates scored by ${a['folds']}-fold cross-validation of train/ in ${((a['searchMs'] as number) / 1000).toFixed(1)} s on ${a['threads']} thread(s), budget ${((a['budgetMs'] as number) / 1000).toFixed(0)} s for the whole training` +
+      (skipped.length ? `; skipped: ${skipped.join('; ')}` : ''),
+    table(
+      ['size', 'feature set', 'best candidate', 'CV bal. acc.', 'CV AUC', 'scored', 'time'],
+      sets.map((r) => [
+        r['size'] === null ? '-' : r['size'] === 0 ? 'kept' : String(r['size']),
+        String(r['set'] ?? '-'),
+        String(r['best'] ?? (r['reason'] ? `not tried: ${r['reason']}` : 'not tried')),
+        num(r['balancedAccuracy']),
+        num(r['auc']),
+        String(r['scored']),
+        `${((r['ms'] as number) / 1000).toFixed(1)} s`,
+      ]),
+      3,
+    ),
+    'best candidates:',
+    table(
+      ['rank', 'candidate', 'CV bal. acc.', 'CV AUC'],
+      ((a['top'] as Row[]) ?? []).map((r, i) => [String(i + 1), String(r['candidate']), num(r['balancedAccuracy']), num(r['auc'])]),
+      2,
+    ),
+    `chosen: ${String((a['winner'] as Row)['set'])} at ${(a['winner'] as Row)['size'] === 0 ? 'kept size' : `size ${(a['winner'] as Row)['size']}`}, ${String((a['winner'] as Row)['name'])}: ${String(a['reason'])}`,
+  ];
+  const cw = a['classWeight'] as Row;
+  const compared = (cw['compared'] as Row[]).map((r) => `${r['classWeight'] ?? 'none'} ${num(r['score'])}`);
+  if (compared.length > 1) lines.push(`class weights by ${String(cw['by'])} on ${String(cw['on'])}: ${compared.join(', ')}: ${cw['chosen'] ?? 'none'}`);
+  const t = a['threshold'] as Row;
+  if (t['value'] === null) lines.push(`decision: ${String(t['note'])}`);
+  else {
+    const moved = t['value'] !== t['default'];
+    lines.push(
+      `decision threshold by ${String(t['by'])} on ${String(t['on'])}: ${moved ? `${Number((t['value'] as number).toPrecision(4))} instead of ${t['default']}` : `the classifier's own (${t['default']})`}, ${num(t['before'])} -> ${num(t['after'])}`,
+    );
+  }
+  return lines;
+}
+
+/** Per class: AUC and the operating point of the model's decisions on its ROC curve. */
+function rocSummary(curves: RocCurve[]): string {
+  return `ROC (one-vs-rest, test): ${curves.map((c) => `${c.label} AUC ${fixed(c.auc)} at FPR ${fixed(c.operatingPoint.fpr)} / TPR ${fixed(c.operatingPoint.tpr)}`).join('; ')}`;
 }

@@ -1,7 +1,8 @@
 import { predict } from '../../shared/classify/classifier.ts';
 import type { Counts } from '../../shared/classify/dataset.ts';
 import { buildModelDocument, serializeModel, trainingContentHash, type ModelDocument } from '../../shared/classify/model.ts';
-import { trainModel, type LabelledSet, type Stage, type TrainOutcome, type TrainSettings } from '../../shared/classify/train.ts';
+import { rocCurves, type RocCurve } from '../../shared/classify/roc.ts';
+import { trainModel, type LabelledSet, type Preset, type Stage, type TrainOutcome, type TrainSettings } from '../../shared/classify/train.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { trainCnnModel, type CnnFitSettings } from '../../shared/classify/cnn/train_model.ts';
 import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
@@ -37,6 +38,8 @@ export interface FitInput {
   counts: Counts;
   /** ISO time stamp for the model document. */
   createdAt: string;
+  /** --auto's choice, made before this fit: the fit takes it as it is. */
+  preset?: Preset | undefined;
 }
 
 export interface FitOutput {
@@ -46,6 +49,8 @@ export interface FitOutput {
   text: string;
   /** The final model's class index for each test row (null without a test split). */
   testPredicted: Int32Array | null;
+  /** ROC curves of the test split per class, with the final model's operating point. */
+  testRoc: RocCurve[] | null;
 }
 
 /** The CNN's per-epoch report (loss and accuracy curves). */
@@ -68,7 +73,7 @@ export async function fitModel(input: FitInput, progress?: (stage: Stage, done: 
         onEpoch?.(r);
       },
     });
-  } else outcome = trainModel({ labels, train, val, test }, settings, progress ? { progress } : {});
+  } else outcome = trainModel({ labels, train, val, test }, settings, progress ? { progress } : {}, input.preset);
   const doc = buildModelDocument({
     spec: input.spec,
     labels,
@@ -78,6 +83,7 @@ export async function fitModel(input: FitInput, progress?: (stage: Stage, done: 
     training: { size: train.y.length, counts: input.counts, contentHash: trainingContentHash(train.X, train.y, labels), seed: settings.seed },
     createdAt: new Date(input.createdAt),
   });
-  const testPredicted = test && test.y.length > 0 ? predict(outcome.predictor, test.X).predicted : null;
-  return { outcome, doc, text: serializeModel(doc), testPredicted };
+  const scored = test && test.y.length > 0 ? predict(outcome.predictor, test.X) : null;
+  const testRoc = scored ? rocCurves(test!.y, scored.scores, scored.predicted, labels, outcome.predictor.threshold ?? null) : null;
+  return { outcome, doc, text: serializeModel(doc), testPredicted: scored?.predicted ?? null, testRoc };
 }

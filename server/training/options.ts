@@ -5,6 +5,7 @@ import type { CandidateParams } from '../../shared/classify/params.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { specInput, type SpecOptions } from '../features/spec_input.ts';
+import { DEFAULT_BUDGET_MS, type AutoOptions } from './auto_model.ts';
 
 export interface TrainCliOptions extends SpecOptions {
   classifier?: string;
@@ -14,6 +15,9 @@ export interface TrainCliOptions extends SpecOptions {
   k?: string;
   metric?: string;
   auto?: boolean;
+  budget?: string;
+  operatingPoint?: string;
+  jobs?: string;
   classWeight?: string;
   seed?: string;
   out?: string;
@@ -41,8 +45,16 @@ function integer(name: string, v: string, min: number): number {
   return x;
 }
 
+/** A time budget: "120s", "2m", "90" (seconds), "1500ms". */
+export function parseBudget(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*$/.exec(text);
+  const ms = m ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, min: 60_000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'min'] : NaN;
+  if (!(ms >= 1000) || !Number.isFinite(ms)) fail(`--budget must be a time of at least 1s, such as 120s or 2m, not '${text}'`);
+  return ms;
+}
+
 /** Everything `train` needs from its options, checked; contradictions are refused, not guessed at. */
-export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; settings: TrainSettings; out: string } {
+export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; settings: TrainSettings; out: string; threads?: number; search?: AutoOptions } {
   const classifier = o.classifier ?? 'svm';
   if (classifier !== 'svm' && classifier !== 'knn' && classifier !== 'cnn') fail(`--classifier must be svm, knn or cnn, not '${classifier}'`);
   const input = specInput(o);
@@ -86,5 +98,22 @@ export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; sett
     if (metric !== 'euclidean' && metric !== 'cosine') fail(`--metric must be euclidean or cosine, not '${metric}'`);
     params = { type: 'knn', k: o.k === undefined ? 5 : integer('--k', o.k, 1), metric: metric as 'euclidean' | 'cosine', weights: 'uniform' };
   }
-  return { spec, settings: { ...DEFAULT_SETTINGS, params, auto, classWeight, seed }, out: o.out ?? 'model.json' };
+  if (o.budget !== undefined && !auto) fail('--budget is the time --auto may take: add --auto, or drop --budget');
+  if (o.operatingPoint !== undefined && !auto) fail('--operating-point is what --auto chooses the threshold for: add --auto, or drop it');
+  if (o.operatingPoint !== undefined && o.operatingPoint !== 'balanced' && o.operatingPoint !== 'accuracy') fail(`--operating-point must be balanced or accuracy, not '${o.operatingPoint}'`);
+  const threads = o.jobs === undefined ? undefined : integer('--jobs', o.jobs, 1);
+  const settings: TrainSettings = { ...DEFAULT_SETTINGS, params, auto, classWeight, seed };
+  const out = o.out ?? 'model.json';
+  if (!auto) return { spec, settings, out, ...(threads ? { threads } : {}) };
+  // What the user named stays fixed; --auto chooses the rest.
+  const search: AutoOptions = {
+    budgetMs: o.budget === undefined ? DEFAULT_BUDGET_MS : parseBudget(o.budget),
+    sizes: o.size === undefined ? undefined : [spec.size],
+    sets: o.features === undefined ? undefined : [{ name: 'given', families: [], features: spec.features }],
+    classifiers: o.classifier === undefined ? (o.kernel === undefined ? undefined : [`SVM (${o.kernel})`]) : classifier === 'knn' ? ['KNN'] : o.kernel === undefined ? ['SVM (rbf)', 'SVM (linear)'] : [`SVM (${o.kernel})`],
+    classWeight: o.classWeight === undefined ? undefined : classWeight,
+    operatingPoint: o.operatingPoint as 'balanced' | 'accuracy' | undefined,
+    threads,
+  };
+  return { spec, settings, out, ...(threads ? { threads } : {}), search };
 }

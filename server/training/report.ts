@@ -1,4 +1,5 @@
 import type { Metrics } from '../../shared/classify/metrics.ts';
+import type { RocCurve } from '../../shared/classify/roc.ts';
 
 export const fixed = (v: number | null, digits = 3): string => (v === null ? 'n/a' : v.toFixed(digits));
 
@@ -26,8 +27,8 @@ export function metricsDetail(m: Metrics): string {
   return `${confusion}\n\n${perClass}`;
 }
 
-/** What `evaluate --json` prints. */
-export function metricsJson(m: Metrics): string {
+/** What `evaluate --json` prints: the metrics, and the ROC curves per class (one-vs-rest) with the model's operating points. */
+export function metricsJson(m: Metrics, roc: RocCurve[]): string {
   const { n, labels, accuracy, balancedAccuracy, auc, confusion, perClass } = m;
-  return JSON.stringify({ n, labels, accuracy, balancedAccuracy, auc, confusion, perClass });
+  return JSON.stringify({ n, labels, accuracy, balancedAccuracy, auc, confusion, perClass, roc });
 }

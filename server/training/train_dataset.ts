@@ -1,4 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { errorMessage } from '../../shared/errors.ts';
+import type { RocCurve } from '../../shared/classify/roc.ts';
+import { decodeImageAsync } from '../../shared/image/index.ts';
+import { chooseModel, crossValidate, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
 import {
   checkTrainingClasses,
   countLabels,
@@ -13,7 +18,7 @@ import {
 import { ClassifyError } from '../../shared/classify/errors.ts';
 import { matrix } from '../../shared/classify/linalg.ts';
 import type { ModelDocument } from '../../shared/classify/model.ts';
-import type { LabelledSet, Stage, TrainOutcome, TrainSettings } from '../../shared/classify/train.ts';
+import type { LabelledSet, Preset, Stage, TrainOutcome, TrainSettings } from '../../shared/classify/train.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
 import { workerModule } from '../features/worker_url.ts';
@@ -64,10 +69,17 @@ export interface TrainDatasetOptions {
   signal?: AbortSignal;
   /** Class names for folder names that are only numbers (MedMNIST's `0`, `1`). */
   labelNames?: Readonly<Record<string, string>>;
+  /**
+   * --auto with the features: sizes, feature sets, classifiers and settings searched within a
+   * time budget (auto_model.ts); `spec` then gives the HOG settings and the levels only.
+   */
+  search?: AutoOptions | undefined;
 }
 
 export interface DatasetInfo {
   name: string;
+  /** With a search: the sizes and the features extracted at each, before any choice. */
+  searched?: { sizes: number[]; features: string[][] } | undefined;
   layout: 'classes' | 'splits';
   splits: SplitName[];
   labels: string[];
@@ -98,6 +110,10 @@ export interface TrainDatasetResult extends DatasetInfo {
   /** Off-diagonal cells of the test confusion matrix with the images in them. */
   misclassified: MisclassifiedCell[];
   timings: { extractMs: number; fitMs: number; totalMs: number };
+  /** The spec the model uses (--auto's choice, or the one given). */
+  spec: FeatureSpec;
+  /** ROC curves of the test split per class (null without one). */
+  testRoc: RocCurve[] | null;
 }
 
 interface Entry {
@@ -130,6 +146,17 @@ function itemsLayout(items: readonly DatasetItem[], name: string) {
 }
 
 const aborted = () => new Error('training was stopped');
+
+/** The first training image's size and colour, decoded ahead of extraction: what --auto's plan depends on. */
+async function probeImage(job: VectorJob, limits?: DecodeLimits): Promise<ImageProbe> {
+  const bytes = 'bytes' in job ? job.bytes : new Uint8Array(await readFile(job.path));
+  try {
+    const img = await decodeImageAsync(bytes, limits);
+    return { width: img.width, height: img.height, colour: img.colour !== undefined };
+  } catch (e) {
+    throw new ClassifyError('invalidDataset', `${job.name}: ${errorMessage(e)}`);
+  }
+}
 
 /** The fit on a worker thread of its own: the SMO solver is synchronous and may run for minutes. */
 async function fitOnWorker(input: FitInput, progress: (stage: Stage, done: number, total: number) => void, signal?: AbortSignal, onEpoch?: EpochHook): Promise<FitOutput> {
@@ -209,16 +236,26 @@ export async function trainDataset(
   // Before the work of extraction: what the folders alone show cannot be trained on.
   checkTrainingClasses(countLabels(entries.filter((f) => f.split === 'train').map((f) => f.label), labels), trainWhere);
 
-  const results: VectorResult[] = await extractFiles(
-    entries.map((e) => e.job),
-    spec,
-    {
-      threads: options.threads ?? availableParallelism(),
-      onProgress: (d, t) => hooks.onProgress?.('extracting', d, t),
-      ...(options.alwaysWorkers ? { alwaysWorkers: true } : {}),
-      ...(options.limits ? { limits: options.limits } : {}),
-    },
-  );
+  const extractOptions = (offset: number, of: number) => ({
+    threads: options.threads ?? availableParallelism(),
+    onProgress: (d: number, t: number) => hooks.onProgress?.('extracting', offset * t + d, of * t),
+    ...(options.alwaysWorkers ? { alwaysWorkers: true } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+  const jobs = entries.map((e) => e.job);
+  let plan: AutoPlan | null = null;
+  let results: VectorResult[];
+  let perSize: VectorResult[][] = [];
+  if (options.search) {
+    // Every family of every candidate set, once per candidate size.
+    const firstTrain = entries.find((e) => e.split === 'train')!;
+    plan = planAuto(spec, options.search, await probeImage(firstTrain.job, options.limits));
+    for (const [i, s] of plan.specs.entries()) perSize.push(await extractFiles(jobs, s, extractOptions(i, plan.specs.length)));
+    // An image is usable if every size could use it; otherwise it is left out with its first error.
+    results = entries.map((_, i) => perSize.map((r) => r[i]!).find((r) => !r.ok) ?? perSize[0]![i]!);
+  } else {
+    results = await extractFiles(jobs, spec, extractOptions(0, 1));
+  }
   const extractMs = performance.now() - started;
   if (options.signal?.aborted) throw aborted();
 
@@ -235,20 +272,36 @@ export async function trainDataset(
   });
   // At size 0 every image keeps its size, so all must share one to give vectors of one length.
   const sizes = new Set(usable.map(({ r }) => `${r.width}x${r.height}`));
-  if (spec.size === 0 && sizes.size > 1) {
+  if (plan && sizes.size > 1 && plan.sizes.includes(0)) {
+    if (plan.sizes.length === 1) throw new ClassifyError('invalidDataset', `${flag('size')} 0 keeps each image's size, but the images come in ${sizes.size} sizes; give ${flag('size')} N`);
+    warn(`the images come in ${sizes.size} sizes, so --auto does not try keeping their size`);
+    const keep = plan.sizes.map((s, i) => (s === 0 ? -1 : i)).filter((i) => i >= 0);
+    plan = { ...plan, sizes: keep.map((i) => plan!.sizes[i]!), specs: keep.map((i) => plan!.specs[i]!) };
+    perSize = keep.map((i) => perSize[i]!);
+  }
+  if (!plan && spec.size === 0 && sizes.size > 1) {
     throw new ClassifyError(
       'invalidDataset',
       `${flag('size')} 0 keeps each image's size, but the images come in ${sizes.size} sizes (${[...sizes].slice(0, 4).join(', ')}); give ${flag('size')} N to resize them all`,
     );
   }
   const first = usable[0]?.r;
-  const imageSize = spec.size === 0 && first ? { width: first.width, height: first.height } : null;
-  const d = first ? first.vector.length : 0;
+  let imageSize = spec.size === 0 && first ? { width: first.width, height: first.height } : null;
+  let d = first ? first.vector.length : 0;
 
   const bySplit = (split: SplitName) => usable.filter(({ entry }) => entry.split === split);
   const countsOf = (split: SplitName) => countLabels(bySplit(split).map(({ entry }) => entry.label), labels);
   const counts: Partial<Record<SplitName, Counts>> = Object.fromEntries(splits.map((s) => [s, countsOf(s)]));
-  const info: DatasetInfo = { name, layout, splits, labels, counts, featureLength: d, firstImage: first ? { width: first.width, height: first.height } : null };
+  const info: DatasetInfo = {
+    name,
+    layout,
+    splits,
+    labels,
+    counts,
+    featureLength: d,
+    firstImage: first ? { width: first.width, height: first.height } : null,
+    ...(plan ? { searched: { sizes: plan.sizes, features: plan.specs.map((s) => s.features) } } : {}),
+  };
   hooks.onDataset?.(info);
   checkTrainingClasses(countsOf('train'), trainWhere);
   for (const s of splits) {
@@ -259,24 +312,70 @@ export async function trainDataset(
   const duplicates = findDuplicates(usable.map(({ entry, r }) => ({ name: entry.name, split: entry.split, label: entry.label, hash: r.hash })));
   for (const line of duplicateWarnings(duplicates)) warn(line);
 
+  let runSpec = spec;
+  let settings = typeof settingsFor === 'function' ? settingsFor(d) : settingsFor;
+  let preset: Preset | undefined;
+  let vectorOf = (r: VectorResult & { ok: true }): Float64Array => r.vector;
+  if (plan) {
+    // The search sees train and val only; test waits for the final model.
+    const rows = [...bySplit('train'), ...bySplit('val')];
+    const index = new Map(entries.map((e, i) => [e, i]));
+    const X = perSize.map((list) => {
+      const len = (list[index.get(rows[0]!.entry)!] as VectorResult & { ok: true }).vector.length;
+      const data = new Float64Array(rows.length * len);
+      rows.forEach(({ entry }, i) => data.set((list[index.get(entry)!] as VectorResult & { ok: true }).vector, i * len));
+      return matrix(rows.length, len, data);
+    });
+    const dims = plan.sizes.map((s) => (s === 0 ? { width: first!.width, height: first!.height } : { width: s, height: s }));
+    const choice = await chooseModel({
+      labels,
+      plan,
+      dims,
+      X,
+      y: Int32Array.from(rows, ({ entry }) => labels.indexOf(entry.label)),
+      nTrain: bySplit('train').length,
+      nVal: bySplit('val').length,
+      settings: { ...settings, auto: true },
+      budgetMs: options.search!.budgetMs - (performance.now() - started),
+      options: options.search!,
+      signal: options.signal,
+      progress: (stage, done, total) => hooks.onProgress?.(stage, done, total),
+    });
+    if (options.signal?.aborted) throw aborted();
+    runSpec = choice.spec;
+    settings = choice.settings;
+    preset = choice.preset;
+    d = choice.columns.length;
+    imageSize = runSpec.size === 0 ? dims[choice.sizeIndex]! : null;
+    const chosen = perSize[choice.sizeIndex]!;
+    const cols = choice.columns;
+    const slice = (v: Float64Array) => Float64Array.from(cols, (c) => v[c]!);
+    const byResult = new Map(usable.map(({ entry, r }) => [r, slice((chosen[index.get(entry)!] as VectorResult & { ok: true }).vector)]));
+    vectorOf = (r) => byResult.get(r)!;
+  }
+
   const set = (split: SplitName): LabelledSet | undefined => {
     const items = bySplit(split);
     if (!splits.includes(split) || items.length === 0) return undefined;
     const data = new Float64Array(items.length * d);
-    items.forEach(({ r }, i) => data.set(r.vector, i * d));
+    items.forEach(({ r }, i) => data.set(vectorOf(r), i * d));
     return { X: matrix(items.length, d, data), y: Int32Array.from(items, ({ entry }) => labels.indexOf(entry.label)) };
   };
   const train = set('train')!;
   const val = set('val');
   const test = set('test');
   const testNames = bySplit('test').map(({ entry }) => entry.name);
-  const settings = typeof settingsFor === 'function' ? settingsFor(d) : settingsFor;
   if (settings.params.type === 'knn' && settings.params.k > train.y.length) {
     throw new ClassifyError('invalidOptions', `${flag('k')} ${settings.params.k} is more than the ${train.y.length} training images`);
   }
 
   const fitStarted = performance.now();
-  const input: FitInput = { spec, labels, featureLength: d, imageSize, train, val, test, settings, counts: countsOf('train'), createdAt: new Date().toISOString() };
+  // Without val the estimate is a cross-validation: its folds go to worker threads, one per core.
+  const threads = options.threads ?? availableParallelism();
+  if (!preset && !settings.auto && !val && threads > 1) {
+    preset = await crossValidate(train, labels, settings, threads, options.signal, (stage, done, total) => hooks.onProgress?.(stage, done, total));
+  }
+  const input: FitInput = { spec: runSpec, labels, featureLength: d, imageSize, train, val, test, settings, counts: countsOf('train'), createdAt: new Date().toISOString(), preset };
   const progress = (stage: Stage, done: number, total: number) => hooks.onProgress?.(stage, done, total);
   const onEpoch: EpochHook = (r) => hooks.onEpoch?.(r);
   const fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal, onEpoch) : await fitModel(input, progress, onEpoch);
@@ -310,5 +409,7 @@ export async function trainDataset(
     duplicates,
     misclassified,
     timings: { extractMs, fitMs, totalMs: performance.now() - started },
+    spec: runSpec,
+    testRoc: fit.testRoc,
   };
 }

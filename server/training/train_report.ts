@@ -77,6 +77,10 @@ export function trainingReport(r: TrainDatasetResult, extra: { jobId: string; cl
       metrics: metricsJson(outcome.estimate.metrics),
     },
     test: metricsJson(outcome.test),
+    // ROC curves per class (one-vs-rest) with the model's operating point: test, else the estimate's
+    roc: (r.testRoc ? { on: 'test', curves: r.testRoc } : outcome.estimateRoc ? { on: outcome.estimate.mode, curves: outcome.estimateRoc } : null) as unknown as Json,
+    auto: outcome.auto ? (outcome.auto as Json) : null,
+    threshold: outcome.predictor.threshold ?? null,
     // the CNN's curves, per epoch
     epochs: c.type === 'cnn' ? c.model.history.map((h) => ({ epoch: h.epoch, loss: h.loss, accuracy: h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy, valAuc: h.valAuc })) : null,
     bestEpoch: c.type === 'cnn' ? c.model.bestEpoch : null,

@@ -15,6 +15,17 @@ export type ClassifierModel =
 export interface Predictor {
   scaler: Scaler;
   classifier: ClassifierModel;
+  /**
+   * Two classes only: class 1 iff its score is above this (chosen on validation by --auto);
+   * absent, the classifier's own rule (SVM votes, KNN's largest vote share) decides.
+   */
+  threshold?: number | undefined;
+}
+
+/** Class 1 where its score (column 1 of m x 2 scores) is above the threshold. */
+export function applyThreshold(scores: Float64Array, threshold: number): Int32Array {
+  const m = scores.length / 2;
+  return Int32Array.from({ length: m }, (_, i) => (scores[i * 2 + 1]! > threshold ? 1 : 0));
 }
 
 export function evaluateClassifier(c: ClassifierModel, standardised: Matrix): Evaluation {
@@ -24,5 +35,6 @@ export function evaluateClassifier(c: ClassifierModel, standardised: Matrix): Ev
 
 /** Predictions for raw feature vectors (rows of X, in the spec's layout). */
 export function predict(p: Predictor, X: Matrix): Evaluation {
-  return evaluateClassifier(p.classifier, transform(p.scaler, X));
+  const e = evaluateClassifier(p.classifier, transform(p.scaler, X));
+  return p.threshold !== undefined && e.k === 2 ? { ...e, predicted: applyThreshold(e.scores, p.threshold) } : e;
 }

@@ -159,10 +159,14 @@ export const modelSchema = z
           .object({ mode: z.enum(['validation', 'cross-validation']), folds: z.number().int().positive(), best: z.number().int().nonnegative(), candidates: z.array(candidateSchema) })
           .strict()
           .nullable(),
+        /** What --auto searched (feature sets, sizes, classifiers) and why it chose this model; absent in older files. */
+        auto: z.record(z.string(), z.json()).optional(),
       })
       .strict(),
     scaler: z.object({ mean: float64Array, scale: float64Array }).strict(),
     classifier: z.discriminatedUnion('type', [svmSchema, knnSchema, cnnSchema]),
+    /** Two classes: the decision threshold on class 1's score chosen by --auto (absent in older files: the classifier's own rule). */
+    decision: z.object({ threshold: finite }).strict().optional(),
     metrics: z
       .object({
         estimate: z.object({ mode: z.enum(['validation', 'cross-validation']), folds: z.number().int().positive(), foldBalancedAccuracy: z.array(unitInterval), metrics: metricsSchema }).strict(),
@@ -304,9 +308,11 @@ export function buildModelDocument(input: ModelInput): ModelDocument {
       selection: sel
         ? { mode: sel.mode, folds: sel.folds, best: sel.best, candidates: sel.candidates.map((r) => ({ label: r.label, params: r.params, balancedAccuracy: r.balancedAccuracy, folds: r.folds, capped: r.capped })) }
         : null,
+      ...(outcome.auto ? { auto: outcome.auto } : {}),
     },
     scaler: { mean: encode(outcome.predictor.scaler.mean, [input.featureLength]), scale: encode(outcome.predictor.scaler.scale, [input.featureLength]) },
     classifier,
+    ...(outcome.predictor.threshold !== undefined ? { decision: { threshold: outcome.predictor.threshold } } : {}),
     metrics: {
       estimate: { mode: outcome.estimate.mode, folds: outcome.estimate.folds, foldBalancedAccuracy: outcome.estimate.foldBalancedAccuracy, metrics: toPlainMetrics(outcome.estimate.metrics) },
       test: outcome.test ? toPlainMetrics(outcome.test) : null,
@@ -425,7 +431,9 @@ export function loadModelDocument(json: unknown): LoadedModel {
     if (c.k > n) bad(`k ${c.k} is more than the ${n} samples`);
     classifier = { type: 'knn', model: { k: c.k, metric: c.metric, weights: c.weights, nClasses: k, samples: matrix(n, d, samples), targets: Int32Array.from(c.targets) } };
   }
-  return { doc, spec, labels: doc.labels, featureLength: d, imageSize, predictor: { scaler, classifier } };
+  if (doc.decision && k !== 2) bad('a decision threshold applies to two classes only');
+  const predictor: Predictor = doc.decision ? { scaler, classifier, threshold: doc.decision.threshold } : { scaler, classifier };
+  return { doc, spec, labels: doc.labels, featureLength: d, imageSize, predictor };
 }
 
 /** Parses and checks a model file's text. */

@@ -8,6 +8,7 @@ import { distancesFromDots, neighbourVotes, type KnnMetric } from './knn.ts';
 import { crossProduct, matrix, squaredNorms, takeRows, type Matrix } from './linalg.ts';
 import { balancedAccuracy, computeMetrics, type Metrics } from './metrics.ts';
 import { createRng } from './prng.ts';
+import { rocCurves, type RocCurve } from './roc.ts';
 import { fitScaler, overallVariance, transform, type Scaler } from './scaler.ts';
 import { balancedWeights, buildSvmModel, ovrScores, pairDecisions, scaleGamma, solveOneVsOne, votes, type SvmSettings } from './svm.ts';
 
@@ -37,7 +38,22 @@ export interface TrainSettings {
   folds: number;
   tol: number;
   shrinking: boolean;
+  /** Two classes: the decision threshold on class 1's score (see Predictor.threshold); --auto chooses it on validation. */
+  threshold?: number | undefined;
 }
+
+/** What was decided before the final fit, on worker threads: --auto's selection, estimate and report, or a plain cross-validated estimate. */
+export interface Preset {
+  selection: Selection | null;
+  estimate: TrainOutcome['estimate'];
+  estimateRoc: RocCurve[];
+  /** The search's summary, kept in the model file (plain JSON); absent for a plain cross-validation. */
+  auto?: AutoSummary | undefined;
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** Plain JSON (no undefined, no NaN), checked as z.json() when a model file loads. */
+export type AutoSummary = { [key: string]: JsonValue };
 
 export const DEFAULT_SETTINGS: Omit<TrainSettings, 'params'> = {
   auto: false,
@@ -86,6 +102,10 @@ export interface TrainOutcome {
   iterations: number[];
   /** Pairs of the final fit stopped by libsvm's iteration cap before convergence. */
   capped: number;
+  /** --auto's search summary (feature sets, sizes, classifiers tried and why the winner won). */
+  auto?: AutoSummary | undefined;
+  /** ROC curves of the estimate (validation, or out-of-fold on train), per class (not made for the CNN). */
+  estimateRoc?: RocCurve[] | undefined;
 }
 
 /**
@@ -143,7 +163,7 @@ function kernelFor(prep: Prepared, settings: SvmSettings): FullKernel {
 }
 
 /** Every candidate fitted on split.train and evaluated on split.test. */
-function evaluateOnSplit(X: Matrix, y: Int32Array, k: number, split: Split, candidates: CandidateParams[], s: TrainSettings, capped: Int32Array, tick: () => void): Evaluation[] {
+export function evaluateOnSplit(X: Matrix, y: Int32Array, k: number, split: Split, candidates: CandidateParams[], s: TrainSettings, capped: Int32Array, tick: () => void): Evaluation[] {
   const needGram = candidates.some((c) => c.type === 'svm');
   const prep = prepare(X, split.train, needGram);
   const out: Evaluation[] = new Array(candidates.length);
@@ -276,7 +296,8 @@ const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.lengt
  * chosen settings' validation or cross-validated metrics are reported, and test is scored
  * once by the final model.
  */
-export function trainModel(data: TrainData, s: TrainSettings, hooks: TrainHooks = {}): TrainOutcome {
+export function trainModel(data: TrainData, s: TrainSettings, hooks: TrainHooks = {}, preset?: Preset): TrainOutcome {
+  if (preset) return fitPreset(data, s, hooks, preset);
   const k = data.labels.length;
   if (s.params.type === 'cnn') throw new ClassifyError('invalidOptions', 'the CNN trains through trainCnnModel (shared/classify/cnn/train_model.ts), not trainModel');
   const { X, y, splits, mode } = splitsFor(data, s);
@@ -319,6 +340,27 @@ export function trainModel(data: TrainData, s: TrainSettings, hooks: TrainHooks 
     test,
     iterations: fit.iterations,
     capped: fit.capped,
+    estimateRoc: rocCurves(results[best]!.truth, results[best]!.pooled.scores, results[best]!.pooled.predicted, data.labels),
   };
 }
 
+
+/** The final fit of a model --auto has already chosen (its selection and estimate come with it). */
+function fitPreset(data: TrainData, s: TrainSettings, hooks: TrainHooks, preset: Preset): TrainOutcome {
+  const k = data.labels.length;
+  const fit = fitFinal(data.train, k, s.params, s, hooks);
+  const predictor: Predictor = s.threshold !== undefined && k === 2 ? { ...fit.predictor, threshold: s.threshold } : fit.predictor;
+  const test = data.test && data.test.y.length > 0 ? computeMetrics(data.test.y, predict(predictor, data.test.X), data.labels) : null;
+  return {
+    predictor,
+    params: s.params,
+    gamma: fit.gamma,
+    selection: preset.selection,
+    estimate: preset.estimate,
+    test,
+    iterations: fit.iterations,
+    capped: fit.capped,
+    auto: preset.auto,
+    estimateRoc: preset.estimateRoc,
+  };
+}

@@ -39,7 +39,11 @@ export type PushEvent = MessageOf<'serviceChanged'> | MessageOf<'uploadDropped'>
 export type TrainClassifier = Extract<ClientMessage, { type: 'train' }>['classifier'];
 export type TrainSpec = Extract<ClientMessage, { type: 'train' }>['spec'];
 
+export type TrainAuto = NonNullable<Extract<ClientMessage, { type: 'train' }>['auto']>;
+
 export interface TrainOptions {
+  /** Automatic tuning on the server (feature sets, sizes, classifiers within a budget); absent: exactly these settings. */
+  auto?: TrainAuto | undefined;
   /** Called once the server has accepted the job. */
   onStarted?(jobId: string): void;
   onProgress?(phase: string, done: number, total: number): void;
@@ -347,7 +351,7 @@ export class MedclassClient {
       this.trainRequests.set(requestId, { ...options, requestId, jobId: null, resolve, reject });
     });
     try {
-      await this.send({ type: 'train', requestId, uploadId, spec, classifier });
+      await this.send({ type: 'train', requestId, uploadId, spec, classifier, ...(options.auto ? { auto: options.auto } : {}) });
     } catch (e) {
       this.trainRequests.delete(requestId);
       done.catch(() => undefined); // the send's error is the one to report

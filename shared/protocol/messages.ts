@@ -69,6 +69,17 @@ export const imageSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 
+/**
+ * `train`'s automatic tuning (the CLI's --auto): feature sets, sizes, classifiers and their
+ * settings compared by cross-validation within `budgetSeconds` (the whole job), class weights
+ * and the threshold chosen on val. `features: 'spec'` keeps the spec's features and size.
+ */
+export const autoSchema = z.strictObject({
+  budgetSeconds: z.number().int().min(5).max(3600),
+  features: z.enum(['search', 'spec']).optional(),
+  operatingPoint: z.enum(['balanced', 'accuracy']).optional(),
+});
+
 const classifierSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('svm'),
@@ -239,7 +250,7 @@ export const MESSAGES = {
   ),
   uploadChunk: msg(9, 'client', z.strictObject({ uploadId: id, seq: count(2 ** 32), data: bytes(1, MAX_CHUNK_BYTES) })),
   uploadEnd: msg(10, 'client', z.strictObject({ requestId: id, uploadId: id })),
-  train: msg(11, 'client', z.strictObject({ requestId: id, uploadId: id, spec: featureSpecSchema, classifier: classifierSchema })),
+  train: msg(11, 'client', z.strictObject({ requestId: id, uploadId: id, spec: featureSpecSchema, classifier: classifierSchema, auto: autoSchema.optional() })),
   trainProgress: msg(
     12,
     'server',

@@ -6,8 +6,13 @@
  * (k=5) predicts the 400 test images. The feature matrix goes to Python as raw float64.
  * Times are the best of a few runs; the ratio is scikit-learn's time over ours (> 1: faster).
  * scikit-learn runs twice: with its default threads, and single-threaded as ours is.
+ *
+ * Then --auto's search on the same features (RBF grid, 5-fold cross-validation of train) on
+ * one worker thread and on one per core: the speed-up of tuning on every core, and the same
+ * choice either way. BENCH_AUTO=0 leaves it out, BENCH_AUTO=only runs it alone.
  */
 import { spawnSync } from 'node:child_process';
+import { chooseModel } from '../../server/training/auto_model.ts';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,5 +182,38 @@ async function main() {
   console.log(`(ours: Gram matrix 1080 x 1080 over 1770 features ${gram.ms.toFixed(0)} ms of the fit; support vectors ${ours['svm']!.nSV!.join('/')}` + (peer ? `, scikit-learn ${peer['svm']!.nSV!.join('/')})` : ')'));
 }
 
-await main();
-await cnnTrainBench();
+/** The search on `threads` workers: wall time, and what it chose. */
+async function autoSearch(train: { X: import('../../shared/classify/linalg.ts').Matrix; y: Int32Array }, labels: string[], threads: number) {
+  const spec = parseFeatureSpec({ size: 64 });
+  const t = performance.now();
+  const choice = await chooseModel({
+    labels,
+    plan: { sizes: [64], sets: [{ name: 'seven', families: ['hog', 'hogStats', 'glcm'] }], specs: [spec], inapplicable: () => null },
+    dims: [{ width: 64, height: 64 }],
+    X: [train.X],
+    y: train.y,
+    nTrain: train.y.length,
+    nVal: 0,
+    settings: { ...DEFAULT_SETTINGS, auto: true, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } },
+    budgetMs: Infinity,
+    options: { budgetMs: Infinity, threads, classifiers: ['SVM (rbf)'] },
+  });
+  const w = choice.search.candidates[choice.search.best]!;
+  return { ms: performance.now() - t, scored: choice.search.candidates.filter((c) => c.status === 'scored').length, chosen: `${w.label} (CV balanced accuracy ${w.balancedAccuracy!.toFixed(4)})` };
+}
+
+async function autoBench() {
+  const spec = parseFeatureSpec({ size: 64 });
+  const data = await loadSplits(dataset('retinamnist'), spec);
+  const cores = availableParallelism();
+  console.log(`\n--auto search, RBF grid (7 C x 5 gamma after a 2-candidate screen), 5-fold CV of RetinaMNIST train (${data.train.X.rows} x ${data.train.X.cols}); load average ${loadavg()[0]!.toFixed(1)} on ${cores} cores`);
+  const one = await autoSearch(data.train, data.labels, 1);
+  const all = await autoSearch(data.train, data.labels, cores);
+  console.log(`  1 worker thread:   ${(one.ms / 1000).toFixed(1)} s, ${one.scored} candidates, chose ${one.chosen}`);
+  console.log(`  ${cores} worker threads: ${(all.ms / 1000).toFixed(1)} s, ${all.scored} candidates, chose ${all.chosen}`);
+  console.log(`  speed-up ${(one.ms / all.ms).toFixed(2)}x${one.chosen === all.chosen ? '; the same choice' : '; A DIFFERENT CHOICE'}`);
+}
+
+if (process.env['BENCH_AUTO'] !== 'only') await main();
+if (process.env['BENCH_AUTO'] !== '0') await autoBench();
+if (process.env['BENCH_AUTO'] !== 'only') await cnnTrainBench();
