@@ -37,6 +37,7 @@ function model(task: ClassifyTask): LoadedModel {
 
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
   const m = model(task);
+  // the CNN's convolutions run on tfjs's wasm backend; the features stay on the server kernels
   if (m.predictor.classifier.type === 'cnn') await useCnnBackend();
   return classifyImages(m, task.images, task.limits);
 }

@@ -26,6 +26,7 @@ import { fitScaler, transform } from '../../shared/classify/scaler.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { loadSplits } from '../classify_data.ts';
 import { dataset } from '../golden.ts';
+import { cnnTrainBench } from './cnn_train.bench.ts';
 
 const PYTHON = '/usr/bin/python3';
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
@@ -215,3 +216,4 @@ async function autoBench() {
 
 if (process.env['BENCH_AUTO'] !== 'only') await main();
 if (process.env['BENCH_AUTO'] !== '0') await autoBench();
+if (process.env['BENCH_AUTO'] !== 'only') await cnnTrainBench();
