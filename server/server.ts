@@ -113,7 +113,8 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   secureDataFolder(dataDir);
   const events = options.events ?? (databaseUrl && store instanceof PostgresStore ? new PgEvents(databaseUrl, log, store.pool) : new InProcessEvents());
   if (events instanceof PgEvents) await events.ready;
-  const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login);
+  // with a shared database the address, user and global login ceilings are counted across every instance
+  const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login, Date.now, databaseUrl ? store : undefined);
   const accounts = new AccountsService(store, Date.now, { events, guard, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
   const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);

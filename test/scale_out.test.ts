@@ -145,4 +145,18 @@ describe('two instances on one Postgres', () => {
       b.client.close();
     }
   }, 120_000);
+
+  // last: it leaves this address refused for the rest of the minute
+  it('counts failed logins from one address across the instances (10 a minute)', async () => {
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 15_000) await new Promise((r) => setTimeout(r, left + 200));
+    const clients = await Promise.all(servers.map(async (s) => MedclassClient.connect(await connectWebSocket(s.url), [await parsePin(s.pin)])));
+    try {
+      // other names each time: the (user, address) delays stay out of it; 5 on each instance
+      for (let i = 0; i < 10; i++) await expect(clients[i % 2]!.login(`guess${i}`, 'a wrong password here')).rejects.toMatchObject({ code: 'badCredentials' });
+      for (const c of clients) await expect(c.login('nurse', NURSE_PASSWORD)).rejects.toThrow(/too many login attempts from this address/);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  }, 120_000);
 });

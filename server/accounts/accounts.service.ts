@@ -135,7 +135,7 @@ export class AccountsService {
     let attempt;
     try {
       // counted now, before any hashing: concurrent guesses cannot pass the limits
-      attempt = this.guard.begin(username, origin.address ?? 'unknown', origin.deviceToken);
+      attempt = await this.guard.admit(username, origin.address ?? 'unknown', origin.deviceToken);
     } catch (e) {
       if (e instanceof LoginRefused) throw new AuthError('tooManyAttempts', e.message);
       throw e;

@@ -143,3 +143,41 @@ describe('AccountsService with the guard', () => {
   });
 });
 const released = new Set<string>();
+
+describe('LoginGuard with a shared store (two instances on one database)', () => {
+  let dir: string;
+  let store: SqliteStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'medclass-guard-'));
+    store = new SqliteStore(join(dir, 'medclass.db'));
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts the address ceiling across guards, and a refused attempt takes no strike', async () => {
+    const a = new LoginGuard(undefined, {}, now, store);
+    const b = new LoginGuard(undefined, {}, now, store);
+    for (let i = 0; i < DEFAULT_LOGIN_LIMITS.perAddressPerMinute; i++) (await (i % 2 ? a : b).admit(`user${i}`, '198.51.100.9')).failed();
+    // each guard alone has seen 5 of the 10: only the shared count refuses
+    await expect(a.admit('user99', '198.51.100.9')).rejects.toThrow(/from this address; try again in \d+ s/);
+    await expect(b.admit('user98', '198.51.100.9')).rejects.toThrow(LoginRefused);
+    // the refusals gave their strikes back: one more minute and the address may try again
+    clock += 60_000;
+    await expect(a.admit('user97', '198.51.100.9')).resolves.toMatchObject({ trusted: false });
+    expect(await store.addToCounter('login:address:198.51.100.9', Math.floor(clock / 60_000) * 60_000, 0)).toBe(1);
+  });
+
+  it('counts the per-user ceiling across guards, and a success gives its strikes back', async () => {
+    const limits = { perUserUntrusted: 4 };
+    const a = new LoginGuard(undefined, limits, now, store);
+    const b = new LoginGuard(undefined, limits, now, store);
+    const ok = await a.admit('carol', '10.1.0.1');
+    ok.succeeded();
+    await new Promise((r) => setTimeout(r, 50)); // the give-back is not awaited by `succeeded`
+    for (let i = 0; i < 4; i++) (await (i % 2 ? a : b).admit('carol', `10.2.0.${i}`)).failed();
+    await expect(b.admit('carol', '10.3.0.1')).rejects.toThrow(/for this user from unknown devices/);
+    await expect(a.admit('dave', '10.3.0.1')).resolves.toMatchObject({ trusted: false });
+  });
+});

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Store } from '../store/store.ts';
 
 /**
  * Slows password guessing without letting strangers lock anyone out (OWASP's "device cookie"
@@ -19,6 +20,9 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  *   then the addresses in turn, so a flood from one address waits behind itself.
  * - User names are keyed by an HMAC under a per-process key (never held raw); all maps are
  *   pruned as they age and capped at `maxEntries`.
+ * - With a shared store (several instances on one Postgres), `admit` also counts the address,
+ *   user and global ceilings in the store's fixed-window counters, so N instances do not allow N
+ *   times as many guesses. The (user, address) delays and the hash queue stay per process.
  */
 export interface LoginGuardLimits {
   /** Untrusted login attempts from one address (IPv4, or IPv6 /64) in any 60 s, not counting those that succeeded. */
@@ -148,6 +152,8 @@ export interface LoginAttempt {
   release(): void;
   succeeded(): void;
   failed(): void;
+  /** Takes back every strike of an attempt that was refused after all (`admit`'s shared ceilings). */
+  undo(): void;
 }
 
 export class LoginGuard {
@@ -171,6 +177,8 @@ export class LoginGuard {
     private readonly deviceKey: Uint8Array = randomBytes(32),
     limits: Partial<LoginGuardLimits> = {},
     private readonly now: () => number = Date.now,
+    /** Counters every instance sees (Postgres); without it the counts are this process's only. */
+    private readonly shared?: Pick<Store, 'addToCounter'>,
   ) {
     this.limits = { ...DEFAULT_LOGIN_LIMITS, ...limits };
     const max = this.limits.maxEntries;
@@ -256,6 +264,57 @@ export class LoginGuard {
       },
       failed: () => {
         settled = true;
+      },
+      undo: () => {
+        if (settled) return;
+        settled = true;
+        for (const [w, key] of strikes) w.remove(key, now);
+        if (!trusted) this.global.remove('all', now);
+      },
+    };
+  }
+
+  /**
+   * `begin`, and then, with a shared store, the address, user and global ceilings counted across
+   * instances (fixed windows: a minute, `userWindowMs`). A refused attempt leaves no strike anywhere.
+   */
+  async admit(username: string, address: string, deviceToken?: string): Promise<LoginAttempt> {
+    const attempt = this.begin(username, address, deviceToken);
+    if (!this.shared || attempt.trusted) return attempt;
+    const shared = this.shared;
+    const now = this.now();
+    const l = this.limits;
+    const minute = Math.floor(now / MINUTE) * MINUTE;
+    const userWindow = Math.floor(now / l.userWindowMs) * l.userWindowMs;
+    // not the per-process HMAC: every instance must name the user alike (the users table holds the name anyway)
+    const user = createHash('sha256').update('medclass login user\0').update(username).digest('base64url').slice(0, 22);
+    const counts: [key: string, windowStart: number, limit: number, refusal: string, windowEnd: number][] = [
+      ['login:all', minute, l.globalPerMinute, 'the server is busy with logins', minute + MINUTE],
+      [`login:address:${addressKey(address)}`, minute, l.perAddressPerMinute, 'too many login attempts from this address', minute + MINUTE],
+      [`login:user:${user}`, userWindow, l.perUserUntrusted, 'too many failed logins for this user from unknown devices', userWindow + l.userWindowMs],
+    ];
+    const taken: (typeof counts)[number][] = [];
+    const giveBack = (list: (typeof counts)[number][]) => Promise.all(list.map(([key, start]) => shared.addToCounter(key, start, -1)));
+    try {
+      for (const c of counts) {
+        const total = await shared.addToCounter(c[0], c[1], 1);
+        taken.push(c);
+        if (total > c[2]) {
+          await giveBack(taken);
+          throw this.refusal(c[3], c[4] - now);
+        }
+      }
+    } catch (e) {
+      attempt.release();
+      attempt.undo();
+      throw e;
+    }
+    return {
+      ...attempt,
+      succeeded: () => {
+        attempt.succeeded();
+        // the global count is attempts; the others count failures, as in `begin`
+        void giveBack(taken.slice(1)).catch(() => undefined);
       },
     };
   }
