@@ -15,6 +15,9 @@ import {
   type User,
   type UserChanges,
   type VersionRecord,
+  trainingJobOf,
+  type TrainingJobRecord,
+  type TrainingJobRow,
 } from './store.ts';
 import { summarizeModel } from './version_summary.ts';
 
@@ -73,6 +76,16 @@ const MIGRATIONS: string[] = [
      count INTEGER NOT NULL,
      PRIMARY KEY (key, window_start)
    );`,
+  // 3: training jobs' status, so that a job whose instance stopped can be marked failed.
+  `CREATE TABLE training_jobs (
+     id TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     instance TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'published')),
+     heartbeat_at BIGINT NOT NULL,
+     error TEXT
+   );
+   CREATE INDEX training_jobs_running ON training_jobs (status, heartbeat_at);`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -461,6 +474,32 @@ export class PostgresStore implements Store {
     add('id', '<', query.before);
     values.push(query.limit);
     return (await this.q<AuditRow>(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`, values)).map(auditOf);
+  }
+
+  async putTrainingJob(job: TrainingJobRecord): Promise<void> {
+    await this.q(
+      `INSERT INTO training_jobs (id, owner, instance, status, heartbeat_at, error) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, instance = excluded.instance, status = excluded.status, heartbeat_at = excluded.heartbeat_at, error = excluded.error`,
+      [job.id, job.owner, job.instance, job.status, job.heartbeatAt, job.error],
+    );
+  }
+
+  async heartbeatTrainingJobs(instance: string, at: number): Promise<void> {
+    await this.q("UPDATE training_jobs SET heartbeat_at = $1 WHERE instance = $2 AND status = 'running'", [at, instance]);
+  }
+
+  async failStaleTrainingJobs(before: number, error: string): Promise<string[]> {
+    // one statement: two instances sweeping at once each mark a job at most once
+    const rows = await this.q<{ id: string }>("UPDATE training_jobs SET status = 'failed', error = $1 WHERE status = 'running' AND heartbeat_at < $2 RETURNING id", [error, before]);
+    return rows.map((r) => r.id);
+  }
+
+  async listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]> {
+    const rows =
+      owner === undefined
+        ? await this.q<TrainingJobRow>('SELECT * FROM training_jobs ORDER BY heartbeat_at DESC, id')
+        : await this.q<TrainingJobRow>('SELECT * FROM training_jobs WHERE owner = $1 ORDER BY heartbeat_at DESC, id', [owner]);
+    return rows.map(trainingJobOf);
   }
 
   async addToCounter(key: string, windowStart: number, n: number): Promise<number> {

@@ -15,6 +15,9 @@ import {
   type User,
   type UserChanges,
   type VersionRecord,
+  trainingJobOf,
+  type TrainingJobRecord,
+  type TrainingJobRow,
 } from './store.ts';
 import { summarizeModel } from './version_summary.ts';
 
@@ -91,6 +94,16 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
      count INTEGER NOT NULL,
      PRIMARY KEY (key, window_start)
    );`,
+  // 6: training jobs' status, so that a job whose instance stopped can be marked failed (issue 12).
+  `CREATE TABLE training_jobs (
+     id TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     instance TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'published')),
+     heartbeat_at INTEGER NOT NULL,
+     error TEXT
+   );
+   CREATE INDEX training_jobs_running ON training_jobs (status, heartbeat_at);`,
 ];
 
 /** The schema version this code writes (`PRAGMA user_version`). */
@@ -533,6 +546,31 @@ export class SqliteStore implements Store {
       outcome: r.outcome,
       detail: r.detail ? (JSON.parse(r.detail) as AuditEntry['detail']) : null,
     }));
+  }
+
+  async putTrainingJob(job: TrainingJobRecord): Promise<void> {
+    this.stmt(
+      `INSERT INTO training_jobs (id, owner, instance, status, heartbeat_at, error) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, instance = excluded.instance, status = excluded.status, heartbeat_at = excluded.heartbeat_at, error = excluded.error`,
+    ).run(job.id, job.owner, job.instance, job.status, job.heartbeatAt, job.error);
+  }
+
+  async heartbeatTrainingJobs(instance: string, at: number): Promise<void> {
+    this.stmt("UPDATE training_jobs SET heartbeat_at = ? WHERE instance = ? AND status = 'running'").run(at, instance);
+  }
+
+  async failStaleTrainingJobs(before: number, error: string): Promise<string[]> {
+    const rows = this.stmt("UPDATE training_jobs SET status = 'failed', error = ? WHERE status = 'running' AND heartbeat_at < ? RETURNING id").all(error, before) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  async listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]> {
+    const rows = (
+      owner === undefined
+        ? this.stmt('SELECT * FROM training_jobs ORDER BY heartbeat_at DESC, id').all()
+        : this.stmt('SELECT * FROM training_jobs WHERE owner = ? ORDER BY heartbeat_at DESC, id').all(owner)
+    ) as TrainingJobRow[];
+    return rows.map(trainingJobOf);
   }
 
   async addToCounter(key: string, windowStart: number, n: number): Promise<number> {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from './store.ts';
+import type { Store, TrainingJobRecord } from './store.ts';
 
 /**
  * What every engine behind `Store` must do, run against each (sqlite.store.test.ts,
@@ -195,6 +195,28 @@ export function storeContract(name: string, engine: EngineUnderTest): void {
       expect(await store.addToCounter('images:bob', 60_000, 1)).toBe(1);
       expect(await other.addToCounter('images:ann', 120_000, 2)).toBe(2);
       expect(await store.addToCounter('images:ann', 120_000, -2)).toBe(0);
+    });
+
+    it('keeps training jobs: heartbeats for one instance, stale running jobs failed once, per owner', async () => {
+      const other = await another();
+      const job = (id: string, instance: string, status: TrainingJobRecord['status'] = 'running') => ({ id, owner: 'admin', instance, status, heartbeatAt: 1_000, error: null });
+      await store.putTrainingJob(job('j1', 'a'));
+      await other.putTrainingJob(job('j2', 'b'));
+      await store.putTrainingJob({ ...job('j3', 'b', 'done'), owner: 'root' });
+      await store.heartbeatTrainingJobs('a', 40_000);
+      expect((await other.listTrainingJobs()).map((j) => [j.id, j.heartbeatAt])).toEqual([
+        ['j1', 40_000],
+        ['j2', 1_000],
+        ['j3', 1_000],
+      ]);
+      // j2's instance stopped: both sweeping at once, it is marked (and reported) once; j3 is finished, j1 alive
+      const swept = await Promise.all([store.failStaleTrainingJobs(10_000, 'the instance running it stopped'), other.failStaleTrainingJobs(10_000, 'the instance running it stopped')]);
+      expect(swept.flat()).toEqual(['j2']);
+      expect(await store.listTrainingJobs('admin')).toEqual([{ ...job('j1', 'a'), heartbeatAt: 40_000 }, { ...job('j2', 'b', 'failed'), error: 'the instance running it stopped' }]);
+      await store.putTrainingJob({ ...job('j1', 'a', 'published'), heartbeatAt: 41_000 });
+      expect((await other.listTrainingJobs('root')).map((j) => j.id)).toEqual(['j3']);
+      expect((await other.listTrainingJobs('admin'))[0]).toMatchObject({ id: 'j1', status: 'published' });
+      await expect(store.putTrainingJob({ ...job('j4', 'a'), status: 'lost' as 'done' })).rejects.toThrow();
     });
 
     it('makes one vault key per user, once, even when asked for at once by several connections', async () => {

@@ -100,6 +100,33 @@ export interface PublishInput {
   createdBy: string;
 }
 
+export type TrainingJobStatus = 'running' | 'done' | 'failed' | 'published';
+
+/** A training job as the database holds it (the model itself stays in the memory of the instance that trained it). */
+export interface TrainingJobRecord {
+  id: string;
+  owner: string;
+  /** The instance that runs it and holds its model. */
+  instance: string;
+  status: TrainingJobStatus;
+  heartbeatAt: number;
+  error: string | null;
+}
+
+/** A `training_jobs` row as either engine returns it (Postgres gives BIGINT as a string). */
+export interface TrainingJobRow {
+  id: string;
+  owner: string;
+  instance: string;
+  status: TrainingJobStatus;
+  heartbeat_at: number | string;
+  error: string | null;
+}
+
+export function trainingJobOf(r: TrainingJobRow): TrainingJobRecord {
+  return { id: r.id, owner: r.owner, instance: r.instance, status: r.status, heartbeatAt: Number(r.heartbeat_at), error: r.error };
+}
+
 /**
  * Every method is asynchronous: an engine may be across the network (Postgres). Callers await
  * each result; nothing is assumed about when a write is visible to another instance except
@@ -147,6 +174,15 @@ export interface Store {
    * together (per-user rate limits). Windows that ended before `windowStart` may be dropped.
    */
   addToCounter(key: string, windowStart: number, n: number): Promise<number>;
+
+  /** Creates or replaces a training job's row (its status as every instance sees it). */
+  putTrainingJob(job: TrainingJobRecord): Promise<void>;
+  /** Sets `heartbeatAt` of every running job of this instance: it still works on them. */
+  heartbeatTrainingJobs(instance: string, at: number): Promise<void>;
+  /** Marks failed, with `error`, every running job whose heartbeat is older than `before`; returns their ids. */
+  failStaleTrainingJobs(before: number, error: string): Promise<string[]>;
+  /** Training jobs, newest heartbeat first; one owner's only when given. */
+  listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]>;
 
   /** The user's vault key: 32 random bytes, made on first use, released only to that user inside the channel. */
   vaultKey(userId: number): Promise<Uint8Array>;
