@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ClassifyError } from '../../shared/classify/errors.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
 import { errorMessage, MedclassError } from '../../shared/errors.ts';
@@ -6,7 +7,7 @@ import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import type { MessageOf, ServerMessage } from '../../shared/protocol/messages.ts';
 import type { Logger } from '../log.ts';
-import type { ModelVersion, Store } from '../store/store.ts';
+import type { ModelVersion, Store, TrainingJobStatus } from '../store/store.ts';
 import { trainingReport } from '../training/train_report.ts';
 import type { AutoOptions } from '../training/auto_model.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
@@ -98,7 +99,15 @@ export interface TrainingDeps {
   threads?: number | undefined;
   /** Tells a user's connections something unasked (an upload dropped). */
   notify?: (owner: string, message: ServerMessage) => void;
+  /** This instance's name in the `training_jobs` table (a new one each start by default). */
+  instance?: string;
+  /** How often this instance's running jobs are marked alive, and stale ones looked for. */
+  heartbeatMs?: number;
+  /** A running job not marked alive for this long is failed: the instance running it stopped. */
+  staleMs?: number;
 }
+
+export const INSTANCE_STOPPED = 'the instance running it stopped';
 
 export class TrainingJobs {
   private readonly uploads = new Map<string, Upload>();
@@ -108,11 +117,42 @@ export class TrainingJobs {
   private readonly abort = new AbortController();
   /** Where uploads are inflated: a worker thread, never the event loop. */
   readonly unzip = new UnzipPool();
+  readonly instance: string;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly staleMs: number;
+  /** The first heartbeat and look for stale jobs (at start-up), for whoever wants to wait for it. */
+  readonly ready: Promise<void>;
 
   constructor(private readonly deps: TrainingDeps) {
     const idle = deps.limits.upload.idleMs;
     this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(60_000, idle / 4)));
     this.sweeper.unref();
+    this.instance = deps.instance ?? `${hostname()}:${process.pid}:${randomBytes(6).toString('base64url')}`;
+    this.staleMs = deps.staleMs ?? 30_000;
+    this.heartbeat = setInterval(() => void this.beat(), deps.heartbeatMs ?? 5_000);
+    this.heartbeat.unref();
+    this.ready = this.beat();
+  }
+
+  /** Marks this instance's running jobs alive, then fails those whose instance stopped (any instance may find them). */
+  private async beat(): Promise<void> {
+    try {
+      const now = Date.now();
+      await this.deps.store.heartbeatTrainingJobs(this.instance, now);
+      const failed = await this.deps.store.failStaleTrainingJobs(now - this.staleMs, INSTANCE_STOPPED);
+      if (failed.length) this.deps.log.warn({ jobs: failed }, 'training jobs marked failed: the instance running them stopped');
+    } catch (e) {
+      this.deps.log.warn({ error: errorMessage(e) }, 'training jobs could not be marked alive; trying again');
+    }
+  }
+
+  /** Writes a job's status where every instance sees it; never rejects (a failure is logged, the job goes on). */
+  private async record(job: Job, status: TrainingJobStatus, error: string | null = null): Promise<void> {
+    try {
+      await this.deps.store.putTrainingJob({ id: job.id, owner: job.owner, instance: this.instance, status, heartbeatAt: Date.now(), error });
+    } catch (e) {
+      this.deps.log.warn({ job: job.id, status, error: errorMessage(e) }, 'a training job\'s status could not be written');
+    }
   }
 
   private key(owner: string, uploadId: string): string {
@@ -309,6 +349,7 @@ export class TrainingJobs {
     const job: Job = { id: `job-${randomBytes(9).toString('base64url')}`, owner, state: 'running', modelText: null, labels: [], touched: Date.now() };
     this.running = job;
     this.jobs.set(job.id, job);
+    void this.record(job, 'running');
     const spec = parseFeatureSpec(m.spec);
     return { jobId: job.id, start: () => void this.run(job, u, spec, settings, m.classifier, sink, m.auto ? searchFor(m.auto, spec, this.deps.threads) : undefined) };
   }
@@ -372,11 +413,13 @@ export class TrainingJobs {
         fitMs: Math.round(t.fitMs),
       });
       this.deps.log.info({ user: job.owner, job: job.id, ms: Math.round(performance.now() - started), extractMs: Math.round(t.extractMs), fitMs: Math.round(t.fitMs) }, 'training job done');
+      await this.record(job, 'done');
       sink.done({ type: 'trainDone', jobId: job.id, report });
       this.keepRecentJobs();
     } catch (e) {
       this.jobs.delete(job.id);
       const refusal = asTrainingError(e);
+      void this.record(job, 'failed', refusal?.message ?? 'the training job failed on the server');
       this.audit(job.owner, 'train', refusal?.code ?? 'failed');
       if (refusal) sink.failed(refusal.code, refusal.message);
       else {
@@ -400,16 +443,34 @@ export class TrainingJobs {
   /** Stores a finished job's model as a new version of a service (made current in one transaction). */
   async publish(owner: string, m: MessageOf<'publish'>): Promise<ModelVersion> {
     const job = this.jobs.get(m.jobId);
+    if (!job || job.owner !== owner) await this.refuseForeign(owner, m.jobId);
     if (!job || job.owner !== owner) throw new TrainingError('notFound', `no finished training job ${m.jobId} of yours (jobs are kept ${Math.round(this.deps.limits.upload.idleMs / 60_000)} minutes)`);
     if (job.state !== 'done' || !job.modelText) throw new TrainingError('conflict', `job ${m.jobId} is still training; publish it after trainDone`);
     const v = await this.deps.store.publish({ service: m.service, description: m.description, privacyModes: m.privacyModes, model: job.modelText, createdBy: owner });
     job.touched = Date.now();
+    await this.record(job, 'published');
     await this.audit(owner, 'publish', 'ok', { via: 'channel' }, m.service, v.version);
     this.deps.log.info({ user: owner, service: m.service, version: v.version }, 'model published');
     return v;
   }
 
+  /** A job this instance does not hold: says why plainly when the database knows it (another instance's, or failed). */
+  private async refuseForeign(owner: string, jobId: string): Promise<void> {
+    let known;
+    try {
+      known = (await this.deps.store.listTrainingJobs(owner)).find((j) => j.id === jobId);
+    } catch {
+      return; // the usual notFound answer follows
+    }
+    if (!known) return;
+    if (known.status === 'failed') throw new TrainingError('conflict', `job ${jobId} failed (${known.error ?? 'no reason given'}); train it again`);
+    if (known.instance !== this.instance) {
+      throw new TrainingError('conflict', `job ${jobId} was trained on another server instance, which holds its model; publish it from the connection that trained it, or train it again`);
+    }
+  }
+
   close(): void {
+    clearInterval(this.heartbeat);
     clearInterval(this.sweeper);
     void this.unzip.close();
     this.abort.abort();
