@@ -172,6 +172,22 @@ function splitThreads(pid: number, before: Map<number, number>, after: Map<numbe
   const rest = others.slice(workers).reduce((n, d) => n + d.ms, 0);
   return { main, workers: w, rest };
 }
+/** CPU of a Postgres cluster's processes (the postmaster and its children: backends, writers), in ms, by pid. */
+function postgresCpuMs(dataDir: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (Number(entry) === postmaster || ppid === postmaster) out.set(Number(entry), cpuMs(Number(entry)));
+    } catch {
+      // the process ended
+    }
+  }
+  return out;
+}
 function vmHwmMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -520,13 +536,20 @@ async function main(): Promise<void> {
     say();
     say('classifications per second, closed loop (one image per request, each client back to back: its latency is mostly queueing, see the open-loop runs):');
     if (pg) await pg.psql('SELECT pg_stat_statements_reset()');
+    const pgCpu0 = pg ? postgresCpuMs(join(pg.dir, 'data')) : null;
     const main = await run(clients, timed, images, 'reduced', SECONDS, pids, expected);
     // read at once: the database's own execution time over the main run, all instances together
     const dbTime = pg
       ? (await pg.psql(`SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'`)).trim().split('|').map(Number)
       : null;
+    const pgCpu = pg && pgCpu0 ? [...postgresCpuMs(join(pg.dir, 'data')).entries()].reduce((n, [p, v]) => n + v - (pgCpu0.get(p) ?? 0), 0) : null;
     report(main, 'reduced');
-    if (dbTime) say(`           database time per classification: ${ms(dbTime[0]! / main.done, 3)} ms executing in Postgres (${ms(dbTime[1]! / main.done, 1)} statements; pg_stat_statements total_exec_time, no round trips)`);
+    if (dbTime) {
+      say(
+        `           database time per classification: ${ms(dbTime[0]! / main.done, 3)} ms executing in Postgres (${ms(dbTime[1]! / main.done, 1)} statements; pg_stat_statements total_exec_time, no round trips); ` +
+          `Postgres processes' CPU ${ms(pgCpu! / main.done, 3)} ms`,
+      );
+    }
     say(`           ${stages(main)}`);
     say(`           CPU per classification: server ${ms(main.serverCpuMs / main.done, 3)} ms, bench clients ${ms(main.clientCpuMs / main.done, 3)} ms (load average now ${load()})`);
     say(`           server CPU by thread per classification: ${threadLine(main)}`);
