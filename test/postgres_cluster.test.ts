@@ -29,6 +29,19 @@ describe('throwaway Postgres cluster for tests', () => {
     await pg.stop(); // twice is fine
   }, 180_000);
 
+  it('takes extra server settings: pg_stat_statements loaded, as bench:server --database postgres uses it', async () => {
+    const withStats = await startPostgresCluster({ settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] });
+    try {
+      expect(await withStats.psql('SHOW shared_preload_libraries')).toBe('pg_stat_statements\n');
+      await withStats.psql('CREATE EXTENSION pg_stat_statements');
+      await withStats.psql('SELECT pg_stat_statements_reset()');
+      await withStats.psql('CREATE TABLE counted (n int); INSERT INTO counted VALUES (1)');
+      expect(Number(await withStats.psql("SELECT count(*) FROM pg_stat_statements WHERE query LIKE 'INSERT INTO counted%'"))).toBe(1);
+    } finally {
+      await withStats.stop();
+    }
+  }, 180_000);
+
   it('says plainly when Postgres is not installed, rather than skipping', () => {
     const empty = mkdtempSync(join(tmpdir(), 'medclass-nopg-'));
     try {

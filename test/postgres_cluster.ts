@@ -89,7 +89,11 @@ const failure = (what: string, e: unknown, log?: string) => {
   return new Error(`${what} failed: ${(err.stderr || err.message || String(e)).trim()}${tail}`);
 };
 
-export async function startPostgresCluster(options: { database?: string } = {}): Promise<PostgresCluster> {
+export async function startPostgresCluster(options: {
+  database?: string;
+  /** More server settings (name=value), e.g. shared_preload_libraries=pg_stat_statements for the bench. */
+  settings?: string[];
+} = {}): Promise<PostgresCluster> {
   const bin = findPostgresBin();
   const database = options.database ?? 'medclass';
   const dir = mkdtempSync(join(tmpdir(), 'medclass-pg-'));
@@ -117,7 +121,7 @@ export async function startPostgresCluster(options: { database?: string } = {}):
   const port = await freePort();
   // A throwaway cluster: durability off where it only costs time (fsync); commits stay
   // synchronous so a restart loses nothing a client was told is committed.
-  const settings = ['-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'];
+  const settings = ['-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', ...(options.settings ?? []).flatMap((kv) => ['-c', kv])];
   const start = async () => {
     try {
       await exec('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings.join(' '), 'start']);

@@ -1,5 +1,6 @@
 /**
  * npm run bench:server [-- --clients 64 --seconds 20 --mode-seconds 6 --rate R --profile]
+ *                       [-- --database sqlite|postgres --instances N]
  *
  * The classification service end to end, as clients see it: trains (size 64) and publishes a
  * model on BreastMNIST, starts a real `medclass serve` process, and runs N concurrent
@@ -12,6 +13,12 @@
  * seal/open timings, where the CPU went (per process,
  * and a calibration of the channel's own cost per request), the server's peak memory (VmHWM)
  * and the load average (the machine may be shared).
+ *
+ * --database postgres runs the server on a throwaway Postgres (test/postgres_cluster.ts, with
+ * pg_stat_statements loaded) and --instances N starts N `medclass serve` processes on it with
+ * one identity key, the clients spread round-robin over them; it also prints the database's
+ * own time per classification (the sum of pg_stat_statements' total_exec_time over the main
+ * run: server-side execution, without the round trips). The default is one instance on SQLite.
  *
  * --profile also runs the server under `node --cpu-prof` (main thread and classification
  * workers) for a reduced run and prints the self time by area.
@@ -37,7 +44,9 @@ import { generateIdentity, pinOf } from '../../shared/protocol/identity.ts';
 import { acceptClientSession, startClientSession } from '../../shared/protocol/session.ts';
 import { setFrameAead } from '../../shared/protocol/frames.ts';
 import { nodeFrameAead } from '../../server/crypto/node_aead.ts';
+import { newIdentityPem } from '../../server/identity_source.ts';
 import { dataset, splitImages } from '../golden.ts';
+import { startPostgresCluster, type PostgresCluster } from '../postgres_cluster.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from '../server_process.ts';
 
 /** The bench is one user with 64 connections measuring the whole server: lift the per-user shares. */
@@ -58,6 +67,14 @@ const SECONDS = option('seconds', 20);
 const MODE_SECONDS = option('mode-seconds', Math.max(2, Math.round(SECONDS / 3)));
 const RATE = option('rate', 0);
 const PROFILE = process.argv.includes('--profile');
+const INSTANCES = Math.round(option('instances', 1));
+const DATABASE = (() => {
+  const i = process.argv.indexOf('--database');
+  const v = i < 0 ? 'sqlite' : process.argv[i + 1];
+  if (v !== 'sqlite' && v !== 'postgres') throw new Error('--database takes sqlite or postgres');
+  return v;
+})();
+if (INSTANCES > 1 && DATABASE === 'sqlite') throw new Error('--instances above 1 needs --database postgres: a SQLite data folder belongs to one process');
 const SIZE = 64;
 const SERVICE = 'demo';
 
@@ -73,10 +90,10 @@ function percentile(sorted: readonly number[], p: number): number {
 // ---------------------------------------------------------------------------------------------
 // Model, server, images
 
-function medclass(args: string[]): string {
+function medclass(args: string[], env: Record<string, string> = {}): string {
   return execFileSync(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1' },
+    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -155,6 +172,22 @@ function splitThreads(pid: number, before: Map<number, number>, after: Map<numbe
   const rest = others.slice(workers).reduce((n, d) => n + d.ms, 0);
   return { main, workers: w, rest };
 }
+/** CPU of a Postgres cluster's processes (the postmaster and its children: backends, writers), in ms, by pid. */
+function postgresCpuMs(dataDir: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (Number(entry) === postmaster || ppid === postmaster) out.set(Number(entry), cpuMs(Number(entry)));
+    } catch {
+      // the process ended
+    }
+  }
+  return out;
+}
 function vmHwmMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -212,7 +245,7 @@ async function run(
   images: BenchImage[],
   mode: PrivacyMode,
   seconds: number,
-  serverPid: number,
+  serverPids: readonly number[],
   expected: Map<string, string>,
   /** Open loop: requests per second offered in all, each client at its share, whether or not answers came. 0: closed loop. */
   rate = 0,
@@ -234,8 +267,9 @@ async function run(
     wrongLabels: 0,
     checkedLabels: 0,
   };
-  const server0 = cpuMs(serverPid);
-  const threads0 = threadCpuMs(serverPid);
+  const serversCpu = () => serverPids.reduce((n, pid) => n + cpuMs(pid), 0);
+  const server0 = serversCpu();
+  const threads0 = serverPids.map(threadCpuMs);
   const client0 = process.cpuUsage();
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -283,8 +317,13 @@ async function run(
     }),
   );
   r.seconds = (performance.now() - start) / 1000;
-  r.serverCpuMs = cpuMs(serverPid) - server0;
-  r.threads = splitThreads(serverPid, threads0, threadCpuMs(serverPid), cpus().length);
+  r.serverCpuMs = serversCpu() - server0;
+  for (const [i, pid] of serverPids.entries()) {
+    const t = splitThreads(pid, threads0[i]!, threadCpuMs(pid), cpus().length);
+    r.threads.main += t.main;
+    r.threads.workers += t.workers;
+    r.threads.rest += t.rest;
+  }
   const c1 = process.cpuUsage(client0);
   r.clientCpuMs = (c1.user + c1.system) / 1000;
   r.latencies.sort((a, b) => a - b);
@@ -434,16 +473,26 @@ function stages(r: RunResult): string {
 
 async function main(): Promise<void> {
   say(`MedClass server benchmark: ${CLIENTS} clients, ${SECONDS} s reduced 64x64, ${MODE_SECONDS} s per mode; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+  say(`configuration: ${INSTANCES} instance${INSTANCES > 1 ? 's' : ''} on ${DATABASE === 'postgres' ? 'Postgres (a throwaway cluster on this machine)' : 'SQLite'}`);
   say(`load average at start: ${load()}`);
   const work = mkdtempSync(join(tmpdir(), 'medclass-bench-server-'));
   const dataDir = join(work, 'data');
   const modelFile = join(work, 'model.json');
-  let server: ServerProcess | null = null;
+  const servers: ServerProcess[] = [];
+  let pg: PostgresCluster | null = null;
   const clients: MedclassClient[] = [];
   try {
     let t = performance.now();
+    // Postgres: the instances share the database and one identity key, as behind a load balancer
+    const dbEnv: Record<string, string> = {};
+    if (DATABASE === 'postgres') {
+      pg = await startPostgresCluster({ settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] });
+      await pg.psql('CREATE EXTENSION pg_stat_statements');
+      dbEnv['MEDCLASS_DATABASE_URL'] = pg.url;
+      dbEnv['MEDCLASS_IDENTITY_KEY'] = (await newIdentityPem()).pem;
+    }
     medclass(['train', dataset('breastmnist'), '--size', String(SIZE), '--out', modelFile]);
-    medclass(['publish', modelFile, '--data', dataDir, '--service', SERVICE, '--modes', 'original,reduced,features']);
+    medclass(['publish', modelFile, '--data', dataDir, '--service', SERVICE, '--modes', 'original,reduced,features'], dbEnv);
     await useCpuBackend();
     const model = parseModel(readFileSync(modelFile, 'utf8'));
     say(`model: BreastMNIST, size ${SIZE}, ${model.featureLength} features, labels ${model.labels.join('/')}; trained and published in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -463,23 +512,44 @@ async function main(): Promise<void> {
       }),
     ) as Record<PrivacyMode, { frame: number; websocket: number }>;
 
-    server = await startServerProcess({ dataDir, env: { MEDCLASS_LOG_LEVEL: 'info', MEDCLASS_LIMITS: BENCH_LIMITS } });
-    const pid = server.child.pid!;
-    const child = server.child;
-    process.once('exit', () => child.kill('SIGKILL'));
+    // the first instance alone first: it makes the schema and the first admin
+    servers.push(await startServerProcess({ dataDir, env: { MEDCLASS_LOG_LEVEL: 'info', MEDCLASS_LIMITS: BENCH_LIMITS, ...dbEnv } }));
+    for (let i = 1; i < INSTANCES; i++) servers.push(await startServerProcess({ env: { MEDCLASS_LOG_LEVEL: 'info', MEDCLASS_LIMITS: BENCH_LIMITS, ...dbEnv }, args: ['--no-demo'] }));
+    const server = servers[0]!;
+    const pids = servers.map((s) => s.child.pid!);
+    for (const s of servers) {
+      const child = s.child;
+      process.once('exit', () => child.kill('SIGKILL'));
+    }
+    if (new Set(servers.map((s) => s.pin)).size !== 1) throw new Error(`the instances present different identities: ${servers.map((s) => s.pin).join(', ')}`);
     const pin = await parsePin(server.pin);
     const { token } = await login(server, 'admin', ADMIN_PASSWORD);
     const timed: Timed = { sealMs: [], openMs: [] };
-    for (let i = 0; i < CLIENTS; i++) clients.push(await timedClient(server, pin, token, timed));
-    say(`server pid ${pid}, ${CLIENTS} clients connected and authenticated; VmHWM after start ${ms(vmHwmMiB(pid), 0)} MiB`);
+    // round-robin: client i on instance i mod N (what a balancer spreading new connections does)
+    for (let i = 0; i < CLIENTS; i++) clients.push(await timedClient(servers[i % servers.length]!, pin, token, timed));
+    const hwm = () => pids.map((p) => ms(vmHwmMiB(p), 0)).join(' + ');
+    say(`server pid${pids.length > 1 ? 's' : ''} ${pids.join(', ')}, ${CLIENTS} clients connected and authenticated; VmHWM after start ${hwm()} MiB`);
 
     // warm up: JIT, the workers' model cache
-    await run(clients, timed, images, 'reduced', 3, pid, expected);
+    await run(clients, timed, images, 'reduced', 3, pids, expected);
 
     say();
     say('classifications per second, closed loop (one image per request, each client back to back: its latency is mostly queueing, see the open-loop runs):');
-    const main = await run(clients, timed, images, 'reduced', SECONDS, pid, expected);
+    if (pg) await pg.psql('SELECT pg_stat_statements_reset()');
+    const pgCpu0 = pg ? postgresCpuMs(join(pg.dir, 'data')) : null;
+    const main = await run(clients, timed, images, 'reduced', SECONDS, pids, expected);
+    // read at once: the database's own execution time over the main run, all instances together
+    const dbTime = pg
+      ? (await pg.psql(`SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'`)).trim().split('|').map(Number)
+      : null;
+    const pgCpu = pg && pgCpu0 ? [...postgresCpuMs(join(pg.dir, 'data')).entries()].reduce((n, [p, v]) => n + v - (pgCpu0.get(p) ?? 0), 0) : null;
     report(main, 'reduced');
+    if (dbTime) {
+      say(
+        `           database time per classification: ${ms(dbTime[0]! / main.done, 3)} ms executing in Postgres (${ms(dbTime[1]! / main.done, 1)} statements; pg_stat_statements total_exec_time, no round trips); ` +
+          `Postgres processes' CPU ${ms(pgCpu! / main.done, 3)} ms`,
+      );
+    }
     say(`           ${stages(main)}`);
     say(`           CPU per classification: server ${ms(main.serverCpuMs / main.done, 3)} ms, bench clients ${ms(main.clientCpuMs / main.done, 3)} ms (load average now ${load()})`);
     say(`           server CPU by thread per classification: ${threadLine(main)}`);
@@ -490,7 +560,7 @@ async function main(): Promise<void> {
     say(`latency at a fixed offered load (open loop: requests at set times over the ${CLIENTS} connections, answered or not), reduced, ${MODE_SECONDS} s each:`);
     let at80: (RunResult & { rate: number }) | null = null;
     for (const rate of offered) {
-      const r = await run(clients, timed, images, 'reduced', MODE_SECONDS, pid, expected, rate);
+      const r = await run(clients, timed, images, 'reduced', MODE_SECONDS, pids, expected, rate);
       report(r, `${rate}/s`);
       if (!RATE && rate === offered[1]) at80 = { ...r, rate };
     }
@@ -501,7 +571,7 @@ async function main(): Promise<void> {
     say(`each mode, ${MODE_SECONDS} s:`);
     const perMode: RunResult[] = [];
     for (const mode of ['original', 'reduced', 'features'] as const) {
-      const r = await run(clients, timed, images, mode, MODE_SECONDS, pid, expected);
+      const r = await run(clients, timed, images, mode, MODE_SECONDS, pids, expected);
       perMode.push(r);
       report(r, mode);
       say(`           ${stages(r)}`);
@@ -542,7 +612,11 @@ async function main(): Promise<void> {
     );
 
     say();
-    say(`server peak memory (VmHWM): ${ms(vmHwmMiB(pid), 0)} MiB; load average at the end: ${load()}`);
+    say(`server peak memory (VmHWM): ${hwm()} MiB; load average at the end: ${load()}`);
+    say(
+      `summary: ${INSTANCES} x ${DATABASE}: ${(main.done / main.seconds).toFixed(0)}/s, p50 ${ms(percentile(main.latencies, 50))} ms, p99 ${ms(percentile(main.latencies, 99))} ms (closed loop, ${CLIENTS} clients)` +
+        `${dbTime ? `, database ${ms(dbTime[0]! / main.done, 3)} ms per classification` : ''}; load average ${load()} on ${cpus().length} cores`,
+    );
     const throughputMet = main.done / main.seconds >= 1000;
     say(`goal, throughput (>= 1000/s reduced 64x64, closed loop): ${throughputMet ? 'met' : 'NOT met'} (${(main.done / main.seconds).toFixed(0)}/s)`);
     if (at80) {
@@ -551,13 +625,14 @@ async function main(): Promise<void> {
     }
     for (const c of clients) c.close();
     clients.length = 0;
-    await server.stop();
-    server = null;
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
 
-    if (PROFILE) await profile(dataDir, images, expected);
+    if (PROFILE && DATABASE === 'sqlite' && INSTANCES === 1) await profile(dataDir, images, expected);
+    else if (PROFILE) say('--profile runs with one instance on SQLite only');
   } finally {
     for (const c of clients) c.close();
-    await server?.stop();
+    await Promise.all(servers.map((s) => s.stop()));
+    await pg?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -610,9 +685,9 @@ async function profile(dataDir: string, images: BenchImage[], expected: Map<stri
     const { token } = await login(server, 'admin', ADMIN_PASSWORD);
     const timed: Timed = { sealMs: [], openMs: [] };
     for (let i = 0; i < CLIENTS; i++) clients.push(await timedClient(server, pin, token, timed));
-    await run(clients, timed, images, 'reduced', 2, server.child.pid!, expected);
+    await run(clients, timed, images, 'reduced', 2, [server.child.pid!], expected);
     window.start = Date.now();
-    const r = await run(clients, timed, images, 'reduced', MODE_SECONDS, server.child.pid!, expected);
+    const r = await run(clients, timed, images, 'reduced', MODE_SECONDS, [server.child.pid!], expected);
     window.end = Date.now();
     report(r, 'profiled');
     say(`           ${stages(r)}`);
