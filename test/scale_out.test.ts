@@ -1,6 +1,6 @@
 /**
- * Two `medclass serve` processes on one throwaway Postgres, with one identity: what one instance
- * (or the `medclass` commands) changes, the other's clients hear at once, through LISTEN/NOTIFY
+ * Three `medclass serve` processes on one throwaway Postgres, with one identity: what one
+ * instance (or the `medclass` commands) changes, the others' clients hear at once, through LISTEN/NOTIFY
  * rather than the 2 s polls. Latencies are measured and printed, not asserted (the box is shared).
  */
 import { readFileSync } from 'node:fs';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   expect(published.stdout).toMatch(/^published breast version 1 /);
   expect((await medclassWith({ ...env, MEDCLASS_PASSWORD: NURSE_PASSWORD }, 'add-user', 'nurse')).stdout).toBe('added clinician nurse\n');
   // started together: the schema and the first admin are made once
-  servers.push(...(await Promise.all([0, 1].map(() => startServerProcess({ env, args: ['--no-demo', '--images-per-minute', '12'] })))));
+  servers.push(...(await Promise.all([0, 1, 2].map(() => startServerProcess({ env, args: ['--no-demo', '--images-per-minute', '12'] })))));
 }, 300_000);
 
 afterAll(async () => {
@@ -61,9 +61,9 @@ async function connect(server: ServerProcess, user: string, password: string): P
   return watched;
 }
 
-describe('two instances on one Postgres', () => {
+describe('three instances on one Postgres', () => {
   it('present one identity and serve the same services and users', async () => {
-    expect(servers[0]!.pin).toBe(servers[1]!.pin);
+    expect(new Set(servers.map((s) => s.pin)).size).toBe(1);
     for (const s of servers) {
       const nurse = await connect(s, 'nurse', NURSE_PASSWORD);
       expect((await nurse.client.listServices()).map((x) => [x.name, x.version])).toEqual([['breast', 1]]);
@@ -71,42 +71,49 @@ describe('two instances on one Postgres', () => {
     }
   }, 60_000);
 
-  it('a publish (medclass publish) and a rollback through one instance reach the other\'s clients at once', async () => {
+  it('a publish (medclass publish) and a rollback through one instance reach the others\' clients at once', async () => {
     const admin = await connect(servers[0]!, 'admin', ADMIN_PASSWORD);
-    const nurse = await connect(servers[1]!, 'nurse', NURSE_PASSWORD);
+    const nurses = await Promise.all(servers.slice(1).map((s) => connect(s, 'nurse', NURSE_PASSWORD)));
     try {
       let started = performance.now();
       const published = await medclassWith(env, 'publish', MODEL, '--service', 'breast', '--modes', 'features', '--description', 'second');
       expect(published.stdout).toMatch(/^published breast version 2 /);
       const exited = performance.now() - started;
-      await vi.waitFor(() => expect(nurse.pushes.map((p) => p.event.type === 'serviceChanged' && p.event.service.version)).toContain(2), { timeout: 10_000, interval: 20 });
-      const publishMs = nurse.pushes.at(-1)!.at - started;
-      expect(nurse.pushes.at(-1)!.event).toMatchObject({ type: 'serviceChanged', service: { name: 'breast', version: 2, description: 'second', privacyModes: ['features'] } });
+      const publishMs: number[] = [];
+      for (const nurse of nurses) {
+        await vi.waitFor(() => expect(nurse.pushes.map((p) => p.event.type === 'serviceChanged' && p.event.service.version)).toContain(2), { timeout: 10_000, interval: 20 });
+        publishMs.push(nurse.pushes.at(-1)!.at - started);
+        expect(nurse.pushes.at(-1)!.event).toMatchObject({ type: 'serviceChanged', service: { name: 'breast', version: 2, description: 'second', privacyModes: ['features'] } });
+      }
 
       started = performance.now();
       await admin.client.makeCurrent('breast', 1);
-      await vi.waitFor(() => expect(nurse.pushes.at(-1)?.event).toMatchObject({ type: 'serviceChanged', service: { version: 1, description: 'first' } }), { timeout: 10_000, interval: 20 });
-      const rollbackMs = nurse.pushes.at(-1)!.at - started;
-      expect((await nurse.client.listServices())[0]).toMatchObject({ version: 1, privacyModes: ['reduced', 'features'] });
-      process.stdout.write(`scale-out: a CLI publish reached a client of an instance ${publishMs.toFixed(0)} ms after the command started (the command itself took ${exited.toFixed(0)} ms to exit); a rollback on instance 1 reached instance 2's client ${rollbackMs.toFixed(0)} ms after it was sent (the poll backstop is 2000 ms)\n`);
+      const rollbackMs: number[] = [];
+      for (const nurse of nurses) {
+        await vi.waitFor(() => expect(nurse.pushes.at(-1)?.event).toMatchObject({ type: 'serviceChanged', service: { version: 1, description: 'first' } }), { timeout: 10_000, interval: 20 });
+        rollbackMs.push(nurse.pushes.at(-1)!.at - started);
+        expect((await nurse.client.listServices())[0]).toMatchObject({ version: 1, privacyModes: ['reduced', 'features'] });
+      }
+      const ms = (xs: number[]) => xs.map((x) => `${x.toFixed(0)} ms`).join(' and ');
+      process.stdout.write(`scale-out: a CLI publish reached the clients of instances 2 and 3 ${ms(publishMs)} after the command started (the command itself took ${exited.toFixed(0)} ms to exit); a rollback on instance 1 reached them ${ms(rollbackMs)} after it was sent (the poll backstop is 2000 ms)\n`);
     } finally {
       admin.client.close();
-      nurse.client.close();
+      for (const n of nurses) n.client.close();
     }
   }, 120_000);
 
-  it('a user disabled through one instance loses the live session on the other at once (4044)', async () => {
+  it('a user disabled through one instance loses the live sessions on the others at once (4044)', async () => {
     const admin = await connect(servers[0]!, 'admin', ADMIN_PASSWORD);
-    const nurse = await connect(servers[1]!, 'nurse', NURSE_PASSWORD);
+    const nurses = await Promise.all(servers.slice(1).map((s) => connect(s, 'nurse', NURSE_PASSWORD)));
     try {
       const started = performance.now();
       await setDisabled(admin.client, 'nurse', true);
-      await vi.waitFor(() => expect(nurse.closed?.code).toBe(4044), { timeout: 10_000, interval: 20 });
-      process.stdout.write(`scale-out: disabling on instance 1 closed the session on instance 2 in ${(nurse.closed!.at - started).toFixed(0)} ms (re-check backstop 2000 ms)\n`);
+      for (const nurse of nurses) await vi.waitFor(() => expect(nurse.closed?.code).toBe(4044), { timeout: 10_000, interval: 20 });
+      process.stdout.write(`scale-out: disabling on instance 1 closed the sessions on instances 2 and 3 in ${nurses.map((n) => `${(n.closed!.at - started).toFixed(0)} ms`).join(' and ')} (re-check backstop 2000 ms)\n`);
       await setDisabled(admin.client, 'nurse', false);
     } finally {
       admin.client.close();
-      nurse.client.close();
+      for (const n of nurses) n.client.close();
     }
   }, 120_000);
 
@@ -152,8 +159,8 @@ describe('two instances on one Postgres', () => {
     if (left < 15_000) await new Promise((r) => setTimeout(r, left + 200));
     const clients = await Promise.all(servers.map(async (s) => MedclassClient.connect(await connectWebSocket(s.url), [await parsePin(s.pin)])));
     try {
-      // other names each time: the (user, address) delays stay out of it; 5 on each instance
-      for (let i = 0; i < 10; i++) await expect(clients[i % 2]!.login(`guess${i}`, 'a wrong password here')).rejects.toMatchObject({ code: 'badCredentials' });
+      // other names each time: the (user, address) delays stay out of it; 4, 3 and 3 on the instances
+      for (let i = 0; i < 10; i++) await expect(clients[i % clients.length]!.login(`guess${i}`, 'a wrong password here')).rejects.toMatchObject({ code: 'badCredentials' });
       for (const c of clients) await expect(c.login('nurse', NURSE_PASSWORD)).rejects.toThrow(/too many login attempts from this address/);
     } finally {
       for (const c of clients) c.close();
