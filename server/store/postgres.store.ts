@@ -19,6 +19,7 @@ import {
   type TrainingJobRecord,
   type TrainingJobRow,
 } from './store.ts';
+import { auditEntryOf, auditTrailEntryOf, type AuditTableRow } from './audit_row.ts';
 import { summarizeModel } from './version_summary.ts';
 
 /**
@@ -137,28 +138,6 @@ const userOf = (r: UserRow | undefined): User | undefined =>
     disabled: r.disabled,
     mustChangePassword: r.must_change_password,
   };
-
-interface AuditRow {
-  id: string;
-  at: string;
-  user: string | null;
-  action: string;
-  service: string | null;
-  model_version: number | null;
-  outcome: string;
-  detail: string | null;
-}
-
-const auditOf = (r: AuditRow): AuditEntry & { id: number } => ({
-  id: Number(r.id),
-  at: r.at,
-  user: r.user,
-  action: r.action,
-  service: r.service,
-  modelVersion: r.model_version,
-  outcome: r.outcome,
-  detail: r.detail ? (JSON.parse(r.detail) as AuditEntry['detail']) : null,
-});
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -451,10 +430,7 @@ export class PostgresStore implements Store {
 
   async auditTrail(limit: number): Promise<AuditEntry[]> {
     await this.flushing;
-    return (await this.q<AuditRow>('SELECT * FROM audit ORDER BY id DESC LIMIT $1', [limit])).map((r) => {
-      const { id: _id, ...entry } = auditOf(r);
-      return entry;
-    });
+    return (await this.q<AuditTableRow>('SELECT * FROM audit ORDER BY id DESC LIMIT $1', [limit])).map(auditTrailEntryOf);
   }
 
   async searchAudit(query: AuditQuery): Promise<(AuditEntry & { id: number })[]> {
@@ -473,7 +449,7 @@ export class PostgresStore implements Store {
     add('at', '<=', query.to);
     add('id', '<', query.before);
     values.push(query.limit);
-    return (await this.q<AuditRow>(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`, values)).map(auditOf);
+    return (await this.q<AuditTableRow>(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`, values)).map(auditEntryOf);
   }
 
   async putTrainingJob(job: TrainingJobRecord): Promise<void> {

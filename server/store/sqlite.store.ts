@@ -19,6 +19,7 @@ import {
   type TrainingJobRecord,
   type TrainingJobRow,
 } from './store.ts';
+import { auditEntryOf, auditTrailEntryOf, type AuditTableRow } from './audit_row.ts';
 import { summarizeModel } from './version_summary.ts';
 
 /**
@@ -497,25 +498,7 @@ export class SqliteStore implements Store {
 
   async auditTrail(limit: number): Promise<AuditEntry[]> {
     this.flushAudit();
-    return (
-      this.stmt('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as {
-        at: string;
-        user: string | null;
-        action: string;
-        service: string | null;
-        model_version: number | null;
-        outcome: string;
-        detail: string | null;
-      }[]
-    ).map((r) => ({
-      at: r.at,
-      user: r.user,
-      action: r.action,
-      service: r.service,
-      modelVersion: r.model_version,
-      outcome: r.outcome,
-      detail: r.detail ? (JSON.parse(r.detail) as AuditEntry['detail']) : null,
-    }));
+    return (this.stmt('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as AuditTableRow[]).map(auditTrailEntryOf);
   }
 
   async searchAudit(q: AuditQuery): Promise<(AuditEntry & { id: number })[]> {
@@ -535,17 +518,8 @@ export class SqliteStore implements Store {
     add('id < ?', q.before);
     const rows = this.db
       .prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...args, q.limit) as { id: number; at: string; user: string | null; action: string; service: string | null; model_version: number | null; outcome: string; detail: string | null }[];
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      user: r.user,
-      action: r.action,
-      service: r.service,
-      modelVersion: r.model_version,
-      outcome: r.outcome,
-      detail: r.detail ? (JSON.parse(r.detail) as AuditEntry['detail']) : null,
-    }));
+      .all(...args, q.limit) as AuditTableRow[];
+    return rows.map(auditEntryOf);
   }
 
   async putTrainingJob(job: TrainingJobRecord): Promise<void> {
