@@ -1,9 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './server_process.ts';
 
 const run = promisify(execFile);
 
@@ -63,17 +63,6 @@ export function findPostgresBin(path = process.env['PATH'] ?? '', debianRoot = '
     if (executable(join(dir, 'initdb')) && executable(join(dir, 'pg_ctl'))) return dir;
   }
   throw new Error(POSTGRES_MISSING);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 const asRoot = () => process.getuid?.() === 0;
