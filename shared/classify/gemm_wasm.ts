@@ -1,3 +1,5 @@
+import { name, s32, section, u32, vec } from '../wasm/assemble.ts';
+
 /**
  * WebAssembly SIMD kernels for blocks of dot products, assembled here byte by byte (no
  * toolchain, no binary blob): `cross(pa, pb, pc, m, n, rowBytes, ldcBytes)` writes
@@ -14,32 +16,6 @@
  * Rows must be padded with zeros to a whole number of lanes (rowBytes a multiple of 16),
  * m to a multiple of 2 and n to a multiple of 4.
  */
-
-const u32 = (v: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-};
-const s32 = (v: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-};
-const vec = (items: number[][]): number[] => [...u32(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...u32(body.length), ...body];
-const name = (s: string): number[] => [...u32(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 export const TILE_ROWS = 2;
 export const TILE_COLS = 4;
