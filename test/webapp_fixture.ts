@@ -26,7 +26,7 @@ export const SERVICE = 'demo';
 export function medclass(args: string[], env: Record<string, string> = {}) {
   return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
+    env: { ...process.env, ...env },
     maxBuffer: 1 << 26,
   });
 }
