@@ -32,7 +32,7 @@ beforeAll(async () => {
       env: { ...process.env, NEW_PASSWORD: PASSWORD },
     });
   }
-  server = await startServerProcess({ dataDir, env: { MEDCLASS_TRUSTED_PROXIES: '127.0.0.1,::1', MEDCLASS_LOG_LEVEL: 'warn' } });
+  server = await startServerProcess({ dataDir, args: ['--no-demo'], env: { MEDCLASS_TRUSTED_PROXIES: '127.0.0.1,::1', MEDCLASS_LOG_LEVEL: 'warn' } });
   pin = await parsePin(server.pin);
 }, 180_000);
 
