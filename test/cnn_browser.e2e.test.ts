@@ -14,12 +14,15 @@ import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseModel, trainingContentHash } from '../shared/classify/model.ts';
 import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
+import { PROJECT_ROOT } from '../server/paths.ts';
+import { axeViolations } from './axe.ts';
 import { launchChromium } from './browser.ts';
 import { loadSplits } from './classify_data.ts';
 import { dataset } from './golden.ts';
 import { ADMIN, CLINICIAN, medclass, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
 const SERVICE = 'breast-cnn-browser';
+const SCREENSHOTS = join(PROJECT_ROOT, 'test', 'output', 'screenshots');
 /** Images per split and class (0 is malignant, 1 benign): 50 in all. */
 const TAKE = { train: 20, test: 5 } as const;
 
@@ -57,7 +60,8 @@ async function logIn(page: Page, user: { username: string; password: string }, l
 
 describe('the CNN trained in the admin\'s browser', () => {
   it('trains in the page on WebGL, publishes without uploading the images, and a clinician gets Node\'s labels', async () => {
-    const admin = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // axe is injected from outside the app's CSP
+    const admin = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
     await logIn(admin, ADMIN, 'admin');
     await admin.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 30_000 });
     await admin.getByTestId('folder-input').setInputFiles(join(folder, 'breast'));
@@ -70,6 +74,8 @@ describe('the CNN trained in the admin\'s browser', () => {
     await admin.getByTestId('train-in-browser').check();
     // no upload is needed to train here
     expect(await admin.getByTestId('train').isEnabled()).toBe(true);
+    expect(await axeViolations(admin)).toEqual([]);
+    const started = Date.now();
     await admin.getByTestId('train').click();
 
     // the page says what trains (WebGL on SwiftShader here) and draws the curves as epochs end
@@ -79,6 +85,7 @@ describe('the CNN trained in the admin\'s browser', () => {
     expect(await backend.textContent()).toMatch(/^Training in this browser on WebGL/);
     const report = admin.getByTestId('report');
     await report.waitFor({ timeout: 480_000 });
+    process.stdout.write(`browser training (decode, 2 epochs, test split) on ${await backend.textContent()}: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     expect(await admin.getByTestId('train-error').count()).toBe(0);
     expect(await report.getByTestId('report-where').textContent()).toMatch(/^Trained in this browser on WebGL .*the images did not leave this device\.$/);
     expect(await report.textContent()).toContain('CNN 4-8 channels, 2 epochs');
@@ -88,6 +95,9 @@ describe('the CNN trained in the admin\'s browser', () => {
     expect(await curves.locator('[data-testid="curves-table"] tbody tr').count()).toBe(2);
     expect(await report.locator('[data-testid="confusion"] tbody tr').count()).toBe(2);
     expect(await report.getByTestId('roc').count()).toBe(1);
+    expect(await axeViolations(admin)).toEqual([]);
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await admin.screenshot({ path: join(SCREENSHOTS, 'admin-cnn-browser-report-desktop.png'), fullPage: true, animations: 'disabled' });
 
     await admin.getByTestId('service-name').fill(SERVICE);
     await admin.getByTestId('service-description').fill('A tiny CNN trained in the admin\'s browser');

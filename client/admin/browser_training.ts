@@ -9,6 +9,7 @@
  */
 import { getBackend, setBackend } from '@tensorflow/tfjs-core';
 import { predict } from '../../shared/classify/classifier.ts';
+import { releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
 import { trainCnnModel } from '../../shared/classify/cnn/train_model.ts';
 import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
 import { cnnInputShape } from '../../shared/classify/cnn_input.ts';
@@ -153,6 +154,9 @@ export async function trainInBrowser(dataset: LocalDataset, spec: FeatureSpec, o
     });
     testEval = test ? predict(outcome.predictor, test.X) : null;
   } finally {
+    // the weights' tensors on the GPU: the document keeps the values
+    const net = outcome?.predictor.classifier;
+    if (net?.type === 'cnn') releaseCnn(net.model);
     if (before && before !== getBackend()) await setBackend(before);
   }
   const fitMs = performance.now() - fitStarted;
