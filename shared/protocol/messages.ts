@@ -212,6 +212,15 @@ const ACCOUNT_MESSAGES = {
   vault: msg(41, 'server', z.strictObject({ requestId: id, key: bytes(32, 32) })),
 } as const;
 
+/**
+ * Codes 60 to 64: a model trained outside the server (in the admin's browser, issue 14) published
+ * over the channel. `model` is the model document's UTF-8 text (shared/classify/model.ts); the
+ * server checks it, loads it and classifies a probe image with it before it becomes a version.
+ */
+const MODEL_MESSAGES = {
+  publishModel: msg(60, 'client', z.strictObject({ requestId: id, service: serviceName, description, privacyModes, model: bytes(1, MAX_MESSAGE_BYTES) })),
+} as const;
+
 /** Every message type: its wire code, which side may send it, its body. Codes never change meaning. */
 export const MESSAGES = {
   // 1 and 2 (v1's authenticate, authenticated) are retired: login happens with 20 to 23
@@ -301,6 +310,7 @@ export const MESSAGES = {
   ),
   logout: msg(23, 'client', z.strictObject({ requestId: id })),
   ...ACCOUNT_MESSAGES,
+  ...MODEL_MESSAGES,
 } as const;
 
 type Table = typeof MESSAGES;
