@@ -146,6 +146,12 @@ describe('classifying on the device', () => {
       await expect(card.locator('[data-stage="networkMs"]').count()).resolves.toBe(0);
       await context.setOffline(false);
       await connection('ready');
+      // online, on the device when the clinician chooses it
+      await page.getByTestId('mode-device').check();
+      await page.getByTestId('files-input').setInputFiles(IMAGES[0]!);
+      const chosen = `[data-testid="result"][data-state="done"][data-service="${service}"][data-where="device"]`;
+      await page.waitForFunction((s) => document.querySelectorAll(s).length === 5, chosen, { timeout: 60_000 });
+      await page.getByTestId('mode-reduced').check();
 
       let worst = 0;
       for (const file of IMAGES.map((f) => basename(f))) {
