@@ -3,7 +3,7 @@ import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
 import { useCnnBackend } from '../features/backend.ts';
 import { useServerKernels } from '../features/server_kernels.ts';
-import { classifyImages, type ImageOutcome, type WireImage } from './classify_images.ts';
+import { classifyImages, type ImageOutcome, type WireImage } from '../../shared/classify/classify_images.ts';
 
 export interface ClassifyTask {
   service: string;

@@ -8,8 +8,9 @@ import type { VersionSummary } from './version_summary.ts';
 
 export type { VersionSummary } from './version_summary.ts';
 export type Role = 'admin' | 'clinician';
-export const PRIVACY_MODES = ['original', 'reduced', 'features'] as const;
-export type PrivacyMode = (typeof PRIVACY_MODES)[number];
+/** Kept as JSON text per version: `device` (the model may go to the device) needed no migration. */
+export { PRIVACY_MODES, type PrivacyMode } from '../../shared/protocol/messages.ts';
+import type { PrivacyMode } from '../../shared/protocol/messages.ts';
 
 export interface User {
   id: number;
