@@ -1,3 +1,4 @@
+import { cnnModels } from '../../shared/classify/classifier.ts';
 import { releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
@@ -26,8 +27,7 @@ function model(task: ClassifyTask): LoadedModel {
     m = parseModel(new TextDecoder().decode(new Uint8Array(task.document).slice()));
     if (models.size > 32) {
       const oldest = models.keys().next().value!;
-      const c = models.get(oldest)!.predictor.classifier;
-      if (c.type === 'cnn') releaseCnn(c.model);
+      for (const net of cnnModels(models.get(oldest)!.predictor.classifier)) releaseCnn(net);
       models.delete(oldest);
     }
     models.set(key, m);
@@ -38,6 +38,6 @@ function model(task: ClassifyTask): LoadedModel {
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
   const m = model(task);
   // the CNN's convolutions run on tfjs's wasm backend; the features stay on the server kernels
-  if (m.predictor.classifier.type === 'cnn') await useCnnBackend();
+  if (cnnModels(m.predictor.classifier).length) await useCnnBackend();
   return classifyImages(m, task.images, task.limits);
 }

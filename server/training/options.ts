@@ -5,7 +5,7 @@ import type { CandidateParams } from '../../shared/classify/params.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { specInput, type SpecOptions } from '../features/spec_input.ts';
-import { DEFAULT_BUDGET_MS, type AutoOptions } from './auto_model.ts';
+import { CNN_MIN_BUDGET_MS, DEFAULT_BUDGET_MS, type AutoOptions } from './auto_model.ts';
 
 export interface TrainCliOptions extends SpecOptions {
   classifier?: string;
@@ -78,7 +78,7 @@ export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; sett
   let params: CandidateParams;
   if (classifier === 'cnn') {
     for (const [flag, v] of [['--k', o.k], ['--metric', o.metric], ['--c', o.c], ['--gamma', o.gamma]] as const) if (v !== undefined) fail(`${flag} applies to --classifier ${flag === '--k' || flag === '--metric' ? 'knn' : 'svm'}`);
-    if (auto) fail('--auto does not tune the CNN yet: drop --auto, or choose svm or knn');
+    if (auto) fail(`--auto tries the CNN (and its ensemble with the best feature model) itself when --budget is ${CNN_MIN_BUDGET_MS / 60_000}m or more: drop --classifier cnn`);
     const widths = (o.widths ?? DEFAULT_CNN_PARAMS.widths.join(',')).split(',').map((w) => integer('--widths', w, 1));
     if (widths.length > 6 || widths.some((w) => w > 256)) fail('--widths takes at most 6 stages of at most 256 channels');
     params = { type: 'cnn', epochs: o.epochs === undefined ? DEFAULT_CNN_PARAMS.epochs : integer('--epochs', o.epochs, 1), widths, augment: o.augment !== false, flip: o.flip !== false && o.augment !== false };
@@ -113,6 +113,8 @@ export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; sett
     classifiers: o.classifier === undefined ? (o.kernel === undefined ? undefined : [`SVM (${o.kernel})`]) : classifier === 'knn' ? ['KNN'] : o.kernel === undefined ? ['SVM (rbf)', 'SVM (linear)'] : [`SVM (${o.kernel})`],
     classWeight: o.classWeight === undefined ? undefined : classWeight,
     operatingPoint: o.operatingPoint as 'balanced' | 'accuracy' | undefined,
+    // a classifier the user named is the only one tried
+    cnn: o.classifier !== undefined || o.kernel !== undefined ? false : undefined,
     threads,
   };
   return { spec, settings, out, ...(threads ? { threads } : {}), search };
