@@ -103,6 +103,12 @@ describe('--auto: the search', () => {
     expect(a.reason).toContain('highest cross-validated balanced accuracy');
     expect(a.winnerFolds).toHaveLength(3);
 
+    // Ranked by AUC: the winner has the highest AUC of every scored candidate, and the reason says so.
+    const byAuc = await runSearch({ ...plan, rankBy: 'auc' }, ctx(Infinity));
+    const wa = byAuc.candidates[byAuc.best]!;
+    expect(byAuc.candidates.every((x) => x.status !== 'scored' || (x.auc ?? -1) <= wa.auc!)).toBe(true);
+    expect(byAuc.reason).toContain('highest cross-validated AUC');
+
     // No time at all: the first group still runs (a search always has a winner); the rest are skipped, with why.
     const c = await runSearch(plan, ctx(0));
     expect(c.candidates.filter((x) => x.status === 'scored').length).toBe(CLASSIFIER_FAMILIES[0]!.screen[0]!.length);

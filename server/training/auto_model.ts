@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { AUTO_FEATURE_SETS, CLASSIFIER_FAMILIES, candidateName, describe, familyFeatures, runSearch, setFeatures, type CandidateReport, type ExternalCandidate, type FeatureSetChoice, type FoldResult, type SearchGroup, type SearchOutcome } from '../../shared/classify/auto_search.ts';
+import { AUTO_FEATURE_SETS, CLASSIFIER_FAMILIES, candidateName, describe, familyFeatures, runSearch, setFeatures, type CandidateReport, type ExternalCandidate, type FeatureSetChoice, type FoldResult, rankedBefore, type RankBy, type SearchGroup, type SearchOutcome } from '../../shared/classify/auto_search.ts';
 import type { AutoTask } from '../../shared/classify/auto_task.ts';
 import { stratifiedFolds, type Split } from '../../shared/classify/cv.ts';
 import type { Evaluation } from '../../shared/classify/evaluation.ts';
@@ -52,6 +52,8 @@ export interface AutoOptions {
   cnn?: boolean | undefined;
   /** The CNN's settings (DEFAULT_CNN_PARAMS by default). */
   cnnParams?: CnnParams | undefined;
+  /** What ranks the search's candidates: balanced accuracy then AUC (default), or AUC first. */
+  rankBy?: RankBy | undefined;
 }
 
 /** Below this budget the CNN is not tried: on this project's 2-core server one epoch of 500 28x28 images takes about 40 s. */
@@ -290,7 +292,7 @@ export async function chooseModel(input: AutoInput): Promise<AutoChoice> {
   });
   try {
     const search = await runSearch(
-      { sizes: plan.sizes, sets: plan.sets, inapplicable: plan.inapplicable, families: CLASSIFIER_FAMILIES.filter((f) => !options.classifiers || options.classifiers.includes(f.name)), ...(options.external ? { external: options.external } : {}) },
+      { sizes: plan.sizes, sets: plan.sets, inapplicable: plan.inapplicable, families: CLASSIFIER_FAMILIES.filter((f) => !options.classifiers || options.classifiers.includes(f.name)), ...(options.external ? { external: options.external } : {}), ...(options.rankBy ? { rankBy: options.rankBy } : {}) },
       {
         k,
         folds,
@@ -349,7 +351,8 @@ export async function chooseModel(input: AutoInput): Promise<AutoChoice> {
       winner: { size: w.size, set: w.set, classifier: w.classifier, label: w.label, name: candidateName(w), balancedAccuracy: r3(w.balancedAccuracy), auc: r3(w.auc) },
       reason: search.reason,
       featureSets: featureSetTable(search.candidates),
-      top: topCandidates(search.candidates, 10),
+      rankBy: options.rankBy === 'auc' ? 'AUC, then balanced accuracy' : 'balanced accuracy, then AUC',
+      top: topCandidates(search.candidates, 10, options.rankBy ?? 'balanced'),
       promoted: search.promoted.map((p) => ({ size: p.size, set: p.set, balancedAccuracy: r3(p.balancedAccuracy), auc: r3(p.auc) })),
       classWeight: {
         on: onVal ? 'validation' : 'cross-validation',
@@ -424,11 +427,12 @@ export function featureSetTable(candidates: CandidateReport[]): JsonValue {
   }));
 }
 
-function topCandidates(candidates: CandidateReport[], n: number): JsonValue {
+function topCandidates(candidates: CandidateReport[], n: number, by: RankBy): JsonValue {
+  const before = rankedBefore(by);
   return candidates
     .filter((c) => c.status === 'scored')
     .map((c, i) => ({ c, i }))
-    .sort((a, b) => (b.c.balancedAccuracy! - a.c.balancedAccuracy!) || ((b.c.auc ?? -1) - (a.c.auc ?? -1)) || a.i - b.i)
+    .sort((a, b) => (before(a.c, b.c) ? -1 : before(b.c, a.c) ? 1 : a.i - b.i))
     .slice(0, n)
     .map(({ c }) => ({ candidate: describe(c), balancedAccuracy: r3(c.balancedAccuracy), auc: r3(c.auc), folds: c.folds.map((f) => r3(f)), ms: Math.round(c.ms) }));
 }

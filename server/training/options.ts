@@ -17,6 +17,7 @@ export interface TrainCliOptions extends SpecOptions {
   auto?: boolean;
   budget?: string;
   operatingPoint?: string;
+  rankBy?: string;
   jobs?: string;
   classWeight?: string;
   seed?: string;
@@ -101,6 +102,8 @@ export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; sett
   if (o.budget !== undefined && !auto) fail('--budget is the time --auto may take: add --auto, or drop --budget');
   if (o.operatingPoint !== undefined && !auto) fail('--operating-point is what --auto chooses the threshold for: add --auto, or drop it');
   if (o.operatingPoint !== undefined && o.operatingPoint !== 'balanced' && o.operatingPoint !== 'accuracy') fail(`--operating-point must be balanced or accuracy, not '${o.operatingPoint}'`);
+  if (o.rankBy !== undefined && !auto) fail('--rank-by is how --auto ranks its candidates: add --auto, or drop it');
+  if (o.rankBy !== undefined && o.rankBy !== 'balanced' && o.rankBy !== 'auc') fail(`--rank-by must be balanced or auc, not '${o.rankBy}'`);
   const threads = o.jobs === undefined ? undefined : integer('--jobs', o.jobs, 1);
   const settings: TrainSettings = { ...DEFAULT_SETTINGS, params, auto, classWeight, seed };
   const out = o.out ?? 'model.json';
@@ -113,6 +116,7 @@ export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; sett
     classifiers: o.classifier === undefined ? (o.kernel === undefined ? undefined : [`SVM (${o.kernel})`]) : classifier === 'knn' ? ['KNN'] : o.kernel === undefined ? ['SVM (rbf)', 'SVM (linear)'] : [`SVM (${o.kernel})`],
     classWeight: o.classWeight === undefined ? undefined : classWeight,
     operatingPoint: o.operatingPoint as 'balanced' | 'accuracy' | undefined,
+    rankBy: o.rankBy as 'balanced' | 'auc' | undefined,
     // a classifier the user named is the only one tried
     cnn: o.classifier !== undefined || o.kernel !== undefined ? false : undefined,
     threads,
