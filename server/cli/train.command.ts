@@ -38,7 +38,7 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
           onEpoch: (r) => {
             progress.stop();
             say(
-              `epoch ${r.epoch}/${r.epochs}: loss ${fixed(r.loss)}, accuracy ${fixed(r.accuracy)}; ${hasVal ? 'val' : 'held-out tenth of train'}: loss ${fixed(r.valLoss)}, ` +
+              `epoch ${r.epoch}/${r.epochs}: loss ${fixed(r.loss)}, accuracy ${fixed(r.accuracy)}; ${search ? 'held-out fifth of train' : hasVal ? 'val' : 'held-out tenth of train'}: loss ${fixed(r.valLoss)}, ` +
                 `accuracy ${fixed(r.valAccuracy)}${r.valAuc === null ? '' : `, AUC ${fixed(r.valAuc)}`} (${(r.ms / 1000).toFixed(1)} s, learning rate ${r.learningRate.toPrecision(2)})`,
             );
           },

@@ -11,7 +11,7 @@ import { ClassifyError } from '../../shared/classify/errors.ts';
 import { useCnnBackend } from '../features/backend.ts';
 
 /** The network's input from the spec: a square image, grey (`pixels`) or colour (`colourPixels`), and nothing else. */
-export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings' | 'cnnBudgetMs'>): CnnFitSettings {
+export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings' | 'cnnBudgetMs' | 'cnnTraining'>): CnnFitSettings {
   const { spec, settings } = input;
   const size = spec.size || input.imageSize?.width || 0;
   if (spec.features.length !== 1 || !(spec.features[0] === 'pixels' || spec.features[0] === 'colourPixels')) {
@@ -21,7 +21,7 @@ export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings'
     throw new ClassifyError('invalidOptions', `the CNN takes square images; these are ${input.imageSize.width}x${input.imageSize.height}: give a size to resize them to`);
   }
   if (size < 16 || size > 256) throw new ClassifyError('invalidOptions', `the CNN takes images of 16 to 256 pixels a side, not ${size}`);
-  return { inputSize: size, channels: spec.features[0] === 'colourPixels' ? 3 : 1, seed: settings.seed, classWeight: settings.classWeight, budgetMs: input.cnnBudgetMs ?? null };
+  return { inputSize: size, channels: spec.features[0] === 'colourPixels' ? 3 : 1, seed: settings.seed, classWeight: settings.classWeight, budgetMs: input.cnnBudgetMs ?? null, ...(input.cnnTraining ? { training: input.cnnTraining } : {}) };
 }
 
 /** Everything the fit needs, as plain data (it crosses to a worker thread). */
@@ -42,6 +42,8 @@ export interface FitInput {
   preset?: Preset | undefined;
   /** The CNN stops after the epoch that passes this many milliseconds (--auto's budget). */
   cnnBudgetMs?: number | undefined;
+  /** Overrides of the CNN's training defaults (--auto's patience). */
+  cnnTraining?: CnnFitSettings['training'] | undefined;
 }
 
 export interface FitOutput {
