@@ -126,5 +126,5 @@ describe('model file', () => {
     }
     expect(runs[0]!.stderr).toMatch(/tampered\.json: model file failed its integrity check/);
     expect(runs[1]!.stderr).toMatch(/newer than this MedClass reads/);
-  });
+  }, 120_000);
 });
