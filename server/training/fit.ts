@@ -9,6 +9,7 @@ import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
 import { ClassifyError } from '../../shared/classify/errors.ts';
 // static: a dynamic import of a .ts module fails on a worker thread running the sources
 import { useCnnBackend } from '../features/backend.ts';
+import { cnnGroupThreads } from '../features/cnn_groups.ts';
 
 /** The network's input from the spec: a square image, grey (`pixels`) or colour (`colourPixels`), and nothing else. */
 export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings'>): CnnFitSettings {
@@ -67,12 +68,18 @@ export async function fitModel(input: FitInput, progress?: (stage: Stage, done: 
   if (p.type === 'cnn') {
     await useCnnBackend();
     progress?.('fitting', 0, p.epochs);
-    outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
-      onEpoch: (r) => {
-        progress?.('fitting', r.epoch, r.epochs);
-        onEpoch?.(r);
-      },
-    });
+    const groups = await cnnGroupThreads();
+    try {
+      outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
+        onEpoch: (r) => {
+          progress?.('fitting', r.epoch, r.epochs);
+          onEpoch?.(r);
+        },
+        ...(groups ? { groupRunner: groups } : {}),
+      });
+    } finally {
+      await groups?.close();
+    }
   } else outcome = trainModel({ labels, train, val, test }, settings, progress ? { progress } : {}, input.preset);
   const doc = buildModelDocument({
     spec: input.spec,
