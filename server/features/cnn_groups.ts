@@ -2,6 +2,16 @@ import { availableParallelism } from 'node:os';
 import type { GroupResult, GroupRunner, GroupTask } from '../../shared/classify/cnn/train_cnn.ts';
 import { workerModule } from './worker_url.ts';
 
+function groupWorker(): { filename: string; execArgv: string[] } {
+  try {
+    return workerModule('./cnn_group.worker', import.meta.url);
+  } catch {
+    // in the fit's worker, which tsx loads as CommonJS, import.meta has no resolve: that
+    // thread's own options already carry tsx's loader
+    return { filename: new URL('./cnn_group.worker.ts', import.meta.url).href, execArgv: process.execArgv };
+  }
+}
+
 export interface CnnGroupThreads extends GroupRunner {
   close(): Promise<void>;
 }
@@ -15,7 +25,7 @@ export interface CnnGroupThreads extends GroupRunner {
 export async function cnnGroupThreads(cores = availableParallelism()): Promise<CnnGroupThreads | null> {
   if (cores < 2) return null;
   const { Piscina } = await import('piscina');
-  const { filename, execArgv } = workerModule('./cnn_group.worker', import.meta.url);
+  const { filename, execArgv } = groupWorker();
   const pool = new Piscina({ filename, execArgv, minThreads: 1, maxThreads: 1, idleTimeout: 0 });
   return {
     run: (task: GroupTask) => pool.run(task) as Promise<GroupResult>,
