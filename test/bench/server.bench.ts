@@ -28,7 +28,7 @@ import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyImages } from '../../server/classify/classify_images.ts';
+import { classifyImages } from '../../shared/classify/classify_images.ts';
 import { connectWebSocket } from '../../server/client/ws_transport.ts';
 import { login } from '../channel_login.ts';
 import { useCnnBackend, useCpuBackend } from '../../server/features/backend.ts';
@@ -38,7 +38,7 @@ import { MedclassClient } from '../../shared/client/client.ts';
 import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../../shared/image/index.ts';
 import { parsePin, type Pin } from '../../shared/protocol/identity.ts';
-import { encodeMessage, packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServerMessage } from '../../shared/protocol/messages.ts';
+import { encodeMessage, packFloat32, packFloat64, type ClassifyImage, type ImageMode, type ServerMessage } from '../../shared/protocol/messages.ts';
 import type { ClientSession } from '../../shared/protocol/session.ts';
 import { generateIdentity, pinOf } from '../../shared/protocol/identity.ts';
 import { acceptClientSession, startClientSession } from '../../shared/protocol/session.ts';
@@ -227,7 +227,7 @@ async function timedClient(server: ServerProcess, pin: Pin, token: string, timed
 }
 
 interface RunResult {
-  mode: PrivacyMode;
+  mode: ImageMode;
   clients: number;
   seconds: number;
   done: number;
@@ -246,7 +246,7 @@ async function run(
   clients: MedclassClient[],
   timed: Timed,
   images: BenchImage[],
-  mode: PrivacyMode,
+  mode: ImageMode,
   seconds: number,
   serverPids: readonly number[],
   expected: Map<string, string>,
@@ -532,7 +532,7 @@ async function main(): Promise<void> {
         const each = images.map((img) => wireBytes(img[m]));
         return [m, { frame: mean(each.map((e) => e.frame)), websocket: mean(each.map((e) => e.websocket)) }];
       }),
-    ) as Record<PrivacyMode, { frame: number; websocket: number }>;
+    ) as Record<ImageMode, { frame: number; websocket: number }>;
 
     // the first instance alone first: it makes the schema and the first admin
     servers.push(await startServerProcess({ dataDir, env: { MEDCLASS_LOG_LEVEL: 'info', MEDCLASS_LIMITS: BENCH_LIMITS, ...dbEnv } }));
@@ -615,7 +615,7 @@ async function main(): Promise<void> {
 
     say();
     say('the channel alone (seal + open of the request and of its result, 600 runs; CPU time; client on WebCrypto, server on node:crypto as it runs):');
-    const costs = new Map<PrivacyMode, Awaited<ReturnType<typeof channelCost>>>();
+    const costs = new Map<ImageMode, Awaited<ReturnType<typeof channelCost>>>();
     for (const mode of ['original', 'reduced', 'features'] as const) {
       const c = await channelCost(images[0]![mode]);
       costs.set(mode, c);
