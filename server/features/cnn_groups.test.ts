@@ -16,7 +16,7 @@ describe('CNN training with the second group of each batch on a worker thread', 
     const x = Float32Array.from({ length: n * 784 }, () => rng.next());
     const y = Int32Array.from({ length: n }, (_, i) => (i * 7) % 2);
     const val = { x: x.slice(0, 16 * 784), y: y.slice(0, 16) };
-    const settings = { ...DEFAULT_CNN_SETTINGS, epochs: 2, augment: { ...NO_AUGMENT, shift: 0.1, rotation: 5 }, classWeight: null, budgetMs: null };
+    const settings = { ...DEFAULT_CNN_SETTINGS, groups: 2, epochs: 2, augment: { ...NO_AUGMENT, shift: 0.1, rotation: 5 }, classWeight: null, budgetMs: null };
     const tensorsBefore = memory().numTensors;
     const here = await trainCnn(a, { x, y }, val, settings);
     expect(memory().numTensors).toBe(tensorsBefore);

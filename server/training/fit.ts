@@ -5,7 +5,7 @@ import { rocCurves, type RocCurve } from '../../shared/classify/roc.ts';
 import { trainModel, type LabelledSet, type Preset, type Stage, type TrainOutcome, type TrainSettings } from '../../shared/classify/train.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { trainCnnModel, type CnnFitSettings } from '../../shared/classify/cnn/train_model.ts';
-import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
+import { groupsFor, type EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
 import { cnnInputShape } from '../../shared/classify/cnn_input.ts';
 // static: a dynamic import of a .ts module fails on a worker thread running the sources
 import { useCnnBackend } from '../features/backend.ts';
@@ -63,7 +63,8 @@ export async function fitModel(input: FitInput, progress?: (stage: Stage, done: 
   if (p.type === 'cnn') {
     await useCnnBackend();
     progress?.('fitting', 0, p.epochs);
-    const groups = await cnnGroupThreads();
+    // large sets: each batch's second group on a thread of its own (the same model as without)
+    const groups = groupsFor({}, train.y.length) > 1 ? await cnnGroupThreads() : null;
     try {
       outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
         onEpoch: (r) => {
