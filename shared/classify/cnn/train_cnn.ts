@@ -316,6 +316,8 @@ export function groupRanges(m: number, groups: number): [number, number][] {
  * augmentation and dropout (one generator, so a seed gives the same model on a backend),
  * AdamW with warm-up and cosine decay, class weights, a moving average of the weights, and
  * early stopping on the validation loss; the averaged weights of the best epoch are the result.
+ * Large sets run fewer epochs (`maxSteps`) and split each batch into groups (`groups`), which
+ * `hooks.groupRunner` may compute on other threads without changing the result.
  */
 export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSet, s: CnnTrainSettings, hooks: CnnTrainHooks = {}): Promise<CnnTrainResult> {
   const started = Date.now();
