@@ -50,6 +50,18 @@ afterAll(async () => {
   if (folder) rmSync(folder, { recursive: true, force: true });
 });
 
+/** The admin picks the subset and the tiny CNN, to train in the page. */
+async function chooseTinyCnn(admin: Page): Promise<void> {
+  await admin.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 30_000 });
+  await admin.getByTestId('folder-input').setInputFiles(join(folder, 'breast'));
+  await admin.getByTestId('duplicates').waitFor({ timeout: 60_000 });
+  await admin.getByTestId('kind-cnn').check();
+  await admin.getByTestId('param-size').selectOption('28');
+  await admin.getByTestId('cnn-epochs').fill('2');
+  await admin.getByTestId('cnn-widths').selectOption({ label: '4, 8 (tiny: a quick check)' });
+  await admin.getByTestId('train-in-browser').check();
+}
+
 async function logIn(page: Page, user: { username: string; password: string }, lands: string): Promise<void> {
   await page.goto(app.url);
   await page.getByLabel('User name').fill(user.username);
@@ -63,15 +75,7 @@ describe('the CNN trained in the admin\'s browser', () => {
     // axe is injected from outside the app's CSP
     const admin = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
     await logIn(admin, ADMIN, 'admin');
-    await admin.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 30_000 });
-    await admin.getByTestId('folder-input').setInputFiles(join(folder, 'breast'));
-    await admin.getByTestId('duplicates').waitFor({ timeout: 60_000 });
-
-    await admin.getByTestId('kind-cnn').check();
-    await admin.getByTestId('param-size').selectOption('28');
-    await admin.getByTestId('cnn-epochs').fill('2');
-    await admin.getByTestId('cnn-widths').selectOption({ label: '4, 8 (tiny: a quick check)' });
-    await admin.getByTestId('train-in-browser').check();
+    await chooseTinyCnn(admin);
     // no upload is needed to train here
     expect(await admin.getByTestId('train').isEnabled()).toBe(true);
     expect(await axeViolations(admin)).toEqual([]);
