@@ -30,7 +30,7 @@ const CNN = { kind: 'cnn' as const, epochs: 2, widths: [4, 8] };
 const TAKE = { train: 20, val: 6, test: 5 } as const;
 
 function medclass(args: string[], env: Record<string, string> = {}) {
-  return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], { cwd: PROJECT_ROOT, env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env }, maxBuffer: 1 << 26 });
+  return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
 }
 
 let work: string;

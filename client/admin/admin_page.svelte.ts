@@ -8,7 +8,7 @@ import type { MedclassClient, PushEvent, TrainClassifier } from '../../shared/cl
 import { errorMessage } from '../../shared/errors.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { DEFAULT_SPEC, type FeatureSpec } from '../../shared/features/spec.ts';
-import { PRIVACY_MODES, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+import { IMAGE_MODES, PRIVACY_MODES, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
 import { LIST_CHOICES, SPEC_CHOICES } from '../features/spec_choices.ts';
 import { auth } from '../lib/session.svelte.ts';
 import { connectAdmin } from './connection.ts';
@@ -109,7 +109,8 @@ export class AdminPage {
   private stopping = $state.raw<AbortController | null>(null);
   serviceName = $state('');
   description = $state('');
-  modes = $state<PrivacyMode[]>([...PRIVACY_MODES]);
+  // the model going to devices (`device`) is an explicit choice, never a default
+  modes = $state<PrivacyMode[]>([...IMAGE_MODES]);
   publishing = $state(false);
   /** The job last published: Publish waits for a new training. */
   publishedJob = $state<string | null>(null);

@@ -43,6 +43,17 @@ export interface AutoReport {
   featureSets?: AutoSetRow[];
   classWeight?: { on: string; by: string; chosen: string | null; compared: { classWeight: string | null; score: number | null }[] };
   threshold?: { value: number | null; default?: number; on?: string; by?: string; before?: number; after?: number; note?: string };
+  /** The CNN and its ensemble with the best feature model against that model, on val/ (or why the CNN was not tried). */
+  cnn?: {
+    skipped?: string;
+    by?: string;
+    epochs?: number;
+    bestEpoch?: number;
+    ms?: number;
+    compared?: { candidate: string; score: number | null; auc: number | null; threshold: number | null }[];
+    ensembleSkipped?: string;
+    chosen?: string;
+  };
 }
 
 /** One CNN epoch: loss and accuracy on train and on the validation images (trainProgress's `epoch`, the report's `epochs`). */

@@ -4,7 +4,7 @@ import { errorMessage } from '../../shared/errors.ts';
 import { wantsColour } from '../../shared/features/spec.ts';
 import type { MessageOf } from '../../shared/protocol/messages.ts';
 import type { Classifier } from '../classify/classifier_pool.ts';
-import type { WireImage } from '../classify/classify_images.ts';
+import type { WireImage } from '../../shared/classify/classify_images.ts';
 import type { Logger } from '../log.ts';
 import type { ModelVersion, Store } from '../store/store.ts';
 import type { ServerLimits } from './limits.ts';

@@ -6,13 +6,15 @@ import type { DecodeLimits } from '../../shared/image/index.ts';
 import { workerModule } from '../features/worker_url.ts';
 import type { Store } from '../store/store.ts';
 import type { ClassifyTask } from './classify.worker.ts';
-import type { ImageOutcome, WireImage } from './classify_images.ts';
+import type { ImageOutcome, WireImage } from '../../shared/classify/classify_images.ts';
 
 export interface ModelSummary {
   labels: string[];
   spec: FeatureSpec;
   featureLength: number;
   imageSize: { width: number; height: number } | null;
+  /** The model document's classifier type (`svm`, `knn`, `cnn`, or one added since). */
+  classifier: string;
 }
 
 /** Classification off the event loop: one worker thread per core, each keeping the models it has used. */
@@ -241,7 +243,7 @@ export class ClassifierPool implements Classifier {
         const bytes = new TextEncoder().encode(stored.model);
         const document = new SharedArrayBuffer(bytes.byteLength);
         new Uint8Array(document).set(bytes);
-        return { summary: { labels: m.labels, spec: m.spec, featureLength: m.featureLength, imageSize: m.imageSize }, document };
+        return { summary: { labels: m.labels, spec: m.spec, featureLength: m.featureLength, imageSize: m.imageSize, classifier: m.predictor.classifier.type }, document };
       });
       this.models.set(key, loaded);
       if (this.models.size > KEEP_MODELS) this.models.delete(this.models.keys().next().value!);

@@ -1,9 +1,10 @@
+import { cnnModels } from '../../shared/classify/classifier.ts';
 import { releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
 import { useCnnBackend } from '../features/backend.ts';
 import { useServerKernels } from '../features/server_kernels.ts';
-import { classifyImages, type ImageOutcome, type WireImage } from './classify_images.ts';
+import { classifyImages, type ImageOutcome, type WireImage } from '../../shared/classify/classify_images.ts';
 
 export interface ClassifyTask {
   service: string;
@@ -30,8 +31,7 @@ function model(task: ClassifyTask): LoadedModel {
     m = parseDocument(task);
     if (models.size > 32) {
       const oldest = models.keys().next().value!;
-      const c = models.get(oldest)!.predictor.classifier;
-      if (c.type === 'cnn') releaseCnn(c.model);
+      for (const net of cnnModels(models.get(oldest)!.predictor.classifier)) releaseCnn(net);
       models.delete(oldest);
     }
     models.set(key, m);
@@ -41,12 +41,12 @@ function model(task: ClassifyTask): LoadedModel {
 
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
   const m = task.probe ? parseDocument(task) : model(task);
-  const c = m.predictor.classifier;
+  const nets = cnnModels(m.predictor.classifier);
   try {
     // the CNN's convolutions run on tfjs's wasm backend; the features stay on the server kernels
-    if (c.type === 'cnn') await useCnnBackend();
+    if (nets.length) await useCnnBackend();
     return await classifyImages(m, task.images, task.limits);
   } finally {
-    if (task.probe && c.type === 'cnn') releaseCnn(c.model);
+    if (task.probe) for (const net of nets) releaseCnn(net);
   }
 }

@@ -8,8 +8,9 @@ import type { VersionSummary } from './version_summary.ts';
 
 export type { VersionSummary } from './version_summary.ts';
 export type Role = 'admin' | 'clinician';
-export const PRIVACY_MODES = ['original', 'reduced', 'features'] as const;
-export type PrivacyMode = (typeof PRIVACY_MODES)[number];
+/** Kept as JSON text per version: `device` (the model may go to the device) needed no migration. */
+export { PRIVACY_MODES, type PrivacyMode } from '../../shared/protocol/messages.ts';
+import type { PrivacyMode } from '../../shared/protocol/messages.ts';
 
 export interface User {
   id: number;
@@ -181,6 +182,11 @@ export interface Store {
   heartbeatTrainingJobs(instance: string, at: number): Promise<void>;
   /** Marks failed, with `error`, every running job whose heartbeat is older than `before`; returns their ids. */
   failStaleTrainingJobs(before: number, error: string): Promise<string[]>;
+  /**
+   * Deletes the jobs that are no longer running and were last written before `before`; returns
+   * how many. Their models went with the uploads that held them, so the rows only record history.
+   */
+  pruneTrainingJobs(before: number): Promise<number>;
   /** Training jobs, newest heartbeat first; one owner's only when given. */
   listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]>;
 

@@ -10,9 +10,9 @@ import { cnnInputShape } from '../../shared/classify/cnn_input.ts';
 // static: a dynamic import of a .ts module fails on a worker thread running the sources
 import { useCnnBackend } from '../features/backend.ts';
 
-/** The network's input from the spec (shared/classify/cnn_input.ts: the browser's training uses the same rule). */
-export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings'>): CnnFitSettings {
-  return cnnInputShape(input.spec, input.imageSize, input.settings);
+/** The network's input from the spec (shared/classify/cnn_input.ts: the browser's training uses the same rule), with --auto's budget. */
+export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings' | 'cnnBudgetMs' | 'cnnTraining'>): CnnFitSettings {
+  return { ...cnnInputShape(input.spec, input.imageSize, input.settings), budgetMs: input.cnnBudgetMs ?? null, ...(input.cnnTraining ? { training: input.cnnTraining } : {}) };
 }
 
 /** Everything the fit needs, as plain data (it crosses to a worker thread). */
@@ -31,6 +31,10 @@ export interface FitInput {
   createdAt: string;
   /** --auto's choice, made before this fit: the fit takes it as it is. */
   preset?: Preset | undefined;
+  /** The CNN stops after the epoch that passes this many milliseconds (--auto's budget). */
+  cnnBudgetMs?: number | undefined;
+  /** Overrides of the CNN's training defaults (--auto's patience). */
+  cnnTraining?: CnnFitSettings['training'] | undefined;
 }
 
 export interface FitOutput {
