@@ -76,8 +76,9 @@ describe('the CNN trained in the admin\'s browser', () => {
     const admin = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
     await logIn(admin, ADMIN, 'admin');
     await chooseTinyCnn(admin);
-    // no upload is needed to train here
+    // no upload is needed to train here, and the page says so
     expect(await admin.getByTestId('train').isEnabled()).toBe(true);
+    expect(await admin.getByTestId('upload-not-needed').textContent()).toContain('no upload is needed');
     expect(await axeViolations(admin)).toEqual([]);
     const started = Date.now();
     await admin.getByTestId('train').click();
