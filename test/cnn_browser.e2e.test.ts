@@ -127,7 +127,9 @@ describe('the CNN trained in the admin\'s browser', () => {
     // the images never went to the server before that upload: one upload (the server's training), one publish of a document
     const audit = await app.server.store.auditTrail(1000);
     expect(audit.filter((e) => e.action === 'upload').map((e) => e.outcome)).toEqual(['ok']);
-    expect(audit.filter((e) => e.action === 'publish' && e.service === SERVICE).map((e) => e.detail?.['via'])).toEqual(['publishModel']);
+    const published = audit.filter((e) => e.action === 'publish' && e.service === SERVICE);
+    expect(published.map((e) => e.detail?.['via'])).toEqual(['publishModel']);
+    expect(published[0]!.at <= audit.find((e) => e.action === 'upload')!.at).toBe(true);
 
     // the server's format: it loads in Node, and the training set hashes as Node extracts it
     const stored = (await app.server.store.model(SERVICE))!;
