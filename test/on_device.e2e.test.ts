@@ -144,6 +144,8 @@ describe('classifying on the device', () => {
       await expect(card.getByTestId('sent').textContent()).resolves.toMatch(/classified on this device/);
       await expect(card.locator('[data-stage="classifyMs"]').count()).resolves.toBe(1);
       await expect(card.locator('[data-stage="networkMs"]').count()).resolves.toBe(0);
+      const stages = await card.locator('[data-stage]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-stage')} ${e.textContent}`).join(', '));
+      console.log(`${service} on the device: ${stages}`);
       await context.setOffline(false);
       await connection('ready');
       // online, on the device when the clinician chooses it
