@@ -104,7 +104,7 @@ const LONG_NUMBER = /-?\d+\.\d{6,}(?:e[-+]?\d+)?/g;
 function medclass(args: string[]): string {
   return execFileSync(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1' },
+    env: process.env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });

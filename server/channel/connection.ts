@@ -16,6 +16,7 @@ import type { ImageRateLimit, ServerLimits } from './limits.ts';
 import type { UserShares } from './user_shares.ts';
 import { ADMIN_ACCOUNT_REQUESTS, handleAccountRequest, isAccountRequest } from './account_requests.ts';
 import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.ts';
+import { publishModel } from './model_publish.ts';
 
 export interface ConnectionDeps {
   identity: ServerIdentity;
@@ -48,7 +49,7 @@ class RequestError extends Error {
   }
 }
 
-const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'rollback', 'dropUpload']);
+const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'publishModel', 'rollback', 'dropUpload']);
 
 /**
  * One client's WebSocket: the handshake, then sealed frames carrying messages. Frames are
@@ -342,6 +343,13 @@ export class Connection implements PushTarget {
       case 'publish': {
         await this.deps.training.publish(user.username, message);
         const answered = await this.send({ type: 'ok', requestId: message.requestId, jobId: message.jobId });
+        void this.deps.hub.servicesChanged();
+        return answered;
+      }
+      case 'publishModel': {
+        const { store, classifier, limits, log } = this.deps;
+        await publishModel(user.username, message, { store, classifier, limits, log, audit: (...a) => this.audit(...a) });
+        const answered = await this.send({ type: 'ok', requestId: message.requestId });
         void this.deps.hub.servicesChanged();
         return answered;
       }

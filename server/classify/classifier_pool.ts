@@ -23,6 +23,11 @@ export interface Classifier {
   classify(service: string, version: number, images: WireImage[], user?: string): Promise<ImageOutcome[]>;
   /** Labels and spec of a stored model version (read once, then kept). */
   describe(service: string, version: number): Promise<ModelSummary | undefined>;
+  /**
+   * Classifies one image with a model document that is not stored (yet): a model sent to be
+   * published must load and predict on a worker, as it would serve. The worker keeps nothing.
+   */
+  probe(document: string, image: WireImage): Promise<ImageOutcome>;
   close(): Promise<void>;
 }
 
@@ -253,6 +258,17 @@ export class ClassifierPool implements Classifier {
 
   private forget(key: string, loaded: Promise<LoadedVersion | undefined>): void {
     if (this.models.get(key) === loaded) this.models.delete(key);
+  }
+
+  async probe(document: string, image: WireImage): Promise<ImageOutcome> {
+    if (this.closed) throw new Error('the classifier is closed');
+    const bytes = new TextEncoder().encode(document);
+    const shared = new SharedArrayBuffer(bytes.byteLength);
+    new Uint8Array(shared).set(bytes);
+    const packed = packImages([image]);
+    const task: ClassifyTask = { service: '', version: 0, document: shared, images: packed.images, limits: this.limits, probe: true };
+    const [outcome] = (await this.pool.run(task, { transferList: [packed.buffer] })) as ImageOutcome[];
+    return outcome!;
   }
 
   async describe(service: string, version: number): Promise<ModelSummary | undefined> {

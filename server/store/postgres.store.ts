@@ -470,6 +470,10 @@ export class PostgresStore implements Store {
     return rows.map((r) => r.id);
   }
 
+  async pruneTrainingJobs(before: number): Promise<number> {
+    return (await this.q<{ id: string }>("DELETE FROM training_jobs WHERE status <> 'running' AND heartbeat_at < $1 RETURNING id", [before])).length;
+  }
+
   async listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]> {
     const rows =
       owner === undefined

@@ -538,6 +538,10 @@ export class SqliteStore implements Store {
     return rows.map((r) => r.id);
   }
 
+  async pruneTrainingJobs(before: number): Promise<number> {
+    return this.stmt("DELETE FROM training_jobs WHERE status <> 'running' AND heartbeat_at < ?").run(before).changes;
+  }
+
   async listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]> {
     const rows = (
       owner === undefined

@@ -236,6 +236,15 @@ export function storeContract(name: string, engine: EngineUnderTest): void {
       await expect(store.putTrainingJob({ ...job('j4', 'a'), status: 'lost' as 'done' })).rejects.toThrow();
     });
 
+    it('prunes finished training jobs last written before a time, never running ones', async () => {
+      const job = (id: string, status: TrainingJobRecord['status'], heartbeatAt: number) => ({ id, owner: 'admin', instance: 'a', status, heartbeatAt, error: null });
+      for (const j of [job('old-done', 'done', 1_000), job('old-failed', 'failed', 1_000), job('old-published', 'published', 1_000), job('old-running', 'running', 1_000), job('new-done', 'done', 9_000)]) await store.putTrainingJob(j);
+      const other = await another();
+      expect(await other.pruneTrainingJobs(5_000)).toBe(3);
+      expect((await store.listTrainingJobs()).map((j) => j.id)).toEqual(['new-done', 'old-running']);
+      expect(await store.pruneTrainingJobs(5_000)).toBe(0);
+    });
+
     it('makes one vault key per user, once, even when asked for at once by several connections', async () => {
       const u = await store.createUser({ username: 'ann', role: 'clinician', passwordHash: 'h' });
       const v = await store.createUser({ username: 'bob', role: 'clinician', passwordHash: 'h' });

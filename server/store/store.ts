@@ -182,6 +182,11 @@ export interface Store {
   heartbeatTrainingJobs(instance: string, at: number): Promise<void>;
   /** Marks failed, with `error`, every running job whose heartbeat is older than `before`; returns their ids. */
   failStaleTrainingJobs(before: number, error: string): Promise<string[]>;
+  /**
+   * Deletes the jobs that are no longer running and were last written before `before`; returns
+   * how many. Their models went with the uploads that held them, so the rows only record history.
+   */
+  pruneTrainingJobs(before: number): Promise<number>;
   /** Training jobs, newest heartbeat first; one owner's only when given. */
   listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]>;
 

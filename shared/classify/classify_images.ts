@@ -1,4 +1,4 @@
-import { predict } from './classifier.ts';
+import { predict, shownScores } from './classifier.ts';
 import { matrix } from './linalg.ts';
 import type { LoadedModel } from './model.ts';
 import { MedclassError, errorMessage } from '../errors.ts';
@@ -35,7 +35,7 @@ function greyIntensities(p: Float32Array): boolean {
   return true;
 }
 
-/** Per-class scores to show: calibrated probabilities where the model has them, else its ranking scores. */
+/** Per-class scores to show (shownScores: calibrated probabilities where the model has them, else its ranking scores; the label is the largest). */
 function scoresOf(labels: string[], values: Float64Array, row: number): Record<string, number> {
   const k = labels.length;
   return Object.fromEntries(labels.map((l, c) => [l, values[row * k + c]!]));
@@ -102,9 +102,10 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
     const X = matrix(vectors.length, model.featureLength);
     vectors.forEach((v, r) => X.data.set(v.vector, r * model.featureLength));
     const e = predict(model.predictor, X);
+    const shown = shownScores(model.predictor, e);
     const each = (performance.now() - t) / vectors.length;
     vectors.forEach((v, r) => {
-      const scores = scoresOf(model.labels, e.probabilities ?? e.scores, r);
+      const scores = scoresOf(model.labels, shown, r);
       if (!Object.values(scores).every(Number.isFinite)) {
         out[v.i] = { ok: false, code: 'invalidSpec', message: 'the model gives no finite score for this input' };
         return;

@@ -224,6 +224,15 @@ const ACCOUNT_MESSAGES = {
 } as const;
 
 /**
+ * Codes 60 to 64: a model trained outside the server (in the admin's browser, issue 14) published
+ * over the channel. `model` is the model document's UTF-8 text (shared/classify/model.ts); the
+ * server checks it, loads it and classifies a probe image with it before it becomes a version.
+ */
+const MODEL_MESSAGES = {
+  publishModel: msg(60, 'client', z.strictObject({ requestId: id, service: serviceName, description, privacyModes, model: bytes(1, MAX_MESSAGE_BYTES) })),
+} as const;
+
+/**
  * Codes 65 to 69: a service's model for the device (docs/protocol.md, "Models on the device"),
  * only where its current version allows `device`. The document is the model file's UTF-8 text,
  * checked on the device as on the server (its integrity hash, its schema).
@@ -326,6 +335,7 @@ export const MESSAGES = {
   ),
   logout: msg(23, 'client', z.strictObject({ requestId: id })),
   ...ACCOUNT_MESSAGES,
+  ...MODEL_MESSAGES,
   ...DEVICE_MESSAGES,
 } as const;
 
