@@ -14,6 +14,7 @@ import { fetchDeviceModel } from '../shared/client/device_model_api.ts';
 import { parseModel } from '../shared/classify/model.ts';
 import { launchChromium } from './browser.ts';
 import { loggedInClient } from './channel_login.ts';
+import { cachedOutput } from './build_cache.ts';
 import { dataset } from './golden.ts';
 import { CLINICIAN, medclass, SERVICE, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
@@ -26,6 +27,8 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let cnnText: string;
+/** The fixture's SVM (service `demo`, which does not allow devices). */
+let svmText: string;
 
 /** 20 BreastMNIST training images per class (and 4 for val): enough for a network that only has to exist. */
 function tinySet(root: string): string {
@@ -39,12 +42,17 @@ function tinySet(root: string): string {
   return root;
 }
 
+/** The tiny CNN, trained once per content of the code that trains it (test/build_cache.ts). */
+async function tinyCnn(): Promise<string> {
+  const dir = await cachedOutput('on-device-cnn', ['server', 'shared', 'package-lock.json'], async (out) => {
+    await medclass(['train', tinySet(join(out, 'tiny')), '--classifier', 'cnn', '--epochs', '1', '--widths', '4,8', '--out', join(out, 'cnn.json')]);
+  });
+  return readFileSync(join(dir, 'cnn.json'), 'utf8');
+}
+
 beforeAll(async () => {
-  [app, browser] = await Promise.all([startWebapp(IMAGES), launchChromium()]);
-  const cnnFile = join(app.work, 'cnn.json');
-  await medclass(['train', tinySet(join(app.work, 'tiny')), '--classifier', 'cnn', '--epochs', '1', '--widths', '4,8', '--out', cnnFile]);
-  cnnText = readFileSync(cnnFile, 'utf8');
-  const svmText = readFileSync(join(app.work, 'model.json'), 'utf8');
+  [app, browser, cnnText] = await Promise.all([startWebapp(IMAGES), launchChromium(), tinyCnn()]);
+  svmText = (await app.server.store.model(SERVICE))!.model;
   await app.server.store.publish({ service: SVM, description: 'the SVM, allowed on devices', privacyModes: ['reduced', 'device'], model: svmText, createdBy: 'test' });
   await app.server.store.publish({ service: CNN, description: 'a tiny CNN, allowed on devices', privacyModes: ['reduced', 'device'], model: cnnText, createdBy: 'test' });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -170,7 +178,7 @@ describe('classifying on the device', () => {
 
   it('drops the model when a new version no longer allows devices', async () => {
     expect(await sealedModels()).toBe(2);
-    await app.server.store.publish({ service: SVM, description: 'server only now', privacyModes: ['reduced'], model: readFileSync(join(app.work, 'model.json'), 'utf8'), createdBy: 'test' });
+    await app.server.store.publish({ service: SVM, description: 'server only now', privacyModes: ['reduced'], model: svmText, createdBy: 'test' });
     await pickService(SVM);
     await page.locator('[data-testid="device-model"][data-status="notAllowed"]').waitFor({ timeout: 30_000 });
     await expect.poll(sealedModels, { timeout: 10_000 }).toBe(1);
