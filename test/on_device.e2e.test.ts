@@ -64,13 +64,18 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const connection = (status: string) => page.locator(`[data-testid="connection"][data-status="${status}"]`).waitFor({ timeout: 30_000 });
+const connection = (status: string) => page.locator(`[data-testid="connection"][data-status="${status}"]`).waitFor({ timeout: 60_000 });
 
 /** Labels and scores of the done cards of one place (`server` or `device`), by file. */
 async function results(service: string, where: 'server' | 'device'): Promise<Map<string, { label: string; scores: Record<string, number> }>> {
   const selector = `[data-testid="result"][data-state="done"][data-service="${service}"][data-where="${where}"]`;
   const cards = page.locator(selector);
-  await page.waitForFunction((s) => document.querySelectorAll(s).length >= 4, selector, { timeout: 120_000 });
+  await page.waitForFunction((s) => document.querySelectorAll(s).length >= 4, selector, { timeout: 120_000 }).catch(async (e: unknown) => {
+    // what the page shows instead, to tell a slow machine from a wrong path
+    const cards = await page.locator('[data-testid="result"]').evaluateAll((els) => els.map((c) => [c.getAttribute('data-service'), c.getAttribute('data-where'), c.getAttribute('data-state'), c.textContent?.slice(0, 160)].join(' | ')));
+    const banner = await page.getByTestId('connection').getAttribute('data-status').catch(() => null);
+    throw new Error(`${String(e)}\nconnection ${banner}; cards:\n${cards.join('\n')}`);
+  });
   const out = new Map<string, { label: string; scores: Record<string, number> }>();
   for (const card of await cards.all()) {
     const label = (await card.getByTestId('label').textContent())!;
@@ -134,7 +139,7 @@ describe('classifying on the device', () => {
     await expect(page.getByTestId('device-model').getAttribute('data-status')).resolves.toBe('notAllowed');
     await expect(page.getByTestId('device-model').textContent()).resolves.toMatch(/not offered: the administrator has not allowed/);
     expect(await page.getByTestId('mode-device').count()).toBe(0);
-  });
+  }, 120_000);
 
   for (const service of [SVM, CNN]) {
     it(`${service}: the same labels and scores (within 1e-4) through the channel and offline on the device`, async () => {
@@ -145,16 +150,21 @@ describe('classifying on the device', () => {
       const server = await results(service, 'server');
 
       await context.setOffline(true);
-      await connection('offline');
-      await page.getByTestId('files-input').setInputFiles(IMAGES);
-      const device = await results(service, 'device');
-      const card = page.locator('[data-testid="result"][data-where="device"]').first();
-      await expect(card.getByTestId('sent').textContent()).resolves.toMatch(/classified on this device/);
-      await expect(card.locator('[data-stage="classifyMs"]').count()).resolves.toBe(1);
-      await expect(card.locator('[data-stage="networkMs"]').count()).resolves.toBe(0);
-      const stages = await card.locator('[data-stage]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-stage')} ${e.textContent}`).join(', '));
-      console.log(`${service} on the device: ${stages}`);
-      await context.setOffline(false);
+      let device: Awaited<ReturnType<typeof results>>;
+      try {
+        await connection('offline');
+        await page.getByTestId('files-input').setInputFiles(IMAGES);
+        device = await results(service, 'device');
+        const card = page.locator('[data-testid="result"][data-where="device"]').first();
+        await expect(card.getByTestId('sent').textContent()).resolves.toMatch(/classified on this device/);
+        await expect(card.locator('[data-stage="classifyMs"]').count()).resolves.toBe(1);
+        await expect(card.locator('[data-stage="networkMs"]').count()).resolves.toBe(0);
+        const stages = await card.locator('[data-stage]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-stage')} ${e.textContent}`).join(', '));
+        console.log(`${service} on the device: ${stages}`);
+      } finally {
+        // a failure here must not leave the next tests offline
+        await context.setOffline(false);
+      }
       await connection('ready');
       // online, on the device when the clinician chooses it
       await page.getByTestId('mode-device').check();
@@ -176,11 +186,16 @@ describe('classifying on the device', () => {
     }, 240_000);
   }
 
-  it('drops the model when a new version no longer allows devices', async () => {
+  it('drops the model when a new version no longer allows devices, and fetches it again on a rollback', async () => {
     expect(await sealedModels()).toBe(2);
     await app.server.store.publish({ service: SVM, description: 'server only now', privacyModes: ['reduced'], model: svmText, createdBy: 'test' });
     await pickService(SVM);
     await page.locator('[data-testid="device-model"][data-status="notAllowed"]').waitFor({ timeout: 30_000 });
     await expect.poll(sealedModels, { timeout: 10_000 }).toBe(1);
-  });
+    // a rollback to the version that allowed it brings that version's model back
+    await app.server.store.makeCurrent(SVM, 1, 'test');
+    await page.locator('[data-testid="device-model"][data-status="ready"]').waitFor({ timeout: 30_000 });
+    await expect(page.getByTestId('device-model').textContent()).resolves.toMatch(/version 1,/);
+    await expect.poll(sealedModels, { timeout: 10_000 }).toBe(2);
+  }, 120_000);
 });
