@@ -1,6 +1,6 @@
 import { predict, type Predictor, type SingleModel } from '../../shared/classify/classifier.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
-import type { Counts } from '../../shared/classify/dataset.ts';
+import { countLabels, type Counts } from '../../shared/classify/dataset.ts';
 import type { Evaluation } from '../../shared/classify/evaluation.ts';
 import { featureColumns, restrictSpec } from '../../shared/classify/feature_columns.ts';
 import { takeRows, type Matrix } from '../../shared/classify/linalg.ts';
@@ -22,12 +22,15 @@ import { fitOnWorker } from './fit_on_worker.ts';
  *
  * The feature candidates are ranked by 5-fold cross-validation of train/; the CNN is not:
  * one training costs minutes here, five would spend the budget. So the three finalists meet
- * on val/, the split that already chooses the class weights and the threshold: the feature
- * model as refitted on train/, the CNN trained on train/ (its early stopping on a stratified
- * tenth of train/, so that val/ stays unseen by every finalist), and their average. Each gets
- * its threshold (two classes) on val/ by the same measure, and the best by that measure, then
- * AUC, wins; on a tie the simpler one (features, then the CNN, then the ensemble).
+ * on val/, the split that already chooses the class weights and the threshold (without a
+ * val/ split: on a stratified fifth of train/, the feature model refitted on the rest). The
+ * CNN trains on the same training rows, its early stopping on a stratified fifth of them, so
+ * that the comparison rows stay unseen by every finalist. Each gets its threshold (two
+ * classes) there by the same measure, and the best by that measure, then AUC, wins; on a tie
+ * the simpler one (features, then the CNN, then the ensemble). What was compared is what ships.
  */
+
+const countsOf = (y: Int32Array, labels: string[]): Counts => countLabels(Array.from(y, (c) => labels[c]!), labels);
 
 /** The CNN's early stopping watches one fold of this many of train/. */
 const EARLY_STOP_FOLDS = 5;
@@ -57,7 +60,8 @@ export interface CnnRoundInput {
   val: CnnRoundSplit;
   test?: CnnRoundSplit | undefined;
   settings: TrainSettings;
-  counts: Counts;
+  /** What `val` is, in words: 'val/', or the part of train/ held out where there is none. */
+  compareOn: string;
   options: AutoOptions;
   /** Milliseconds left of the whole budget. */
   leftMs: number;
@@ -88,7 +92,7 @@ interface Finalist {
 export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const { labels, plan, settings, options } = input;
   const k = labels.length;
-  const base = { on: 'val/', size: plan.size, input: plan.feature };
+  const base = { on: input.compareOn, size: plan.size, input: plan.feature };
   const budgetMs = input.leftMs - ASSEMBLY_MS;
   if (budgetMs < CNN_MIN_LEFT_MS) return { summary: { ...base, skipped: `the budget was spent (${Math.max(0, Math.round(input.leftMs / 1000))} s left)` }, final: null };
 
@@ -110,7 +114,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
       train: part(split.train),
       val: part(split.test),
       settings: { ...settings, auto: false, params, classWeight: options.classWeight ?? null, threshold: undefined },
-      counts: input.counts,
+      counts: countsOf(input.train.y, labels),
       createdAt: new Date().toISOString(),
       cnnBudgetMs: budgetMs,
       cnnTraining: { patience: params.epochs },
@@ -227,7 +231,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     featureLength: trainX.cols,
     imageSize,
     outcome,
-    training: { size: input.train.y.length, counts: input.counts, contentHash: trainingContentHash(trainX, input.train.y, labels), seed: settings.seed },
+    training: { size: input.train.y.length, counts: countsOf(input.train.y, labels), contentHash: trainingContentHash(trainX, input.train.y, labels), seed: settings.seed },
     createdAt: new Date(),
   });
   const testRoc = test ? rocCurves(input.test!.y, test.scores, test.predicted, labels, predictor.threshold ?? null) : null;
@@ -253,6 +257,6 @@ export function cnnRoundLines(s: JsonValue | undefined): string[] {
   );
   return [
     `CNN: ${String(c['epochs'])} epochs (kept ${String(c['bestEpoch'])}) in ${((c['ms'] as number) / 1000).toFixed(0)} s of ${((c['budgetMs'] as number) / 1000).toFixed(0)} s, at ${c['size'] === 0 ? 'the kept size' : `size ${String(c['size'])}`} on ${String(c['input'])}`,
-    `finalists on val/ by ${String(c['by'])}: ${compared.join('; ')}${c['ensembleSkipped'] ? `; ensemble not tried: ${String(c['ensembleSkipped'])}` : ''}; chosen: ${String(c['chosen'])}`,
+    `finalists on ${String(c['on'])} by ${String(c['by'])}: ${compared.join('; ')}${c['ensembleSkipped'] ? `; ensemble not tried: ${String(c['ensembleSkipped'])}` : ''}; chosen: ${String(c['chosen'])}`,
   ];
 }

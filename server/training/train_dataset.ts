@@ -6,6 +6,7 @@ import { decodeImageAsync } from '../../shared/image/index.ts';
 import { chooseModel, crossValidate, featureSearchBudget, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
 import { cnnRound, type CnnRoundSplit } from './auto_cnn.ts';
 import { featureColumns } from '../../shared/classify/feature_columns.ts';
+import { stratifiedFolds } from '../../shared/classify/cv.ts';
 import {
   checkTrainingClasses,
   countLabels,
@@ -298,7 +299,7 @@ export async function trainDataset(
   let settings = typeof settingsFor === 'function' ? settingsFor(d) : settingsFor;
   let preset: Preset | undefined;
   let vectorOf = (r: VectorResult & { ok: true }): Float64Array => r.vector;
-  let cnnSplit: ((split: SplitName) => CnnRoundSplit | undefined) | null = null;
+  let cnnRows: ((items: ReturnType<typeof bySplit>) => CnnRoundSplit) | null = null;
   let winnerFeatures: FeatureName[] = [];
   if (plan) {
     // The search sees train and val only; test waits for the final model.
@@ -346,9 +347,7 @@ export async function trainDataset(
       const dd = dims[cnnPlan.sizeIndex]!;
       const pixelCols = featureColumns(sizeSpec, [cnnPlan.feature], dd.height, dd.width);
       const unionCols = featureColumns(sizeSpec, [...runSpec.features, cnnPlan.feature], dd.height, dd.width);
-      cnnSplit = (split) => {
-        const items = bySplit(split);
-        if (items.length === 0) return undefined;
+      cnnRows = (items) => {
         const take = (cols: Int32Array, of: (r: VectorResult & { ok: true }, entry: Entry) => Float64Array) => {
           const data = new Float64Array(items.length * cols.length);
           items.forEach(({ entry, r }, i) => {
@@ -394,23 +393,34 @@ export async function trainDataset(
   const onEpoch: EpochHook = (r) => hooks.onEpoch?.(r);
   let fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal, onEpoch) : await fitModel(input, progress, onEpoch);
 
-  // --auto with the CNN: the CNN and the ensemble against the feature model, on val/.
+  // --auto with the CNN: the CNN and the ensemble against the feature model, on val/ (or, without one, a stratified fifth of train/).
   if (plan && options.search && 'feature' in plan.cnn) {
-    const valSplit = cnnSplit!('val');
     let summary;
-    if (!valSplit) summary = { skipped: 'no val/ split to compare it on (the CNN is compared on val/, not by cross-validation: see the README)' };
-    else {
+    const trainItems = bySplit('train');
+    let compareOn = bySplit('val');
+    let fitItems = trainItems;
+    let winnerFit = fit;
+    if (compareOn.length === 0) {
+      // the feature model refitted on the other four fifths (its settings as chosen): what ships if the CNN or the ensemble wins
+      const split = stratifiedFolds(train.y, labels.length, 5, settings.seed)[0]!;
+      fitItems = Array.from(split.train, (i) => trainItems[i]!);
+      compareOn = Array.from(split.test, (i) => trainItems[i]!);
+      const part = cnnRows!(fitItems);
+      const partInput: FitInput = { ...input, train: { X: part.features, y: part.y }, val: undefined, test: undefined, counts: countLabels(fitItems.map(({ entry }) => entry.label), labels) };
+      winnerFit = options.fitOn === 'worker' ? await fitOnWorker(partInput, progress, options.signal, onEpoch) : await fitModel(partInput, progress, onEpoch);
+    }
+    {
       const round = await cnnRound({
+        compareOn: val ? 'val/' : `a stratified fifth of train/ (${compareOn.length} images; no val/ split)`,
         labels,
         plan: plan.cnn,
         sizeSpec: plan.specs[plan.cnn.sizeIndex]!,
         dims: plan.sizes[plan.cnn.sizeIndex] === 0 ? { width: first!.width, height: first!.height } : { width: plan.sizes[plan.cnn.sizeIndex]!, height: plan.sizes[plan.cnn.sizeIndex]! },
-        winner: { features: winnerFeatures, size: runSpec.size, fit, spec: runSpec },
-        train: cnnSplit!('train')!,
-        val: valSplit,
-        test: cnnSplit!('test'),
+        winner: { features: winnerFeatures, size: runSpec.size, fit: winnerFit, spec: runSpec },
+        train: cnnRows!(fitItems),
+        val: cnnRows!(compareOn),
+        test: test ? cnnRows!(bySplit('test')) : undefined,
         settings,
-        counts: countsOf('train'),
         options: options.search,
         leftMs: options.search.budgetMs - (performance.now() - started),
         signal: options.signal,
