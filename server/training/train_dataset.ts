@@ -433,6 +433,8 @@ export async function trainDataset(
         runSpec = round.final.spec;
         d = round.final.featureLength;
         imageSize = round.final.imageSize;
+        // the final model's settings: the CNN's class weights are its own (the ensemble's feature member keeps the chosen ones)
+        settings = { ...settings, params: fit.outcome.params, threshold: fit.outcome.predictor.threshold, ...(fit.outcome.params.type === 'cnn' ? { classWeight: options.search.classWeight ?? null } : {}) };
       }
     }
     if (!fit.outcome.auto || !('cnn' in fit.outcome.auto)) {
@@ -468,6 +470,8 @@ export async function trainDataset(
 
   return {
     ...info,
+    // the chosen model's (--auto extracted more)
+    featureLength: d,
     doc: fit.doc,
     modelText: fit.text,
     outcome,
