@@ -4,7 +4,9 @@ import { errorMessage } from '../../shared/errors.ts';
 import type { RocCurve } from '../../shared/classify/roc.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
 import { chooseModel, crossValidate, featureSearchBudget, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
-import { cnnRound, type CnnRoundSplit } from './auto_cnn.ts';
+import { cnnRound, type CnnRoundSplit, type EnsembleMemberFit } from './auto_cnn.ts';
+import { describe, rankedBefore, setFeatures, type CandidateReport } from '../../shared/classify/auto_search.ts';
+import { fitFinal } from '../../shared/classify/train.ts';
 import { featureColumns } from '../../shared/classify/feature_columns.ts';
 import { stratifiedFolds } from '../../shared/classify/cv.ts';
 import {
@@ -301,6 +303,7 @@ export async function trainDataset(
   let vectorOf = (r: VectorResult & { ok: true }): Float64Array => r.vector;
   let cnnRows: ((items: ReturnType<typeof bySplit>) => CnnRoundSplit) | null = null;
   let winnerFeatures: FeatureName[] = [];
+  let memberCandidate: { candidate: CandidateReport; features: FeatureName[] } | null = null;
   if (plan) {
     // The search sees train and val only; test waits for the final model.
     const rows = [...bySplit('train'), ...bySplit('val')];
@@ -346,7 +349,16 @@ export async function trainDataset(
       const sizeSpec = plan.specs[cnnPlan.sizeIndex]!;
       const dd = dims[cnnPlan.sizeIndex]!;
       const pixelCols = featureColumns(sizeSpec, [cnnPlan.feature], dd.height, dd.width);
-      const unionCols = featureColumns(sizeSpec, [...runSpec.features, cnnPlan.feature], dd.height, dd.width);
+      // The ensemble's feature member: the winner, or where that is at another size the best candidate at the CNN's.
+      if (runSpec.size !== cnnPlan.size) {
+        const before = rankedBefore(options.search!.rankBy ?? 'balanced');
+        let best: CandidateReport | null = null;
+        for (const c of choice.search.candidates) if (c.status === 'scored' && c.size === cnnPlan.size && c.params && c.set && (!best || before(c, best))) best = c;
+        if (best) memberCandidate = { candidate: best, features: setFeatures(plan.sets.find((s) => s.name === best.set)!) };
+      }
+      const memberFeatures = memberCandidate?.features ?? runSpec.features;
+      const memberCols = featureColumns(sizeSpec, memberFeatures, dd.height, dd.width);
+      const unionCols = featureColumns(sizeSpec, [...memberFeatures, cnnPlan.feature], dd.height, dd.width);
       cnnRows = (items) => {
         const take = (cols: Int32Array, of: (r: VectorResult & { ok: true }, entry: Entry) => Float64Array) => {
           const data = new Float64Array(items.length * cols.length);
@@ -360,6 +372,7 @@ export async function trainDataset(
         return {
           features: take(Int32Array.from({ length: d }, (_, j) => j), (r) => vectorOf(r)),
           pixels: take(pixelCols, fullOf),
+          member: take(memberCols, fullOf),
           union: take(unionCols, fullOf),
           y: Int32Array.from(items, ({ entry }) => labels.indexOf(entry.label)),
         };
@@ -410,7 +423,17 @@ export async function trainDataset(
       winnerFit = options.fitOn === 'worker' ? await fitOnWorker(partInput, progress, options.signal, onEpoch) : await fitModel(partInput, progress, onEpoch);
     }
     {
+      let member: EnsembleMemberFit | undefined;
+      if (memberCandidate) {
+        // fitted here on the same rows as the CNN, with Platt probabilities to average
+        const m = cnnRows!(fitItems).member;
+        const p = memberCandidate.candidate.params as EnsembleMemberFit['params'];
+        const y = Int32Array.from(fitItems, ({ entry }) => labels.indexOf(entry.label));
+        const f = fitFinal({ X: m, y }, labels.length, p, { ...settings, params: p, probability: true, threshold: undefined, auto: false });
+        member = { features: memberCandidate.features, predictor: f.predictor, params: p, gamma: f.gamma, iterations: f.iterations, capped: f.capped, label: describe(memberCandidate.candidate) };
+      }
       const round = await cnnRound({
+        member,
         compareOn: val ? 'val/' : `a stratified fifth of train/ (${compareOn.length} images; no val/ split)`,
         labels,
         plan: plan.cnn,
