@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { classifyImages, type WireImage } from '../server/classify/classify_images.ts';
+import { classifyImages, type WireImage } from '../shared/classify/classify_images.ts';
 import { parseServerAddress } from '../server/client/server_address.ts';
 import { connectWebSocket } from '../server/client/ws_transport.ts';
 import { login } from './channel_login.ts';

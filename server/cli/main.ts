@@ -106,7 +106,7 @@ program
   .requiredOption('--service <name>', 'service name')
   .option('--data <dir>', 'the server\'s data folder', 'data')
   .option('--description <text>', 'what the service classifies', '')
-  .option('--modes <list>', 'what clients may send: original,reduced,features', 'reduced,features')
+  .option('--modes <list>', 'what clients may use: original,reduced,features (what may be sent) and device (the model goes to the devices, which classify offline)', 'reduced,features')
   .option('--database <url>', 'the shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (model: string, options) => (await import('./publish.command.ts')).publishCommand(model, options));
 

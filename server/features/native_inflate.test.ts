@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { zlibSync } from 'fflate';
 import { decodeImage } from '../../shared/image/index.ts';
+import { crc32, setNativeCrc32 } from '../../shared/image/crc32.ts';
 import { inflateCounters, resetInflateCounters, setNativeInflate } from '../../shared/image/inflate.ts';
+import { DEFAULT_DECODE_LIMITS } from '../../shared/image/limits.ts';
 import { ihdr, inflateBombPng, png } from '../../test/hostile_files.ts';
 import { splitImages } from '../../test/golden.ts';
 import { useNativeInflate } from './native_inflate.ts';
@@ -18,7 +20,10 @@ function outcome(bytes: Uint8Array): unknown {
 }
 
 describe('node:zlib as the bounded inflater', () => {
-  afterEach(() => setNativeInflate(undefined));
+  afterEach(() => {
+    setNativeInflate(undefined);
+    setNativeCrc32(null);
+  });
 
   it('decodes real PNGs exactly as fflate does, and refuses the same broken and oversized streams', () => {
     const g = ihdr(4, 4);
@@ -49,5 +54,28 @@ describe('node:zlib as the bounded inflater', () => {
     expect(() => decodeImage(inflateBombPng())).toThrow(/inflates to more than the 2 bytes its 1x1 header allows/);
     expect(inflateCounters.refused).toBe(1);
     expect(inflateCounters.bytesOut).toBe(3);
+  });
+
+  it("computes node:zlib's CRC-32 as the table does, and a file damaged in one byte of its image data is refused either way", () => {
+    const bytes = new Uint8Array(readFileSync(splitImages('retinamnist', 'test', 1)[0]!));
+    const ranges: [number, number][] = [[0, bytes.length], [12, 29], [33, 33 + 70], [5, 100], [7, 8]];
+    const table = ranges.map(([a, b]) => crc32(bytes, a, b));
+    useNativeInflate();
+    expect(ranges.map(([a, b]) => crc32(bytes, a, b))).toEqual(table);
+    const damaged = bytes.slice();
+    damaged[damaged.length - 40]! ^= 1;
+    expect(() => decodeImage(damaged)).toThrow(/CRC does not match/);
+  });
+
+  it('leaves the colour samples out when asked (greyOnly), the grey pixels the same bits', () => {
+    useNativeInflate();
+    for (const f of [...splitImages('retinamnist', 'test', 2), ...splitImages('breastmnist', 'test', 2)]) {
+      const bytes = new Uint8Array(readFileSync(f));
+      const full = decodeImage(bytes);
+      const grey = decodeImage(bytes, { ...DEFAULT_DECODE_LIMITS, greyOnly: true });
+      expect(grey.colour).toBeUndefined();
+      expect(Array.from(grey.data)).toEqual(Array.from(full.data));
+    }
+    expect(decodeImage(new Uint8Array(readFileSync(splitImages('retinamnist', 'test', 1)[0]!))).colour).toBeDefined();
   });
 });

@@ -4,20 +4,21 @@ import { extractFeatures, type Extraction } from '../../shared/features/extract.
 import type { FileJob } from '../files/image_files.ts';
 import { recordOut, type OutputFormat, type RecordOut } from './record_formats.ts';
 import type { GreyImage } from '../../shared/image/grey.ts';
-import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { decodeImageAsync } from '../../shared/image/index.ts';
+import { wantsColour, type FeatureSpec } from '../../shared/features/spec.ts';
+import { DEFAULT_DECODE_LIMITS, decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
 
 /** Reads, decodes and extracts a list of files, each formatted for the output; a file that cannot be used gets its error. */
 export async function extractFileRecords(jobs: readonly FileJob[], spec: FeatureSpec, format: OutputFormat): Promise<RecordOut[]> {
   const images: (GreyImage | undefined)[] = [];
   const failures = new Map<number, Extraction>();
+  const limits: DecodeLimits = wantsColour(spec) ? DEFAULT_DECODE_LIMITS : { ...DEFAULT_DECODE_LIMITS, greyOnly: true };
   // Read synchronously: this runs on a worker thread (or alone in the command), and a small
   // file costs fs/promises five system calls and as many promise turns, several times the read.
   await Promise.all(
     jobs.map(async (job, i) => {
       try {
         // a copy: a Buffer's slice is a view, and decoders expect Uint8Array's
-        images[i] = await decodeImageAsync(new Uint8Array(readFileSync(job.path)));
+        images[i] = await decodeImageAsync(new Uint8Array(readFileSync(job.path)), limits);
       } catch (e) {
         const error = e instanceof MedclassError ? e : new MedclassError('unreadableFile', `cannot read ${job.name}: ${errorMessage(e)}`);
         failures.set(i, { ok: false, error });

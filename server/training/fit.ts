@@ -6,22 +6,13 @@ import { trainModel, type LabelledSet, type Preset, type Stage, type TrainOutcom
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { trainCnnModel, type CnnFitSettings } from '../../shared/classify/cnn/train_model.ts';
 import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
-import { ClassifyError } from '../../shared/classify/errors.ts';
+import { cnnInputShape } from '../../shared/classify/cnn_input.ts';
 // static: a dynamic import of a .ts module fails on a worker thread running the sources
 import { useCnnBackend } from '../features/backend.ts';
 
-/** The network's input from the spec: a square image, grey (`pixels`) or colour (`colourPixels`), and nothing else. */
+/** The network's input from the spec (shared/classify/cnn_input.ts: the browser's training uses the same rule), with --auto's budget. */
 export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings' | 'cnnBudgetMs' | 'cnnTraining'>): CnnFitSettings {
-  const { spec, settings } = input;
-  const size = spec.size || input.imageSize?.width || 0;
-  if (spec.features.length !== 1 || !(spec.features[0] === 'pixels' || spec.features[0] === 'colourPixels')) {
-    throw new ClassifyError('invalidOptions', `the CNN takes the image itself: features 'pixels' (grey) or 'colourPixels' (colour), not ${spec.features.join(', ')}`);
-  }
-  if (spec.size === 0 && input.imageSize && input.imageSize.width !== input.imageSize.height) {
-    throw new ClassifyError('invalidOptions', `the CNN takes square images; these are ${input.imageSize.width}x${input.imageSize.height}: give a size to resize them to`);
-  }
-  if (size < 16 || size > 256) throw new ClassifyError('invalidOptions', `the CNN takes images of 16 to 256 pixels a side, not ${size}`);
-  return { inputSize: size, channels: spec.features[0] === 'colourPixels' ? 3 : 1, seed: settings.seed, classWeight: settings.classWeight, budgetMs: input.cnnBudgetMs ?? null, ...(input.cnnTraining ? { training: input.cnnTraining } : {}) };
+  return { ...cnnInputShape(input.spec, input.imageSize, input.settings), budgetMs: input.cnnBudgetMs ?? null, ...(input.cnnTraining ? { training: input.cnnTraining } : {}) };
 }
 
 /** Everything the fit needs, as plain data (it crosses to a worker thread). */

@@ -397,8 +397,9 @@ export async function trainDataset(
 
   const fitStarted = performance.now();
   // Without val the estimate is a cross-validation: its folds go to worker threads, one per core.
+  // (Not the CNN's: it holds out a tenth of train for early stopping and its estimate.)
   const threads = options.threads ?? availableParallelism();
-  if (!preset && !settings.auto && !val && threads > 1) {
+  if (!preset && !settings.auto && !val && threads > 1 && settings.params.type !== 'cnn') {
     preset = await crossValidate(train, labels, settings, threads, options.signal, (stage, done, total) => hooks.onProgress?.(stage, done, total));
   }
   const input: FitInput = { spec: runSpec, labels, featureLength: d, imageSize, train, val, test, settings, counts: countsOf('train'), createdAt: new Date().toISOString(), preset };

@@ -4,6 +4,11 @@ export interface DecodeLimits {
   maxBytes: number;
   /** Largest width x height (pixel-flood and decompression-bomb guard). */
   maxPixels: number;
+  /**
+   * Leave the colour samples out (`GreyImage.colour`): for callers whose features are all
+   * grey, which then skip allocating and filling three samples per pixel. PNG honours it.
+   */
+  greyOnly?: boolean;
 }
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = Object.freeze({

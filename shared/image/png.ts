@@ -219,6 +219,9 @@ function passToGrey(
   }
 }
 
+/** v / 255 for every 8-bit sample, as float32: the same bits as the division, without one per pixel. */
+const GREY8 = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
 /**
  * passToGrey for 8-bit grey, grey + alpha, RGB and RGBA, the usual PNGs: the same
  * arithmetic in loops without a branch per pixel.
@@ -237,7 +240,7 @@ function pass8ToGrey(
     const row = start + r * (stride + 1) + 1;
     const first = (y0 + r * dy) * width + x0;
     if (channels <= 2) {
-      for (let c = 0, s = row, o = first; c < pw; c++, s += channels, o += dx) out[o] = buf[s]! / 255;
+      for (let c = 0, s = row, o = first; c < pw; c++, s += channels, o += dx) out[o] = GREY8[buf[s]!]!;
     } else {
       for (let c = 0, s = row, o = first; c < pw; c++, s += channels, o += dx) {
         const red = buf[s]!;
@@ -273,7 +276,7 @@ export function decodePng(bytes: Uint8Array, limits: DecodeLimits): GreyImage {
   if (length !== expected) throw corrupt(`image data is truncated: it inflates to ${length} bytes, its ${h.width}x${h.height} header needs ${expected}`);
   const grey = new Float32Array(h.width * h.height);
   const colour = palette !== null || h.channels >= 3;
-  const rgb = colour ? new Uint16Array(3 * h.width * h.height) : null;
+  const rgb = colour && !limits.greyOnly ? new Uint16Array(3 * h.width * h.height) : null;
   const bpp = Math.max(1, (h.channels * h.depth) >> 3);
   let start = 0;
   for (const pass of passes(h)) {

@@ -30,21 +30,38 @@ function hasPython(modules: string): boolean {
 
 const load = (): string => `load ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores`;
 
-/** Milliseconds per image: the best and the median of REPEATS runs of `fn` over the batch, each at least `seconds`. */
-async function perImage(images: number, fn: () => Promise<void> | void, seconds = 0.3): Promise<{ min: number; median: number }> {
+interface PerImage {
+  min: number;
+  median: number;
+  /** The same of CPU time (this process's, user + system): steadier than wall time on a shared machine. */
+  cpuMin: number;
+  cpuMedian: number;
+}
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** Milliseconds per image: the best and the median of REPEATS runs of `fn` over the batch, each at least `seconds`, wall and CPU. */
+async function perImage(images: number, fn: () => Promise<void> | void, seconds = 0.3): Promise<PerImage> {
   for (let i = 0; i < 3; i++) await fn();
   const runs: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < REPEATS; r++) {
     let n = 0;
     const start = performance.now();
+    const cpuStart = cpuMs();
     while (performance.now() - start < seconds * 1000) {
       await fn();
       n += images;
     }
     runs.push((performance.now() - start) / n);
+    cpu.push((cpuMs() - cpuStart) / n);
   }
   runs.sort((a, b) => a - b);
-  return { min: runs[0]!, median: runs[runs.length >> 1]! };
+  cpu.sort((a, b) => a - b);
+  return { min: runs[0]!, median: runs[runs.length >> 1]!, cpuMin: cpu[0]!, cpuMedian: cpu[cpu.length >> 1]! };
 }
 
 const fmt = (ms: number) => `${(ms * 1000).toFixed(1).padStart(7)} us`;
@@ -62,6 +79,7 @@ async function kernels(): Promise<void> {
   console.log(`best of ${REPEATS} repeats (median in brackets); ratios best against best and median against median`);
   console.log('size   batch 1 (median)       batch 64     skimage (median)       vs skimage b1 (median)  b64    HOG alone  OpenCV HOG  vs OpenCV');
   const tmp = mkdtempSync(join(tmpdir(), 'medclass-bench-'));
+  const cpuLines: string[] = [];
   try {
     for (const size of [64, 128, 256]) {
       const prepared: PreparedImage[] = decoded.map((img) => ({ width: size, height: size, data: resizeBilinear(img, size) }));
@@ -74,7 +92,7 @@ async function kernels(): Promise<void> {
       prepared.forEach((p, k) => stacked.set(p.data, k * size * size));
       const session = kernelRunner().open(stacked, BATCH, size, size);
       const hogOnly = await perImage(BATCH, async () => void (await session.run(HOG, spec)));
-      let peer: { skimageMs?: number; skimageMedianMs?: number; opencvHogMs?: number } = {};
+      let peer: { skimageMs?: number; skimageMedianMs?: number; opencvHogMs?: number; skimageCpuMs?: number; skimageCpuMedianMs?: number; opencvHogCpuMs?: number } = {};
       if (python) {
         const file = join(tmp, `${size}.f32`);
         writeFileSync(file, stacked);
@@ -84,7 +102,13 @@ async function kernels(): Promise<void> {
       console.log(
         `${String(size).padEnd(5)} ${fmt(one.min)} (${fmt(one.median)}) ${fmt(many.min)}  ${sk ? `${fmt(sk)} (${fmt(peer.skimageMedianMs!)})` : '        -'}  ${ratio(sk, one.min)} (${ratio(peer.skimageMedianMs, one.median)}) ${ratio(sk, many.min)}  ${fmt(hogOnly.min)} ${peer.opencvHogMs ? fmt(peer.opencvHogMs) : '       -'}   ${peer.opencvHogMs ? `${(hogOnly.min / peer.opencvHogMs).toFixed(2)}x its time` : '-'}`,
       );
+      const skc = peer.skimageCpuMs;
+      cpuLines.push(
+        `${String(size).padEnd(5)} ${fmt(one.cpuMin)} (${fmt(one.cpuMedian)}) ${fmt(many.cpuMin)}  ${skc ? `${fmt(skc)} (${fmt(peer.skimageCpuMedianMs!)})` : '        -'}  ${ratio(skc, one.cpuMin)} (${ratio(peer.skimageCpuMedianMs, one.cpuMedian)}) ${ratio(skc, many.cpuMin)}  ${fmt(hogOnly.cpuMin)} ${peer.opencvHogCpuMs ? fmt(peer.opencvHogCpuMs) : '       -'}   ${peer.opencvHogCpuMs ? `${(hogOnly.cpuMin / peer.opencvHogCpuMs).toFixed(2)}x its time` : '-'}`,
+      );
     }
+    console.log(`the same in CPU time per image (each process's own; ${load()})`);
+    for (const line of cpuLines) console.log(line);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -144,5 +168,7 @@ function wholeCommand(): void {
   }
 }
 
-await kernels();
-wholeCommand();
+// BENCH_PARTS=kernels or =command runs one half only.
+const parts = (process.env['BENCH_PARTS'] ?? 'kernels,command').split(',');
+if (parts.includes('kernels')) await kernels();
+if (parts.includes('command')) wholeCommand();

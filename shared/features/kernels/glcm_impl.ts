@@ -1,3 +1,6 @@
+import { reserveMemory } from '../../wasm/assemble.ts';
+import { glcmWasm } from './glcm_wasm.ts';
+
 /** Pixel offsets (rows, columns) of angles 0, 45, 90 and 135 degrees at distance 1: round(sin a), round(cos a). */
 export const GLCM_OFFSETS: readonly (readonly [number, number])[] = [
   [0, 1],
@@ -42,6 +45,8 @@ interface Scratch {
   /** Always all zeros between images: each image clears what it counted. */
   counts: Int32Array;
   homogeneityWeight: Float64Array;
+  /** Where the WebAssembly loops run: the image, q and the counts (then a view of it) in its memory, by byte offset. */
+  wasm: { image: Float32Array; img: number; q: number; counts: number } | null;
 }
 let scratch: Scratch | null = null;
 
@@ -50,7 +55,19 @@ function scratchFor(pixels: number, levels: number): Scratch {
   if (scratch?.pixels !== pixels || scratch.levels !== levels) {
     const homogeneityWeight = new Float64Array(levels);
     for (let d = 0; d < levels; d++) homogeneityWeight[d] = 1 / (1 + d * d);
-    scratch = { pixels, levels, q: new Uint16Array(pixels), counts: new Int32Array(GLCM_OFFSETS.length * levels * levels), homogeneityWeight };
+    const countsLength = GLCM_OFFSETS.length * levels * levels;
+    const wasm = glcmWasm();
+    if (wasm) {
+      // the image and q with a spare entry each: quantise goes two pixels at a time
+      const img = 0;
+      const q = Math.ceil(((pixels + 2) * 4) / 16) * 16;
+      const counts = q + Math.ceil(((pixels + 2) * 4) / 16) * 16;
+      reserveMemory(wasm.memory, counts + countsLength * 4);
+      const buffer = wasm.memory.buffer;
+      const view = new Int32Array(buffer, counts, countsLength);
+      view.fill(0);
+      scratch = { pixels, levels, q: new Uint16Array(pixels), counts: view, homogeneityWeight, wasm: { image: new Float32Array(buffer, img, pixels), img, q, counts } };
+    } else scratch = { pixels, levels, q: new Uint16Array(pixels), counts: new Int32Array(countsLength), homogeneityWeight, wasm: null };
   }
   return scratch;
 }
@@ -61,16 +78,29 @@ function scratchFor(pixels: number, levels: number): Scratch {
  * symmetric, normalised `graycomatrix` and `graycoprops`.
  *
  * The symmetric matrix S = C + C^T is visited once over i <= j. Its sums of i, i^2 and ij
- * are integers, exact in double, so the correlation comes out exact too.
+ * are integers, exact in double, so the correlation comes out exact too. The pixel loops run
+ * in WebAssembly where it is available (glcm_wasm.ts; `useWasm` false forces JavaScript's: the
+ * same counts).
  */
-export function glcmFeaturesImpl(images: Float32Array, batch: number, height: number, width: number, levels: number): Float64Array {
+export function glcmFeaturesImpl(images: Float32Array, batch: number, height: number, width: number, levels: number, useWasm = true): Float64Array {
   const out = new Float64Array(batch * 4);
   const pixels = height * width;
   const ll = levels * levels;
-  const { q, counts, homogeneityWeight } = scratchFor(pixels, levels);
+  const { q, counts, homogeneityWeight, wasm: w } = scratchFor(pixels, levels);
+  const wasm = w && useWasm ? glcmWasm() : null;
   for (let k = 0; k < batch; k++) {
-    quantise(images, k * pixels, pixels, levels, q);
-    countPairs(q, height, width, levels, counts);
+    if (wasm && w) {
+      w.image.set(images.subarray(k * pixels, (k + 1) * pixels));
+      wasm.quantise(w.img, pixels, levels, levels - 1, w.q);
+      for (let a = 0; a < GLCM_OFFSETS.length; a++) {
+        const [dr, dc] = GLCM_OFFSETS[a]!;
+        const { rows, c0, c1, step } = pairRange(height, width, dr, dc);
+        wasm.countPairs(w.q, width, rows, c0, c1, step, levels, w.counts + a * ll * 4);
+      }
+    } else {
+      quantise(images, k * pixels, pixels, levels, q);
+      countPairs(q, height, width, levels, counts);
+    }
     let energy = 0;
     let contrast = 0;
     let homogeneity = 0;

@@ -1,4 +1,7 @@
 import { hogGeometry } from '../spec.ts';
+import { A1, A3, A5, A7, A9, exactBin, fastBin, NEAR_EDGE } from './hog_bins.ts';
+import { hogWasm } from './hog_wasm.ts';
+import { reserveMemory } from '../../wasm/assemble.ts';
 
 export interface HogParams {
   orientations: number;
@@ -8,79 +11,73 @@ export interface HogParams {
 
 const EPS = 1e-5;
 
-/**
- * Bin of a gradient exactly as scikit-image decides it: theta = degrees(atan2(gy, gx)) mod 180
- * in double (numpy's floor-mod), bin i where (180/n) i <= theta < (180/n) (i + 1), and no bin
- * at all when the mod rounds up to 180. Returns -1 for no bin.
- */
-export function referenceBin(gx: number, gy: number, n: number): number {
-  let t = Math.atan2(gy, gx) * (180 / Math.PI);
-  if (t < 0) t += 180;
-  const width = 180 / n;
-  for (let i = 0; i < n; i++) if (width * i <= t && t < width * (i + 1)) return i;
-  return -1;
-}
-
-// atan(r) on [-1, 1] to within 1e-5 rad (Abramowitz and Stegun 4.4.49).
-const A1 = 0.999866;
-const A3 = -0.3302995;
-const A5 = 0.180141;
-const A7 = -0.085133;
-const A9 = 0.0208351;
-/**
- * Fractions of a bin within which the approximate angle could sit on the wrong side of an
- * edge: 1e-5 rad is at most 1.2e-4 of a bin for 36 orientations, so this leaves room eightfold.
- */
-const NEAR_EDGE = 1e-3;
-
-/**
- * The bin of any gradient where the approximate angle cannot decide: none for a zero
- * gradient, 0 for gy == 0 (atan2(0, x) mod 180 is 0 for either sign of x), else the reference.
- */
-function exactBin(gx: number, gy: number, n: number): number {
-  if (gy === 0) return gx === 0 ? -1 : 0;
-  return referenceBin(gx, gy, n);
-}
-
-/**
- * The bin of a gradient: an approximate arctangent places it, and only where that lands
- * near a bin edge (or is undefined) does exactBin decide, so every gradient goes exactly
- * where scikit-image puts it. No data-dependent branch on the common path: the quadrant of
- * an image's gradients is close to random. (cellHistograms inlines the same steps.)
- */
-export function fastBin(gx: number, gy: number, n: number): number {
-  const ax = Math.abs(gx);
-  const ay = Math.abs(gy);
-  // atan(ay / ax) = pi/4 + atan((ay - ax) / (ay + ax)): one polynomial for every quadrant
-  const r = (ay - ax) / (ay + ax);
-  const r2 = r * r;
-  const t = Math.PI / 4 + r * (A1 + r2 * (A3 + r2 * (A5 + r2 * (A7 + r2 * A9))));
-  // theta mod 180 is t where the signs of gx and gy agree, 180 - t where they differ
-  const flip = +(gx * gy < 0);
-  const u = flip * n + (1 - 2 * flip) * t * (n / Math.PI);
-  const bin = Math.floor(u);
-  const frac = u - bin;
-  return frac >= NEAR_EDGE && frac <= 1 - NEAR_EDGE ? bin : exactBin(gx, gy, n);
-}
-
 interface Scratch {
   key: string;
   hist: Float64Array;
-  /** Histogram offset of each column's cell, so the hot loop divides nothing. */
-  columnCell: Int32Array;
+  /** Per pixel of the cell grid, row-major: the histogram slot its gradient adds to, and the magnitude it adds. */
+  slot: Int32Array;
+  magnitude: Float64Array;
+  /** Pixels whose approximate angle sits too near a bin edge to decide: exactBin decides them after the pass. */
+  undecided: Int32Array;
   block: Float64Array;
+  /** Where the WebAssembly pass runs: the byte offsets of the buffers above in its memory (they are views of it), and of the image. */
+  wasm: { image: Float32Array; out: Float32Array; img: number; slot: number; mag: number; colOff: number; rowOff: number; undecided: number; hist: number; block: number; outAt: number } | null;
 }
 let scratch: Scratch | null = null;
 
-/** Working buffers for one geometry, kept between calls: a batch of one would spend as long allocating them. */
-function scratchFor(g: { cellsY: number; cellsX: number }, p: HogParams): Scratch {
-  const key = `${g.cellsY} ${g.cellsX} ${p.pixelsPerCell} ${p.cellsPerBlock} ${p.orientations}`;
-  if (scratch?.key !== key) {
-    const n = p.orientations;
-    const columnCell = new Int32Array(g.cellsX * p.pixelsPerCell);
-    for (let c = 0; c < columnCell.length; c++) columnCell[c] = Math.floor(c / p.pixelsPerCell) * n;
-    scratch = { key, hist: new Float64Array(g.cellsY * g.cellsX * n), columnCell, block: new Float64Array(p.cellsPerBlock ** 2 * n) };
+/**
+ * Working buffers for one geometry, kept between calls: a batch of one would spend as long
+ * allocating them. In the WebAssembly instance's memory where it runs, with the slot
+ * offsets of each row's and column's cell laid out for it.
+ */
+function scratchFor(g: { cellsY: number; cellsX: number; length: number }, p: HogParams, height: number, width: number): Scratch {
+  const key = `${height} ${width} ${p.pixelsPerCell} ${p.cellsPerBlock} ${p.orientations}`;
+  if (scratch?.key === key) return scratch;
+  const n = p.orientations;
+  const cell = p.pixelsPerCell;
+  const rows = g.cellsY * cell;
+  const cols = g.cellsX * cell;
+  // two spare entries: the wasm pass goes two columns at a time
+  const pixels = rows * cols + 2;
+  const bins = g.cellsY * g.cellsX * n;
+  const block = new Float64Array(p.cellsPerBlock ** 2 * n);
+  const wasm = hogWasm();
+  if (!wasm) {
+    scratch = { key, hist: new Float64Array(bins), slot: new Int32Array(pixels), magnitude: new Float64Array(pixels), undecided: new Int32Array(pixels), block, wasm: null };
+    return scratch;
   }
+  const at = (() => {
+    let next = 0;
+    return (bytes: number) => {
+      const offset = next;
+      next += Math.ceil(bytes / 16) * 16;
+      return offset;
+    };
+  })();
+  const img = at(height * width * 4);
+  const slot = at(pixels * 4);
+  const mag = at(pixels * 8);
+  const colOff = at((cols + 2) * 4);
+  const rowOff = at(rows * 4);
+  const undecided = at(pixels * 4);
+  const hist = at(bins * 8);
+  const blockAt = at(block.length * 8);
+  const outAt = at(g.length * 4);
+  reserveMemory(wasm.memory, at(0));
+  const buffer = wasm.memory.buffer;
+  const columns = new Int32Array(buffer, colOff, cols + 2);
+  for (let c = 0; c < cols + 2; c++) columns[c] = Math.min(Math.floor(c / cell), g.cellsX - 1) * n;
+  const rowCells = new Int32Array(buffer, rowOff, rows);
+  for (let r = 0; r < rows; r++) rowCells[r] = Math.floor(r / cell) * g.cellsX * n;
+  scratch = {
+    key,
+    hist: new Float64Array(buffer, hist, bins),
+    slot: new Int32Array(buffer, slot, pixels),
+    magnitude: new Float64Array(buffer, mag, pixels),
+    undecided: new Int32Array(buffer, undecided, pixels),
+    block,
+    wasm: { image: new Float32Array(buffer, img, height * width), out: new Float32Array(buffer, outAt, g.length), img, slot, mag, colOff, rowOff, undecided, hist, block: blockAt, outAt },
+  };
   return scratch;
 }
 
@@ -88,85 +85,171 @@ function scratchFor(g: { cellsY: number; cellsX: number }, p: HogParams): Scratc
  * HOG of a batch of `height x width` images (docs/features.md section 2), as `skimage.feature.hog`
  * with L2-Hys block norm. `images` holds the batch row-major; returns `batch x length`.
  */
-export function hogImpl(images: Float32Array, batch: number, height: number, width: number, p: HogParams): Float32Array {
+export function hogImpl(images: Float32Array, batch: number, height: number, width: number, p: HogParams, useWasm = true): Float32Array {
   const n = p.orientations;
   const cell = p.pixelsPerCell;
   const g = hogGeometry(height, width, p);
   const out = new Float32Array(batch * g.length);
   if (g.length === 0) return out;
-  const { hist, columnCell, block } = scratchFor(g, p);
+  const s = scratchFor(g, p, height, width);
+  const rows = g.cellsY * cell;
+  const cols = g.cellsX * cell;
+  const r1 = Math.min(rows, height - 1);
+  const c1 = Math.min(cols, width - 1);
+  const wasm = s.wasm && useWasm ? hogWasm() : null;
   for (let k = 0; k < batch; k++) {
-    cellHistograms(images, k * height * width, height, width, g.cellsY, cell, n, columnCell, hist);
-    normaliseBlocks(hist, cell * cell, g, p.cellsPerBlock, n, block, out, k * g.length);
+    const base = k * height * width;
+    let undecided: number;
+    if (wasm && s.wasm) {
+      const w = s.wasm;
+      w.image.set(images.subarray(base, base + height * width));
+      undecided = wasm.interior(w.img, width, r1, c1, cols, w.slot, w.mag, w.colOff, w.rowOff, w.undecided, n, n / Math.PI);
+    } else undecided = gradientBins(images, base, width, r1, c1, cols, cell, n, s.slot, s.magnitude, s.undecided);
+    decideNearEdges(images, base, width, cols, cell, n, s.undecided, undecided, s.slot, s.magnitude);
+    gradientFrame(images, base, height, width, rows, cols, cell, n, s.slot, s.magnitude);
+    if (wasm && s.wasm) {
+      const w = s.wasm;
+      wasm.scatter(w.slot, w.mag, rows * cols, w.hist, s.hist.length);
+      wasm.normalise(w.hist, s.hist.length, g.cellsX, g.blocksY, g.blocksX, p.cellsPerBlock, n, cell * cell, w.block, w.outAt);
+      out.set(w.out, k * g.length);
+    } else {
+      scatter(s.slot, s.magnitude, rows * cols, s.hist);
+      normaliseBlocks(s.hist, cell * cell, g, p.cellsPerBlock, n, s.block, out, k * g.length);
+    }
   }
   return out;
 }
 
+/** Histogram slot of pixel (r, c): its cell's first bin. */
+const cellSlot = (r: number, c: number, cell: number, cols: number, n: number): number => (Math.floor(r / cell) * (cols / cell) + Math.floor(c / cell)) * n;
+
 /**
- * Per cell and bin, the sum of gradient magnitudes (normaliseBlocks divides by the cell's
- * area; nothing runs here after the loops, which V8 would compile without type feedback and
- * throw away on every call): gradients by central differences, zero on the image's first
- * and last rows and columns.
+ * The hot pass, over the pixels with both neighbours in both directions (no border tests):
+ * central differences, the approximate bin and the magnitude, written per pixel for the
+ * scatter. Nothing in it calls out, so V8 keeps the polynomial's constants in registers and
+ * the loop short enough for the CPU to overlap several pixels' divide and square root; the
+ * few pixels too near a bin edge are listed for decideNearEdges. Returns how many.
  */
-function cellHistograms(
+function gradientBins(
   v: Float32Array,
   base: number,
-  height: number,
   width: number,
-  cellsY: number,
+  r1: number,
+  c1: number,
+  cols: number,
   cell: number,
   n: number,
-  columnCell: Int32Array,
-  hist: Float64Array,
-): void {
-  hist.fill(0);
-  const rows = cellsY * cell;
-  const cols = columnCell.length;
-  const rowStride = (cols / cell) * n;
+  slot: Int32Array,
+  magnitude: Float64Array,
+  undecided: Int32Array,
+): number {
   const scale = n / Math.PI;
-  // The pixels with both neighbours in both directions: no border tests in the hot loop.
-  const r1 = Math.min(rows, height - 1);
-  const c1 = Math.min(cols, width - 1);
+  let count = 0;
   for (let r = 1; r < r1; r++) {
     const row = base + r * width;
-    const h0 = Math.floor(r / cell) * rowStride;
+    const o = r * cols;
     for (let c = 1; c < c1; c++) {
       const i = row + c;
       const gx = v[i + 1]! - v[i - 1]!;
       const gy = v[i + width]! - v[i - width]!;
       const ax = Math.abs(gx);
       const ay = Math.abs(gy);
+      // atan(ay / ax) = pi/4 + atan((ay - ax) / (ay + ax)): one polynomial for every quadrant
       const q = (ay - ax) / (ay + ax);
       const q2 = q * q;
       const t = Math.PI / 4 + q * (A1 + q2 * (A3 + q2 * (A5 + q2 * (A7 + q2 * A9))));
+      // theta mod 180 is t where the signs of gx and gy agree, 180 - t where they differ
       const flip = +(gx * gy < 0);
       const u = flip * n + (1 - 2 * flip) * t * scale;
-      let bin = Math.floor(u);
+      const bin = Math.floor(u);
       const frac = u - bin;
-      if (!(frac >= NEAR_EDGE && frac <= 1 - NEAR_EDGE)) {
-        bin = exactBin(gx, gy, n);
-        if (bin < 0) continue;
-      }
-      hist[h0 + columnCell[c]! + bin]! += Math.sqrt(gx * gx + gy * gy);
+      if (!(frac >= NEAR_EDGE && frac <= 1 - NEAR_EDGE)) undecided[count++] = o + c;
+      slot[o + c] = bin;
+      magnitude[o + c] = Math.sqrt(gx * gx + gy * gy);
     }
   }
-  // The frame of the cell grid: the image's border pixels, and the rest where the grid
-  // reaches the image's edge.
+  for (let r = 1; r < r1; r++) {
+    const o = r * cols;
+    const rowSlot = Math.floor(r / cell) * (cols / cell) * n;
+    for (let c = 1; c < c1; c++) slot[o + c] = slot[o + c]! + rowSlot + Math.floor(c / cell) * n;
+  }
+  return count;
+}
+
+/** The listed pixels' bins as exactBin decides them; a pixel with no bin adds nothing. */
+function decideNearEdges(
+  v: Float32Array,
+  base: number,
+  width: number,
+  cols: number,
+  cell: number,
+  n: number,
+  undecided: Int32Array,
+  count: number,
+  slot: Int32Array,
+  magnitude: Float64Array,
+): void {
+  for (let k = 0; k < count; k++) {
+    const p = undecided[k]!;
+    const r = Math.floor(p / cols);
+    const c = p - r * cols;
+    const i = base + r * width + c;
+    const bin = exactBin(v[i + 1]! - v[i - 1]!, v[i + width]! - v[i - width]!, n);
+    slot[p] = cellSlot(r, c, cell, cols, n) + Math.max(bin, 0);
+    if (bin < 0) magnitude[p] = 0;
+  }
+}
+
+/**
+ * The frame of the cell grid: the image's first and last rows and columns, and the rest
+ * where the grid reaches the image's edge. Across an edge the gradient is zero, so every
+ * frame pixel has gx or gy zero: gy zero is bin 0 (or none where gx is zero too), gx zero
+ * the bin of 90 degrees, decided once per call.
+ */
+function gradientFrame(
+  v: Float32Array,
+  base: number,
+  height: number,
+  width: number,
+  rows: number,
+  cols: number,
+  cell: number,
+  n: number,
+  slot: Int32Array,
+  magnitude: Float64Array,
+): void {
+  const r1 = Math.min(rows, height - 1);
+  const c1 = Math.min(cols, width - 1);
+  const up = exactBin(0, 1, n);
+  const down = exactBin(0, -1, n);
+  const one = (r: number, c: number) => {
+    const i = base + r * width + c;
+    const gx = c > 0 && c < width - 1 ? v[i + 1]! - v[i - 1]! : 0;
+    const gy = r > 0 && r < height - 1 ? v[i + width]! - v[i - width]! : 0;
+    const bin = gy === 0 ? (gx === 0 ? -1 : 0) : gx === 0 ? (gy > 0 ? up : down) : fastBin(gx, gy, n);
+    slot[r * cols + c] = cellSlot(r, c, cell, cols, n) + Math.max(bin, 0);
+    magnitude[r * cols + c] = bin < 0 ? 0 : Math.sqrt(gx * gx + gy * gy);
+  };
   for (let r = 0; r < rows; r++) {
-    const edgeRow = r === 0 || r >= r1;
-    const h0 = Math.floor(r / cell) * rowStride;
-    for (let c = 0; c < cols; c += edgeRow || c >= c1 - 1 ? 1 : Math.max(1, c1 - 1)) {
-      if (!edgeRow && c > 0 && c < c1) continue;
-      const i = base + r * width + c;
-      const gx = c > 0 && c < width - 1 ? v[i + 1]! - v[i - 1]! : 0;
-      const gy = r > 0 && r < height - 1 ? v[i + width]! - v[i - width]! : 0;
-      const bin = fastBin(gx, gy, n);
-      if (bin >= 0) hist[h0 + columnCell[c]! + bin]! += Math.sqrt(gx * gx + gy * gy);
+    if (r === 0 || r >= r1) {
+      for (let c = 0; c < cols; c++) one(r, c);
+    } else {
+      one(r, 0);
+      for (let c = Math.max(c1, 1); c < cols; c++) one(r, c);
     }
   }
 }
 
-/** Cell means, then L2-Hys over every block of `b x b` cells, stride one cell, in skimage's order. */
+/**
+ * Per cell and bin, the sum of gradient magnitudes, added in row-major order as
+ * scikit-image's cell loop adds them (normaliseBlocks divides by the cell's area).
+ */
+function scatter(slot: Int32Array, magnitude: Float64Array, pixels: number, hist: Float64Array): void {
+  hist.fill(0);
+  for (let p = 0; p < pixels; p++) hist[slot[p]!]! += magnitude[p]!;
+}
+
+/** Cell means (in place), then L2-Hys over every block of `b x b` cells, stride one cell, in skimage's order. */
 function normaliseBlocks(
   hist: Float64Array,
   area: number,
@@ -177,6 +260,7 @@ function normaliseBlocks(
   out: Float32Array,
   offset: number,
 ): void {
+  for (let t = 0; t < hist.length; t++) hist[t] = hist[t]! / area;
   let o = offset;
   for (let by = 0; by < g.blocksY; by++) {
     for (let bx = 0; bx < g.blocksX; bx++) {
@@ -185,7 +269,7 @@ function normaliseBlocks(
       for (let cy = 0; cy < b; cy++) {
         const start = ((by + cy) * g.cellsX + bx) * n;
         for (let t = start; t < start + b * n; t++) {
-          const x = hist[t]! / area;
+          const x = hist[t]!;
           block[j++] = x;
           sum += x * x;
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fastBin, referenceBin } from './hog_impl.ts';
+import { fastBin, referenceBin } from './hog_bins.ts';
 
 describe('fastBin', () => {
   it('puts every gradient in the bin of the double-precision reference angle', () => {

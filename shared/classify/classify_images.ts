@@ -1,10 +1,10 @@
-import { predict, shownScores } from '../../shared/classify/classifier.ts';
-import { matrix } from '../../shared/classify/linalg.ts';
-import type { LoadedModel } from '../../shared/classify/model.ts';
-import { MedclassError, errorMessage } from '../../shared/errors.ts';
-import { extractBatch, featureVector, prepareImage, type PreparedImage } from '../../shared/features/extract.ts';
-import { wantsColour } from '../../shared/features/spec.ts';
-import { decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
+import { predict, shownScores } from './classifier.ts';
+import { matrix } from './linalg.ts';
+import type { LoadedModel } from './model.ts';
+import { MedclassError, errorMessage } from '../errors.ts';
+import { extractBatch, featureVector, prepareImage, type PreparedImage } from '../features/extract.ts';
+import { wantsColour } from '../features/spec.ts';
+import { decodeImageAsync, type DecodeLimits } from '../image/index.ts';
 
 /** An image as the channel carries it, after decryption. */
 export type WireImage =
@@ -42,7 +42,8 @@ function scoresOf(labels: string[], values: Float64Array, row: number): Record<s
 }
 
 /**
- * Classifies a request's images with one model, all in memory: decode (original), the
+ * Classifies a request's images with one model, all in memory (the server's workers, and the
+ * app on the device with a downloaded model, run this same code): decode (original), the
  * exact extraction (original, reduced), the classifier. Each image gets its label or why
  * it could not be used; one bad image does not spoil the others.
  */
