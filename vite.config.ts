@@ -1,5 +1,6 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { VitePWA } from 'vite-plugin-pwa';
 import { defineConfig } from 'vitest/config';
@@ -103,6 +104,9 @@ export default defineConfig({
   test: {
     root: '.',
     testTimeout: 30_000,
+    // Most test files wait on other processes (a server, Chromium, Postgres): two at a time
+    // keep a 2-core machine busy, where vitest's default (cores - 1) runs them one by one.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: [
       {
         extends: true,

@@ -61,7 +61,7 @@ describe.skipIf(process.platform === 'win32')('data folder modes', () => {
     const file = join(tmp, 'not-a-folder');
     writeFileSync(file, '');
     const result = await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), 'add-user', 'x', '--data', file], {
-      env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', MEDCLASS_PASSWORD: 'a password here' },
+      env: { ...process.env, MEDCLASS_PASSWORD: 'a password here' },
     }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,

@@ -43,7 +43,7 @@ const run = promisify(execFile);
 /** The CLI from the sources, in a fresh process, with extra environment variables. */
 export const medclassWith = (env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
   run(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
+    env: { ...process.env, ...env },
     maxBuffer: 1 << 28,
   }).then(
     (r) => ({ code: 0, ...r }),

@@ -30,7 +30,7 @@ const CNN = { kind: 'cnn' as const, epochs: 2, widths: [4, 8] };
 const TAKE = { train: 20, val: 6, test: 5 } as const;
 
 function medclass(args: string[], env: Record<string, string> = {}) {
-  return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], { cwd: PROJECT_ROOT, env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env }, maxBuffer: 1 << 26 });
+  return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
 }
 
 let work: string;
@@ -83,11 +83,14 @@ describe('the CNN over the channel', () => {
     const events: TrainEvent[] = [];
     admin.onEvent((e) => events.push(e));
     const uploadId = await admin.uploadDataset(zipSync(files as Zippable), { name: 'breast.zip', files: Object.keys(files).length });
-    const { jobId, report } = await admin.train(uploadId, SPEC, CNN).catch((e: unknown) => {
+    const curves: number[] = [];
+    const { jobId, report } = await admin.train(uploadId, SPEC, CNN, { onEpoch: (e) => curves.push(e.epoch) }).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${server.output().slice(-3000)}`);
     });
     const epochs = events.flatMap((e) => (e.type === 'trainProgress' && e.epoch ? [e.epoch] : []));
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    // what the admin page draws live
+    expect(curves).toEqual([1, 2]);
     for (const e of epochs) expect(e).toMatchObject({ epochs: 2, loss: expect.any(Number), valAccuracy: expect.any(Number) });
     expect(report).toMatchObject({ params: { chosen: { type: 'cnn', epochs: 2, widths: [4, 8], augment: true, flip: true } }, test: { n: 2 * TAKE.test } });
     expect((report['epochs'] as unknown[]).length).toBe(2);

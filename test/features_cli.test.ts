@@ -13,7 +13,7 @@ const run = promisify(execFile);
 // From the sources, so the test sees this checkout's code whatever dist/ holds.
 const medclass = (...args: string[]) =>
   run(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1' },
+    env: process.env,
     maxBuffer: 1 << 28,
   }).then(
     (r) => ({ code: 0, ...r }),

@@ -38,7 +38,7 @@ const REPORT_AT_EXIT = `data:text/javascript,${encodeURIComponent(
 function medclass(args: string[], env: Record<string, string> = {}) {
   return exec(process.execPath, ['--import', REPORT_AT_EXIT, join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
+    env: { ...process.env, ...env },
     maxBuffer: 1 << 26,
   }).then(
     (r) => ({ code: 0, ...r }),

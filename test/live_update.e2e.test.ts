@@ -28,7 +28,7 @@ beforeAll(async () => {
   [app, browser] = await Promise.all([startWebapp([IMAGE]), launchChromium()]);
   // version 2's model: another spec, so that version 1's feature vectors do not fit it
   const model = join(app.work, 'model-v2.json');
-  await medclass(['train', join(app.work, 'breast'), '--size', '0', '--features', 'hogMean,hogVariance,glcmEnergy,glcmContrast,glcmHomogeneity,glcmCorrelation', '--out', model]);
+  await medclass(['train', app.breast, '--size', '0', '--features', 'hogMean,hogVariance,glcmEnergy,glcmContrast,glcmHomogeneity,glcmCorrelation', '--out', model]);
   await app.server.store.publish({ service: SERVICE, description: V2_DESCRIPTION, privacyModes: ['reduced', 'features'], model: readFileSync(model, 'utf8'), createdBy: 'test' });
   // version 1 is served when the page opens
   await app.server.store.makeCurrent(SERVICE, 1, 'test');

@@ -29,10 +29,10 @@ beforeAll(async () => {
   const dataDir = join(work, 'data');
   for (const user of ['nurse', 'alice']) {
     await exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), 'add-user', user, '--data', dataDir, '--password-env', 'NEW_PASSWORD'], {
-      env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', NEW_PASSWORD: PASSWORD },
+      env: { ...process.env, NEW_PASSWORD: PASSWORD },
     });
   }
-  server = await startServerProcess({ dataDir, env: { MEDCLASS_TRUSTED_PROXIES: '127.0.0.1,::1', MEDCLASS_LOG_LEVEL: 'warn' } });
+  server = await startServerProcess({ dataDir, args: ['--no-demo'], env: { MEDCLASS_TRUSTED_PROXIES: '127.0.0.1,::1', MEDCLASS_LOG_LEVEL: 'warn' } });
   pin = await parsePin(server.pin);
 }, 180_000);
 

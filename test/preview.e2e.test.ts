@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/http/app.ts';
@@ -11,6 +10,7 @@ import { EXACT_TOLERANCE, GPU_TOLERANCE } from '../shared/features/tolerance.ts'
 import { launchChromium } from './browser.ts';
 import { dataset, GOLDEN, loadGolden } from './golden.ts';
 import { compareToGolden } from './golden_compare.ts';
+import { buildWebapp } from './webapp_fixture.ts';
 
 const SCREENSHOTS = join(PROJECT_ROOT, 'test', 'output', 'screenshots');
 
@@ -22,7 +22,7 @@ let page: Page;
 
 beforeAll(async () => {
   clientDir = mkdtempSync(join(tmpdir(), 'medclass-client-'));
-  await build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir: clientDir, emptyOutDir: true } });
+  await buildWebapp(clientDir);
   app = await buildApp({ clientDir });
   url = await app.listen({ port: 0, host: '127.0.0.1' });
   browser = await launchChromium();

@@ -57,7 +57,7 @@ describe('a client behind one address when its instance shuts down', () => {
     const cli = spawn(
       process.execPath,
       [join(PROJECT_ROOT, 'server', 'medclass.js'), 'classify', '--server', frontUrl, '--pin', a.pin, '--user', 'admin', '--password-env', 'MEDCLASS_TEST_PW', '--service', 'demo', '--json', ...files],
-      { env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', MEDCLASS_TEST_PW: ADMIN_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: { ...process.env, MEDCLASS_TEST_PW: ADMIN_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
     let stderr = '';

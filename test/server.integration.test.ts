@@ -26,7 +26,7 @@ const CLINICIAN_PASSWORD = 'a clinician password';
 
 function medclass(args: string[], env: Record<string, string> = {}) {
   return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
+    env: { ...process.env, ...env },
     maxBuffer: 1 << 26,
   });
 }

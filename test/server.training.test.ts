@@ -31,7 +31,7 @@ const SPEC = { features: ['hog', 'hogMean', 'hogVariance', 'glcmEnergy', 'glcmCo
 function medclass(args: string[], env: Record<string, string> = {}) {
   return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
+    env: { ...process.env, ...env },
     maxBuffer: 1 << 26,
   });
 }

@@ -37,7 +37,7 @@ export async function startServerProcess(options: { dataDir?: string; env?: Reco
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'medclass-server-'));
   const port = await freePort();
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), 'serve', '--data', dataDir, '--port', String(port), ...(options.args ?? [])], {
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', MEDCLASS_ADMIN_PASSWORD: ADMIN_PASSWORD, MEDCLASS_LOG_LEVEL: 'debug', ...options.env },
+    env: { ...process.env, MEDCLASS_ADMIN_PASSWORD: ADMIN_PASSWORD, MEDCLASS_LOG_LEVEL: 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // A test run that is killed must not leave servers behind.

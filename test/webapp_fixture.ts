@@ -14,6 +14,7 @@ import { PROJECT_ROOT } from '../server/paths.ts';
 import { createLogger } from '../server/log.ts';
 import { createMedclassServer, type MedclassServer } from '../server/server.ts';
 import { loadOrCreateIdentity, pinString } from '../server/identity_file.ts';
+import { cachedOutput } from './build_cache.ts';
 import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD } from './server_process.ts';
 
@@ -26,7 +27,7 @@ export const SERVICE = 'demo';
 export function medclass(args: string[], env: Record<string, string> = {}) {
   return exec(process.execPath, [join(PROJECT_ROOT, 'server', 'medclass.js'), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, MEDCLASS_FROM_SOURCE: '1', ...env },
+    env: { ...process.env, ...env },
     maxBuffer: 1 << 26,
   });
 }
@@ -45,6 +46,9 @@ export interface Webapp {
   url: string;
   dataDir: string;
   clientDir: string;
+  /** The training folder of the published model and its model file (shared by the test files: read them only). */
+  breast: string;
+  model: string;
   server: MedclassServer;
   /** `medclass predict`'s label for each image, by file name. */
   expected: Map<string, string>;
@@ -54,12 +58,33 @@ export interface Webapp {
 
 let building: Promise<unknown> = Promise.resolve();
 
+/** What the web app's build reads. */
+const WEBAPP_INPUTS = ['client', 'shared', 'vite.config.ts', 'tsconfig.json', 'package-lock.json'];
+/** What `medclass train` reads (its code, the data are under server/demo). */
+const MODEL_INPUTS = ['server', 'shared', 'package-lock.json'];
+
+/** The fixture's training folder (BreastMNIST's training split, 0 named malignant, 1 benign) and its model. */
+async function trainedModel(): Promise<{ breast: string; model: string }> {
+  const dir = await cachedOutput('webapp-model', MODEL_INPUTS, async (out) => {
+    const breast = join(out, 'breast');
+    mkdirSync(join(breast, 'train'), { recursive: true });
+    cpSync(join(dataset('breastmnist'), 'train', '0'), join(breast, 'train', 'malignant'), { recursive: true });
+    cpSync(join(dataset('breastmnist'), 'train', '1'), join(breast, 'train', 'benign'), { recursive: true });
+    await medclass(['train', breast, '--size', '0', '--out', join(out, 'model.json')]);
+  });
+  return { breast: join(dir, 'breast'), model: join(dir, 'model.json') };
+}
+
 /**
- * Builds the web app; with `builtIn`, a build that carries the server's pin and address
+ * Puts the web app's production build in `clientDir` (a copy of the one kept per content of its
+ * sources); with `builtIn`, a fresh build that carries the server's pin and address
  * (MEDCLASS_PIN, MEDCLASS_SERVER). One build at a time: the variables are process-wide.
  */
-function buildApp(clientDir: string, builtIn?: { pin: string; server: string }): Promise<void> {
-  const run = building.then(() => buildOne(clientDir, builtIn));
+export function buildWebapp(clientDir: string, builtIn?: { pin: string; server: string }): Promise<void> {
+  const run = building.then(async () => {
+    if (builtIn) return buildOne(clientDir, builtIn);
+    cpSync(await cachedOutput('webapp', WEBAPP_INPUTS, (dir) => buildOne(dir)), clientDir, { recursive: true });
+  });
   building = run.catch(() => undefined);
   return run;
 }
@@ -90,16 +115,10 @@ export async function startWebapp(images: string[], options: WebappOptions = {})
   const work = mkdtempSync(join(tmpdir(), 'medclass-webapp-'));
   const dataDir = join(work, 'data');
   const clientDir = join(work, 'client');
-  const model = join(work, 'model.json');
   // the identity first, when the build must carry its pin
   const builtIn = options.pinInBuildFor ? { pin: pinString((await loadOrCreateIdentity(dataDir)).identity), server: options.pinInBuildFor } : undefined;
-  const built = buildApp(clientDir, builtIn);
-  // BreastMNIST's training split, classes named (0 is malignant, 1 normal or benign)
-  const breast = join(work, 'breast');
-  mkdirSync(join(breast, 'train'), { recursive: true });
-  cpSync(join(dataset('breastmnist'), 'train', '0'), join(breast, 'train', 'malignant'), { recursive: true });
-  cpSync(join(dataset('breastmnist'), 'train', '1'), join(breast, 'train', 'benign'), { recursive: true });
-  await medclass(['train', breast, '--size', '0', '--out', model]);
+  const built = buildWebapp(clientDir, builtIn);
+  const { breast, model } = await trainedModel();
   const setUp = async () => {
     // one writer at a time on the data folder's database
     await medclass(['publish', model, '--data', dataDir, '--service', SERVICE, '--modes', 'original,reduced,features', '--description', 'Breast ultrasound (BreastMNIST, 28 × 28): malignant or benign. SVM on HOG and GLCM features.']);
@@ -120,6 +139,8 @@ export async function startWebapp(images: string[], options: WebappOptions = {})
     url,
     dataDir,
     clientDir,
+    breast,
+    model,
     server,
     expected,
     work,

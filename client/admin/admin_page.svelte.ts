@@ -8,13 +8,14 @@ import type { MedclassClient, PushEvent, TrainClassifier } from '../../shared/cl
 import { errorMessage } from '../../shared/errors.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { DEFAULT_SPEC, type FeatureSpec } from '../../shared/features/spec.ts';
-import { PRIVACY_MODES, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+import { IMAGE_MODES, PRIVACY_MODES, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
 import { LIST_CHOICES, SPEC_CHOICES } from '../features/spec_choices.ts';
 import { auth } from '../lib/session.svelte.ts';
 import { connectAdmin } from './connection.ts';
 import { checkDuplicates, readFolder, readZip, zipDataset, type LocalDataset } from './dataset.ts';
 import { mixedSizes } from './image_sizes.ts';
-import { asReport, type TrainReport } from './report.ts';
+import { asReport, type EpochPoint, type TrainReport } from './report.ts';
+import type { TrainingBackend } from './training_backend.ts';
 
 export interface Note {
   ok: boolean;
@@ -29,6 +30,14 @@ export interface JobState {
   report: TrainReport | null;
   error: string | null;
 }
+
+/** The CNN's stage widths on offer (the CLI's --widths); the default is the third. */
+export const CNN_WIDTHS = [
+  { label: '4, 8 (tiny: a quick check)', value: [4, 8] },
+  { label: '8, 16, 32 (small)', value: [8, 16, 32] },
+  { label: '16, 32, 64 (default)', value: [16, 32, 64] },
+  { label: '32, 64, 128 (large)', value: [32, 64, 128] },
+] as const;
 
 /** The spec's numeric defaults; the lists (LBP, GLCM distances) are offered as named sets (LIST_CHOICES). */
 const { lbp: _lbp, glcmDistances: _distances, gaborFrequencies: _frequencies, ...SCALAR_DEFAULTS } = DEFAULT_SPEC;
@@ -75,7 +84,11 @@ export class AdminPage {
   /** 'search': the server tries feature sets and sizes too; 'spec': it keeps the features and size chosen here. */
   autoFeatures = $state<'search' | 'spec'>('search');
   operatingPoint = $state<'balanced' | 'accuracy'>('balanced');
-  kind = $state<'svm' | 'knn'>('svm');
+  kind = $state<'svm' | 'knn' | 'cnn'>('svm');
+  /** The CNN's settings (the CLI's --epochs, --widths, --no-augment, --no-flip); `colour`: R, G, B planes rather than grey. */
+  cnn = $state({ epochs: 30, widths: 2, augment: true, flip: true, colour: false });
+  /** Where the CNN trains: on the server (the upload), or in this browser (the images never leave the device). */
+  trainWhere = $state<'server' | 'browser'>('server');
   kernel = $state<'rbf' | 'linear'>('rbf');
   C = $state(1);
   gammaMode = $state<'scale' | 'auto' | 'value'>('scale');
@@ -87,9 +100,17 @@ export class AdminPage {
 
   // --- training and publishing
   job = $state<JobState | null>(null);
+  /** The CNN's epochs so far, for the live curves (server progress or this browser's training). */
+  curves = $state.raw<EpochPoint[]>([]);
+  /** What runs this browser's training, once it has started. */
+  backend = $state.raw<TrainingBackend | null>(null);
+  /** The model this browser trained, for `publishModel`; its job id is made here. */
+  private browserModel: { jobId: string; text: string } | null = null;
+  private stopping = $state.raw<AbortController | null>(null);
   serviceName = $state('');
   description = $state('');
-  modes = $state<PrivacyMode[]>([...PRIVACY_MODES]);
+  // the model going to devices (`device`) is an explicit choice, never a default
+  modes = $state<PrivacyMode[]>([...IMAGE_MODES]);
   publishing = $state(false);
   /** The job last published: Publish waits for a new training. */
   publishedJob = $state<string | null>(null);
@@ -98,16 +119,25 @@ export class AdminPage {
   /** The service whose version is being changed. */
   switching = $state<string | null>(null);
 
+  /** The CNN trains on the image itself: its spec's one feature is the pixels (grey or colour). */
+  readonly isCnn = $derived(this.kind === 'cnn' && !this.auto);
+  readonly inBrowser = $derived(this.isCnn && this.trainWhere === 'browser');
+
   readonly spec = $derived.by((): FeatureSpec | string => {
     try {
       const chosen = { lbp: LIST_CHOICES.lbp[this.lists.lbp]!.value, glcmDistances: LIST_CHOICES.glcmDistances[this.lists.glcmDistances]!.value };
-      return parseFeatureSpec({ ...$state.snapshot(this.params), ...chosen, gaborFrequencies: DEFAULT_SPEC.gaborFrequencies });
+      const features = this.isCnn ? [this.cnn.colour ? 'colourPixels' : 'pixels'] : this.params.features;
+      return parseFeatureSpec({ ...$state.snapshot(this.params), features, ...chosen, gaborFrequencies: DEFAULT_SPEC.gaborFrequencies });
     } catch (e) {
       return errorMessage(e);
     }
   });
 
   readonly classifier = $derived.by((): TrainClassifier => {
+    if (this.kind === 'cnn') {
+      const { epochs, widths, augment, flip } = this.cnn;
+      return { kind: 'cnn', epochs, widths: [...CNN_WIDTHS[widths]!.value], augment, flip: augment && flip, classWeight: this.balanced ? 'balanced' : null };
+    }
     if (this.kind === 'knn') return { kind: 'knn', k: this.k, metric: this.metric, weights: this.weights };
     const gamma = this.kernel === 'linear' ? undefined : this.gammaMode === 'value' ? this.gammaValue : this.gammaMode;
     return { kind: 'svm', kernel: this.kernel, C: this.C, ...(gamma === undefined ? {} : { gamma }), classWeight: this.balanced ? 'balanced' : null, probability: true };
@@ -130,8 +160,15 @@ export class AdminPage {
 
   /** Why Train cannot be pressed now, in words; null when it can. */
   readonly trainBlocked = $derived.by((): string | null => {
-    if (!this.client) return 'Not connected to the server.';
     if (this.training) return 'Training is running.';
+    if (this.inBrowser) {
+      if (!this.dataset) return 'Choose a training set first.';
+      if (!this.duplicates) return 'Checking the images first…';
+      if (typeof this.spec === 'string') return `Fix the features first: ${this.spec}`;
+      if (this.mixed) return 'The images have different sizes: choose a size to resize them to (above).';
+      return null;
+    }
+    if (!this.client) return 'Not connected to the server.';
     if (!this.uploadId) return 'Upload a training set first.';
     if (typeof this.spec === 'string') return `Fix the features first: ${this.spec}`;
     // --auto with the features searched chooses the size itself (never the kept size of mixed images)
@@ -278,11 +315,14 @@ export class AdminPage {
   // --- training
 
   async train(): Promise<void> {
+    if (this.inBrowser) return this.trainHere();
     const { client, uploadId, spec } = this;
     if (!client || !uploadId || typeof spec === 'string' || this.trainBlocked) return;
     // a new training: the last one's status lines go
     this.publishNote = null;
     this.serviceNote = null;
+    this.curves = [];
+    this.backend = null;
     this.job = { jobId: null, phase: 'starting', done: 0, total: 0, report: null, error: null };
     try {
       const auto = this.auto ? { budgetSeconds: this.autoBudget, features: this.autoFeatures, operatingPoint: this.operatingPoint } : undefined;
@@ -290,6 +330,7 @@ export class AdminPage {
         auto,
         onStarted: (jobId) => this.job && (this.job.jobId = jobId),
         onProgress: (phase, done, total) => this.job && Object.assign(this.job, { phase, done, total }),
+        onEpoch: (e) => (this.curves = [...this.curves, e]),
       });
       this.publishNote = null;
       this.job = { jobId: result.jobId, phase: 'done', done: 1, total: 1, report: asReport(result.report), error: null };
@@ -301,6 +342,53 @@ export class AdminPage {
     }
   }
 
+  /**
+   * The CNN trained here, on the images picked on this page: they are decoded and trained on
+   * in this tab (tfjs on the GPU where there is one) and never sent; only the model is, when
+   * published.
+   */
+  async trainHere(): Promise<void> {
+    const { dataset, spec } = this;
+    const params = this.classifier;
+    if (!dataset || typeof spec === 'string' || params.kind !== 'cnn' || this.trainBlocked) return;
+    this.publishNote = null;
+    this.serviceNote = null;
+    this.curves = [];
+    this.backend = null;
+    this.browserModel = null;
+    const stop = (this.stopping = new AbortController());
+    this.job = { jobId: null, phase: 'decoding', done: 0, total: dataset.images.length, report: null, error: null };
+    try {
+      // loaded when first used: tfjs-layers and the network are not needed anywhere else
+      const { trainInBrowser } = await import('./browser_training.ts');
+      const result = await trainInBrowser(dataset, spec, {
+        params: { type: 'cnn', epochs: params.epochs!, widths: params.widths!, augment: params.augment!, flip: params.flip! },
+        classWeight: params.classWeight ?? null,
+        signal: stop.signal,
+        onBackend: (b) => (this.backend = b),
+        onProgress: (phase, done, total) => this.job && Object.assign(this.job, { phase, done, total }),
+        onEpoch: (e) => (this.curves = [...this.curves, e]),
+      });
+      const jobId = `browser-${result.doc.integrity.sha256.slice(0, 16)}`;
+      this.browserModel = { jobId, text: result.modelText };
+      this.job = { jobId, phase: 'done', done: 1, total: 1, report: result.report, error: null };
+      if (!this.serviceName) this.serviceName = dataset.name.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
+    } catch (e) {
+      this.job = { ...(this.job ?? { jobId: null, phase: 'failed', done: 0, total: 0, report: null }), error: errorMessage(e) };
+    } finally {
+      if (this.stopping === stop) this.stopping = null;
+    }
+  }
+
+  /** Stops this browser's training (between batches). */
+  stopTraining(): void {
+    this.stopping?.abort();
+  }
+
+  get canStop(): boolean {
+    return this.stopping !== null;
+  }
+
   // --- publish, and versions
 
   async publish(): Promise<void> {
@@ -310,7 +398,10 @@ export class AdminPage {
     this.publishNote = null;
     const name = this.serviceName;
     try {
-      await client.publish(job.jobId, name, { description: this.description, privacyModes: PRIVACY_MODES.filter((m) => this.modes.includes(m)) });
+      const options = { description: this.description, privacyModes: PRIVACY_MODES.filter((m) => this.modes.includes(m)) };
+      // a model trained in this browser goes as its document; the server's by its job
+      if (this.browserModel?.jobId === job.jobId) await client.publishModel(this.browserModel.text, name, options);
+      else await client.publish(job.jobId, name, options);
       this.publishedJob = job.jobId;
       await this.refreshServices();
       const v = this.services.find((s) => s.name === name)?.version;

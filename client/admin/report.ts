@@ -43,10 +43,42 @@ export interface AutoReport {
   featureSets?: AutoSetRow[];
   classWeight?: { on: string; by: string; chosen: string | null; compared: { classWeight: string | null; score: number | null }[] };
   threshold?: { value: number | null; default?: number; on?: string; by?: string; before?: number; after?: number; note?: string };
+  /** The CNN and its ensemble with the best feature model against that model, on val/ (or why the CNN was not tried). */
+  cnn?: {
+    skipped?: string;
+    on?: string;
+    by?: string;
+    epochs?: number;
+    bestEpoch?: number;
+    ms?: number;
+    compared?: { candidate: string; score: number | null; auc: number | null; threshold: number | null }[];
+    ensembleSkipped?: string;
+    chosen?: string;
+  };
+}
+
+/** One CNN epoch: loss and accuracy on train and on the validation images (trainProgress's `epoch`, the report's `epochs`). */
+export interface EpochPoint {
+  epoch: number;
+  /** Planned epochs (live progress; the report leaves it out). */
+  epochs?: number;
+  loss: number;
+  accuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+  valAuc: number | null;
 }
 
 export interface TrainReport {
-  roc?: { on: string; curves: RocCurveReport[] };
+  /** Where it trained: absent for the server, `browser` for the admin's own. */
+  where?: 'browser';
+  /** The browser's tfjs backend, in words. */
+  backend?: string;
+  /** The CNN's curves, per epoch, and the epoch whose weights were kept. */
+  epochs?: EpochPoint[] | null;
+  bestEpoch?: number | null;
+  model?: { sha256?: string; bytes?: number };
+  roc?: { on: string; curves: RocCurveReport[] } | undefined;
   auto?: AutoReport | null;
   jobId?: string;
   warnings?: string[];
@@ -54,7 +86,7 @@ export interface TrainReport {
   estimate?: { mode?: string; folds?: number | null; metrics?: ReportMetrics | null };
   test?: ReportMetrics | null;
   misclassified?: { true: string; predicted: string; count: number; names: string[]; truncated?: boolean }[];
-  timings?: { totalMs?: number };
+  timings?: { totalMs?: number; fitMs?: number };
   dataset?: { images?: number };
 }
 

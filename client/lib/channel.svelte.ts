@@ -82,6 +82,7 @@ class Channel {
   private failures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly readyListeners = new Set<() => void>();
+  private readonly servicesListeners = new Set<(services: readonly ServiceInfo[]) => void>();
 
   constructor() {
     addEventListener('online', () => {
@@ -197,6 +198,16 @@ class Channel {
     return () => this.readyListeners.delete(listener);
   }
 
+  /** Called with the list each time the server gives it (connected, a change pushed or asked for); not with a kept list. */
+  onServices(listener: (services: readonly ServiceInfo[]) => void): () => void {
+    this.servicesListeners.add(listener);
+    return () => this.servicesListeners.delete(listener);
+  }
+
+  private heard(services: readonly ServiceInfo[]): void {
+    for (const listener of this.servicesListeners) listener(services);
+  }
+
   /**
    * Replaces the one-time password the last login used; the server then ends that login
    * (passwordChanged), and the caller logs in with the new password.
@@ -231,6 +242,7 @@ class Channel {
     this.services = services;
     this.servicesCached = false;
     void setMeta('services', services);
+    this.heard(services);
   }
 
   /** The server announced a service's new current version: the page shows it from now on. */
@@ -240,6 +252,7 @@ class Channel {
     const before = this.service(fresh.name);
     this.services = before ? this.services.map((s) => (s.name === fresh.name ? fresh : s)) : [...this.services, fresh].sort((a, b) => a.name.localeCompare(b.name));
     void setMeta('services', this.services);
+    this.heard(this.services);
     if (before?.version !== fresh.version) {
       const what = before ? `now serves version ${fresh.version} (it was ${before.version})` : `is now offered (version ${fresh.version})`;
       toast(`${fresh.name} was updated`, `${fresh.name} ${what}.${fresh.description ? ` ${fresh.description}` : ''}`, 'info');
@@ -314,6 +327,7 @@ class Channel {
       this.lost(`the connection closed (${code}${reason ? `: ${reason}` : ''})`);
     });
     for (const listener of this.readyListeners) listener();
+    this.heard(services);
   }
 
   private gone(cause: SessionEndCause | 'badToken'): void {

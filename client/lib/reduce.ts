@@ -13,7 +13,7 @@ import type { GreyImage } from '../../shared/image/grey.ts';
 import { sendingMode } from '../../shared/client/privacy.ts';
 import { decodeImageAsync } from './decoding.ts';
 import { formatBytes, formatCount } from '../../shared/format.ts';
-import { packFloat64, type ClassifyImage, type PrivacyMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
+import { packFloat64, type ClassifyImage, type ImageMode, type ServiceInfo } from '../../shared/protocol/messages.ts';
 
 export interface Reduced {
   image: ClassifyImage;
@@ -28,15 +28,18 @@ export interface Reduced {
 
 let exact: Promise<unknown> = Promise.resolve();
 
-/** Features on tfjs's cpu backend (the exact kernels), then back to whatever backend the preview had. */
-function exactFeatures(image: PreparedImage, spec: FeatureSpec): Promise<Float64Array> {
+/**
+ * Runs `work` on tfjs's cpu backend (the exact feature kernels; the CNN in float32 as the
+ * server's wasm backend computes it), one at a time, then goes back to whatever backend the
+ * preview had.
+ */
+export function onExactBackend<T>(work: () => Promise<T>): Promise<T> {
   const run = exact.then(async () => {
     const { initFeatureBackend } = await import('../features/backend.ts');
     const before = getBackend() as string | undefined;
     await initFeatureBackend('cpu');
     try {
-      const [values] = await extractBatch([image], spec);
-      return featureVector(values!, spec, image.height, image.width);
+      return await work();
     } finally {
       if (before && before !== 'cpu') await setBackend(before);
     }
@@ -45,11 +48,19 @@ function exactFeatures(image: PreparedImage, spec: FeatureSpec): Promise<Float64
   return run;
 }
 
+/** Features on the exact kernels. */
+function exactFeatures(image: PreparedImage, spec: FeatureSpec): Promise<Float64Array> {
+  return onExactBackend(async () => {
+    const [values] = await extractBatch([image], spec);
+    return featureVector(values!, spec, image.height, image.width);
+  });
+}
+
 /**
  * The image as the service's privacy mode lets it leave the device. Its file name does not
  * leave: names of medical images often carry the patient's.
  */
-export async function reduce(bytes: Uint8Array, wanted: PrivacyMode, service: ServiceInfo): Promise<Reduced> {
+export async function reduce(bytes: Uint8Array, wanted: ImageMode, service: ServiceInfo): Promise<Reduced> {
   const t0 = performance.now();
   const mode = sendingMode(bytes, wanted, service.privacyModes);
   if (mode === 'original') {

@@ -6,13 +6,13 @@
  * plain words.
  */
 import type { ImageResult } from '../../shared/client/client.ts';
-import type { PrivacyMode, ServiceInfo } from '../../shared/protocol/messages.ts';
+import type { ImageMode, ServiceInfo } from '../../shared/protocol/messages.ts';
 
 /** Refusals that mean the image no longer fits the service as it is now. */
 const CHANGED_SERVICE = new Set(['invalidSpec', 'modeNotAllowed']);
 
 /** What leaves the device, least first. */
-const PRIVACY_ORDER: readonly PrivacyMode[] = ['features', 'reduced', 'original'];
+const PRIVACY_ORDER: readonly ImageMode[] = ['features', 'reduced', 'original'];
 
 /**
  * Whether an answer says the job met another version than the one it was prepared for: a
@@ -28,7 +28,7 @@ export function raced(preparedFor: number | undefined, answer: ImageResult | { o
  * The mode to redo a job in: the one chosen, if the new version still takes it, else the
  * nearest one that sends less; never one that sends more than the user chose (null then).
  */
-export function redoMode(chosen: PrivacyMode, service: Pick<ServiceInfo, 'privacyModes'>): PrivacyMode | null {
+export function redoMode(chosen: ImageMode, service: Pick<ServiceInfo, 'privacyModes'>): ImageMode | null {
   if (service.privacyModes.includes(chosen)) return chosen;
   const limit = PRIVACY_ORDER.indexOf(chosen);
   return [...PRIVACY_ORDER.slice(0, limit)].reverse().find((m) => service.privacyModes.includes(m)) ?? null;
@@ -37,7 +37,7 @@ export function redoMode(chosen: PrivacyMode, service: Pick<ServiceInfo, 'privac
 /** Why a raced job was not redone, in words the clinician can act on. */
 export function notRedoneMessage(
   why: 'noFile' | 'again' | 'wider' | 'gone',
-  job: { service: string; version?: number | undefined; mode: PrivacyMode },
+  job: { service: string; version?: number | undefined; mode: ImageMode },
   now: Pick<ServiceInfo, 'version' | 'privacyModes'> | null,
 ): string {
   const change = now && job.version !== undefined ? `${job.service} changed from version ${job.version} to ${now.version}` : `${job.service} changed`;
@@ -45,7 +45,7 @@ export function notRedoneMessage(
     case 'gone':
       return `${job.service} is no longer offered, so this image was not classified.`;
     case 'wider':
-      return `${change} while this image was on its way, and the new version takes only ${now!.privacyModes.join(', ')}: more than the ${job.mode} data you chose, so nothing was sent again. Choose the file again if you agree to that.`;
+      return `${change} while this image was on its way, and the new version takes only ${now!.privacyModes.filter((m) => m !== 'device').join(', ')}: more than the ${job.mode} data you chose, so nothing was sent again. Choose the file again if you agree to that.`;
     case 'noFile':
       return `${change} while this image was waiting, so it was not classified: it had been prepared for the old version. Choose the file again to classify it with version ${now?.version ?? 'the new version'}.`;
     case 'again':

@@ -19,7 +19,8 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { decodeRecord, encodeRecord } from './codec.ts';
 
 export const DB_NAME = 'medclass';
-export type SealedStore = 'history' | 'queue';
+/** `models`: the model documents of services that allow classifying on the device (device_models.svelte.ts). */
+export type SealedStore = 'history' | 'queue' | 'models';
 
 export interface SealedRecord {
   id: string;
@@ -34,6 +35,7 @@ interface VaultSchema extends DBSchema {
   keys: { key: string; value: ArrayBuffer };
   history: { key: string; value: SealedRecord; indexes: { owner: string } };
   queue: { key: string; value: SealedRecord; indexes: { owner: string } };
+  models: { key: string; value: SealedRecord; indexes: { owner: string } };
   meta: { key: string; value: unknown };
 }
 
@@ -48,14 +50,18 @@ export class VaultLocked extends Error {
 let database: Promise<IDBPDatabase<VaultSchema>> | null = null;
 
 function db(): Promise<IDBPDatabase<VaultSchema>> {
-  database ??= openDB<VaultSchema>(DB_NAME, 2, {
+  database ??= openDB<VaultSchema>(DB_NAME, 3, {
     upgrade(d, oldVersion) {
-      // version 1 sealed every user's records under one key per browser profile: they go
-      if (oldVersion >= 1) for (const name of ['keys', 'history', 'queue'] as const) d.deleteObjectStore(name);
-      d.createObjectStore('keys');
-      d.createObjectStore('history', { keyPath: 'id' }).createIndex('owner', 'owner');
-      d.createObjectStore('queue', { keyPath: 'id' }).createIndex('owner', 'owner');
-      if (oldVersion < 1) d.createObjectStore('meta');
+      if (oldVersion < 2) {
+        // version 1 sealed every user's records under one key per browser profile: they go
+        if (oldVersion >= 1) for (const name of ['keys', 'history', 'queue'] as const) d.deleteObjectStore(name);
+        d.createObjectStore('keys');
+        d.createObjectStore('history', { keyPath: 'id' }).createIndex('owner', 'owner');
+        d.createObjectStore('queue', { keyPath: 'id' }).createIndex('owner', 'owner');
+        if (oldVersion < 1) d.createObjectStore('meta');
+      }
+      // version 3: downloaded models, sealed like the rest
+      if (oldVersion < 3) d.createObjectStore('models', { keyPath: 'id' }).createIndex('owner', 'owner');
     },
     // another tab upgrading: let it, and reopen on the next use
     blocking() {
@@ -198,6 +204,27 @@ export async function readAll<T>(store: SealedStore): Promise<{ values: { id: st
   return { values, unreadable };
 }
 
+/** One record of the unlocked user, opened; undefined when absent, another user's, or unreadable. */
+export async function get<T>(store: SealedStore, id: string): Promise<T | undefined> {
+  const { owner } = current();
+  const record = await (await db()).get(store, id);
+  if (record?.owner !== owner) return undefined;
+  try {
+    return await unseal<T>(store, record);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A record id that names something of the unlocked user's (a service's model) without saying
+ * what in the clear: derived from the vault owner and the name.
+ */
+export async function namedId(store: SealedStore, name: string): Promise<string> {
+  const { owner } = current();
+  return hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`medclass/${store}/${owner}/${name}`))).slice(0, 32);
+}
+
 export async function has(store: SealedStore, id: string): Promise<boolean> {
   const { owner } = current();
   return (await (await db()).get(store, id))?.owner === owner;
@@ -241,9 +268,9 @@ export function clearHistory(): Promise<void> {
   return clearOwn(['history'], true);
 }
 
-/** One click: deletes everything of the user's on this device (history, queue, their keys). */
+/** One click: deletes everything of the user's on this device (history, queue, downloaded models, their keys). */
 export function wipeVault(): Promise<void> {
-  return clearOwn(['history', 'queue'], true);
+  return clearOwn(['history', 'queue', 'models'], true);
 }
 
 export async function getMeta<T>(key: string): Promise<T | undefined> {

@@ -6,13 +6,15 @@
 import { ClientError } from '../../shared/client/client.ts';
 import { PROTOCOL_ERROR_CODES } from '../../shared/protocol/errors.ts';
 import { SHUTTING_DOWN_CODE } from '../../shared/protocol/session_end.ts';
-import type { ClassifyImage, PrivacyMode, ServiceInfo } from '../../shared/protocol/messages.ts';
+import type { ClassifyImage, ImageMode, PrivacyMode, ServiceInfo } from '../../shared/protocol/messages.ts';
 import { channel } from './channel.svelte.ts';
+import { deviceModels } from './device_models.svelte.ts';
 import { notifyFailure, notifyResult } from './notify.svelte.ts';
 import { notRedoneMessage, raced, redoMode } from './service_race.ts';
 import { clearHistory, completeJob, getMeta, has, newId, put, readAll, remove, reopenVault, setMeta, vaultUnlocked, wipeVault } from './vault.ts';
 import { onVaultOpen } from './vault_session.ts';
 
+/** On this device (mode `device`), the network and server stages are 0 and extract and classify ran here. */
 export interface StageTimings {
   /** On the device: decode, resize (and features). */
   reduceMs: number;
@@ -25,7 +27,7 @@ export interface StageTimings {
   totalMs: number;
 }
 
-/** One result as the history keeps it (sealed). */
+/** One result as the history keeps it (sealed); mode `device`: classified on this device. */
 export interface HistoryEntry {
   id: string;
   user: string;
@@ -49,7 +51,7 @@ interface QueuedJob {
   user: string;
   name: string;
   service: string;
-  mode: PrivacyMode;
+  mode: ImageMode;
   sent: string;
   image: ClassifyImage;
   reduceMs: number;
@@ -141,6 +143,7 @@ class Workbench {
     }
     this.waitingFor = null;
     this.user = user;
+    void deviceModels.open();
     const [keep, history, queue] = await Promise.all([getMeta<boolean>('keepThumbnails'), readAll<HistoryEntry>('history'), readAll<QueuedJob>('queue')]);
     if (this.user !== user) return;
     this.keepThumbnails = keep ?? false;
@@ -158,6 +161,7 @@ class Workbench {
   }
 
   unload(): void {
+    deviceModels.close();
     this.user = null;
     this.waitingFor = null;
     this.items = [];
@@ -167,7 +171,7 @@ class Workbench {
     this.unreadable = 0;
   }
 
-  private itemOf(v: Pick<QueuedJob, 'id' | 'name' | 'service' | 'mode'> & { sent: string | null }, state: JobState): LogItem {
+  private itemOf(v: Pick<QueuedJob, 'id' | 'name' | 'service'> & { mode: PrivacyMode; sent: string | null }, state: JobState): LogItem {
     return { id: v.id, name: v.name, service: v.service, mode: v.mode, state, sent: v.sent, thumbnail: null, entry: null, error: null, delivered: state === 'done' };
   }
 
@@ -188,11 +192,21 @@ class Workbench {
     await setMeta('keepThumbnails', keep);
   }
 
-  /** Reduces each file on the device and queues it; sends at once when connected. */
+  /**
+   * Whether images for this service are classified here: when the clinician chose it, or when
+   * the server cannot be reached and the service's model is on this device.
+   */
+  runsHere(service: string, mode: PrivacyMode): boolean {
+    if (mode === 'device') return true;
+    return (channel.status === 'offline' || channel.status === 'unreachable') && deviceModels.state(service)?.status === 'ready';
+  }
+
+  /** Reduces each file on the device and queues it (sends at once when connected), or classifies it here (runsHere). */
   async add(files: readonly File[], service: ServiceInfo, mode: PrivacyMode): Promise<void> {
     const user = this.user;
     if (!user) return;
-    const fresh = files.map((f) => this.itemOf({ id: newId(), name: f.name, service: service.name, mode, sent: null }, 'reducing'));
+    const sendAs: ImageMode | null = mode === 'device' || this.runsHere(service.name, mode) ? null : mode;
+    const fresh = files.map((f) => this.itemOf({ id: newId(), name: f.name, service: service.name, mode: sendAs ?? 'device', sent: null }, 'reducing'));
     this.items = [...fresh, ...this.items];
     const spec = $state.snapshot(service) as ServiceInfo;
     // decoding and tfjs load with the first images, not with the app
@@ -201,7 +215,11 @@ class Workbench {
       const id = fresh[k]!.id;
       try {
         if (file.size === 0) throw new Error('the file is empty (0 bytes): there is nothing to classify');
-        const reduced = await reduce(new Uint8Array(await file.arrayBuffer()), mode, spec);
+        if (sendAs === null) {
+          await this.classifyHere(id, user, file, spec.name);
+          continue;
+        }
+        const reduced = await reduce(new Uint8Array(await file.arrayBuffer()), sendAs, spec);
         let thumbnail: string | null = null;
         try {
           thumbnail = reduced.grey ? thumbnailOf(reduced.grey) : null;
@@ -213,7 +231,7 @@ class Workbench {
           user,
           name: file.name,
           service: service.name,
-          mode,
+          mode: sendAs,
           sent: reduced.sent,
           image: reduced.image,
           reduceMs: reduced.reduceMs,
@@ -232,6 +250,44 @@ class Workbench {
         this.fail(id, errorText(e), false);
       }
     }
+  }
+
+  /** Classifies one file with the service's model on this device; the result goes to the history as any other. */
+  private async classifyHere(id: string, user: string, file: File, service: string): Promise<void> {
+    const started = performance.now();
+    const model = await deviceModels.model(service);
+    const version = deviceModels.state(service)?.version;
+    if (!model || !version) {
+      throw new Error(`the model of ${service} is not on this device: it is downloaded while online, where the service allows it`);
+    }
+    const [{ classifyOnDevice }, { thumbnailOf }] = await Promise.all([import('./on_device.ts'), import('./reduce.ts')]);
+    const out = await classifyOnDevice(new Uint8Array(await file.arrayBuffer()), model);
+    let thumbnail: string | null = null;
+    try {
+      thumbnail = thumbnailOf(out.grey);
+    } catch {
+      // no thumbnail is no loss
+    }
+    const sent = 'nothing (classified on this device)';
+    const entry: HistoryEntry = {
+      id: newId(),
+      user,
+      name: file.name,
+      service,
+      mode: 'device',
+      sent,
+      label: out.label,
+      scores: out.scores,
+      modelVersion: version,
+      timings: { reduceMs: out.reduceMs, networkMs: 0, decryptMs: 0, decodeMs: 0, extractMs: out.extractMs, classifyMs: out.classifyMs, totalMs: performance.now() - started },
+      at: Date.now(),
+      ...(this.keepThumbnails && thumbnail ? { thumbnail } : {}),
+    };
+    await put('history', entry.id, entry);
+    if (this.user !== user) return;
+    const it = this.item(id);
+    if (it) Object.assign(it, { state: 'done', mode: 'device', sent, entry, thumbnail, delivered: false });
+    void notifyResult(`Result: ${out.label}`, `${file.name}: ${out.label}, ${service} v${version}, classified on this device`);
   }
 
   /** Sends queued jobs, oldest first, a few at a time, while the channel is ready. */
@@ -389,7 +445,7 @@ class Workbench {
     const item = this.item(id);
     const file = this.files.get(id);
     const service = item && channel.service(item.service);
-    if (!item?.retryable || !file || !service) return;
+    if (!item?.retryable || !file || !service || item.mode === 'device') return;
     const mode = redoMode(item.mode, service);
     if (!mode) return;
     this.dismiss(id);

@@ -2,12 +2,12 @@ import type { WebSocket } from 'ws';
 import { errorMessage } from '../../shared/errors.ts';
 import { closeCodeFor, ProtocolError } from '../../shared/protocol/errors.ts';
 import type { ServerIdentity } from '../../shared/protocol/identity.ts';
-import { unpackFloat32, unpackFloat64, type ClientMessage, type MessageOf, type ServerMessage } from '../../shared/protocol/messages.ts';
+import { DEVICE_CLASSIFIERS, MAX_DEVICE_MODEL_BYTES, unpackFloat32, unpackFloat64, type ClientMessage, type MessageOf, type ServerMessage } from '../../shared/protocol/messages.ts';
 import { acceptClientSession, type ServerSession } from '../../shared/protocol/session.ts';
 import { SERVER_SHUTTING_DOWN, SESSION_END, SHUTTING_DOWN_CODE, type SessionEndCause } from '../../shared/protocol/session_end.ts';
 import { AuthError, type AccountsService, type Session, type SessionGrant } from '../accounts/accounts.service.ts';
 import type { LiveSession, SessionRegistry } from '../accounts/session_registry.ts';
-import type { ImageOutcome, WireImage } from '../classify/classify_images.ts';
+import type { ImageOutcome, WireImage } from '../../shared/classify/classify_images.ts';
 import type { Classifier } from '../classify/classifier_pool.ts';
 import { StoreError, type Role, type Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
@@ -16,6 +16,7 @@ import type { ImageRateLimit, ServerLimits } from './limits.ts';
 import type { UserShares } from './user_shares.ts';
 import { ADMIN_ACCOUNT_REQUESTS, handleAccountRequest, isAccountRequest } from './account_requests.ts';
 import { TrainingError, type JobSink, type TrainingJobs } from './training_jobs.ts';
+import { publishModel } from './model_publish.ts';
 
 export interface ConnectionDeps {
   identity: ServerIdentity;
@@ -48,7 +49,7 @@ class RequestError extends Error {
   }
 }
 
-const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'rollback', 'dropUpload']);
+const ADMIN_ONLY: ReadonlySet<ClientMessage['type']> = new Set(['uploadStart', 'uploadChunk', 'uploadEnd', 'train', 'publish', 'publishModel', 'rollback', 'dropUpload']);
 
 /**
  * One client's WebSocket: the handshake, then sealed frames carrying messages. Frames are
@@ -68,6 +69,8 @@ export class Connection implements PushTarget {
   private mustChangePassword = false;
   private live: LiveSession | null = null;
   private inFlight = 0;
+  /** A model download in progress (one at a time: a document can be tens of MiB). */
+  private fetchingModel = false;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
   /** Messages read and not yet answered (decrypting, or being handled). */
@@ -343,6 +346,13 @@ export class Connection implements PushTarget {
         void this.deps.hub.servicesChanged();
         return answered;
       }
+      case 'publishModel': {
+        const { store, classifier, limits, log } = this.deps;
+        await publishModel(user.username, message, { store, classifier, limits, log, audit: (...a) => this.audit(...a) });
+        const answered = await this.send({ type: 'ok', requestId: message.requestId });
+        void this.deps.hub.servicesChanged();
+        return answered;
+      }
       case 'rollback': {
         // any kept version, older or newer than the current one
         const from = (await this.deps.store.findService(message.service))?.currentVersion;
@@ -356,6 +366,8 @@ export class Connection implements PushTarget {
       case 'dropUpload':
         this.deps.training.dropUpload(user.username, message.uploadId);
         return this.send({ type: 'ok', requestId: message.requestId });
+      case 'fetchModel':
+        return this.fetchModel(message);
       default:
         throw new RequestError('notImplemented', `${(message as { type: string }).type} is not served yet`);
     }
@@ -392,12 +404,54 @@ export class Connection implements PushTarget {
       .catch((e: unknown) => this.deps.log.error({ action, outcome, error: errorMessage(e) }, 'an audit row could not be written'));
   }
 
+  /**
+   * The current version's model document for the device (docs/protocol.md, "Models on the
+   * device"): only where that version allows `device`, and only for a classifier the app can
+   * run. Audited either way.
+   */
+  private async fetchModel(message: MessageOf<'fetchModel'>): Promise<unknown> {
+    const service = await this.deps.store.findService(message.service);
+    if (!service) throw new RequestError('unknownService', `no service named ${message.service}`);
+    const version = service.currentVersion;
+    // the refusal's row is committed before the answer, as a classification's is
+    const refuse = async (code: string, text: string): Promise<never> => {
+      await this.audit('deviceModel', code, service.name, version);
+      throw new RequestError(code, text);
+    };
+    if (!service.privacyModes.includes('device')) {
+      return refuse('modeNotAllowed', `service ${service.name} (version ${version}) is not allowed on devices: an admin allows it per version with the device mode`);
+    }
+    if (this.fetchingModel) return refuse('busy', 'one model download at a time per connection');
+    this.fetchingModel = true;
+    try {
+      const unreadable = () => new RequestError('unavailable', `the model of ${service.name} version ${version} cannot be read now; try again later`);
+      const [summary, stored] = await Promise.all([
+        // a model this server cannot read (a newer format) is no more for the device than for the server
+        this.deps.classifier.describe(service.name, version).catch(() => {
+          throw unreadable();
+        }),
+        this.deps.store.model(service.name, version),
+      ]);
+      if (!summary || !stored) throw unreadable();
+      const classifier = (DEVICE_CLASSIFIERS as readonly string[]).includes(summary.classifier) ? (summary.classifier as (typeof DEVICE_CLASSIFIERS)[number]) : null;
+      if (!classifier) return await refuse('unsupportedModel', `service ${service.name} is a ${summary.classifier} model, which this app cannot run on a device; classify through the server`);
+      const document = new TextEncoder().encode(stored.model);
+      if (document.length > MAX_DEVICE_MODEL_BYTES) {
+        return await refuse('tooLarge', `the model of ${service.name} is ${Math.ceil(document.length / 2 ** 20)} MiB, more than a device download allows (${MAX_DEVICE_MODEL_BYTES / 2 ** 20} MiB); classify through the server`);
+      }
+      await this.audit('deviceModel', 'ok', service.name, version, { bytes: document.length, classifier });
+      return await this.send({ type: 'deviceModel', requestId: message.requestId, service: service.name, version, classifier, document });
+    } finally {
+      this.fetchingModel = false;
+    }
+  }
+
   private async classify(message: MessageOf<'classify'>, decryptMs: number): Promise<void> {
     const user = this.user!;
     const service = await this.deps.store.findService(message.service);
     if (!service) throw new RequestError('unknownService', `no service named ${message.service}`);
     const refused = message.images.find((img) => !service.privacyModes.includes(img.mode));
-    if (refused) throw new RequestError('modeNotAllowed', `service ${service.name} does not accept ${refused.mode} images (it accepts ${service.privacyModes.join(', ')})`);
+    if (refused) throw new RequestError('modeNotAllowed', `service ${service.name} does not accept ${refused.mode} images (it accepts ${imageModesOf(service.privacyModes)})`);
     if (this.inFlight >= this.deps.limits.concurrentPerConnection) {
       throw new RequestError('busy', `at most ${this.deps.limits.concurrentPerConnection} requests at once per connection`);
     }
@@ -505,5 +559,8 @@ export class Connection implements PushTarget {
 
 const imageBytes = (img: MessageOf<'classify'>['images'][number]): number =>
   img.mode === 'original' ? img.data.length : img.mode === 'reduced' ? img.data.pixels.length : img.data.vector.length;
+
+/** The image modes among a version's privacy modes, for a refusal's words. */
+const imageModesOf = (modes: readonly string[]): string => modes.filter((m) => m !== 'device').join(', ') || 'no images: it runs on devices only';
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;

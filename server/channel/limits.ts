@@ -40,6 +40,8 @@ export interface UploadLimits {
   idleMs: number;
   /** What all admins' kept uploads may hold in memory together (images inflated); the least recently used go first. */
   keepBytes: number;
+  /** A model document published over the channel (`publishModel`: trained in an admin's browser), in bytes. */
+  maxModelBytes: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
@@ -54,7 +56,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   login: DEFAULT_LOGIN_LIMITS,
   idleMs: 5 * 60_000,
   handshakeMs: 10_000,
-  upload: { maxBytes: 512 * 2 ** 20, maxEntries: 200_000, maxUncompressedBytes: 1024 * 2 ** 20, idleMs: 30 * 60_000, keepBytes: 1024 * 2 ** 20 },
+  upload: { maxBytes: 512 * 2 ** 20, maxEntries: 200_000, maxUncompressedBytes: 1024 * 2 ** 20, idleMs: 30 * 60_000, keepBytes: 1024 * 2 ** 20, maxModelBytes: 24 * 2 ** 20 },
 });
 
 /** A token bucket per key (user): `perMinute` tokens, refilled continuously. */

@@ -108,6 +108,8 @@ export interface TrainingDeps {
 }
 
 export const INSTANCE_STOPPED = 'the instance running it stopped';
+/** A finished job's row is history after its upload (and model) are gone: a day is kept for admins to look back on. */
+const FINISHED_JOBS_KEPT_MS = 24 * 60 * 60 * 1000;
 
 export class TrainingJobs {
   private readonly uploads = new Map<string, Upload>();
@@ -141,6 +143,7 @@ export class TrainingJobs {
       await this.deps.store.heartbeatTrainingJobs(this.instance, now);
       const failed = await this.deps.store.failStaleTrainingJobs(now - this.staleMs, INSTANCE_STOPPED);
       if (failed.length) this.deps.log.warn({ jobs: failed }, 'training jobs marked failed: the instance running them stopped');
+      await this.deps.store.pruneTrainingJobs(now - FINISHED_JOBS_KEPT_MS);
     } catch (e) {
       this.deps.log.warn({ error: errorMessage(e) }, 'training jobs could not be marked alive; trying again');
     }

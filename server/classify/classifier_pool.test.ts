@@ -12,7 +12,7 @@ import { vectorLength } from '../../shared/features/spec.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../shared/image/index.ts';
 import { SqliteStore } from '../store/sqlite.store.ts';
 import { ClassifierPool, packImages } from './classifier_pool.ts';
-import { classifyImages, type WireImage } from './classify_images.ts';
+import { classifyImages, type WireImage } from '../../shared/classify/classify_images.ts';
 
 const SPEC = parseFeatureSpec({ size: 0, levels: 32 });
 const SIZE = { width: 28, height: 28 };

@@ -6,13 +6,15 @@ import type { DecodeLimits } from '../../shared/image/index.ts';
 import { workerModule } from '../features/worker_url.ts';
 import type { Store } from '../store/store.ts';
 import type { ClassifyTask } from './classify.worker.ts';
-import type { ImageOutcome, WireImage } from './classify_images.ts';
+import type { ImageOutcome, WireImage } from '../../shared/classify/classify_images.ts';
 
 export interface ModelSummary {
   labels: string[];
   spec: FeatureSpec;
   featureLength: number;
   imageSize: { width: number; height: number } | null;
+  /** The model document's classifier type (`svm`, `knn`, `cnn`, or one added since). */
+  classifier: string;
 }
 
 /** Classification off the event loop: one worker thread per core, each keeping the models it has used. */
@@ -21,6 +23,11 @@ export interface Classifier {
   classify(service: string, version: number, images: WireImage[], user?: string): Promise<ImageOutcome[]>;
   /** Labels and spec of a stored model version (read once, then kept). */
   describe(service: string, version: number): Promise<ModelSummary | undefined>;
+  /**
+   * Classifies one image with a model document that is not stored (yet): a model sent to be
+   * published must load and predict on a worker, as it would serve. The worker keeps nothing.
+   */
+  probe(document: string, image: WireImage): Promise<ImageOutcome>;
   close(): Promise<void>;
 }
 
@@ -236,7 +243,7 @@ export class ClassifierPool implements Classifier {
         const bytes = new TextEncoder().encode(stored.model);
         const document = new SharedArrayBuffer(bytes.byteLength);
         new Uint8Array(document).set(bytes);
-        return { summary: { labels: m.labels, spec: m.spec, featureLength: m.featureLength, imageSize: m.imageSize }, document };
+        return { summary: { labels: m.labels, spec: m.spec, featureLength: m.featureLength, imageSize: m.imageSize, classifier: m.predictor.classifier.type }, document };
       });
       this.models.set(key, loaded);
       if (this.models.size > KEEP_MODELS) this.models.delete(this.models.keys().next().value!);
@@ -251,6 +258,17 @@ export class ClassifierPool implements Classifier {
 
   private forget(key: string, loaded: Promise<LoadedVersion | undefined>): void {
     if (this.models.get(key) === loaded) this.models.delete(key);
+  }
+
+  async probe(document: string, image: WireImage): Promise<ImageOutcome> {
+    if (this.closed) throw new Error('the classifier is closed');
+    const bytes = new TextEncoder().encode(document);
+    const shared = new SharedArrayBuffer(bytes.byteLength);
+    new Uint8Array(shared).set(bytes);
+    const packed = packImages([image]);
+    const task: ClassifyTask = { service: '', version: 0, document: shared, images: packed.images, limits: this.limits, probe: true };
+    const [outcome] = (await this.pool.run(task, { transferList: [packed.buffer] })) as ImageOutcome[];
+    return outcome!;
   }
 
   async describe(service: string, version: number): Promise<ModelSummary | undefined> {

@@ -1,9 +1,10 @@
+import { cnnModels } from '../../shared/classify/classifier.ts';
 import { releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
 import { useCnnBackend } from '../features/backend.ts';
 import { useServerKernels } from '../features/server_kernels.ts';
-import { classifyImages, type ImageOutcome, type WireImage } from './classify_images.ts';
+import { classifyImages, type ImageOutcome, type WireImage } from '../../shared/classify/classify_images.ts';
 
 export interface ClassifyTask {
   service: string;
@@ -12,22 +13,25 @@ export interface ClassifyTask {
   document: SharedArrayBuffer;
   images: WireImage[];
   limits: DecodeLimits;
+  /** A model not stored yet (publishModel's check): parsed for this task only, never kept. */
+  probe?: boolean;
 }
 
 useServerKernels();
 const models = new Map<string, LoadedModel>();
+
+// a copy out of the shared memory: TextDecoder refuses shared views
+const parseDocument = (task: ClassifyTask): LoadedModel => parseModel(new TextDecoder().decode(new Uint8Array(task.document).slice()));
 
 /** Each model is parsed once per worker and kept: a task shares its document, which is only read on a miss. */
 function model(task: ClassifyTask): LoadedModel {
   const key = `${task.service}@${task.version}`;
   let m = models.get(key);
   if (!m) {
-    // a copy out of the shared memory: TextDecoder refuses shared views
-    m = parseModel(new TextDecoder().decode(new Uint8Array(task.document).slice()));
+    m = parseDocument(task);
     if (models.size > 32) {
       const oldest = models.keys().next().value!;
-      const c = models.get(oldest)!.predictor.classifier;
-      if (c.type === 'cnn') releaseCnn(c.model);
+      for (const net of cnnModels(models.get(oldest)!.predictor.classifier)) releaseCnn(net);
       models.delete(oldest);
     }
     models.set(key, m);
@@ -36,8 +40,13 @@ function model(task: ClassifyTask): LoadedModel {
 }
 
 export default async function classifyTask(task: ClassifyTask): Promise<ImageOutcome[]> {
-  const m = model(task);
-  // the CNN's convolutions run on tfjs's wasm backend; the features stay on the server kernels
-  if (m.predictor.classifier.type === 'cnn') await useCnnBackend();
-  return classifyImages(m, task.images, task.limits);
+  const m = task.probe ? parseDocument(task) : model(task);
+  const nets = cnnModels(m.predictor.classifier);
+  try {
+    // the CNN's convolutions run on tfjs's wasm backend; the features stay on the server kernels
+    if (nets.length) await useCnnBackend();
+    return await classifyImages(m, task.images, task.limits);
+  } finally {
+    if (task.probe) for (const net of nets) releaseCnn(net);
+  }
 }

@@ -21,7 +21,7 @@ import { imageSchema, unpackFloat32 } from '../../shared/protocol/messages.ts';
 import { dataset } from '../../test/golden.ts';
 import { useCpuBackend } from '../features/backend.ts';
 import { packImages } from './classifier_pool.ts';
-import { classifyImages, type WireImage } from './classify_images.ts';
+import { classifyImages, type WireImage } from '../../shared/classify/classify_images.ts';
 
 const SPEC = parseFeatureSpec({ size: 32, pixelsPerCell: 8, features: ['hog2', 'lbp', 'glcmAngles', 'intensityMoments', 'colourHistogram', 'colourMoments'], pixelsPerCell2: 16, histogramBins: 16 });
 const d = vectorLength(SPEC, 32, 32);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ImageResult } from '../../shared/client/client.ts';
 import { errorMessage } from '../../shared/errors.ts';
-import type { PrivacyMode } from '../../shared/protocol/messages.ts';
+import { IMAGE_MODES, type ImageMode } from '../../shared/protocol/messages.ts';
 import { prepareForService } from '../client/prepare.ts';
 import { connectAndAuthenticate, connectReconnecting, type ConnectionOptions } from '../client/connect.ts';
 import { asCliError, CliError } from './cli_error.ts';
@@ -9,7 +9,7 @@ import { collectFiles } from '../files/image_files.ts';
 
 interface ClassifyOptions extends ConnectionOptions {
   service: string;
-  mode?: PrivacyMode;
+  mode?: ImageMode;
   json?: boolean;
 }
 
@@ -23,8 +23,12 @@ export async function classifyCommand(paths: string[], o: ClassifyOptions): Prom
   try {
     const service = (await asCliError(client.run((c) => c.listServices()))).find((s) => s.name === o.service);
     if (!service) throw new CliError(`no service named ${o.service} on ${o.server}`);
-    const mode = o.mode ?? (service.privacyModes.includes('reduced') ? 'reduced' : service.privacyModes[0]!);
-    if (!service.privacyModes.includes(mode)) throw new CliError(`service ${service.name} does not accept ${mode} images (it accepts ${service.privacyModes.join(', ')})`);
+    if (o.mode !== undefined && !(IMAGE_MODES as readonly string[]).includes(o.mode)) throw new CliError(`--mode takes ${IMAGE_MODES.join(', ')}; got ${o.mode}`);
+    const accepted = (['reduced', 'features', 'original'] as const).filter((m) => service.privacyModes.includes(m));
+    const mode = o.mode ?? accepted[0];
+    if (!mode || !service.privacyModes.includes(mode)) {
+      throw new CliError(`service ${service.name} does not accept ${mode ?? 'any'} images (it accepts ${accepted.join(', ') || 'none: it runs on devices only'})`);
+    }
     for (const file of files) {
       const started = performance.now();
       let result: ImageResult;

@@ -38,6 +38,7 @@ addSpecOptions(
   .option('--auto', 'choose the feature set, size, classifier and its settings by cross-validation of train, class weights and threshold on val, then refit (--features, --size, --classifier fix theirs)')
   .option('--budget <time>', 'time --auto may take in all, such as 120s or 5m (default 120s)')
   .option('--operating-point <measure>', "what --auto chooses class weights and the threshold for on val: 'balanced' (balanced accuracy, default) or 'accuracy'")
+  .option('--rank-by <measure>', "what ranks --auto's candidates in cross-validation: 'balanced' (balanced accuracy, then AUC; default) or 'auc' (AUC, then balanced accuracy)")
   .option('--jobs <n>', 'worker threads (default: one per core)')
   .option('--class-weight <mode>', "'balanced' to weight classes by inverse frequency")
   .option('--seed <n>', 'seed for every random choice', '1')
@@ -105,7 +106,7 @@ program
   .requiredOption('--service <name>', 'service name')
   .option('--data <dir>', 'the server\'s data folder', 'data')
   .option('--description <text>', 'what the service classifies', '')
-  .option('--modes <list>', 'what clients may send: original,reduced,features', 'reduced,features')
+  .option('--modes <list>', 'what clients may use: original,reduced,features (what may be sent) and device (the model goes to the devices, which classify offline)', 'reduced,features')
   .option('--database <url>', 'the shared Postgres database, postgres://... (also MEDCLASS_DATABASE_URL; default: SQLite in the data folder)')
   .action(async (model: string, options) => (await import('./publish.command.ts')).publishCommand(model, options));
 

@@ -32,7 +32,7 @@ export async function predictCommand(modelPath: string, paths: string[], options
         process.stderr.write(`medclass: ${o.name}: ${o.error}\n`);
         continue;
       }
-      const values = o.probabilities ?? o.scores;
+      const values = o.shown;
       const label = model.labels[o.predicted]!;
       if (options.json) {
         const scores = Object.fromEntries(model.labels.map((l, c) => [l, values[c]!]));
@@ -41,7 +41,7 @@ export async function predictCommand(modelPath: string, paths: string[], options
         lines.push(`${o.name}\t${label}\t${model.labels.map((l, c) => `${l}: ${values[c]!.toFixed(4)}`).join('  ')}`);
       }
     }
-    if (!options.json && lines.length) process.stdout.write(`# file\tlabel\t${model.doc.classifier.type === 'svm' && !model.doc.classifier.probA ? 'decision values' : 'probabilities'}\n`);
+    if (!options.json && lines.length) process.stdout.write(`# file\tlabel\t${model.doc.classifier.type === 'svm' && !model.doc.classifier.probA ? `decision values${model.predictor.threshold !== undefined ? ' less the threshold' : ''}` : 'probabilities'}\n`);
     if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
     if (failures) process.exitCode = 1;
   });

@@ -10,6 +10,7 @@ import { createProgress } from '../training/progress.ts';
 import { fixed, metricsDetail, metricsLine, table } from '../training/report.ts';
 import { runCommand, warn } from '../training/run.ts';
 import { trainDataset, type TrainPhase } from '../training/train_dataset.ts';
+import { cnnRoundLines } from '../training/auto_cnn.ts';
 
 /**
  * `medclass train`: reads a dataset folder, extracts features on worker threads, reports
@@ -37,7 +38,7 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
           onEpoch: (r) => {
             progress.stop();
             say(
-              `epoch ${r.epoch}/${r.epochs}: loss ${fixed(r.loss)}, accuracy ${fixed(r.accuracy)}; ${hasVal ? 'val' : 'held-out tenth of train'}: loss ${fixed(r.valLoss)}, ` +
+              `epoch ${r.epoch}/${r.epochs}: loss ${fixed(r.loss)}, accuracy ${fixed(r.accuracy)}; ${search ? 'held-out fifth of train' : hasVal ? 'val' : 'held-out tenth of train'}: loss ${fixed(r.valLoss)}, ` +
                 `accuracy ${fixed(r.valAccuracy)}${r.valAuc === null ? '' : `, AUC ${fixed(r.valAuc)}`} (${(r.ms / 1000).toFixed(1)} s, learning rate ${r.learningRate.toPrecision(2)})`,
             );
           },
@@ -68,7 +69,10 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
     if (outcome.auto) for (const line of autoReport(outcome.auto)) say(line);
     if (outcome.auto) say(`features ${result.spec.features.join(', ')}; size ${result.spec.size === 0 ? `0 (kept: ${result.imageSize?.width}x${result.imageSize?.height})` : result.spec.size}: ${result.featureLength} values per image`);
     const weighted = result.settings.classWeight ? ', classes weighted (balanced)' : '';
-    const threshold = outcome.predictor.threshold !== undefined ? `, threshold ${Number(outcome.predictor.threshold.toPrecision(4))} on ${result.labels[1]}'s score` : '';
+    const threshold =
+      outcome.predictor.threshold !== undefined
+        ? `, threshold ${Number(outcome.predictor.threshold.toPrecision(4))} on ${result.labels[1]}'s score (the probabilities shown are shifted to put it at 0.5, so the label is the more probable class)`
+        : '';
     say(`model ${describeParams(outcome.params, outcome.gamma)}${weighted}${outcome.params.type === 'svm' && settings.probability ? ', Platt probabilities' : ''}${threshold}`);
     if (outcome.selection && !outcome.auto) {
       const sel = outcome.selection;
@@ -77,7 +81,8 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
       say(table(['rank', 'candidate', 'balanced acc.'], ranked.slice(0, 8).map(({ c }, r) => [String(r + 1), c.label + (c.capped ? ' (iteration cap)' : ''), fixed(c.balancedAccuracy)]), 2));
     }
     const net = outcome.predictor.classifier;
-    if (net.type === 'cnn') say(`kept the weights of epoch ${net.model.bestEpoch} of ${net.model.history.length} (lowest validation loss)`);
+    if (net.type === 'ensemble') say(`ensemble: ${net.members.map((m) => `${m.classifier.type.toUpperCase()} on ${m.features.join(', ')}`).join(' + ')}, class probabilities averaged`);
+    for (const m of net.type === 'ensemble' ? net.members.map((x) => x.classifier) : [net]) if (m.type === 'cnn') say(`kept the weights of epoch ${m.model.bestEpoch} of ${m.model.history.length} (lowest validation loss)`);
     const est = outcome.estimate;
     const spread = est.foldBalancedAccuracy.length > 1 ? ` (folds ${est.foldBalancedAccuracy.map((v) => fixed(v, 2)).join(' ')})` : '';
     say(`${est.mode === 'validation' ? `validation (val/, ${est.metrics.n} images)` : `cross-validation (${est.folds}-fold on train/, out-of-fold)`}: ${metricsLine(est.metrics)}${spread}`);
@@ -145,6 +150,7 @@ export function autoReport(a: AutoSummary): string[] {
       `decision threshold by ${String(t['by'])} on ${String(t['on'])}: ${moved ? `${Number((t['value'] as number).toPrecision(4))} instead of ${t['default']}` : `the classifier's own (${t['default']})`}, ${num(t['before'])} -> ${num(t['after'])}`,
     );
   }
+  lines.push(...cnnRoundLines(a['cnn']));
   return lines;
 }
 

@@ -94,6 +94,23 @@ export function storeContract(name: string, engine: EngineUnderTest): void {
       expect((await store.findService('demo'))!.versions[2]!.summary).toBeNull();
     });
 
+    it('keeps the device mode per version like the others: a rollback to a version without it takes it away, seen by another connection, audited', async () => {
+      await store.publish({ service: 'demo', description: 'server only', privacyModes: ['reduced', 'features'], model: model(0.8), createdBy: 'ann' });
+      await store.publish({ service: 'demo', description: 'on devices too', privacyModes: ['reduced', 'device'], model: model(0.9), createdBy: 'ann' });
+      const other = await another();
+      expect(await other.findService('demo')).toMatchObject({ currentVersion: 2, privacyModes: ['reduced', 'device'] });
+      expect((await other.findService('demo'))!.versions.map((v) => v.privacyModes)).toEqual([['reduced', 'features'], ['reduced', 'device']]);
+      await store.makeCurrent('demo', 1, 'bob');
+      expect((await other.findService('demo'))!.privacyModes).toEqual(['reduced', 'features']);
+      await store.publish({ service: 'devices-only', description: '', privacyModes: ['device'], model: '{}', createdBy: 'ann' });
+      expect((await store.findService('devices-only'))!.privacyModes).toEqual(['device']);
+      await store.close();
+      store = await db.open();
+      expect((await store.findService('demo'))!.versions[1]!.privacyModes).toEqual(['reduced', 'device']);
+      const modes = (await store.auditTrail(50)).filter((e) => e.action === 'modes' && e.service === 'demo');
+      expect(modes[0]).toMatchObject({ user: 'bob', modelVersion: 1, detail: { from: 'reduced,device', to: 'reduced,features', via: 'makeCurrent' } });
+    });
+
     it('gives concurrent publishes of one service, from several connections, one version each', async () => {
       const b = await another();
       const versions = await Promise.all(Array.from({ length: 8 }, (_, i) => publish(`{"i":${i}}`, i % 2 ? b : store)));
@@ -217,6 +234,25 @@ export function storeContract(name: string, engine: EngineUnderTest): void {
       expect((await other.listTrainingJobs('root')).map((j) => j.id)).toEqual(['j3']);
       expect((await other.listTrainingJobs('admin'))[0]).toMatchObject({ id: 'j1', status: 'published' });
       await expect(store.putTrainingJob({ ...job('j4', 'a'), status: 'lost' as 'done' })).rejects.toThrow();
+    });
+
+    it('prunes finished training jobs last written before a time, never running ones', async () => {
+      const job = (id: string, status: TrainingJobRecord['status'], heartbeatAt: number) => ({ id, owner: 'admin', instance: 'a', status, heartbeatAt, error: null });
+      for (const j of [job('old-done', 'done', 1_000), job('old-failed', 'failed', 1_000), job('old-published', 'published', 1_000), job('old-running', 'running', 1_000), job('new-done', 'done', 9_000)]) await store.putTrainingJob(j);
+      const other = await another();
+      expect(await other.pruneTrainingJobs(5_000)).toBe(3);
+      expect((await store.listTrainingJobs()).map((j) => j.id)).toEqual(['new-done', 'old-running']);
+      expect(await store.pruneTrainingJobs(5_000)).toBe(0);
+    });
+
+    it('keeps the first value of a server secret for every instance, per name', async () => {
+      const other = await another();
+      const made = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2), new Uint8Array(32).fill(3), new Uint8Array(32).fill(4)];
+      const got = await Promise.all(made.map((v, i) => (i % 2 ? other : store).serverSecret('device', v)));
+      expect(made.some((v) => Buffer.from(v).equals(Buffer.from(got[0]!)))).toBe(true);
+      for (const g of got) expect(Buffer.from(g).equals(Buffer.from(got[0]!))).toBe(true);
+      expect(Buffer.from(await store.serverSecret('device', new Uint8Array(32).fill(9))).equals(Buffer.from(got[0]!))).toBe(true);
+      expect([...(await other.serverSecret('another', new Uint8Array(32).fill(9)))]).toEqual(Array(32).fill(9));
     });
 
     it('makes one vault key per user, once, even when asked for at once by several connections', async () => {

@@ -8,8 +8,9 @@ import type { VersionSummary } from './version_summary.ts';
 
 export type { VersionSummary } from './version_summary.ts';
 export type Role = 'admin' | 'clinician';
-export const PRIVACY_MODES = ['original', 'reduced', 'features'] as const;
-export type PrivacyMode = (typeof PRIVACY_MODES)[number];
+/** Kept as JSON text per version: `device` (the model may go to the device) needed no migration. */
+export { PRIVACY_MODES, type PrivacyMode } from '../../shared/protocol/messages.ts';
+import type { PrivacyMode } from '../../shared/protocol/messages.ts';
 
 export interface User {
   id: number;
@@ -181,8 +182,19 @@ export interface Store {
   heartbeatTrainingJobs(instance: string, at: number): Promise<void>;
   /** Marks failed, with `error`, every running job whose heartbeat is older than `before`; returns their ids. */
   failStaleTrainingJobs(before: number, error: string): Promise<string[]>;
+  /**
+   * Deletes the jobs that are no longer running and were last written before `before`; returns
+   * how many. Their models went with the uploads that held them, so the rows only record history.
+   */
+  pruneTrainingJobs(before: number): Promise<number>;
   /** Training jobs, newest heartbeat first; one owner's only when given. */
   listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]>;
+
+  /**
+   * The server secret `name` that every instance on this database shares: the first call
+   * anywhere stores `initial`, and every call returns what was stored first.
+   */
+  serverSecret(name: string, initial: Uint8Array): Promise<Uint8Array>;
 
   /** The user's vault key: 32 random bytes, made on first use, released only to that user inside the channel. */
   vaultKey(userId: number): Promise<Uint8Array>;

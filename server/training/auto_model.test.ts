@@ -9,7 +9,7 @@ import { DEFAULT_SETTINGS } from '../../shared/classify/train.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { splitImages } from '../../test/golden.ts';
 import { useCpuBackend } from '../features/backend.ts';
-import { chooseThreshold, planAuto } from './auto_model.ts';
+import { chooseThreshold, CNN_MIN_BUDGET_MS, featureSearchBudget, planAuto, planCnn } from './auto_model.ts';
 import { extractVectors, type VectorResult } from './vectors.ts';
 
 const ok = (r: VectorResult) => {
@@ -103,10 +103,36 @@ describe('--auto: the search', () => {
     expect(a.reason).toContain('highest cross-validated balanced accuracy');
     expect(a.winnerFolds).toHaveLength(3);
 
+    // Ranked by AUC: the winner has the highest AUC of every scored candidate, and the reason says so.
+    const byAuc = await runSearch({ ...plan, rankBy: 'auc' }, ctx(Infinity));
+    const wa = byAuc.candidates[byAuc.best]!;
+    expect(byAuc.candidates.every((x) => x.status !== 'scored' || (x.auc ?? -1) <= wa.auc!)).toBe(true);
+    expect(byAuc.reason).toContain('highest cross-validated AUC');
+
     // No time at all: the first group still runs (a search always has a winner); the rest are skipped, with why.
     const c = await runSearch(plan, ctx(0));
     expect(c.candidates.filter((x) => x.status === 'scored').length).toBe(CLASSIFIER_FAMILIES[0]!.screen[0]!.length);
     expect(c.skipped).toBeGreaterThan(0);
     expect(c.candidates.filter((x) => x.status === 'skipped').every((x) => x.reason === 'not started: the time budget was spent')).toBe(true);
   }, 300_000);
+});
+
+describe('--auto: where the CNN joins', () => {
+  it('with a budget of 5 minutes or more, at the kept size of small square images (colour planes for colour), else at 64, and says why not', () => {
+    const grey = { width: 28, height: 28, colour: false };
+    expect(planCnn([0, 64], grey, { budgetMs: CNN_MIN_BUDGET_MS - 1 })).toEqual({ skipped: expect.stringContaining('--budget of 5m or more') });
+    expect(planCnn([0, 64], grey, { budgetMs: CNN_MIN_BUDGET_MS, cnn: false })).toEqual({ skipped: expect.stringContaining('--classifier') });
+    expect(planCnn([0, 64], grey, { budgetMs: CNN_MIN_BUDGET_MS })).toEqual({ sizeIndex: 0, size: 0, feature: 'pixels' });
+    expect(planCnn([0, 64], { ...grey, colour: true }, { budgetMs: 1, cnn: true })).toEqual({ sizeIndex: 0, size: 0, feature: 'colourPixels' });
+    expect(planCnn([0, 64], { width: 28, height: 30, colour: false }, { budgetMs: 1, cnn: true })).toEqual({ sizeIndex: 1, size: 64, feature: 'pixels' });
+    expect(planCnn([128], { width: 200, height: 200, colour: false }, { budgetMs: 1, cnn: true })).toEqual({ skipped: expect.stringContaining('no size it can take') });
+    // its pixels are extracted at its size only
+    const plan = planAuto(parseFeatureSpec({}), { budgetMs: 1, cnn: true }, grey);
+    expect(plan.specs[0]!.features).toContain('pixels');
+    expect(plan.specs[1]!.features).not.toContain('pixels');
+    expect(planAuto(parseFeatureSpec({}), { budgetMs: 1 }, grey).specs.every((s) => !s.features.includes('pixels'))).toBe(true);
+    // the feature search's share: 40 %, at least the default two minutes
+    expect(featureSearchBudget(20 * 60_000)).toBe(8 * 60_000);
+    expect(featureSearchBudget(5 * 60_000)).toBe(120_000);
+  });
 });

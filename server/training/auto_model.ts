@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { AUTO_FEATURE_SETS, CLASSIFIER_FAMILIES, candidateName, describe, familyFeatures, runSearch, setFeatures, type CandidateReport, type ExternalCandidate, type FeatureSetChoice, type FoldResult, type SearchGroup, type SearchOutcome } from '../../shared/classify/auto_search.ts';
+import { AUTO_FEATURE_SETS, CLASSIFIER_FAMILIES, candidateName, describe, familyFeatures, runSearch, setFeatures, type CandidateReport, type ExternalCandidate, type FeatureSetChoice, type FoldResult, rankedBefore, type RankBy, type SearchGroup, type SearchOutcome } from '../../shared/classify/auto_search.ts';
 import type { AutoTask } from '../../shared/classify/auto_task.ts';
 import { stratifiedFolds, type Split } from '../../shared/classify/cv.ts';
 import type { Evaluation } from '../../shared/classify/evaluation.ts';
@@ -11,7 +11,8 @@ import { rocCurves } from '../../shared/classify/roc.ts';
 import type { AutoSummary, JsonValue, Preset, Stage, TrainSettings } from '../../shared/classify/train.ts';
 import type { MedclassError } from '../../shared/errors.ts';
 import { checkExtractable } from '../../shared/features/extract.ts';
-import { FEATURE_FAMILIES, FEATURE_NAMES, type FeatureFamily, type FeatureSpec } from '../../shared/features/spec.ts';
+import { FEATURE_FAMILIES, FEATURE_NAMES, type FeatureFamily, type FeatureName, type FeatureSpec } from '../../shared/features/spec.ts';
+import type { CnnParams } from '../../shared/classify/params.ts';
 import { workerModule } from '../features/worker_url.ts';
 
 /**
@@ -44,7 +45,45 @@ export interface AutoOptions {
    * default, every class counts alike) or plain accuracy (the measure of MedMNIST's tables).
    */
   operatingPoint?: 'balanced' | 'accuracy' | undefined;
+  /**
+   * The CNN (and its ensemble with the best feature model) as finalists on val/: false never,
+   * true always, absent when the budget is CNN_MIN_BUDGET_MS or more (server/training/auto_cnn.ts).
+   */
+  cnn?: boolean | undefined;
+  /** The CNN's settings (DEFAULT_CNN_PARAMS by default). */
+  cnnParams?: CnnParams | undefined;
+  /** What ranks the search's candidates: balanced accuracy then AUC (default), or AUC first. */
+  rankBy?: RankBy | undefined;
 }
+
+/** Below this budget the CNN is not tried: on this project's 2-core server one epoch of 500 28x28 images takes about 40 s. */
+export const CNN_MIN_BUDGET_MS = 5 * 60_000;
+/** With the CNN in the running, the feature search's share of the budget (at least the default two minutes). */
+export const FEATURE_SHARE_WITH_CNN = 0.4;
+
+/** The CNN's place in the search: at which of the plan's sizes, on which pixels. */
+export interface CnnPlan {
+  sizeIndex: number;
+  size: number;
+  feature: Extract<FeatureName, 'pixels' | 'colourPixels'>;
+}
+
+/** Whether the CNN joins --auto (and where), or why not. */
+export function planCnn(sizes: readonly number[], probe: ImageProbe, options: AutoOptions): CnnPlan | { skipped: string } {
+  if (options.cnn === false) return { skipped: 'not asked for (--classifier names another)' };
+  if (options.cnn === undefined && options.budgetMs < CNN_MIN_BUDGET_MS) {
+    return { skipped: `it trains for minutes on a CPU server: it joins --auto with a --budget of ${CNN_MIN_BUDGET_MS / 60_000}m or more` };
+  }
+  const side = Math.max(probe.width, probe.height);
+  const kept = sizes.indexOf(0);
+  // The kept size where the images are square and small (the network is sized for 28 to 64 px); else 64 if tried.
+  const sizeIndex = kept >= 0 && probe.width === probe.height && side >= 16 && side <= 64 ? kept : sizes.indexOf(64);
+  if (sizeIndex < 0) return { skipped: `no size it can take among those tried (${sizes.join(', ')}): it takes square images of 16 to 64 px here` };
+  return { sizeIndex, size: sizes[sizeIndex]!, feature: probe.colour ? 'colourPixels' : 'pixels' };
+}
+
+/** The feature search's budget when the CNN follows it. */
+export const featureSearchBudget = (totalMs: number): number => Math.min(totalMs, Math.max(120_000, totalMs * FEATURE_SHARE_WITH_CNN));
 
 /** The families' parameters --auto uses: uniform LBP at (8, 1) and (16, 2), GLCM at distances 1 to 3; the HOG settings are the user's. */
 export function autoBaseSpec(spec: FeatureSpec): FeatureSpec {
@@ -71,6 +110,8 @@ export interface AutoPlan {
   /** Per size: every family some set uses that applies there, as one spec to extract. */
   specs: FeatureSpec[];
   inapplicable(size: number, set: FeatureSetChoice): string | null;
+  /** Where the CNN joins (its pixels extracted at that size), or why it does not. */
+  cnn: CnnPlan | { skipped: string };
 }
 
 /** What will be extracted and tried, from the options and the first image. */
@@ -93,9 +134,10 @@ export function planAuto(spec: FeatureSpec, options: AutoOptions, probe: ImagePr
       return `${f} cannot apply at ${size === 0 ? `the kept size (${w}x${h})` : `size ${size}`}${(e as MedclassError).code === 'notColour' ? ' (grey images)' : ''}`;
     }
   };
-  const specs = sizes.map((size) => {
+  const cnn = planCnn(sizes, probe, options);
+  const specs = sizes.map((size, i) => {
     const ok = families.filter((f) => why(size, f) === null);
-    const wanted = [...familyFeatures(ok), ...own];
+    const wanted: FeatureName[] = [...familyFeatures(ok), ...own, ...('feature' in cnn && cnn.sizeIndex === i ? [cnn.feature] : [])];
     return { ...base, size, features: FEATURE_NAMES.filter((f) => wanted.includes(f)) };
   });
   const whyOwn = (size: number, set: FeatureSetChoice): string | null => {
@@ -112,6 +154,7 @@ export function planAuto(spec: FeatureSpec, options: AutoOptions, probe: ImagePr
     sizes,
     sets,
     specs,
+    cnn,
     inapplicable: (size, set) => {
       if (set.features) return whyOwn(size, set);
       for (const f of set.families) {
@@ -249,7 +292,7 @@ export async function chooseModel(input: AutoInput): Promise<AutoChoice> {
   });
   try {
     const search = await runSearch(
-      { sizes: plan.sizes, sets: plan.sets, inapplicable: plan.inapplicable, families: CLASSIFIER_FAMILIES.filter((f) => !options.classifiers || options.classifiers.includes(f.name)), ...(options.external ? { external: options.external } : {}) },
+      { sizes: plan.sizes, sets: plan.sets, inapplicable: plan.inapplicable, families: CLASSIFIER_FAMILIES.filter((f) => !options.classifiers || options.classifiers.includes(f.name)), ...(options.external ? { external: options.external } : {}), ...(options.rankBy ? { rankBy: options.rankBy } : {}) },
       {
         k,
         folds,
@@ -308,7 +351,8 @@ export async function chooseModel(input: AutoInput): Promise<AutoChoice> {
       winner: { size: w.size, set: w.set, classifier: w.classifier, label: w.label, name: candidateName(w), balancedAccuracy: r3(w.balancedAccuracy), auc: r3(w.auc) },
       reason: search.reason,
       featureSets: featureSetTable(search.candidates),
-      top: topCandidates(search.candidates, 10),
+      rankBy: options.rankBy === 'auc' ? 'AUC, then balanced accuracy' : 'balanced accuracy, then AUC',
+      top: topCandidates(search.candidates, 10, options.rankBy ?? 'balanced'),
       promoted: search.promoted.map((p) => ({ size: p.size, set: p.set, balancedAccuracy: r3(p.balancedAccuracy), auc: r3(p.auc) })),
       classWeight: {
         on: onVal ? 'validation' : 'cross-validation',
@@ -383,11 +427,12 @@ export function featureSetTable(candidates: CandidateReport[]): JsonValue {
   }));
 }
 
-function topCandidates(candidates: CandidateReport[], n: number): JsonValue {
+function topCandidates(candidates: CandidateReport[], n: number, by: RankBy): JsonValue {
+  const before = rankedBefore(by);
   return candidates
     .filter((c) => c.status === 'scored')
     .map((c, i) => ({ c, i }))
-    .sort((a, b) => (b.c.balancedAccuracy! - a.c.balancedAccuracy!) || ((b.c.auc ?? -1) - (a.c.auc ?? -1)) || a.i - b.i)
+    .sort((a, b) => (before(a.c, b.c) ? -1 : before(b.c, a.c) ? 1 : a.i - b.i))
     .slice(0, n)
     .map(({ c }) => ({ candidate: describe(c), balancedAccuracy: r3(c.balancedAccuracy), auc: r3(c.auc), folds: c.folds.map((f) => r3(f)), ms: Math.round(c.ms) }));
 }

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { predict } from '../../shared/classify/classifier.ts';
+import { cnnModels, predict, shownScores } from '../../shared/classify/classifier.ts';
 import { matrix } from '../../shared/classify/linalg.ts';
 import type { LoadedModel } from '../../shared/classify/model.ts';
 import { useCnnBackend } from '../features/backend.ts';
@@ -8,7 +8,8 @@ import { createProgress } from './progress.ts';
 import type { VectorJob } from './vectors.ts';
 
 export type FileOutcome =
-  | { name: string; ok: true; predicted: number; scores: Float64Array; probabilities: Float64Array | null }
+  /** scores: the ranking scores (AUC); shown: what a user is shown (shownScores: probabilities where there are, agreeing with the label). */
+  | { name: string; ok: true; predicted: number; scores: Float64Array; probabilities: Float64Array | null; shown: Float64Array }
   | { name: string; ok: false; error: string };
 
 /** Extracts each file with the model's own spec and classifies it; a file that cannot be used gets its reason. */
@@ -27,7 +28,7 @@ export async function classifyFiles(model: LoadedModel, jobs: readonly VectorJob
       const want = model.imageSize ? `${model.imageSize.width}x${model.imageSize.height} images (it was trained with size 0: images at their own size)` : `${d} features`;
       return { name: r.name, ok: false, error: `this model takes ${want}; this image is ${r.width}x${r.height}` };
     }
-    return { name: r.name, ok: true, predicted: -1, scores: new Float64Array(0), probabilities: null };
+    return { name: r.name, ok: true, predicted: -1, scores: new Float64Array(0), probabilities: null, shown: new Float64Array(0) };
   });
   const okIndex = outcomes.flatMap((o, i) => (o.ok ? [i] : []));
   if (okIndex.length === 0) return outcomes;
@@ -36,8 +37,9 @@ export async function classifyFiles(model: LoadedModel, jobs: readonly VectorJob
     const res = results[i]!;
     if (res.ok) X.data.set(res.vector, r * d);
   });
-  if (model.predictor.classifier.type === 'cnn') await useCnnBackend();
+  if (cnnModels(model.predictor.classifier).length) await useCnnBackend();
   const e = predict(model.predictor, X);
+  const shown = shownScores(model.predictor, e);
   const k = e.k;
   okIndex.forEach((i, r) => {
     outcomes[i] = {
@@ -46,6 +48,7 @@ export async function classifyFiles(model: LoadedModel, jobs: readonly VectorJob
       predicted: e.predicted[r]!,
       scores: e.scores.slice(r * k, (r + 1) * k),
       probabilities: e.probabilities ? e.probabilities.slice(r * k, (r + 1) * k) : null,
+      shown: shown.slice(r * k, (r + 1) * k),
     };
   });
   return outcomes;

@@ -5,23 +5,15 @@ import { rocCurves, type RocCurve } from '../../shared/classify/roc.ts';
 import { trainModel, type LabelledSet, type Preset, type Stage, type TrainOutcome, type TrainSettings } from '../../shared/classify/train.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { trainCnnModel, type CnnFitSettings } from '../../shared/classify/cnn/train_model.ts';
-import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
-import { ClassifyError } from '../../shared/classify/errors.ts';
+import { groupsFor, type EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
+import { cnnInputShape } from '../../shared/classify/cnn_input.ts';
 // static: a dynamic import of a .ts module fails on a worker thread running the sources
 import { useCnnBackend } from '../features/backend.ts';
+import { cnnGroupThreads } from '../features/cnn_groups.ts';
 
-/** The network's input from the spec: a square image, grey (`pixels`) or colour (`colourPixels`), and nothing else. */
-export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings'>): CnnFitSettings {
-  const { spec, settings } = input;
-  const size = spec.size || input.imageSize?.width || 0;
-  if (spec.features.length !== 1 || !(spec.features[0] === 'pixels' || spec.features[0] === 'colourPixels')) {
-    throw new ClassifyError('invalidOptions', `the CNN takes the image itself: features 'pixels' (grey) or 'colourPixels' (colour), not ${spec.features.join(', ')}`);
-  }
-  if (spec.size === 0 && input.imageSize && input.imageSize.width !== input.imageSize.height) {
-    throw new ClassifyError('invalidOptions', `the CNN takes square images; these are ${input.imageSize.width}x${input.imageSize.height}: give a size to resize them to`);
-  }
-  if (size < 16 || size > 256) throw new ClassifyError('invalidOptions', `the CNN takes images of 16 to 256 pixels a side, not ${size}`);
-  return { inputSize: size, channels: spec.features[0] === 'colourPixels' ? 3 : 1, seed: settings.seed, classWeight: settings.classWeight };
+/** The network's input from the spec (shared/classify/cnn_input.ts: the browser's training uses the same rule), with --auto's budget. */
+export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings' | 'cnnBudgetMs' | 'cnnTraining'>): CnnFitSettings {
+  return { ...cnnInputShape(input.spec, input.imageSize, input.settings), budgetMs: input.cnnBudgetMs ?? null, ...(input.cnnTraining ? { training: input.cnnTraining } : {}) };
 }
 
 /** Everything the fit needs, as plain data (it crosses to a worker thread). */
@@ -40,6 +32,10 @@ export interface FitInput {
   createdAt: string;
   /** --auto's choice, made before this fit: the fit takes it as it is. */
   preset?: Preset | undefined;
+  /** The CNN stops after the epoch that passes this many milliseconds (--auto's budget). */
+  cnnBudgetMs?: number | undefined;
+  /** Overrides of the CNN's training defaults (--auto's patience). */
+  cnnTraining?: CnnFitSettings['training'] | undefined;
 }
 
 export interface FitOutput {
@@ -67,12 +63,19 @@ export async function fitModel(input: FitInput, progress?: (stage: Stage, done: 
   if (p.type === 'cnn') {
     await useCnnBackend();
     progress?.('fitting', 0, p.epochs);
-    outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
-      onEpoch: (r) => {
-        progress?.('fitting', r.epoch, r.epochs);
-        onEpoch?.(r);
-      },
-    });
+    // large sets: each batch's second group on a thread of its own (the same model as without)
+    const groups = groupsFor({}, train.y.length) > 1 ? await cnnGroupThreads() : null;
+    try {
+      outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
+        onEpoch: (r) => {
+          progress?.('fitting', r.epoch, r.epochs);
+          onEpoch?.(r);
+        },
+        ...(groups ? { groupRunner: groups } : {}),
+      });
+    } finally {
+      await groups?.close();
+    }
   } else outcome = trainModel({ labels, train, val, test }, settings, progress ? { progress } : {}, input.preset);
   const doc = buildModelDocument({
     spec: input.spec,

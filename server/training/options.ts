@@ -5,7 +5,7 @@ import type { CandidateParams } from '../../shared/classify/params.ts';
 import { DEFAULT_SETTINGS, type TrainSettings } from '../../shared/classify/train.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { specInput, type SpecOptions } from '../features/spec_input.ts';
-import { DEFAULT_BUDGET_MS, type AutoOptions } from './auto_model.ts';
+import { CNN_MIN_BUDGET_MS, DEFAULT_BUDGET_MS, type AutoOptions } from './auto_model.ts';
 
 export interface TrainCliOptions extends SpecOptions {
   classifier?: string;
@@ -17,6 +17,7 @@ export interface TrainCliOptions extends SpecOptions {
   auto?: boolean;
   budget?: string;
   operatingPoint?: string;
+  rankBy?: string;
   jobs?: string;
   classWeight?: string;
   seed?: string;
@@ -78,7 +79,7 @@ export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; sett
   let params: CandidateParams;
   if (classifier === 'cnn') {
     for (const [flag, v] of [['--k', o.k], ['--metric', o.metric], ['--c', o.c], ['--gamma', o.gamma]] as const) if (v !== undefined) fail(`${flag} applies to --classifier ${flag === '--k' || flag === '--metric' ? 'knn' : 'svm'}`);
-    if (auto) fail('--auto does not tune the CNN yet: drop --auto, or choose svm or knn');
+    if (auto) fail(`--auto tries the CNN (and its ensemble with the best feature model) itself when --budget is ${CNN_MIN_BUDGET_MS / 60_000}m or more: drop --classifier cnn`);
     const widths = (o.widths ?? DEFAULT_CNN_PARAMS.widths.join(',')).split(',').map((w) => integer('--widths', w, 1));
     if (widths.length > 6 || widths.some((w) => w > 256)) fail('--widths takes at most 6 stages of at most 256 channels');
     params = { type: 'cnn', epochs: o.epochs === undefined ? DEFAULT_CNN_PARAMS.epochs : integer('--epochs', o.epochs, 1), widths, augment: o.augment !== false, flip: o.flip !== false && o.augment !== false };
@@ -101,6 +102,8 @@ export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; sett
   if (o.budget !== undefined && !auto) fail('--budget is the time --auto may take: add --auto, or drop --budget');
   if (o.operatingPoint !== undefined && !auto) fail('--operating-point is what --auto chooses the threshold for: add --auto, or drop it');
   if (o.operatingPoint !== undefined && o.operatingPoint !== 'balanced' && o.operatingPoint !== 'accuracy') fail(`--operating-point must be balanced or accuracy, not '${o.operatingPoint}'`);
+  if (o.rankBy !== undefined && !auto) fail('--rank-by is how --auto ranks its candidates: add --auto, or drop it');
+  if (o.rankBy !== undefined && o.rankBy !== 'balanced' && o.rankBy !== 'auc') fail(`--rank-by must be balanced or auc, not '${o.rankBy}'`);
   const threads = o.jobs === undefined ? undefined : integer('--jobs', o.jobs, 1);
   const settings: TrainSettings = { ...DEFAULT_SETTINGS, params, auto, classWeight, seed };
   const out = o.out ?? 'model.json';
@@ -113,6 +116,9 @@ export function parseTrainOptions(o: TrainCliOptions): { spec: FeatureSpec; sett
     classifiers: o.classifier === undefined ? (o.kernel === undefined ? undefined : [`SVM (${o.kernel})`]) : classifier === 'knn' ? ['KNN'] : o.kernel === undefined ? ['SVM (rbf)', 'SVM (linear)'] : [`SVM (${o.kernel})`],
     classWeight: o.classWeight === undefined ? undefined : classWeight,
     operatingPoint: o.operatingPoint as 'balanced' | 'accuracy' | undefined,
+    rankBy: o.rankBy as 'balanced' | 'auc' | undefined,
+    // a classifier the user named is the only one tried
+    cnn: o.classifier !== undefined || o.kernel !== undefined ? false : undefined,
     threads,
   };
   return { spec, settings, out, ...(threads ? { threads } : {}), search };

@@ -3,7 +3,12 @@ import { availableParallelism } from 'node:os';
 import { errorMessage } from '../../shared/errors.ts';
 import type { RocCurve } from '../../shared/classify/roc.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
-import { chooseModel, crossValidate, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
+import { chooseModel, crossValidate, featureSearchBudget, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
+import { cnnRound, type CnnRoundSplit, type EnsembleMemberFit } from './auto_cnn.ts';
+import { describe, rankedBefore, setFeatures, type CandidateReport } from '../../shared/classify/auto_search.ts';
+import { fitFinal } from '../../shared/classify/train.ts';
+import { featureColumns } from '../../shared/classify/feature_columns.ts';
+import { stratifiedFolds } from '../../shared/classify/cv.ts';
 import {
   checkTrainingClasses,
   countLabels,
@@ -17,16 +22,15 @@ import {
 } from '../../shared/classify/dataset.ts';
 import { ClassifyError } from '../../shared/classify/errors.ts';
 import { matrix } from '../../shared/classify/linalg.ts';
-import type { ModelDocument } from '../../shared/classify/model.ts';
-import type { LabelledSet, Preset, Stage, TrainOutcome, TrainSettings } from '../../shared/classify/train.ts';
-import type { FeatureSpec } from '../../shared/features/spec.ts';
+import { integrityHash, serializeModel, type ModelDocument } from '../../shared/classify/model.ts';
+import type { AutoSummary, LabelledSet, Preset, Stage, TrainOutcome, TrainSettings } from '../../shared/classify/train.ts';
+import type { FeatureName, FeatureSpec } from '../../shared/features/spec.ts';
 import type { DecodeLimits } from '../../shared/image/index.ts';
-import { workerModule } from '../features/worker_url.ts';
 import { scanDataset } from './dataset.ts';
 import { extractFiles } from './extract.ts';
 import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
-import { fitModel, type EpochHook, type FitInput, type FitOutput } from './fit.ts';
-import type { FitProgress, FitTaskResult } from './fit.worker.ts';
+import { fitModel, type EpochHook, type FitInput } from './fit.ts';
+import { aborted, fitOnWorker } from './fit_on_worker.ts';
 import type { VectorJob, VectorResult } from './vectors.ts';
 
 /** One image of a dataset held in memory (an upload): where it belongs, and its file's bytes. */
@@ -116,6 +120,13 @@ export interface TrainDatasetResult extends DatasetInfo {
   testRoc: RocCurve[] | null;
 }
 
+/** The document with --auto's record replaced, its integrity hash recomputed. */
+function rebuildAuto(doc: ModelDocument, auto: AutoSummary): ModelDocument {
+  const { integrity: _old, ...rest } = doc;
+  const next = { ...rest, training: { ...rest.training, auto } };
+  return { ...next, integrity: { sha256: integrityHash(next as Record<string, unknown>) } };
+}
+
 interface Entry {
   name: string;
   split: SplitName;
@@ -145,7 +156,6 @@ function itemsLayout(items: readonly DatasetItem[], name: string) {
   return { splits, labels: sortLabels(trainLabels) };
 }
 
-const aborted = () => new Error('training was stopped');
 
 /** The first training image's size and colour, decoded ahead of extraction: what --auto's plan depends on. */
 async function probeImage(job: VectorJob, limits?: DecodeLimits): Promise<ImageProbe> {
@@ -155,31 +165,6 @@ async function probeImage(job: VectorJob, limits?: DecodeLimits): Promise<ImageP
     return { width: img.width, height: img.height, colour: img.colour !== undefined };
   } catch (e) {
     throw new ClassifyError('invalidDataset', `${job.name}: ${errorMessage(e)}`);
-  }
-}
-
-/** The fit on a worker thread of its own: the SMO solver is synchronous and may run for minutes. */
-async function fitOnWorker(input: FitInput, progress: (stage: Stage, done: number, total: number) => void, signal?: AbortSignal, onEpoch?: EpochHook): Promise<FitOutput> {
-  const [{ Piscina }, { MessageChannel }] = await Promise.all([import('piscina'), import('node:worker_threads')]);
-  const { filename, execArgv } = workerModule('./fit.worker', import.meta.url);
-  const pool = new Piscina({ filename, execArgv, minThreads: 1, maxThreads: 1, idleTimeout: 0 });
-  const { port1, port2 } = new MessageChannel();
-  port1.on('message', (m: FitProgress) => {
-    if (m.epoch) onEpoch?.(m.epoch);
-    else progress(m.stage, m.done, m.total);
-  });
-  const buffers = [input.train, input.val, input.test].flatMap((s) => (s ? [s.X.data.buffer as ArrayBuffer] : []));
-  try {
-    const result = (await pool.run({ input, port: port2 }, { transferList: [port2, ...buffers], ...(signal ? { signal } : {}) })) as FitTaskResult;
-    if (!result.ok) throw new ClassifyError(result.code, result.message);
-    await new Promise((r) => setImmediate(r)); // the last progress messages, before the port closes
-    return result.output;
-  } catch (e) {
-    if (signal?.aborted) throw aborted();
-    throw e;
-  } finally {
-    port1.close();
-    await pool.destroy();
   }
 }
 
@@ -316,6 +301,9 @@ export async function trainDataset(
   let settings = typeof settingsFor === 'function' ? settingsFor(d) : settingsFor;
   let preset: Preset | undefined;
   let vectorOf = (r: VectorResult & { ok: true }): Float64Array => r.vector;
+  let cnnRows: ((items: ReturnType<typeof bySplit>) => CnnRoundSplit) | null = null;
+  let winnerFeatures: FeatureName[] = [];
+  let memberCandidate: { candidate: CandidateReport; features: FeatureName[] } | null = null;
   if (plan) {
     // The search sees train and val only; test waits for the final model.
     const rows = [...bySplit('train'), ...bySplit('val')];
@@ -336,7 +324,8 @@ export async function trainDataset(
       nTrain: bySplit('train').length,
       nVal: bySplit('val').length,
       settings: { ...settings, auto: true },
-      budgetMs: options.search!.budgetMs - (performance.now() - started),
+      // with the CNN to follow, the search gets its share (what it leaves goes to the CNN)
+      budgetMs: ('feature' in plan.cnn ? featureSearchBudget(options.search!.budgetMs) : options.search!.budgetMs) - (performance.now() - started),
       options: options.search!,
       signal: options.signal,
       progress: (stage, done, total) => hooks.onProgress?.(stage, done, total),
@@ -352,6 +341,43 @@ export async function trainDataset(
     const slice = (v: Float64Array) => Float64Array.from(cols, (c) => v[c]!);
     const byResult = new Map(usable.map(({ entry, r }) => [r, slice((chosen[index.get(entry)!] as VectorResult & { ok: true }).vector)]));
     vectorOf = (r) => byResult.get(r)!;
+    winnerFeatures = runSpec.features;
+    const cnnPlan = plan.cnn;
+    if ('feature' in cnnPlan) {
+      // The CNN round's vectors at the CNN's size: its pixels, and the winner's features with them (an ensemble's spec).
+      const full = perSize[cnnPlan.sizeIndex]!;
+      const sizeSpec = plan.specs[cnnPlan.sizeIndex]!;
+      const dd = dims[cnnPlan.sizeIndex]!;
+      const pixelCols = featureColumns(sizeSpec, [cnnPlan.feature], dd.height, dd.width);
+      // The ensemble's feature member: the winner, or where that is at another size the best candidate at the CNN's.
+      if (runSpec.size !== cnnPlan.size) {
+        const before = rankedBefore(options.search!.rankBy ?? 'balanced');
+        let best: CandidateReport | null = null;
+        for (const c of choice.search.candidates) if (c.status === 'scored' && c.size === cnnPlan.size && c.params && c.set && (!best || before(c, best))) best = c;
+        if (best) memberCandidate = { candidate: best, features: setFeatures(plan.sets.find((s) => s.name === best.set)!) };
+      }
+      const memberFeatures = memberCandidate?.features ?? runSpec.features;
+      const memberCols = featureColumns(sizeSpec, memberFeatures, dd.height, dd.width);
+      const unionCols = featureColumns(sizeSpec, [...memberFeatures, cnnPlan.feature], dd.height, dd.width);
+      cnnRows = (items) => {
+        const take = (cols: Int32Array, of: (r: VectorResult & { ok: true }, entry: Entry) => Float64Array) => {
+          const data = new Float64Array(items.length * cols.length);
+          items.forEach(({ entry, r }, i) => {
+            const v = of(r, entry);
+            for (let j = 0; j < cols.length; j++) data[i * cols.length + j] = v[cols[j]!]!;
+          });
+          return matrix(items.length, cols.length, data);
+        };
+        const fullOf = (_r: VectorResult & { ok: true }, entry: Entry) => (full[index.get(entry)!] as VectorResult & { ok: true }).vector;
+        return {
+          features: take(Int32Array.from({ length: d }, (_, j) => j), (r) => vectorOf(r)),
+          pixels: take(pixelCols, fullOf),
+          member: take(memberCols, fullOf),
+          union: take(unionCols, fullOf),
+          y: Int32Array.from(items, ({ entry }) => labels.indexOf(entry.label)),
+        };
+      };
+    }
   }
 
   const set = (split: SplitName): LabelledSet | undefined => {
@@ -371,14 +397,83 @@ export async function trainDataset(
 
   const fitStarted = performance.now();
   // Without val the estimate is a cross-validation: its folds go to worker threads, one per core.
+  // (Not the CNN's: it holds out a tenth of train for early stopping and its estimate.)
   const threads = options.threads ?? availableParallelism();
-  if (!preset && !settings.auto && !val && threads > 1) {
+  if (!preset && !settings.auto && !val && threads > 1 && settings.params.type !== 'cnn') {
     preset = await crossValidate(train, labels, settings, threads, options.signal, (stage, done, total) => hooks.onProgress?.(stage, done, total));
   }
   const input: FitInput = { spec: runSpec, labels, featureLength: d, imageSize, train, val, test, settings, counts: countsOf('train'), createdAt: new Date().toISOString(), preset };
   const progress = (stage: Stage, done: number, total: number) => hooks.onProgress?.(stage, done, total);
   const onEpoch: EpochHook = (r) => hooks.onEpoch?.(r);
-  const fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal, onEpoch) : await fitModel(input, progress, onEpoch);
+  let fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal, onEpoch) : await fitModel(input, progress, onEpoch);
+
+  // --auto with the CNN: the CNN and the ensemble against the feature model, on val/ (or, without one, a stratified fifth of train/).
+  if (plan && options.search && 'feature' in plan.cnn) {
+    let summary;
+    const trainItems = bySplit('train');
+    let compareOn = bySplit('val');
+    let fitItems = trainItems;
+    let winnerFit = fit;
+    if (compareOn.length === 0) {
+      // the feature model refitted on the other four fifths (its settings as chosen): what ships if the CNN or the ensemble wins
+      const split = stratifiedFolds(train.y, labels.length, 5, settings.seed)[0]!;
+      fitItems = Array.from(split.train, (i) => trainItems[i]!);
+      compareOn = Array.from(split.test, (i) => trainItems[i]!);
+      const part = cnnRows!(fitItems);
+      const partInput: FitInput = { ...input, train: { X: part.features, y: part.y }, val: undefined, test: undefined, counts: countLabels(fitItems.map(({ entry }) => entry.label), labels) };
+      winnerFit = options.fitOn === 'worker' ? await fitOnWorker(partInput, progress, options.signal, onEpoch) : await fitModel(partInput, progress, onEpoch);
+    }
+    {
+      let member: EnsembleMemberFit | undefined;
+      if (memberCandidate) {
+        // fitted here on the same rows as the CNN, with Platt probabilities to average
+        const m = cnnRows!(fitItems).member;
+        const p = memberCandidate.candidate.params as EnsembleMemberFit['params'];
+        const y = Int32Array.from(fitItems, ({ entry }) => labels.indexOf(entry.label));
+        const f = fitFinal({ X: m, y }, labels.length, p, { ...settings, params: p, probability: true, threshold: undefined, auto: false });
+        member = { features: memberCandidate.features, predictor: f.predictor, params: p, gamma: f.gamma, iterations: f.iterations, capped: f.capped, label: describe(memberCandidate.candidate) };
+      }
+      const round = await cnnRound({
+        member,
+        compareOn: val ? 'val/' : `a stratified fifth of train/ (${compareOn.length} images; no val/ split)`,
+        labels,
+        plan: plan.cnn,
+        sizeSpec: plan.specs[plan.cnn.sizeIndex]!,
+        dims: plan.sizes[plan.cnn.sizeIndex] === 0 ? { width: first!.width, height: first!.height } : { width: plan.sizes[plan.cnn.sizeIndex]!, height: plan.sizes[plan.cnn.sizeIndex]! },
+        winner: { features: winnerFeatures, size: runSpec.size, fit: winnerFit, spec: runSpec },
+        train: cnnRows!(fitItems),
+        val: cnnRows!(compareOn),
+        test: test ? cnnRows!(bySplit('test')) : undefined,
+        settings,
+        options: options.search,
+        leftMs: options.search.budgetMs - (performance.now() - started),
+        signal: options.signal,
+        progress: (done, total) => hooks.onProgress?.('fitting', done, total),
+        onEpoch: (r) => hooks.onEpoch?.(r),
+      });
+      summary = round.summary;
+      if (round.final) {
+        fit = round.final.fit;
+        runSpec = round.final.spec;
+        d = round.final.featureLength;
+        imageSize = round.final.imageSize;
+        // the final model's settings: the CNN's class weights are its own (the ensemble's feature member keeps the chosen ones)
+        settings = { ...settings, params: fit.outcome.params, threshold: fit.outcome.predictor.threshold, ...(fit.outcome.params.type === 'cnn' ? { classWeight: options.search.classWeight ?? null } : {}) };
+      }
+    }
+    if (!fit.outcome.auto || !('cnn' in fit.outcome.auto)) {
+      // the feature model stays: the round's record joins its report and its file
+      const auto = { ...(fit.outcome.auto ?? {}), cnn: summary };
+      fit.outcome.auto = auto;
+      fit = { ...fit, doc: rebuildAuto(fit.doc, auto) };
+      fit.text = serializeModel(fit.doc);
+    }
+  } else if (plan && options.search && fit.outcome.auto) {
+    const auto = { ...fit.outcome.auto, cnn: { skipped: (plan.cnn as { skipped: string }).skipped } };
+    fit.outcome.auto = auto;
+    fit = { ...fit, doc: rebuildAuto(fit.doc, auto) };
+    fit.text = serializeModel(fit.doc);
+  }
   const fitMs = performance.now() - fitStarted;
   const { outcome } = fit;
   if (outcome.capped) warn(`${outcome.capped} binary problem(s) stopped at libsvm's iteration limit before converging; consider a smaller C`);
@@ -399,6 +494,8 @@ export async function trainDataset(
 
   return {
     ...info,
+    // the chosen model's (--auto extracted more)
+    featureLength: d,
     doc: fit.doc,
     modelText: fit.text,
     outcome,

@@ -1,4 +1,5 @@
 import type { Metrics } from '../../shared/classify/metrics.ts';
+import { cnnModels } from '../../shared/classify/classifier.ts';
 import { describeParams } from '../../shared/classify/model.ts';
 import type { MessageOf } from '../../shared/protocol/messages.ts';
 import type { TrainDatasetResult } from './train_dataset.ts';
@@ -39,6 +40,7 @@ export function trainingReport(r: TrainDatasetResult, extra: { jobId: string; cl
     return { true: c.trueLabel, predicted: c.predicted, count: c.names.length, names, ...(names.length < c.names.length ? { truncated: true } : {}) };
   });
   const c = outcome.predictor.classifier;
+  const net = cnnModels(c)[0];
   const report: Record<string, Json> = {
     jobId: extra.jobId,
     dataset: {
@@ -81,9 +83,9 @@ export function trainingReport(r: TrainDatasetResult, extra: { jobId: string; cl
     roc: (r.testRoc ? { on: 'test', curves: r.testRoc } : outcome.estimateRoc ? { on: outcome.estimate.mode, curves: outcome.estimateRoc } : null) as unknown as Json,
     auto: outcome.auto ? (outcome.auto as Json) : null,
     threshold: outcome.predictor.threshold ?? null,
-    // the CNN's curves, per epoch
-    epochs: c.type === 'cnn' ? c.model.history.map((h) => ({ epoch: h.epoch, loss: h.loss, accuracy: h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy, valAuc: h.valAuc })) : null,
-    bestEpoch: c.type === 'cnn' ? c.model.bestEpoch : null,
+    // the CNN's curves, per epoch (alone or in an ensemble)
+    epochs: net ? net.history.map((h) => ({ epoch: h.epoch, loss: h.loss, accuracy: h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy, valAuc: h.valAuc })) : null,
+    bestEpoch: net ? net.bestEpoch : null,
     misclassified,
     model: { sha256: r.doc.integrity.sha256, bytes: r.modelText.length, labels: r.labels },
     timings: { extractMs: Math.round(r.timings.extractMs), fitMs: Math.round(r.timings.fitMs), totalMs: Math.round(r.timings.totalMs) },

@@ -150,6 +150,8 @@ export interface SearchPlan {
   external?: ExternalCandidate[];
   /** How many (size, set) pairs go on to rung 2. */
   promote?: number;
+  /** What ranks the candidates (balanced accuracy by default). */
+  rankBy?: RankBy;
 }
 
 export interface SearchContext {
@@ -172,18 +174,23 @@ export interface SearchContext {
   reserveMs?: (slowestFitMs: number) => number;
 }
 
-/** Higher balanced accuracy wins, then higher AUC; the earlier candidate on a tie. */
-function better(a: { balancedAccuracy: number | null; auc: number | null }, b: { balancedAccuracy: number | null; auc: number | null }): boolean {
-  const ba = a.balancedAccuracy ?? -1;
-  const bb = b.balancedAccuracy ?? -1;
-  if (ba !== bb) return ba > bb;
-  return (a.auc ?? -1) > (b.auc ?? -1);
+type Scored = { balancedAccuracy: number | null; auc: number | null };
+
+/** What ranks candidates: balanced accuracy then AUC (the default), or AUC then balanced accuracy. */
+export type RankBy = 'balanced' | 'auc';
+
+/** Whether a ranks before b: the first measure higher, or equal and the second higher; the earlier candidate on a tie. */
+export function rankedBefore(by: RankBy): (a: Scored, b: Scored) => boolean {
+  const first = (s: Scored) => (by === 'auc' ? s.auc : s.balancedAccuracy) ?? -1;
+  const second = (s: Scored) => (by === 'auc' ? s.balancedAccuracy : s.auc) ?? -1;
+  return (a, b) => (first(a) !== first(b) ? first(a) > first(b) : second(a) > second(b));
 }
 
 const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(3));
 
 /** Runs the plan; the result lists every candidate, scored or skipped, in the order tried. */
 export async function runSearch(plan: SearchPlan, ctx: SearchContext): Promise<SearchOutcome> {
+  const better = rankedBefore(plan.rankBy ?? 'balanced');
   const now = ctx.now ?? (() => performance.now());
   const started = now();
   const deadline = started + ctx.budgetMs;
@@ -360,12 +367,18 @@ export async function runSearch(plan: SearchPlan, ctx: SearchContext): Promise<S
   if (best < 0) throw new Error('the time budget ended before any candidate was scored; give a larger --budget');
   const w = candidates[best]!;
   const runnerUp = candidates.filter((c, i) => i !== best && c.status === 'scored' && !(c.size === w.size && c.set === w.set && c.classifier === w.classifier)).sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0))[0];
-  const tie = runnerUp && runnerUp.balancedAccuracy === w.balancedAccuracy;
+  const byAuc = plan.rankBy === 'auc';
+  const tie = runnerUp && (byAuc ? runnerUp.auc === w.auc : runnerUp.balancedAccuracy === w.balancedAccuracy);
   const reason =
-    `highest cross-validated balanced accuracy (${fmt(w.balancedAccuracy)}, AUC ${fmt(w.auc)}) of ${candidates.filter((c) => c.status === 'scored').length} scored candidates` +
+    (byAuc
+      ? `highest cross-validated AUC (${fmt(w.auc)}, balanced accuracy ${fmt(w.balancedAccuracy)})`
+      : `highest cross-validated balanced accuracy (${fmt(w.balancedAccuracy)}, AUC ${fmt(w.auc)})`) +
+    ` of ${candidates.filter((c) => c.status === 'scored').length} scored candidates` +
     (runnerUp
       ? tie
-        ? `; tied on balanced accuracy with ${describe(runnerUp)}, ahead on AUC (${fmt(runnerUp.auc)})`
+        ? byAuc
+          ? `; tied on AUC with ${describe(runnerUp)}, ahead on balanced accuracy (${fmt(runnerUp.balancedAccuracy)})`
+          : `; tied on balanced accuracy with ${describe(runnerUp)}, ahead on AUC (${fmt(runnerUp.auc)})`
         : `; the best other kind was ${describe(runnerUp)} at ${fmt(runnerUp.balancedAccuracy)} (AUC ${fmt(runnerUp.auc)})`
       : '');
   return {

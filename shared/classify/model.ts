@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { MedclassError } from '../errors.ts';
 import { parseFeatureSpec } from '../features/spec.schema.ts';
-import { vectorLength, type FeatureSpec } from '../features/spec.ts';
+import { FEATURE_NAMES, vectorLength, type FeatureName, type FeatureSpec } from '../features/spec.ts';
 import { base64ToFloat32, base64ToFloat64, float32ToBase64, float64Bytes, float64ToBase64 } from './base64.ts';
 import type { CnnModel } from './cnn/cnn_model.ts';
 import { parameterSpecs } from './cnn/network.ts';
-import type { ClassifierModel, Predictor } from './classifier.ts';
+import type { ClassifierModel, Predictor, SingleModel } from './classifier.ts';
+import { featureColumns } from './feature_columns.ts';
 import { ClassifyError } from './errors.ts';
 import { matrix, type Matrix } from './linalg.ts';
 import type { Metrics } from './metrics.ts';
@@ -24,12 +25,13 @@ import type { TrainOutcome } from './train.ts';
  */
 export const MODEL_FORMAT = 'medclass-model';
 /**
- * The newest version read. Version 2 added the CNN (classifier type 'cnn', float32 weights);
- * SVM and KNN models are still written as version 1, so that older readers keep reading them.
+ * The newest version read. Version 2 added the CNN (classifier type 'cnn', float32 weights),
+ * version 3 the ensemble (classifier type 'ensemble': members' probabilities averaged). SVM
+ * and KNN models are still written as version 1, so that older readers keep reading them.
  */
-export const MODEL_VERSION = 2;
+export const MODEL_VERSION = 3;
 /** The version a document is written as: the oldest that holds it. */
-const versionFor = (type: 'svm' | 'knn' | 'cnn'): 1 | 2 => (type === 'cnn' ? 2 : 1);
+const versionFor = (type: ClassifierModel['type']): 1 | 2 | 3 => (type === 'ensemble' ? 3 : type === 'cnn' ? 2 : 1);
 
 const float64Array = z
   .object({
@@ -67,12 +69,16 @@ const metricsSchema = z
   .strict();
 
 const gammaSetting = z.union([z.object({ scale: finite }).strict(), z.object({ value: finite }).strict()]);
-const paramsSchema = z.discriminatedUnion('type', [
+const singleParams = [
   z.object({ type: z.literal('svm'), kernel: z.enum(['rbf', 'linear']), C: finite, gamma: gammaSetting }).strict(),
   z.object({ type: z.literal('knn'), k: z.number().int().positive(), metric: z.enum(['euclidean', 'cosine']), weights: z.enum(['uniform', 'distance']) }).strict(),
   z
     .object({ type: z.literal('cnn'), epochs: z.number().int().positive(), widths: z.array(z.number().int().positive()).min(1).max(6), augment: z.boolean(), flip: z.boolean() })
     .strict(),
+] as const;
+const paramsSchema = z.discriminatedUnion('type', [
+  ...singleParams,
+  z.object({ type: z.literal('ensemble'), members: z.array(z.discriminatedUnion('type', [...singleParams])).min(2).max(4) }).strict(),
 ]);
 
 const svmSchema = z
@@ -129,12 +135,28 @@ const cnnSchema = z
   })
   .strict();
 
+/**
+ * An ensemble: each member reads the features it names (columns of the spec's vector, after
+ * the one scaler; a CNN's pixels pass it unchanged), and the class probabilities of the
+ * members are averaged with equal weights.
+ */
+const ensembleSchema = z
+  .object({
+    type: z.literal('ensemble'),
+    combine: z.literal('mean-probability'),
+    members: z
+      .array(z.object({ features: z.array(z.string()).min(1), classifier: z.discriminatedUnion('type', [svmSchema, knnSchema, cnnSchema]) }).strict())
+      .min(2)
+      .max(4),
+  })
+  .strict();
+
 const candidateSchema = z.object({ label: z.string(), params: paramsSchema, balancedAccuracy: unitInterval, folds: z.array(unitInterval), capped: z.number().int().nonnegative() }).strict();
 
 export const modelSchema = z
   .object({
     format: z.literal(MODEL_FORMAT),
-    version: z.union([z.literal(1), z.literal(2)]),
+    version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
     createdAt: z.string(),
     /** Checked by parseFeatureSpec on load. */
     spec: z.unknown(),
@@ -164,7 +186,7 @@ export const modelSchema = z
       })
       .strict(),
     scaler: z.object({ mean: float64Array, scale: float64Array }).strict(),
-    classifier: z.discriminatedUnion('type', [svmSchema, knnSchema, cnnSchema]),
+    classifier: z.discriminatedUnion('type', [svmSchema, knnSchema, cnnSchema, ensembleSchema]),
     /** Two classes: the decision threshold on class 1's score chosen by --auto (absent in older files: the classifier's own rule). */
     decision: z.object({ threshold: finite }).strict().optional(),
     metrics: z
@@ -227,6 +249,7 @@ export interface ModelInput {
 
 export function describeParams(p: CandidateParams, gamma: number | null): string {
   const base = paramsLabel(p);
+  if (p.type === 'ensemble') return `ensemble: ${base}`;
   return p.type === 'svm' && p.kernel === 'rbf' && gamma !== null ? `${p.type.toUpperCase()} ${base} (gamma ${Number(gamma.toPrecision(6))})` : `${p.type.toUpperCase()} ${base}`;
 }
 
@@ -266,6 +289,26 @@ function decodeCnn(c: z.infer<typeof cnnSchema>, k: number, d: number): CnnModel
   return { architecture: { ...a, widths: [...a.widths] }, normalisation: c.normalisation, weights, history: c.history.map((h) => ({ ...h, epochs: c.history.length, ms: 0 })), bestEpoch: c.bestEpoch };
 }
 
+type SingleDocument = z.infer<typeof svmSchema> | z.infer<typeof knnSchema> | z.infer<typeof cnnSchema>;
+
+function encodeSingle(c: SingleModel): SingleDocument {
+  if (c.type === 'cnn') return encodeCnn(c.model);
+  if (c.type === 'knn') return { type: 'knn', k: c.model.k, metric: c.model.metric, weights: c.model.weights, samples: encodeMatrix(c.model.samples), targets: Array.from(c.model.targets) };
+  return {
+    type: 'svm',
+    kernel: c.model.kernel,
+    C: c.C,
+    gamma: c.model.kernel === 'rbf' ? c.model.gamma : null,
+    classWeight: c.classWeight,
+    nSupport: Array.from(c.model.nSupport),
+    supportVectors: encodeMatrix(c.model.supportVectors),
+    dualCoef: encode(c.model.dualCoef, [c.model.nClasses - 1, c.model.supportVectors.rows]),
+    intercept: Array.from(c.model.intercept),
+    probA: c.model.probA ? Array.from(c.model.probA) : null,
+    probB: c.model.probB ? Array.from(c.model.probB) : null,
+  };
+}
+
 const toPlainMetrics = (m: Metrics): Metrics => JSON.parse(JSON.stringify(m)) as Metrics;
 
 /** The model document of a training outcome, integrity hash included. */
@@ -273,23 +316,7 @@ export function buildModelDocument(input: ModelInput): ModelDocument {
   const { outcome } = input;
   const c = outcome.predictor.classifier;
   const classifier: ModelDocument['classifier'] =
-    c.type === 'svm'
-      ? {
-          type: 'svm',
-          kernel: c.model.kernel,
-          C: c.C,
-          gamma: c.model.kernel === 'rbf' ? c.model.gamma : null,
-          classWeight: c.classWeight,
-          nSupport: Array.from(c.model.nSupport),
-          supportVectors: encodeMatrix(c.model.supportVectors),
-          dualCoef: encode(c.model.dualCoef, [c.model.nClasses - 1, c.model.supportVectors.rows]),
-          intercept: Array.from(c.model.intercept),
-          probA: c.model.probA ? Array.from(c.model.probA) : null,
-          probB: c.model.probB ? Array.from(c.model.probB) : null,
-        }
-      : c.type === 'cnn'
-        ? encodeCnn(c.model)
-        : { type: 'knn', k: c.model.k, metric: c.model.metric, weights: c.model.weights, samples: encodeMatrix(c.model.samples), targets: Array.from(c.model.targets) };
+    c.type === 'ensemble' ? { type: 'ensemble', combine: 'mean-probability', members: c.members.map((m) => ({ features: [...m.features], classifier: encodeSingle(m.classifier) })) } : encodeSingle(c);
   const sel = outcome.selection;
   const doc: Omit<ModelDocument, 'integrity'> = {
     format: MODEL_FORMAT,
@@ -357,6 +384,47 @@ function decode(a: EncodedArray, what: string, shape: number[]): Float64Array {
   return values;
 }
 
+/** One classifier of one kind (the document's, or an ensemble member's), its arrays checked against d features and k classes. */
+function decodeSingle(c: SingleDocument, k: number, d: number, version: number, where: string): SingleModel {
+  if (c.type === 'svm') {
+    const P = (k * (k - 1)) / 2;
+    if (c.nSupport.length !== k) bad(`nSupport has ${c.nSupport.length} classes, labels ${k}`);
+    const nSV = c.nSupport.reduce((a, b) => a + b, 0);
+    const sv = decode(c.supportVectors, `${where}supportVectors`, [nSV, d]);
+    const dual = decode(c.dualCoef, `${where}dualCoef`, [k - 1, nSV]);
+    if (c.intercept.length !== P) bad(`intercept has ${c.intercept.length} values, ${P} pairs`);
+    if ((c.probA === null) !== (c.probB === null)) bad('probA and probB go together');
+    if (c.probA && (c.probA.length !== P || c.probB!.length !== P)) bad(`probA/probB need ${P} values`);
+    if (c.kernel === 'rbf' && c.gamma === null) bad('an RBF kernel needs gamma');
+    if (c.classWeight && c.classWeight.length !== k) bad('classWeight needs one value per class');
+    return {
+      type: 'svm',
+      C: c.C,
+      classWeight: c.classWeight,
+      model: {
+        kernel: c.kernel,
+        gamma: c.gamma ?? 0,
+        nClasses: k,
+        supportVectors: matrix(nSV, d, sv),
+        nSupport: Int32Array.from(c.nSupport),
+        dualCoef: dual,
+        intercept: Float64Array.from(c.intercept),
+        probA: c.probA ? Float64Array.from(c.probA) : null,
+        probB: c.probB ? Float64Array.from(c.probB) : null,
+      },
+    };
+  } else if (c.type === 'cnn') {
+    if (version < 2) bad('a CNN needs format version 2');
+    return { type: 'cnn', model: decodeCnn(c, k, d) };
+  } else {
+    const n = c.targets.length;
+    const samples = decode(c.samples, `${where}samples`, [n, d]);
+    if (c.targets.some((t) => t >= k)) bad('a KNN target is not a class');
+    if (c.k > n) bad(`k ${c.k} is more than the ${n} samples`);
+    return { type: 'knn', model: { k: c.k, metric: c.metric, weights: c.weights, nClasses: k, samples: matrix(n, d, samples), targets: Int32Array.from(c.targets) } };
+  }
+}
+
 /** Checks a parsed JSON value and builds the model; every refusal says why. */
 export function loadModelDocument(json: unknown): LoadedModel {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return bad('not a JSON object');
@@ -394,43 +462,23 @@ export function loadModelDocument(json: unknown): LoadedModel {
   if (!scaler.scale.every((v) => v > 0)) bad('scaler.scale must be positive');
   const c = doc.classifier;
   let classifier: ClassifierModel;
-  if (c.type === 'svm') {
-    const P = (k * (k - 1)) / 2;
-    if (c.nSupport.length !== k) bad(`nSupport has ${c.nSupport.length} classes, labels ${k}`);
-    const nSV = c.nSupport.reduce((a, b) => a + b, 0);
-    const sv = decode(c.supportVectors, 'supportVectors', [nSV, d]);
-    const dual = decode(c.dualCoef, 'dualCoef', [k - 1, nSV]);
-    if (c.intercept.length !== P) bad(`intercept has ${c.intercept.length} values, ${P} pairs`);
-    if ((c.probA === null) !== (c.probB === null)) bad('probA and probB go together');
-    if (c.probA && (c.probA.length !== P || c.probB!.length !== P)) bad(`probA/probB need ${P} values`);
-    if (c.kernel === 'rbf' && c.gamma === null) bad('an RBF kernel needs gamma');
-    if (c.classWeight && c.classWeight.length !== k) bad('classWeight needs one value per class');
+  if (c.type === 'ensemble') {
+    if (doc.version < 3) bad('an ensemble needs format version 3');
+    const h = spec.size || imageSize!.height;
+    const w = spec.size || imageSize!.width;
     classifier = {
-      type: 'svm',
-      C: c.C,
-      classWeight: c.classWeight,
-      model: {
-        kernel: c.kernel,
-        gamma: c.gamma ?? 0,
-        nClasses: k,
-        supportVectors: matrix(nSV, d, sv),
-        nSupport: Int32Array.from(c.nSupport),
-        dualCoef: dual,
-        intercept: Float64Array.from(c.intercept),
-        probA: c.probA ? Float64Array.from(c.probA) : null,
-        probB: c.probB ? Float64Array.from(c.probB) : null,
-      },
+      type: 'ensemble',
+      members: c.members.map((m, i) => {
+        const unknown = m.features.filter((f) => !spec.features.includes(f as FeatureName));
+        if (unknown.length) bad(`members[${i}] reads ${unknown.join(', ')}, which the spec does not extract`);
+        const features = FEATURE_NAMES.filter((f) => m.features.includes(f));
+        const columns = featureColumns(spec, features, h, w);
+        const single = decodeSingle(m.classifier, k, columns.length, doc.version, `members[${i}].`);
+        if (single.type === 'svm' && !single.model.probA) bad(`members[${i}] is an SVM without probabilities: an ensemble averages probabilities`);
+        return { features, columns, classifier: single };
+      }),
     };
-  } else if (c.type === 'cnn') {
-    if (doc.version < 2) bad('a CNN needs format version 2');
-    classifier = { type: 'cnn', model: decodeCnn(c, k, d) };
-  } else {
-    const n = c.targets.length;
-    const samples = decode(c.samples, 'samples', [n, d]);
-    if (c.targets.some((t) => t >= k)) bad('a KNN target is not a class');
-    if (c.k > n) bad(`k ${c.k} is more than the ${n} samples`);
-    classifier = { type: 'knn', model: { k: c.k, metric: c.metric, weights: c.weights, nClasses: k, samples: matrix(n, d, samples), targets: Int32Array.from(c.targets) } };
-  }
+  } else classifier = decodeSingle(c, k, d, doc.version, '');
   if (doc.decision && k !== 2) bad('a decision threshold applies to two classes only');
   const predictor: Predictor = doc.decision ? { scaler, classifier, threshold: doc.decision.threshold } : { scaler, classifier };
   return { doc, spec, labels: doc.labels, featureLength: d, imageSize, predictor };

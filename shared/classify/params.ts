@@ -29,7 +29,13 @@ export interface CnnParams {
   flip: boolean;
 }
 
-export type CandidateParams = SvmParams | KnnParams | CnnParams;
+/** An average of members' class probabilities (--auto's best feature model with the CNN). */
+export interface EnsembleParams {
+  type: 'ensemble';
+  members: (SvmParams | KnnParams | CnnParams)[];
+}
+
+export type CandidateParams = SvmParams | KnnParams | CnnParams | EnsembleParams;
 
 const num = (v: number) => String(Number(v.toPrecision(4)));
 
@@ -40,9 +46,12 @@ export function gammaLabel(g: GammaSetting): string {
 }
 
 export function paramsLabel(p: CandidateParams): string {
+  if (p.type === 'ensemble') return `mean of ${p.members.map((m) => `${classifierLabel(m)} ${paramsLabel(m)}`).join(' and ')}`;
   if (p.type === 'cnn') return `${p.widths.join('-')} channels, ${p.epochs} epochs${p.augment ? `, augmented${p.flip ? ' with flips' : ' without flips'}` : ''}`;
   if (p.type === 'knn') return `k=${p.k} ${p.metric}${p.weights === 'distance' ? ' distance-weighted' : ''}`;
   return p.kernel === 'linear' ? `linear C=${num(p.C)}` : `rbf C=${num(p.C)} gamma=${gammaLabel(p.gamma)}`;
 }
 
-export const classifierLabel = (p: CandidateParams): string => (p.type === 'svm' ? `SVM (${p.kernel})` : p.type === 'cnn' ? 'CNN' : 'KNN');
+export function classifierLabel(p: CandidateParams): string {
+  return p.type === 'svm' ? `SVM (${p.kernel})` : p.type === 'cnn' ? 'CNN' : p.type === 'ensemble' ? 'ensemble' : 'KNN';
+}

@@ -85,6 +85,11 @@ export function sigmoidPredict(decision: number, A: number, B: number): number {
   return fApB >= 0 ? Math.exp(-fApB) / (1 + Math.exp(-fApB)) : 1 / (1 + Math.exp(fApB));
 }
 
+/** P(first class of the pair | the pair) at a decision value: the sigmoid, kept off 0 and 1 as libsvm does. */
+export function probabilityOfDecision(decision: number, A: number, B: number): number {
+  return Math.min(Math.max(sigmoidPredict(decision, A, B), MIN_PROB), 1 - MIN_PROB);
+}
+
 /** Class probabilities from pairwise ones, r[i * k + j] = P(i | i or j) (Wu, Lin and Weng 2004, method 2). */
 export function multiclassProbability(k: number, r: Float64Array, p: Float64Array = new Float64Array(k)): Float64Array {
   const maxIter = Math.max(100, k);
@@ -134,7 +139,7 @@ export function pairwiseToProbabilities(k: number, dec: ArrayLike<number>, probA
   let p = 0;
   for (let i = 0; i < k; i++) {
     for (let j = i + 1; j < k; j++) {
-      const v = Math.min(Math.max(sigmoidPredict(dec[p]!, probA[p]!, probB[p]!), MIN_PROB), 1 - MIN_PROB);
+      const v = probabilityOfDecision(dec[p]!, probA[p]!, probB[p]!);
       r[i * k + j] = v;
       r[j * k + i] = 1 - v;
       p++;

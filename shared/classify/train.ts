@@ -121,7 +121,7 @@ export const K_GRID = Array.from({ length: 16 }, (_, i) => 2 * i + 1);
 
 /** The candidates --auto tries, simplest first (the first of equal scores wins). */
 export function grid(start: CandidateParams): CandidateParams[] {
-  if (start.type === 'cnn') return [start];
+  if (start.type === 'cnn' || start.type === 'ensemble') return [start];
   if (start.type === 'svm') {
     const gammas = start.kernel === 'rbf' ? GAMMA_FACTORS.map((f) => ({ scale: f })) : [{ scale: 1 }];
     return C_GRID.flatMap((C) => gammas.map((gamma) => ({ type: 'svm', kernel: start.kernel, C, gamma }) satisfies SvmParams));
@@ -277,7 +277,7 @@ export function fitFinal(train: LabelledSet, k: number, params: CandidateParams,
       capped: pairs.filter((p) => p.hitLimit).length,
     };
   }
-  if (params.type === 'cnn') throw new ClassifyError('invalidOptions', 'the CNN trains through trainCnnModel (shared/classify/cnn/train_model.ts), not fitFinal');
+  if (params.type === 'cnn' || params.type === 'ensemble') throw new ClassifyError('invalidOptions', `the ${params.type === 'cnn' ? 'CNN trains through trainCnnModel (shared/classify/cnn/train_model.ts)' : 'ensemble is assembled by --auto (server/training/auto_cnn.ts)'}, not fitFinal`);
   hooks.progress?.('fitting', 0, 1);
   const scaler = fitScaler(train.X);
   const classifier: ClassifierModel = {
@@ -299,7 +299,7 @@ const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.lengt
 export function trainModel(data: TrainData, s: TrainSettings, hooks: TrainHooks = {}, preset?: Preset): TrainOutcome {
   if (preset) return fitPreset(data, s, hooks, preset);
   const k = data.labels.length;
-  if (s.params.type === 'cnn') throw new ClassifyError('invalidOptions', 'the CNN trains through trainCnnModel (shared/classify/cnn/train_model.ts), not trainModel');
+  if (s.params.type === 'cnn' || s.params.type === 'ensemble') throw new ClassifyError('invalidOptions', `the ${s.params.type === 'cnn' ? 'CNN trains through trainCnnModel (shared/classify/cnn/train_model.ts)' : 'ensemble is assembled by --auto (server/training/auto_cnn.ts)'}, not trainModel`);
   const { X, y, splits, mode } = splitsFor(data, s);
   const candidates = s.auto ? grid(s.params) : [s.params];
   const total = splits.length * candidates.length;

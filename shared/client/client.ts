@@ -47,6 +47,8 @@ export interface TrainOptions {
   /** Called once the server has accepted the job. */
   onStarted?(jobId: string): void;
   onProgress?(phase: string, done: number, total: number): void;
+  /** The CNN: each finished epoch's loss and accuracy (the curves). */
+  onEpoch?(epoch: NonNullable<MessageOf<'trainProgress'>['epoch']>): void;
 }
 
 interface TrainWaiter extends TrainOptions {
@@ -225,8 +227,10 @@ export class MedclassClient {
     for (const listener of this.eventListeners) listener(m);
     const job = this.jobs.get(m.jobId);
     if (!job) return;
-    if (m.type === 'trainProgress') job.onProgress?.(m.phase, m.done, m.total);
-    else {
+    if (m.type === 'trainProgress') {
+      job.onProgress?.(m.phase, m.done, m.total);
+      if (m.epoch) job.onEpoch?.(m.epoch);
+    } else {
       this.jobs.delete(m.jobId);
       this.trainRequests.delete(job.requestId);
       job.resolve({ jobId: m.jobId, report: m.report });
@@ -363,6 +367,15 @@ export class MedclassClient {
   /** Admins: publishes a finished job's model as a new version of a service (created if new). */
   async publish(jobId: string, service: string, options: { description?: string; privacyModes: PrivacyMode[] }): Promise<void> {
     await this.request({ type: 'publish', requestId: newRequestId(), jobId, service, description: options.description ?? '', privacyModes: options.privacyModes });
+  }
+
+  /**
+   * Admins: publishes a model document trained elsewhere (the admin's browser) as a new
+   * version of a service; the server checks it and classifies a probe image with it first.
+   */
+  async publishModel(modelText: string, service: string, options: { description?: string; privacyModes: PrivacyMode[] }): Promise<void> {
+    const model = new TextEncoder().encode(modelText);
+    await this.request({ type: 'publishModel', requestId: newRequestId(), service, description: options.description ?? '', privacyModes: options.privacyModes, model });
   }
 
   static newRequestId = newRequestId;

@@ -20,8 +20,19 @@ const BIN = '$bin';
 
 export type Role = 'client' | 'server';
 export const ROLES = ['admin', 'clinician'] as const;
-export const PRIVACY_MODES = ['original', 'reduced', 'features'] as const;
+/**
+ * What a service version allows: the three ways an image may leave the device (`original`,
+ * `reduced`, `features`) and `device`, the model itself going to the device so that the app
+ * classifies there, online or offline (fetchModel). The first three are also the image modes.
+ */
+export const PRIVACY_MODES = ['original', 'reduced', 'features', 'device'] as const;
 export type PrivacyMode = (typeof PRIVACY_MODES)[number];
+export const IMAGE_MODES = ['original', 'reduced', 'features'] as const;
+export type ImageMode = (typeof IMAGE_MODES)[number];
+/** The classifiers a device can run (shared/classify); any other model type is refused for devices. */
+export const DEVICE_CLASSIFIERS = ['svm', 'knn', 'cnn', 'ensemble'] as const;
+/** The largest model document a `deviceModel` carries (it must fit one message). */
+export const MAX_DEVICE_MODEL_BYTES = 64 * 2 ** 20;
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'an id is 1 to 64 of A-Z a-z 0-9 _ -');
 const serviceName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a service name is 1 to 64 of A-Z a-z 0-9 . _ -');
@@ -212,6 +223,29 @@ const ACCOUNT_MESSAGES = {
   vault: msg(41, 'server', z.strictObject({ requestId: id, key: bytes(32, 32) })),
 } as const;
 
+/**
+ * Codes 60 to 64: a model trained outside the server (in the admin's browser, issue 14) published
+ * over the channel. `model` is the model document's UTF-8 text (shared/classify/model.ts); the
+ * server checks it, loads it and classifies a probe image with it before it becomes a version.
+ */
+const MODEL_MESSAGES = {
+  publishModel: msg(60, 'client', z.strictObject({ requestId: id, service: serviceName, description, privacyModes, model: bytes(1, MAX_MESSAGE_BYTES) })),
+} as const;
+
+/**
+ * Codes 65 to 69: a service's model for the device (docs/protocol.md, "Models on the device"),
+ * only where its current version allows `device`. The document is the model file's UTF-8 text,
+ * checked on the device as on the server (its integrity hash, its schema).
+ */
+const DEVICE_MESSAGES = {
+  fetchModel: msg(65, 'client', z.strictObject({ requestId: id, service: serviceName })),
+  deviceModel: msg(
+    66,
+    'server',
+    z.strictObject({ requestId: id, service: serviceName, version, classifier: z.enum(DEVICE_CLASSIFIERS), document: bytes(2, MAX_DEVICE_MODEL_BYTES) }),
+  ),
+} as const;
+
 /** Every message type: its wire code, which side may send it, its body. Codes never change meaning. */
 export const MESSAGES = {
   // 1 and 2 (v1's authenticate, authenticated) are retired: login happens with 20 to 23
@@ -301,6 +335,8 @@ export const MESSAGES = {
   ),
   logout: msg(23, 'client', z.strictObject({ requestId: id })),
   ...ACCOUNT_MESSAGES,
+  ...MODEL_MESSAGES,
+  ...DEVICE_MESSAGES,
 } as const;
 
 type Table = typeof MESSAGES;

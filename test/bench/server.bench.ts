@@ -28,17 +28,17 @@ import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyImages } from '../../server/classify/classify_images.ts';
+import { classifyImages } from '../../shared/classify/classify_images.ts';
 import { connectWebSocket } from '../../server/client/ws_transport.ts';
 import { login } from '../channel_login.ts';
-import { useCpuBackend } from '../../server/features/backend.ts';
+import { useCnnBackend, useCpuBackend } from '../../server/features/backend.ts';
 import { PROJECT_ROOT } from '../../server/paths.ts';
 import { parseModel, type LoadedModel } from '../../shared/classify/model.ts';
 import { MedclassClient } from '../../shared/client/client.ts';
 import { extractBatch, featureVector, prepareImage } from '../../shared/features/extract.ts';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../../shared/image/index.ts';
 import { parsePin, type Pin } from '../../shared/protocol/identity.ts';
-import { encodeMessage, packFloat32, packFloat64, type ClassifyImage, type PrivacyMode, type ServerMessage } from '../../shared/protocol/messages.ts';
+import { encodeMessage, packFloat32, packFloat64, type ClassifyImage, type ImageMode, type ServerMessage } from '../../shared/protocol/messages.ts';
 import type { ClientSession } from '../../shared/protocol/session.ts';
 import { generateIdentity, pinOf } from '../../shared/protocol/identity.ts';
 import { acceptClientSession, startClientSession } from '../../shared/protocol/session.ts';
@@ -77,6 +77,9 @@ const DATABASE = (() => {
 if (INSTANCES > 1 && DATABASE === 'sqlite') throw new Error('--instances above 1 needs --database postgres: a SQLite data folder belongs to one process');
 const SIZE = 64;
 const SERVICE = 'demo';
+/** A CNN service beside it (BreastMNIST, 28x28 pixels, the default widths): throughput only, so a few epochs. */
+const CNN_SERVICE = 'cnn';
+const CNN_EPOCHS = 5;
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -224,7 +227,7 @@ async function timedClient(server: ServerProcess, pin: Pin, token: string, timed
 }
 
 interface RunResult {
-  mode: PrivacyMode;
+  mode: ImageMode;
   clients: number;
   seconds: number;
   done: number;
@@ -243,12 +246,13 @@ async function run(
   clients: MedclassClient[],
   timed: Timed,
   images: BenchImage[],
-  mode: PrivacyMode,
+  mode: ImageMode,
   seconds: number,
   serverPids: readonly number[],
   expected: Map<string, string>,
   /** Open loop: requests per second offered in all, each client at its share, whether or not answers came. 0: closed loop. */
   rate = 0,
+  service = SERVICE,
 ): Promise<RunResult> {
   timed.sealMs.length = 0;
   timed.openMs.length = 0;
@@ -276,7 +280,7 @@ async function run(
   const one = async (client: MedclassClient, img: BenchImage) => {
     const t = performance.now();
     try {
-      const [res] = await client.classify(SERVICE, [img[mode]]);
+      const [res] = await client.classify(service, [img[mode]]);
       const lat = performance.now() - t;
       if (!res?.ok) {
         const code = res ? res.code : 'none';
@@ -497,6 +501,16 @@ async function main(): Promise<void> {
     const model = parseModel(readFileSync(modelFile, 'utf8'));
     say(`model: BreastMNIST, size ${SIZE}, ${model.featureLength} features, labels ${model.labels.join('/')}; trained and published in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     t = performance.now();
+    const cnnFile = join(work, 'cnn.json');
+    medclass(['train', dataset('breastmnist'), '--classifier', 'cnn', '--epochs', String(CNN_EPOCHS), '--out', cnnFile]);
+    medclass(['publish', cnnFile, '--data', dataDir, '--service', CNN_SERVICE, '--modes', 'original,reduced,features'], dbEnv);
+    const cnnModel = parseModel(readFileSync(cnnFile, 'utf8'));
+    const cnnArchitecture = cnnModel.predictor.classifier.type === 'cnn' ? cnnModel.predictor.classifier.model.architecture : null;
+    say(
+      `CNN model: BreastMNIST, ${cnnModel.spec.size}x${cnnModel.spec.size} pixels, widths ${cnnArchitecture?.widths.join('-')}, ${CNN_EPOCHS} epochs (throughput does not depend on them); ` +
+        `trained and published as '${CNN_SERVICE}' in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
+    t = performance.now();
     const images = await prepareImages(model);
     // the labels the server must give, for a sample of the images (computed here, with the same code)
     const expected = new Map<string, string>();
@@ -505,12 +519,20 @@ async function main(): Promise<void> {
       if (o?.ok) expected.set(img.file, o.label);
     }
     say(`images: ${images.length} test images (RetinaMNIST + BreastMNIST), prepared in each mode in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const cnnImages = await prepareImages(cnnModel);
+    // the CNN's labels on the backend the server's workers use for it
+    await useCnnBackend();
+    const cnnExpected = new Map<string, string>();
+    for (const img of cnnImages.slice(0, 64)) {
+      const [o] = await classifyImages(cnnModel, [{ mode: 'original', data: img.original.data as Uint8Array }], DEFAULT_DECODE_LIMITS);
+      if (o?.ok) cnnExpected.set(img.file, o.label);
+    }
     const bytes = Object.fromEntries(
       (['original', 'reduced', 'features'] as const).map((m) => {
         const each = images.map((img) => wireBytes(img[m]));
         return [m, { frame: mean(each.map((e) => e.frame)), websocket: mean(each.map((e) => e.websocket)) }];
       }),
-    ) as Record<PrivacyMode, { frame: number; websocket: number }>;
+    ) as Record<ImageMode, { frame: number; websocket: number }>;
 
     // the first instance alone first: it makes the schema and the first admin
     servers.push(await startServerProcess({ dataDir, env: { MEDCLASS_LOG_LEVEL: 'info', MEDCLASS_LIMITS: BENCH_LIMITS, ...dbEnv } }));
@@ -580,8 +602,20 @@ async function main(): Promise<void> {
     }
 
     say();
+    say(`CNN service '${CNN_SERVICE}' (${cnnModel.spec.size}x${cnnModel.spec.size}, widths ${cnnArchitecture?.widths.join('-')}, wasm backend in the classification workers), closed loop, ${MODE_SECONDS} s per mode:`);
+    await run(clients, timed, cnnImages, 'reduced', 2, pids, cnnExpected, 0, CNN_SERVICE);
+    const cnnRuns: RunResult[] = [];
+    for (const mode of ['reduced', 'original'] as const) {
+      const r = await run(clients, timed, cnnImages, mode, MODE_SECONDS, pids, cnnExpected, 0, CNN_SERVICE);
+      cnnRuns.push(r);
+      report(r, `cnn ${mode}`);
+      say(`           ${stages(r)}`);
+      say(`           CPU per classification: server ${ms(r.serverCpuMs / r.done, 3)} ms, clients ${ms(r.clientCpuMs / r.done, 3)} ms; server CPU by thread: ${threadLine(r)}`);
+    }
+
+    say();
     say('the channel alone (seal + open of the request and of its result, 600 runs; CPU time; client on WebCrypto, server on node:crypto as it runs):');
-    const costs = new Map<PrivacyMode, Awaited<ReturnType<typeof channelCost>>>();
+    const costs = new Map<ImageMode, Awaited<ReturnType<typeof channelCost>>>();
     for (const mode of ['original', 'reduced', 'features'] as const) {
       const c = await channelCost(images[0]![mode]);
       costs.set(mode, c);
@@ -616,6 +650,11 @@ async function main(): Promise<void> {
     say(
       `summary: ${INSTANCES} x ${DATABASE}: ${(main.done / main.seconds).toFixed(0)}/s, p50 ${ms(percentile(main.latencies, 50))} ms, p99 ${ms(percentile(main.latencies, 99))} ms (closed loop, ${CLIENTS} clients)` +
         `${dbTime ? `, database ${ms(dbTime[0]! / main.done, 3)} ms per classification` : ''}; load average ${load()} on ${cpus().length} cores`,
+    );
+    const cnnMain = cnnRuns[0]!;
+    say(
+      `CNN service: ${(cnnMain.done / cnnMain.seconds).toFixed(0)}/s reduced ${cnnModel.spec.size}x${cnnModel.spec.size}, p50 ${ms(percentile(cnnMain.latencies, 50))} ms, p99 ${ms(percentile(cnnMain.latencies, 99))} ms ` +
+        `(closed loop, ${CLIENTS} clients; server CPU ${ms(cnnMain.serverCpuMs / cnnMain.done, 3)} ms per classification); load average ${load()} on ${cpus().length} cores`,
     );
     const throughputMet = main.done / main.seconds >= 1000;
     say(`goal, throughput (>= 1000/s reduced 64x64, closed loop): ${throughputMet ? 'met' : 'NOT met'} (${(main.done / main.seconds).toFixed(0)}/s)`);

@@ -201,7 +201,7 @@ async function autoSearch(train: { X: import('../../shared/classify/linalg.ts').
   const t = performance.now();
   const choice = await chooseModel({
     labels,
-    plan: { sizes: [64], sets: [{ name: 'seven', families: ['hog', 'hogStats', 'glcm'] }], specs: [spec], inapplicable: () => null },
+    plan: { sizes: [64], sets: [{ name: 'seven', families: ['hog', 'hogStats', 'glcm'] }], specs: [spec], inapplicable: () => null, cnn: { skipped: 'not tried in this bench' } },
     dims: [{ width: 64, height: 64 }],
     X: [train.X],
     y: train.y,

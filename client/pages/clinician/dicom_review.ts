@@ -36,6 +36,7 @@ export async function readDicomPreview(file: File): Promise<DicomPreview> {
 
 /** What of a DICOM file leaves this device in the chosen mode, in words, or why it cannot go. */
 export function dicomLeaves(preview: DicomPreview, mode: PrivacyMode, service: ServiceInfo): { ok: boolean; text: string } {
+  if (mode === 'device') return { ok: true, text: 'Leaves this device: nothing. It is classified here, with the model downloaded for this service.' };
   try {
     const actual = sendingMode(preview.bytes, mode, service.privacyModes);
     const size = service.spec.size;

@@ -24,31 +24,45 @@ export interface ConvGeometry {
 
 export const patchesSize = (g: ConvGeometry): number => g.filterHeight * g.filterWidth * g.inChannels * g.batch * g.outHeight * g.outWidth;
 
-/** `patches^T` of an NHWC input: [filterHeight * filterWidth * inChannels, batch * outHeight * outWidth]. */
+/**
+ * `patches^T` of an NHWC input: [filterHeight * filterWidth * inChannels, batch * outHeight * outWidth].
+ * One image at a time, so that its values stay in cache while every tap's row of the output
+ * gets that image's stretch (sweeping the whole batch once per tap was memory-bound); the
+ * columns inside the input are copied without bounds tests, the padding ones zeroed.
+ */
 export function patchesTransposedImpl(x: Float32Array, g: ConvGeometry, cols = new Float32Array(patchesSize(g))): Float32Array {
-  const M = g.batch * g.outHeight * g.outWidth;
+  const { batch, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
   const C = g.inChannels;
-  const rowStride = g.inWidth * C;
-  const imageStride = g.inHeight * rowStride;
-  for (let fy = 0; fy < g.filterHeight; fy++) {
-    for (let fx = 0; fx < g.filterWidth; fx++) {
-      const kBase = (fy * g.filterWidth + fx) * C;
-      for (let c = 0; c < C; c++) {
-        let o = (kBase + c) * M;
-        for (let n = 0; n < g.batch; n++) {
-          const image = n * imageStride + c;
-          for (let oy = 0; oy < g.outHeight; oy++) {
-            const iy = oy * g.strideHeight - g.padTop + fy * g.dilationHeight;
-            if (iy < 0 || iy >= g.inHeight) {
-              cols.fill(0, o, o + g.outWidth);
-              o += g.outWidth;
+  const M = batch * outHeight * outWidth;
+  const perImage = outHeight * outWidth;
+  const rowStride = inWidth * C;
+  const imageStride = inHeight * rowStride;
+  for (let fx = 0; fx < filterWidth; fx++) {
+    // output columns whose input column lies inside the image: [oxLo, oxHi)
+    const shift = fx * dilationWidth - padLeft;
+    let oxLo = 0;
+    while (oxLo < outWidth && oxLo * strideWidth + shift < 0) oxLo++;
+    let oxHi = outWidth;
+    while (oxHi > oxLo && (oxHi - 1) * strideWidth + shift >= inWidth) oxHi--;
+    for (let n = 0; n < batch; n++) {
+      const image = n * imageStride;
+      for (let fy = 0; fy < filterHeight; fy++) {
+        const kBase = (fy * filterWidth + fx) * C;
+        for (let c = 0; c < C; c++) {
+          let o = (kBase + c) * M + n * perImage;
+          const src = image + c + shift * C;
+          for (let oy = 0; oy < outHeight; oy++) {
+            const iy = oy * strideHeight - padTop + fy * dilationHeight;
+            if (iy < 0 || iy >= inHeight) {
+              cols.fill(0, o, o + outWidth);
+              o += outWidth;
               continue;
             }
-            const row = image + iy * rowStride;
-            for (let ox = 0; ox < g.outWidth; ox++) {
-              const ix = ox * g.strideWidth - g.padLeft + fx * g.dilationWidth;
-              cols[o++] = ix >= 0 && ix < g.inWidth ? x[row + ix * C]! : 0;
-            }
+            const row = src + iy * rowStride;
+            let ox = 0;
+            for (; ox < oxLo; ox++) cols[o++] = 0;
+            for (; ox < oxHi; ox++) cols[o++] = x[row + ox * strideWidth * C]!;
+            for (; ox < outWidth; ox++) cols[o++] = 0;
           }
         }
       }
@@ -104,5 +118,19 @@ export function flippedFilterImpl(w: Float32Array, fh: number, fw: number, cin: 
     for (let x = 0; x < fw; x++)
       for (let i = 0; i < cin; i++)
         for (let o = 0; o < cout; o++) out[(((fh - 1 - y) * fw + (fw - 1 - x)) * cout + o) * cin + i] = w[((y * fw + x) * cin + i) * cout + o]!;
+  return out;
+}
+
+/**
+ * The filter gradient [fh, fw, C, O] from a convolution's output [C, fullH, fullW, O] whose
+ * first fh rows and fw columns are it (the rest, where there are any, are cropped).
+ */
+export function filterFromConvImpl(full: Float32Array, C: number, fullH: number, fullW: number, O: number, fh: number, fw: number, out = new Float32Array(fh * fw * C * O)): Float32Array {
+  for (let c = 0; c < C; c++)
+    for (let y = 0; y < fh; y++)
+      for (let x = 0; x < fw; x++) {
+        const src = ((c * fullH + y) * fullW + x) * O;
+        out.set(full.subarray(src, src + O), ((y * fw + x) * C + c) * O);
+      }
   return out;
 }

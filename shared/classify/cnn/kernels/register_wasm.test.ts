@@ -28,6 +28,10 @@ describe('wasm training kernels (Conv2DBackpropFilter, Conv2DBackpropInput)', ()
       { xs: [2, 8, 8, 4], ws: [1, 1, 4, 6], stride: 2, pad: 'same' },
       { xs: [2, 8, 7, 2], ws: [3, 3, 2, 3], stride: 1, pad: 'valid' },
       { xs: [1, 12, 12, 1], ws: [5, 5, 1, 2], stride: 1, pad: 'same' },
+      // three or more input channels: the filter gradient as a convolution (above: as im2col)
+      { xs: [2, 8, 7, 3], ws: [3, 3, 3, 4], stride: 1, pad: 'valid' },
+      { xs: [3, 6, 6, 8], ws: [3, 3, 8, 8], stride: 1, pad: 'same' },
+      { xs: [2, 11, 11, 5], ws: [3, 3, 5, 6], stride: 2, pad: 'valid' },
     ];
     for (const c of cases) {
       const [x, w, r] = tidy(() => [randomNormal(c.xs, 0, 1, 'float32', 1), randomNormal(c.ws, 0, 1, 'float32', 2), randomNormal([4096], 0, 1, 'float32', 3)].map((t) => t.dataSync() as Float32Array));

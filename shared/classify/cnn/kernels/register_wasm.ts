@@ -1,8 +1,10 @@
 import {
   backend_util,
+  Cast,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   getKernel,
+  Identity,
   registerKernel,
   unregisterKernel,
   type Conv2DBackpropFilterAttrs,
@@ -14,7 +16,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { addPatchesImpl, flippedFilterImpl, patchesSize, patchesTransposedImpl, transposeImpl, type ConvGeometry } from './conv_grad_impl.ts';
+import { addPatchesImpl, filterFromConvImpl, flippedFilterImpl, patchesSize, patchesTransposedImpl, transposeImpl, type ConvGeometry } from './conv_grad_impl.ts';
 
 /** The parts of tfjs-backend-wasm's backend this kernel uses (its class is not exported as a type). */
 interface WasmBackend extends KernelBackend {
@@ -22,6 +24,7 @@ interface WasmBackend extends KernelBackend {
   typedArrayFromHeap(info: TensorInfo): Float32Array<ArrayBuffer>;
   readSync(dataId: object): Float32Array<ArrayBuffer>;
   disposeData(dataId: object): boolean;
+  incRef(dataId: object): void;
 }
 
 type Conv2DInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
@@ -48,10 +51,20 @@ function geometry(info: Conv2DInfo): ConvGeometry {
 const matMul = (backend: WasmBackend, a: TensorInfo, b: TensorInfo): TensorInfo =>
   getKernel('BatchMatMul', 'wasm')!.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
 
+const transpose = (backend: WasmBackend, x: TensorInfo, perm: number[]): TensorInfo =>
+  getKernel('Transpose', 'wasm')!.kernelFunc({ inputs: { x }, backend, attrs: { perm } }) as TensorInfo;
+
+const conv2d = (backend: WasmBackend, x: TensorInfo, filter: TensorInfo, pad: NamedAttrMap['pad'], dilations: number): TensorInfo =>
+  getKernel('Conv2D', 'wasm')!.kernelFunc({ inputs: { x, filter }, backend, attrs: { strides: 1, pad, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined } as unknown as NamedAttrMap }) as TensorInfo;
+
 /**
- * Conv2DBackpropFilter for the wasm backend, which has none: the input's patches in wasm
- * memory (conv_filter_grad_impl), then the backend's own MatMul with dy. NHWC only (what
- * tfjs-layers uses).
+ * Conv2DBackpropFilter for the wasm backend, which has none. dW[fy, fx, c, o] sums
+ * x[n, oy * s + fy - pad, ox * s + fx - pad, c] * dy[n, oy, ox, o] over n, oy, ox: a convolution
+ * of x with channels and batch swapped ([C, H, W, N]) by dy as a filter ([Ho, Wo, N, O],
+ * dilated by the stride), whose [C, fh, fw, O] output is dW reordered. That runs on the
+ * backend's XNNPACK convolution; an explicit im2col (a JS loop writing fh * fw * C values per
+ * output position, then MatMul) took three times as long, and is kept for one or two input
+ * channels (the stem), where the patches are few and the transposes not worth it. NHWC only.
  */
 const conv2dBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as WasmBackend;
@@ -63,12 +76,29 @@ const conv2dBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const g = geometry(info);
   const K = g.filterHeight * g.filterWidth * g.inChannels;
   const M = g.batch * g.outHeight * g.outWidth;
-  // allocate before reading x: growing the wasm heap would detach a view of it
-  const patches = b.makeOutput([K, M], 'float32');
-  patchesTransposedImpl(b.readSync(x.dataId), g, b.typedArrayFromHeap(patches).subarray(0, patchesSize(g)));
-  const dw = matMul(b, patches, { dataId: dy.dataId, shape: [M, info.outChannels], dtype: dy.dtype });
-  b.disposeData(patches.dataId);
-  return { dataId: dw.dataId, shape: [...a.filterShape], dtype: 'float32' };
+  if (g.inChannels <= 2 || g.strideHeight !== g.strideWidth) {
+    // allocate before reading x: growing the wasm heap would detach a view of it
+    const patches = b.makeOutput([K, M], 'float32');
+    patchesTransposedImpl(b.readSync(x.dataId), g, b.typedArrayFromHeap(patches).subarray(0, patchesSize(g)));
+    const dw = matMul(b, patches, { dataId: dy.dataId, shape: [M, info.outChannels], dtype: dy.dtype });
+    b.disposeData(patches.dataId);
+    return { dataId: dw.dataId, shape: [...a.filterShape], dtype: 'float32' };
+  }
+  const s = g.strideHeight;
+  // padding after the image so that the output has (at least) the filter's size; what lies
+  // beyond it is cropped below
+  const padBottom = Math.max(0, g.filterHeight + s * (g.outHeight - 1) - g.inHeight - g.padTop);
+  const padRight = Math.max(0, g.filterWidth + s * (g.outWidth - 1) - g.inWidth - g.padLeft);
+  const xT = transpose(b, x, [3, 1, 2, 0]);
+  const dyT = transpose(b, dy, [1, 2, 0, 3]);
+  const full = conv2d(b, xT, dyT, [[0, 0], [g.padTop, padBottom], [g.padLeft, padRight], [0, 0]] as unknown as NamedAttrMap['pad'], s);
+  b.disposeData(xT.dataId);
+  b.disposeData(dyT.dataId);
+  const dw = b.makeOutput([...a.filterShape], 'float32');
+  const [, fh, fw] = full.shape as [number, number, number, number];
+  filterFromConvImpl(b.typedArrayFromHeap(full), g.inChannels, fh, fw, info.outChannels, g.filterHeight, g.filterWidth, b.typedArrayFromHeap(dw));
+  b.disposeData(full.dataId);
+  return dw;
 };
 
 /**
@@ -107,6 +137,23 @@ const conv2dBackpropInputWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   return dx;
 };
 
+/**
+ * Identity, and Cast to the same type, sharing the input's memory (counted references, as the
+ * wasm backend's Reshape and the cpu backend's Identity do) instead of copying it: the
+ * gradient tape keeps every saved input and output as such a clone, a full copy per kernel
+ * on wasm. Nothing in the backend writes into an existing tensor, so sharing is safe.
+ */
+function sharingKernel(name: string, original: KernelFunc): KernelFunc {
+  return (args) => {
+    const x = args.inputs['x'] as TensorInfo;
+    const dtype = (args.attrs as { dtype?: DataType } | undefined)?.dtype ?? x.dtype;
+    if (name === Cast && dtype !== x.dtype) return original(args);
+    if (x.dtype === 'string') return original(args);
+    (args.backend as WasmBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 let registered = false;
 
 /** Registers the training kernels the wasm backend lacks (once). */
@@ -117,4 +164,9 @@ export function registerWasmTrainingKernels(): void {
   // replaces the backend's own: registerKernel refuses a name that is taken
   unregisterKernel(Conv2DBackpropInput, 'wasm');
   registerKernel({ kernelName: Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2dBackpropInputWasm });
+  for (const name of [Identity, Cast]) {
+    const original = getKernel(name, 'wasm')!;
+    unregisterKernel(name, 'wasm');
+    registerKernel({ ...original, kernelFunc: sharingKernel(name, original.kernelFunc) });
+  }
 }

@@ -1,10 +1,10 @@
-import { predict } from '../../shared/classify/classifier.ts';
-import { matrix } from '../../shared/classify/linalg.ts';
-import type { LoadedModel } from '../../shared/classify/model.ts';
-import { MedclassError, errorMessage } from '../../shared/errors.ts';
-import { extractBatch, featureVector, prepareImage, type PreparedImage } from '../../shared/features/extract.ts';
-import { wantsColour } from '../../shared/features/spec.ts';
-import { decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
+import { predict, shownScores } from './classifier.ts';
+import { matrix } from './linalg.ts';
+import type { LoadedModel } from './model.ts';
+import { MedclassError, errorMessage } from '../errors.ts';
+import { extractBatch, featureVector, prepareImage, type PreparedImage } from '../features/extract.ts';
+import { wantsColour } from '../features/spec.ts';
+import { decodeImageAsync, type DecodeLimits } from '../image/index.ts';
 
 /** An image as the channel carries it, after decryption. */
 export type WireImage =
@@ -35,14 +35,15 @@ function greyIntensities(p: Float32Array): boolean {
   return true;
 }
 
-/** Per-class scores to show: calibrated probabilities where the model has them, else its ranking scores. */
+/** Per-class scores to show (shownScores: calibrated probabilities where the model has them, else its ranking scores; the label is the largest). */
 function scoresOf(labels: string[], values: Float64Array, row: number): Record<string, number> {
   const k = labels.length;
   return Object.fromEntries(labels.map((l, c) => [l, values[row * k + c]!]));
 }
 
 /**
- * Classifies a request's images with one model, all in memory: decode (original), the
+ * Classifies a request's images with one model, all in memory (the server's workers, and the
+ * app on the device with a downloaded model, run this same code): decode (original), the
  * exact extraction (original, reduced), the classifier. Each image gets its label or why
  * it could not be used; one bad image does not spoil the others.
  */
@@ -101,9 +102,10 @@ export async function classifyImages(model: LoadedModel, images: readonly WireIm
     const X = matrix(vectors.length, model.featureLength);
     vectors.forEach((v, r) => X.data.set(v.vector, r * model.featureLength));
     const e = predict(model.predictor, X);
+    const shown = shownScores(model.predictor, e);
     const each = (performance.now() - t) / vectors.length;
     vectors.forEach((v, r) => {
-      const scores = scoresOf(model.labels, e.probabilities ?? e.scores, r);
+      const scores = scoresOf(model.labels, shown, r);
       if (!Object.values(scores).every(Number.isFinite)) {
         out[v.i] = { ok: false, code: 'invalidSpec', message: 'the model gives no finite score for this input' };
         return;

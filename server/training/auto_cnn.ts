@@ -1,0 +1,286 @@
+import { predict, type Predictor, type SingleModel } from '../../shared/classify/classifier.ts';
+import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
+import { countLabels, type Counts } from '../../shared/classify/dataset.ts';
+import type { Evaluation } from '../../shared/classify/evaluation.ts';
+import { featureColumns, restrictSpec } from '../../shared/classify/feature_columns.ts';
+import { takeRows, type Matrix } from '../../shared/classify/linalg.ts';
+import { stratifiedFolds } from '../../shared/classify/cv.ts';
+import { accuracy, balancedAccuracy, classAucs, computeMetrics } from '../../shared/classify/metrics.ts';
+import { buildModelDocument, serializeModel, trainingContentHash } from '../../shared/classify/model.ts';
+import type { CnnParams, EnsembleParams } from '../../shared/classify/params.ts';
+import { rocCurves } from '../../shared/classify/roc.ts';
+import type { AutoSummary, JsonValue, LabelledSet, TrainOutcome, TrainSettings } from '../../shared/classify/train.ts';
+import { FEATURE_NAMES, type FeatureName, type FeatureSpec } from '../../shared/features/spec.ts';
+import { useCnnBackend } from '../features/backend.ts';
+import { chooseThreshold, type AutoOptions, type CnnPlan } from './auto_model.ts';
+import type { EpochHook, FitOutput } from './fit.ts';
+import { fitOnWorker } from './fit_on_worker.ts';
+
+/**
+ * --auto's last round: the CNN on the images, and the ensemble of the best feature model and
+ * the CNN (their class probabilities averaged), against the best feature model.
+ *
+ * The feature candidates are ranked by 5-fold cross-validation of train/; the CNN is not:
+ * one training costs minutes here, five would spend the budget. So the three finalists meet
+ * on val/, the split that already chooses the class weights and the threshold (without a
+ * val/ split: on a stratified fifth of train/, the feature model refitted on the rest). The
+ * CNN trains on the same training rows, its early stopping on a stratified fifth of them, so
+ * that the comparison rows stay unseen by every finalist. Each gets its threshold (two
+ * classes) there by the same measure, and the best by that measure, then AUC, wins; on a tie
+ * the simpler one (features, then the CNN, then the ensemble). What was compared is what ships.
+ */
+
+const countsOf = (y: Int32Array, labels: string[]): Counts => countLabels(Array.from(y, (c) => labels[c]!), labels);
+
+/** The CNN's early stopping watches one fold of this many of train/. */
+const EARLY_STOP_FOLDS = 5;
+/** Kept after the CNN for its val and test predictions and the model document. */
+const ASSEMBLY_MS = 10_000;
+/** Fewer milliseconds than this left for the CNN: not started. */
+const CNN_MIN_LEFT_MS = 30_000;
+
+/** One split's vectors: the feature winner's columns, the CNN's pixels, both (the ensemble's spec), and the labels. */
+export interface CnnRoundSplit {
+  features: Matrix;
+  pixels: Matrix;
+  /** The ensemble's feature member's columns at the CNN's size, then all of its vector (those and the pixels). */
+  member: Matrix;
+  union: Matrix;
+  y: Int32Array;
+}
+
+/** A fitted feature model that can join the CNN in an ensemble. */
+export interface EnsembleMemberFit {
+  features: FeatureName[];
+  predictor: Predictor;
+  params: EnsembleParams['members'][number];
+  gamma: number | null;
+  iterations: number[];
+  capped: number;
+  /** The candidate in words, for the report. */
+  label: string;
+}
+
+export interface CnnRoundInput {
+  labels: string[];
+  plan: CnnPlan;
+  /** The spec extracted at the CNN's size (every family tried there, and the pixels). */
+  sizeSpec: FeatureSpec;
+  /** The decoded size of the images at the CNN's size. */
+  dims: { height: number; width: number };
+  /** The feature winner: its features, size and final fit (on train/). */
+  winner: { features: FeatureName[]; size: number; fit: FitOutput; spec: FeatureSpec };
+  /** The ensemble's feature member where it is not the winner (the winner is at another size than the CNN's). */
+  member?: EnsembleMemberFit | undefined;
+  train: CnnRoundSplit;
+  val: CnnRoundSplit;
+  test?: CnnRoundSplit | undefined;
+  settings: TrainSettings;
+  /** What `val` is, in words: 'val/', or the part of train/ held out where there is none. */
+  compareOn: string;
+  options: AutoOptions;
+  /** Milliseconds left of the whole budget. */
+  leftMs: number;
+  signal?: AbortSignal | undefined;
+  progress?: (done: number, total: number) => void;
+  onEpoch?: EpochHook | undefined;
+}
+
+export interface CnnRoundOutcome {
+  /** The report's record of the round. */
+  summary: JsonValue;
+  /** The new final model where the CNN or the ensemble won; null: the feature model stays. */
+  final: { fit: FitOutput; spec: FeatureSpec; featureLength: number; imageSize: { width: number; height: number } | null; X: { train: Matrix; val: Matrix; test?: Matrix | undefined } } | null;
+}
+
+const r3 = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
+
+interface Finalist {
+  name: 'features' | 'CNN' | 'ensemble';
+  predictor: Predictor;
+  val: Evaluation;
+  threshold: number | null;
+  score: number;
+  auc: number | null;
+}
+
+/** The CNN and the ensemble against the feature winner, on val/; the winner's model document where it is not the feature model. */
+export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
+  const { labels, plan, settings, options } = input;
+  const k = labels.length;
+  const base = { on: input.compareOn, size: plan.size, input: plan.feature };
+  const budgetMs = input.leftMs - ASSEMBLY_MS;
+  if (budgetMs < CNN_MIN_LEFT_MS) return { summary: { ...base, skipped: `the budget was spent (${Math.max(0, Math.round(input.leftMs / 1000))} s left)` }, final: null };
+
+  const params: CnnParams = options.cnnParams ?? { ...DEFAULT_CNN_PARAMS };
+  const pixelSpec = restrictSpec(input.sizeSpec, [plan.feature]);
+  const imageSize = plan.size === 0 ? { width: input.dims.width, height: input.dims.height } : null;
+  // Early stopping watches a stratified fifth of train/ (a tenth, 55 BreastMNIST images, stopped
+  // it at epoch 1 by noise); every epoch the budget allows runs and the best on that fifth is kept.
+  const split = stratifiedFolds(input.train.y, k, EARLY_STOP_FOLDS, settings.seed)[0]!;
+  const part = (rows: Int32Array): LabelledSet => ({ X: takeRows(input.train.pixels, rows), y: Int32Array.from(rows, (i) => input.train.y[i]!) });
+  const started = performance.now();
+  const cnnFit = await fitOnWorker(
+    {
+      spec: pixelSpec,
+      labels,
+      featureLength: input.train.pixels.cols,
+      imageSize,
+      // val/ stays unseen for the comparison
+      train: part(split.train),
+      val: part(split.test),
+      settings: { ...settings, auto: false, params, classWeight: options.classWeight ?? null, threshold: undefined },
+      counts: countsOf(input.train.y, labels),
+      createdAt: new Date().toISOString(),
+      cnnBudgetMs: budgetMs,
+      cnnTraining: { patience: params.epochs },
+    },
+    (_stage, done, total) => input.progress?.(done, total),
+    input.signal,
+    input.onEpoch,
+  );
+  const cnnMs = performance.now() - started;
+  const net = cnnFit.outcome.predictor.classifier;
+  if (net.type !== 'cnn') throw new Error('the CNN candidate came back as another classifier');
+  await useCnnBackend();
+
+  const by = options.operatingPoint ?? 'balanced';
+  const measure = (t: Int32Array, p: Int32Array) => (by === 'accuracy' ? accuracy(t, p) : balancedAccuracy(t, p, k));
+  const truth = input.val.y;
+  const featurePredictor = input.winner.fit.outcome.predictor;
+  const featureThreshold = featurePredictor.threshold ?? null;
+  const untuned = (p: Predictor): Predictor => ({ scaler: p.scaler, classifier: p.classifier });
+  const finalist = (name: Finalist['name'], predictor: Predictor, val: Evaluation, fixed: number | null): Finalist => {
+    let threshold = fixed;
+    let predicted = val.predicted;
+    if (k === 2 && name !== 'features') {
+      const t = chooseThreshold(truth, val.scores, 0.5, measure);
+      threshold = t.threshold === 0.5 ? null : t.threshold;
+    }
+    if (k === 2 && threshold !== null) predicted = Int32Array.from({ length: truth.length }, (_, i) => (val.scores[i * 2 + 1]! > threshold! ? 1 : 0));
+    return { name, predictor, val: { ...val, predicted }, threshold, score: measure(truth, predicted), auc: classAucs(truth, val.scores, k).auc };
+  };
+  // the feature model as it will classify (its own threshold, chosen on val before this round)
+  const featureVal = predict(untuned(featurePredictor), input.val.features);
+  const cnnVal = predict(untuned(cnnFit.outcome.predictor), input.val.pixels);
+  const finalists: Finalist[] = [finalist('features', featurePredictor, featureVal, featureThreshold), finalist('CNN', cnnFit.outcome.predictor, cnnVal, null)];
+
+  // The ensemble needs the feature model's probabilities and one spec for both (the same size).
+  // (the winner, or where it is at another size the best candidate at the CNN's: one model file extracts at one size)
+  const featureOutcome = input.winner.fit.outcome;
+  const member: EnsembleMemberFit | null =
+    input.member ??
+    (input.winner.size === plan.size
+      ? { features: input.winner.features, predictor: featurePredictor, params: featureOutcome.params as EnsembleMemberFit['params'], gamma: featureOutcome.gamma, iterations: featureOutcome.iterations, capped: featureOutcome.capped, label: 'the feature model' }
+      : null);
+  let ensembleSkipped: string | null = null;
+  const fc = member?.predictor.classifier;
+  if (!member || !fc) ensembleSkipped = `the best feature model is at size ${input.winner.size || 'kept'}, the CNN at ${plan.size || 'the kept size'}, and no feature candidate was scored there`;
+  else if (fc.type === 'ensemble' || fc.type === 'cnn' || (fc.type === 'svm' && !fc.model.probA)) ensembleSkipped = 'the feature model gives no probabilities to average';
+  let unionSpec: FeatureSpec | null = null;
+  if (member && !ensembleSkipped && fc && (fc.type === 'svm' || fc.type === 'knn')) {
+    unionSpec = restrictSpec(input.sizeSpec, [...member.features, plan.feature]);
+    const d = input.train.union.cols;
+    const h = input.dims.height;
+    const w = input.dims.width;
+    const featureCols = featureColumns(unionSpec, member.features, h, w);
+    const pixelCols = featureColumns(unionSpec, [plan.feature], h, w);
+    if (featureCols.length + pixelCols.length !== d) throw new Error('the ensemble columns do not cover its vector');
+    // one scaler: the feature model's on its columns, none on the pixels (the CNN normalises its own)
+    const mean = new Float64Array(d);
+    const scale = new Float64Array(d).fill(1);
+    featureCols.forEach((c, j) => {
+      mean[c] = member.predictor.scaler.mean[j]!;
+      scale[c] = member.predictor.scaler.scale[j]!;
+    });
+    const predictor: Predictor = {
+      scaler: { mean, scale },
+      classifier: {
+        type: 'ensemble',
+        members: [
+          { features: FEATURE_NAMES.filter((f) => member.features.includes(f)), columns: featureCols, classifier: fc as SingleModel },
+          { features: [plan.feature], columns: pixelCols, classifier: net },
+        ],
+      },
+    };
+    finalists.push(finalist('ensemble', predictor, predict(predictor, input.val.union), null));
+  }
+
+  let best = finalists[0]!;
+  for (const f of finalists.slice(1)) if (f.score > best.score + 1e-12 || (Math.abs(f.score - best.score) <= 1e-12 && (f.auc ?? -1) > (best.auc ?? -1))) best = f;
+  const cnnHistory = net.model.history;
+  const summary: JsonValue = {
+    ...base,
+    by: by === 'accuracy' ? 'accuracy' : 'balanced accuracy',
+    params: { epochs: params.epochs, widths: params.widths, augment: params.augment, flip: params.flip },
+    earlyStopping: `a stratified fifth of train/ (${split.test.length} images), every epoch run, the lowest loss kept`,
+    epochs: cnnHistory.length,
+    bestEpoch: net.model.bestEpoch,
+    ms: Math.round(cnnMs),
+    budgetMs: Math.round(budgetMs),
+    compared: finalists.map((f) => ({ candidate: f.name, score: r3(f.score), auc: r3(f.auc), threshold: f.threshold })),
+    ...(ensembleSkipped ? { ensembleSkipped } : {}),
+    ...(input.member && !ensembleSkipped ? { ensembleMember: input.member.label } : {}),
+    chosen: best.name,
+  };
+  if (best.name === 'features') return { summary, final: null };
+
+  // The new final model: the CNN alone (its spec the pixels) or the ensemble (the union of the specs).
+  const isEnsemble = best.name === 'ensemble';
+  const spec = isEnsemble ? unionSpec! : pixelSpec;
+  const pick = (s: CnnRoundSplit) => (isEnsemble ? s.union : s.pixels);
+  const predictor: Predictor = best.threshold !== null ? { ...best.predictor, threshold: best.threshold } : untuned(best.predictor);
+  const valPredicted = predict(predictor, pick(input.val));
+  const estimate = computeMetrics(truth, valPredicted, labels);
+  const test = input.test && input.test.y.length > 0 ? predict(predictor, pick(input.test)) : null;
+  const params2: EnsembleParams | CnnParams = isEnsemble ? { type: 'ensemble', members: [member!.params, params] } : params;
+  const auto: AutoSummary = { ...(featureOutcome.auto ?? {}), cnn: summary };
+  const outcome: TrainOutcome = {
+    predictor,
+    params: params2,
+    gamma: isEnsemble ? member!.gamma : null,
+    selection: featureOutcome.selection,
+    estimate: { mode: 'validation', folds: 1, metrics: estimate, foldBalancedAccuracy: [balancedAccuracy(truth, valPredicted.predicted, k)] },
+    test: test ? computeMetrics(input.test!.y, test, labels) : null,
+    iterations: isEnsemble ? member!.iterations : cnnFit.outcome.iterations,
+    capped: isEnsemble ? member!.capped : 0,
+    auto,
+    estimateRoc: rocCurves(truth, valPredicted.scores, valPredicted.predicted, labels, predictor.threshold ?? null),
+  };
+  const trainX = pick(input.train);
+  const doc = buildModelDocument({
+    spec,
+    labels,
+    featureLength: trainX.cols,
+    imageSize,
+    outcome,
+    training: { size: input.train.y.length, counts: countsOf(input.train.y, labels), contentHash: trainingContentHash(trainX, input.train.y, labels), seed: settings.seed },
+    createdAt: new Date(),
+  });
+  const testRoc = test ? rocCurves(input.test!.y, test.scores, test.predicted, labels, predictor.threshold ?? null) : null;
+  return {
+    summary,
+    final: {
+      fit: { outcome, doc, text: serializeModel(doc), testPredicted: test?.predicted ?? null, testRoc },
+      spec,
+      featureLength: trainX.cols,
+      imageSize,
+      X: { train: trainX, val: pick(input.val), ...(input.test ? { test: pick(input.test) } : {}) },
+    },
+  };
+}
+
+/** The round in a line of the report. */
+export function cnnRoundLines(s: JsonValue | undefined): string[] {
+  if (!s || typeof s !== 'object' || Array.isArray(s)) return [];
+  const c = s as Record<string, JsonValue>;
+  if (c['skipped']) return [`CNN: not tried: ${String(c['skipped'])}`];
+  const member = c['ensembleMember'] ? ` (the ensemble's feature model: ${String(c['ensembleMember'])}, the best at the CNN's size)` : '';
+  const compared = (c['compared'] as { candidate: string; score: number; auc: number | null; threshold: number | null }[]).map(
+    (f) => `${f.candidate} ${f.score.toFixed(3)} (AUC ${f.auc === null ? '-' : f.auc.toFixed(3)}${f.threshold === null ? '' : `, threshold ${Number(f.threshold.toPrecision(4))}`})`,
+  );
+  return [
+    `CNN: ${String(c['epochs'])} epochs (kept ${String(c['bestEpoch'])}) in ${((c['ms'] as number) / 1000).toFixed(0)} s of ${((c['budgetMs'] as number) / 1000).toFixed(0)} s, at ${c['size'] === 0 ? 'the kept size' : `size ${String(c['size'])}`} on ${String(c['input'])}`,
+    `finalists on ${String(c['on'])} by ${String(c['by'])}: ${compared.join('; ')}${c['ensembleSkipped'] ? `; ensemble not tried: ${String(c['ensembleSkipped'])}` : member}; chosen: ${String(c['chosen'])}`,
+  ];
+}

@@ -1,0 +1,103 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { computeMetrics } from '../shared/classify/metrics.ts';
+import { parseModel } from '../shared/classify/model.ts';
+import { DEFAULT_SETTINGS } from '../shared/classify/train.ts';
+import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
+import { scanDataset } from '../server/training/dataset.ts';
+import { trainDataset, type DatasetItem } from '../server/training/train_dataset.ts';
+import { medclass } from './classify_data.ts';
+import { dataset } from './golden.ts';
+
+/**
+ * --auto with the CNN on a BreastMNIST subset: the feature search, then the CNN and the
+ * ensemble against the feature winner on val/, and the chosen model's file, read back in a
+ * fresh process, scoring test as the training reported. A tiny network: the plumbing is
+ * under test, not the network's accuracy.
+ */
+const tmp = mkdtempSync(join(tmpdir(), 'medclass-auto-cnn-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Finalist {
+  candidate: 'features' | 'CNN' | 'ensemble';
+  score: number;
+  auc: number | null;
+  threshold: number | null;
+}
+
+describe('--auto with the CNN', () => {
+  it('compares the feature model, the CNN and their ensemble on val/, keeps the best, and its file scores test the same in a fresh process', { timeout: 900_000 }, async () => {
+    const layout = await scanDataset(dataset('breastmnist'));
+    const take = (split: string, label: string, n: number) => layout.files.filter((f) => f.split === split && f.label === label).slice(0, n);
+    const files = [...take('train', '0', 30), ...take('train', '1', 40), ...take('val', '0', 15), ...take('val', '1', 15), ...take('test', '0', 15), ...take('test', '1', 15)];
+    const items: DatasetItem[] = files.map((f) => ({ name: f.name, split: f.split, label: f.label, bytes: new Uint8Array(readFileSync(f.path)) }));
+    const spec = parseFeatureSpec({});
+    const epochs: number[] = [];
+    const result = await trainDataset(items, spec, { ...DEFAULT_SETTINGS, auto: true, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } }, { onEpoch: (r) => epochs.push(r.epoch) }, {
+      layout: 'splits',
+      threads: 2,
+      search: {
+        budgetMs: 600_000,
+        sizes: [0],
+        sets: [{ name: 'intensity', families: ['intensity'] }],
+        classifiers: ['SVM (rbf)'],
+        cnn: true,
+        cnnParams: { type: 'cnn', epochs: 2, widths: [4, 8], augment: false, flip: false },
+      },
+    });
+    const auto = result.outcome.auto!;
+    const round = auto['cnn'] as unknown as { compared: Finalist[]; chosen: string; epochs: number; on: string };
+    expect(round.on).toBe('val/');
+    expect(round.compared.map((f) => f.candidate)).toEqual(['features', 'CNN', 'ensemble']);
+    expect(epochs.length).toBe(round.epochs);
+    // the best by the measure, then AUC; the earlier on a tie
+    let best = round.compared[0]!;
+    for (const f of round.compared.slice(1)) if (f.score > best.score || (f.score === best.score && (f.auc ?? -1) > (best.auc ?? -1))) best = f;
+    expect(round.chosen).toBe(best.candidate);
+    const type = result.doc.classifier.type;
+    expect(type).toBe({ features: 'svm', CNN: 'cnn', ensemble: 'ensemble' }[best.candidate]);
+    expect(result.doc.version).toBe({ features: 1, CNN: 2, ensemble: 3 }[best.candidate]);
+    expect((result.doc.training.auto as { cnn: unknown }).cnn).toEqual(round);
+    expect(result.doc.decision?.threshold ?? null).toBe(best.candidate === 'features' ? (result.outcome.predictor.threshold ?? null) : best.threshold);
+
+    // the saved file, in a fresh process, on the same test images: the metrics the training reported
+    const path = join(tmp, 'model.json');
+    writeFileSync(path, result.modelText);
+    const model = parseModel(result.modelText);
+    expect(model.spec.features).toEqual(result.spec.features);
+    const testFiles = files.filter((f) => f.split === 'test');
+    const { code, stdout, stderr } = await medclass('predict', '--json', path, ...testFiles.map((f) => f.path));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; scores: Record<string, number> });
+    const labels = result.labels;
+    const truth = Int32Array.from(testFiles, (f) => labels.indexOf(f.label));
+    const predicted = Int32Array.from(lines, (l) => labels.indexOf(l.label));
+    const shown = Float64Array.from(lines.flatMap((l) => labels.map((c) => l.scores[c]!)));
+    // the label is the class shown as more probable (or a tie); an SVM's own vote without a threshold may differ from Platt's
+    if (type !== 'svm' || result.doc.decision) lines.forEach((l) => expect(l.scores[l.label]!).toBeGreaterThanOrEqual(Math.max(...Object.values(l.scores))));
+    const m = computeMetrics(truth, { k: 2, predicted, scores: shown, probabilities: null }, labels);
+    expect(m.accuracy).toBeCloseTo(result.outcome.test!.accuracy, 12);
+  });
+
+  it('without a val/ split, compares on a stratified fifth of train/ (the feature model refitted on the rest)', { timeout: 900_000 }, async () => {
+    const layout = await scanDataset(dataset('breastmnist'));
+    const files = [...layout.files.filter((f) => f.split === 'train' && f.label === '0').slice(0, 30), ...layout.files.filter((f) => f.split === 'train' && f.label === '1').slice(0, 30)];
+    const items: DatasetItem[] = files.map((f) => ({ name: f.name.replace(/^train\//, ''), split: 'train', label: f.label, bytes: new Uint8Array(readFileSync(f.path)) }));
+    const result = await trainDataset(items, parseFeatureSpec({}), { ...DEFAULT_SETTINGS, auto: true, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } }, {}, {
+      layout: 'classes',
+      threads: 2,
+      search: { budgetMs: 600_000, sizes: [0], sets: [{ name: 'intensity', families: ['intensity'] }], classifiers: ['KNN'], cnn: true, cnnParams: { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false } },
+    });
+    const round = result.outcome.auto!['cnn'] as unknown as { compared: Finalist[]; chosen: string; on: string };
+    expect(round.on).toBe('a stratified fifth of train/ (12 images; no val/ split)');
+    expect(round.compared.map((f) => f.candidate)).toEqual(['features', 'CNN', 'ensemble']);
+    const model = parseModel(result.modelText);
+    expect(model.doc.classifier.type).toBe({ features: 'knn', CNN: 'cnn', ensemble: 'ensemble' }[round.chosen as Finalist['candidate']]);
+    // what ships where the CNN or the ensemble wins was trained on the other four fifths
+    if (round.chosen !== 'features') expect(model.doc.training.size).toBe(48);
+  });
+});
+

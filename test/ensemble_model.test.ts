@@ -1,0 +1,161 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useCnnBackend } from '../server/features/backend.ts';
+import { evaluateClassifier, predict, shiftProbabilities, shownScores, type Predictor } from '../shared/classify/classifier.ts';
+import { transform } from '../shared/classify/scaler.ts';
+import { trainCnnModel } from '../shared/classify/cnn/train_model.ts';
+import { countLabels } from '../shared/classify/dataset.ts';
+import { argmaxRow } from '../shared/classify/evaluation.ts';
+import { featureColumns, takeColumns } from '../shared/classify/feature_columns.ts';
+import { takeRows } from '../shared/classify/linalg.ts';
+import { buildModelDocument, integrityHash, parseModel, serializeModel, trainingContentHash, type ModelDocument } from '../shared/classify/model.ts';
+import { DEFAULT_SETTINGS, trainModel, type LabelledSet, type TrainOutcome } from '../shared/classify/train.ts';
+import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
+import { loadSplits, medclass, type LoadedSplits } from './classify_data.ts';
+import { dataset } from './golden.ts';
+
+/**
+ * The ensemble classifier (--auto's best feature model with the CNN, probabilities averaged):
+ * its model file round trip, here and in a fresh process, and the threshold's shown
+ * probabilities agreeing with the label. Tiny on purpose: the plumbing is under test.
+ */
+const tmp = mkdtempSync(join(tmpdir(), 'medclass-ensemble-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const SPEC = parseFeatureSpec({ features: ['intensityHistogram', 'intensityMoments', 'pixels'], size: 28 });
+const FEATURES = ['intensityHistogram', 'intensityMoments'] as const;
+let data: LoadedSplits;
+let small: { labels: string[]; train: LabelledSet; val: LabelledSet; test: LabelledSet };
+let featureCols: Int32Array;
+let pixelCols: Int32Array;
+let ensemble: TrainOutcome;
+
+const rows = (s: LabelledSet, idx: ArrayLike<number>): LabelledSet => ({ X: takeRows(s.X, idx), y: Int32Array.from(idx, (i) => s.y[i]!) });
+const cols = (s: LabelledSet, c: Int32Array): LabelledSet => ({ X: takeColumns(s.X, c), y: s.y });
+
+beforeAll(async () => {
+  data = await loadSplits(dataset('breastmnist'), SPEC);
+  const range = (n: number, from = 0) => Int32Array.from({ length: n }, (_, i) => from + i);
+  small = { labels: data.labels, train: rows(data.train, Int32Array.from([...range(30), ...range(30, 546 - 30)])), val: rows(data.val!, range(20)), test: rows(data.test!, range(24)) };
+  featureCols = featureColumns(SPEC, [...FEATURES], 28, 28);
+  pixelCols = featureColumns(SPEC, ['pixels'], 28, 28);
+  await useCnnBackend();
+  const svm = trainModel({ labels: small.labels, train: cols(small.train, featureCols) }, { ...DEFAULT_SETTINGS, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } });
+  const cnn = await trainCnnModel({ labels: small.labels, train: cols(small.train, pixelCols) }, { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false }, { inputSize: 28, channels: 1, seed: 3, classWeight: null });
+  const d = small.train.X.cols;
+  const mean = new Float64Array(d);
+  const scale = new Float64Array(d).fill(1);
+  featureCols.forEach((c, j) => {
+    mean[c] = svm.predictor.scaler.mean[j]!;
+    scale[c] = svm.predictor.scaler.scale[j]!;
+  });
+  const net = cnn.predictor.classifier;
+  const fc = svm.predictor.classifier;
+  if (net.type !== 'cnn' || fc.type !== 'svm') throw new Error('unexpected classifiers');
+  const predictor: Predictor = {
+    scaler: { mean, scale },
+    classifier: { type: 'ensemble', members: [{ features: [...FEATURES], columns: featureCols, classifier: fc }, { features: ['pixels'], columns: pixelCols, classifier: net }] },
+    threshold: 0.4,
+  };
+  ensemble = { ...svm, predictor, params: { type: 'ensemble', members: [svm.params as never, cnn.params as never] } };
+}, 300_000);
+
+const documentOf = (outcome: TrainOutcome): ModelDocument =>
+  buildModelDocument({
+    spec: SPEC,
+    labels: small.labels,
+    featureLength: small.train.X.cols,
+    imageSize: null,
+    outcome,
+    training: { size: small.train.y.length, counts: countLabels(Array.from(small.train.y, (c) => small.labels[c]!), small.labels), contentHash: trainingContentHash(small.train.X, small.train.y, small.labels), seed: 3 },
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+  });
+
+describe('ensemble model', () => {
+  it('averages its members probabilities: the mean of the SVM on its columns and the CNN on the pixels', () => {
+    const e = predict({ ...ensemble.predictor, threshold: undefined }, small.test.X);
+    const members = ensemble.predictor.classifier.type === 'ensemble' ? ensemble.predictor.classifier.members : [];
+    const standardised = transform(ensemble.predictor.scaler, small.test.X);
+    const svmPart = evaluateClassifier(members[0]!.classifier, takeColumns(standardised, featureCols));
+    const cnnPart = evaluateClassifier(members[1]!.classifier, takeColumns(standardised, pixelCols));
+    for (let i = 0; i < e.scores.length; i++) expect(e.scores[i]).toBeCloseTo((svmPart.probabilities![i]! + cnnPart.probabilities![i]!) / 2, 12);
+  });
+
+  it('saved as format version 3, loaded here and in a fresh process, predicts the same labels and scores', { timeout: 300_000 }, async () => {
+    const doc = documentOf(ensemble);
+    expect(doc.version).toBe(3);
+    expect(doc.classifier.type).toBe('ensemble');
+    const path = join(tmp, 'ensemble.json');
+    writeFileSync(path, serializeModel(doc));
+    const loaded = parseModel(readFileSync(path, 'utf8'));
+    const fresh = predict(ensemble.predictor, small.test.X);
+    const again = predict(loaded.predictor, small.test.X);
+    expect(Array.from(again.predicted)).toEqual(Array.from(fresh.predicted));
+    expect(Array.from(again.scores)).toEqual(Array.from(fresh.scores));
+    expect(Array.from(again.probabilities!)).toEqual(Array.from(fresh.probabilities!));
+
+    const pick = [0, 1, 2, 3, 20, 21, 22, 23];
+    const { code, stdout, stderr } = await medclass('predict', '--json', path, ...pick.map((i) => data.files.test[i]!.path));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; scores: Record<string, number> });
+    lines.forEach((line, r) => {
+      expect(line.label).toBe(small.labels[fresh.predicted[pick[r]!]!]);
+      small.labels.forEach((l, c) => expect(Math.abs(line.scores[l]! - fresh.probabilities![pick[r]! * 2 + c]!)).toBeLessThan(1e-5));
+    });
+  });
+
+  it('refuses a member that reads a feature the spec does not extract, and an ensemble in an older format version', () => {
+    const doc = documentOf(ensemble);
+    const edited = (change: (d: Record<string, unknown>) => void): string => {
+      const d = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
+      change(d);
+      d['integrity'] = { sha256: integrityHash(d) };
+      return JSON.stringify(d);
+    };
+    expect(() => parseModel(edited((d) => ((d['classifier'] as { members: { features: string[] }[] }).members[0]!.features = ['lbp'])))).toThrow(/members\[0\] reads lbp, which the spec does not extract/);
+    expect(() => parseModel(edited((d) => (d['version'] = 2)))).toThrow(/ensemble needs format version 3/);
+  });
+});
+
+describe('a threshold and the probabilities shown', () => {
+  it('an SVM with a threshold: the shown values put the label first and keep the ranking; the scores stay', () => {
+    // a weak SVM (60 training images), whose Platt sigmoid may even run against its decision values, and a good one (all of train)
+    for (const train of [cols(small.train, featureCols), cols(data.train, featureCols)]) {
+      const svm = trainModel({ labels: small.labels, train }, { ...DEFAULT_SETTINGS, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } });
+      const X = takeColumns(data.test!.X, featureCols);
+      const plain = predict(svm.predictor, X);
+      const scores1 = Array.from({ length: X.rows }, (_, i) => plain.scores[i * 2 + 1]!).sort((a, b) => a - b);
+      for (const t of [scores1[10]!, scores1[Math.floor(X.rows / 2)]!, scores1[X.rows - 10]!]) {
+        const p = { ...svm.predictor, threshold: t };
+        const e = predict(p, X);
+        const shown = shownScores(p, e);
+        const a = (svm.predictor.classifier as { model: { probA: Float64Array } }).model.probA[0]!;
+        expect(e.probabilities === null).toBe(!(a < 0));
+        let disagree = 0;
+        for (let i = 0; i < X.rows; i++) {
+          expect(e.predicted[i]).toBe(plain.scores[i * 2 + 1]! > t ? 1 : 0);
+          // the label is the larger shown value (an exact tie at the threshold shows two equal values)
+          if (shown[i * 2]! !== shown[i * 2 + 1]! && argmaxRow(shown, i, 2) !== e.predicted[i]) disagree++;
+          if (e.probabilities) {
+            expect(shown[i * 2]! + shown[i * 2 + 1]!).toBeCloseTo(1, 12);
+            for (let j = 0; j < X.rows; j++) if (plain.probabilities![i * 2 + 1]! < plain.probabilities![j * 2 + 1]!) expect(shown[i * 2 + 1]!).toBeLessThanOrEqual(shown[j * 2 + 1]!);
+          }
+        }
+        expect(disagree).toBe(0);
+        expect(Array.from(e.scores)).toEqual(Array.from(plain.scores));
+      }
+    }
+  });
+
+  it('shiftProbabilities moves the threshold to one half by the odds, and leaves 0 and 1 where they are', () => {
+    const shifted = shiftProbabilities(Float64Array.from([0.7, 0.3, 0.5, 0.5, 1, 0, 0, 1]), 0.3);
+    expect(shifted[1]).toBeCloseTo(0.5, 12);
+    expect(shifted[3]).toBeCloseTo((0.5 * 0.7) / (0.5 * 0.7 + 0.5 * 0.3), 12);
+    expect(shifted[5]).toBe(0);
+    expect(shifted[7]).toBe(1);
+  });
+});
+
