@@ -44,7 +44,7 @@ beforeAll(async () => {
   const cnnFile = join(app.work, 'cnn.json');
   await medclass(['train', tinySet(join(app.work, 'tiny')), '--classifier', 'cnn', '--epochs', '1', '--widths', '4,8', '--out', cnnFile]);
   cnnText = readFileSync(cnnFile, 'utf8');
-  const svmText = readFileSync(join(app.work, 'model.json'), 'utf8');
+  const svmText = readFileSync(app.model, 'utf8');
   await app.server.store.publish({ service: SVM, description: 'the SVM, allowed on devices', privacyModes: ['reduced', 'device'], model: svmText, createdBy: 'test' });
   await app.server.store.publish({ service: CNN, description: 'a tiny CNN, allowed on devices', privacyModes: ['reduced', 'device'], model: cnnText, createdBy: 'test' });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -168,7 +168,7 @@ describe('classifying on the device', () => {
 
   it('drops the model when a new version no longer allows devices', async () => {
     expect(await sealedModels()).toBe(2);
-    await app.server.store.publish({ service: SVM, description: 'server only now', privacyModes: ['reduced'], model: readFileSync(join(app.work, 'model.json'), 'utf8'), createdBy: 'test' });
+    await app.server.store.publish({ service: SVM, description: 'server only now', privacyModes: ['reduced'], model: readFileSync(app.model, 'utf8'), createdBy: 'test' });
     await pickService(SVM);
     await page.locator('[data-testid="device-model"][data-status="notAllowed"]').waitFor({ timeout: 30_000 });
     await expect.poll(sealedModels, { timeout: 10_000 }).toBe(1);
