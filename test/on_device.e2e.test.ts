@@ -14,6 +14,7 @@ import { fetchDeviceModel } from '../shared/client/device_model_api.ts';
 import { parseModel } from '../shared/classify/model.ts';
 import { launchChromium } from './browser.ts';
 import { loggedInClient } from './channel_login.ts';
+import { cachedOutput } from './build_cache.ts';
 import { dataset } from './golden.ts';
 import { CLINICIAN, medclass, SERVICE, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
@@ -26,6 +27,8 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let cnnText: string;
+/** The fixture's SVM (service `demo`, which does not allow devices). */
+let svmText: string;
 
 /** 20 BreastMNIST training images per class (and 4 for val): enough for a network that only has to exist. */
 function tinySet(root: string): string {
@@ -39,12 +42,17 @@ function tinySet(root: string): string {
   return root;
 }
 
+/** The tiny CNN, trained once per content of the code that trains it (test/build_cache.ts). */
+async function tinyCnn(): Promise<string> {
+  const dir = await cachedOutput('on-device-cnn', ['server', 'shared', 'package-lock.json'], async (out) => {
+    await medclass(['train', tinySet(join(out, 'tiny')), '--classifier', 'cnn', '--epochs', '1', '--widths', '4,8', '--out', join(out, 'cnn.json')]);
+  });
+  return readFileSync(join(dir, 'cnn.json'), 'utf8');
+}
+
 beforeAll(async () => {
-  [app, browser] = await Promise.all([startWebapp(IMAGES), launchChromium()]);
-  const cnnFile = join(app.work, 'cnn.json');
-  await medclass(['train', tinySet(join(app.work, 'tiny')), '--classifier', 'cnn', '--epochs', '1', '--widths', '4,8', '--out', cnnFile]);
-  cnnText = readFileSync(cnnFile, 'utf8');
-  const svmText = readFileSync(app.model, 'utf8');
+  [app, browser, cnnText] = await Promise.all([startWebapp(IMAGES), launchChromium(), tinyCnn()]);
+  svmText = (await app.server.store.model(SERVICE))!.model;
   await app.server.store.publish({ service: SVM, description: 'the SVM, allowed on devices', privacyModes: ['reduced', 'device'], model: svmText, createdBy: 'test' });
   await app.server.store.publish({ service: CNN, description: 'a tiny CNN, allowed on devices', privacyModes: ['reduced', 'device'], model: cnnText, createdBy: 'test' });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -56,13 +64,18 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const connection = (status: string) => page.locator(`[data-testid="connection"][data-status="${status}"]`).waitFor({ timeout: 30_000 });
+const connection = (status: string) => page.locator(`[data-testid="connection"][data-status="${status}"]`).waitFor({ timeout: 60_000 });
 
 /** Labels and scores of the done cards of one place (`server` or `device`), by file. */
 async function results(service: string, where: 'server' | 'device'): Promise<Map<string, { label: string; scores: Record<string, number> }>> {
   const selector = `[data-testid="result"][data-state="done"][data-service="${service}"][data-where="${where}"]`;
   const cards = page.locator(selector);
-  await page.waitForFunction((s) => document.querySelectorAll(s).length >= 4, selector, { timeout: 120_000 });
+  await page.waitForFunction((s) => document.querySelectorAll(s).length >= 4, selector, { timeout: 120_000 }).catch(async (e: unknown) => {
+    // what the page shows instead, to tell a slow machine from a wrong path
+    const cards = await page.locator('[data-testid="result"]').evaluateAll((els) => els.map((c) => [c.getAttribute('data-service'), c.getAttribute('data-where'), c.getAttribute('data-state'), c.textContent?.slice(0, 160)].join(' | ')));
+    const banner = await page.getByTestId('connection').getAttribute('data-status').catch(() => null);
+    throw new Error(`${String(e)}\nconnection ${banner}; cards:\n${cards.join('\n')}`);
+  });
   const out = new Map<string, { label: string; scores: Record<string, number> }>();
   for (const card of await cards.all()) {
     const label = (await card.getByTestId('label').textContent())!;
@@ -126,7 +139,7 @@ describe('classifying on the device', () => {
     await expect(page.getByTestId('device-model').getAttribute('data-status')).resolves.toBe('notAllowed');
     await expect(page.getByTestId('device-model').textContent()).resolves.toMatch(/not offered: the administrator has not allowed/);
     expect(await page.getByTestId('mode-device').count()).toBe(0);
-  });
+  }, 120_000);
 
   for (const service of [SVM, CNN]) {
     it(`${service}: the same labels and scores (within 1e-4) through the channel and offline on the device`, async () => {
@@ -137,14 +150,21 @@ describe('classifying on the device', () => {
       const server = await results(service, 'server');
 
       await context.setOffline(true);
-      await connection('offline');
-      await page.getByTestId('files-input').setInputFiles(IMAGES);
-      const device = await results(service, 'device');
-      const card = page.locator('[data-testid="result"][data-where="device"]').first();
-      await expect(card.getByTestId('sent').textContent()).resolves.toMatch(/classified on this device/);
-      await expect(card.locator('[data-stage="classifyMs"]').count()).resolves.toBe(1);
-      await expect(card.locator('[data-stage="networkMs"]').count()).resolves.toBe(0);
-      await context.setOffline(false);
+      let device: Awaited<ReturnType<typeof results>>;
+      try {
+        await connection('offline');
+        await page.getByTestId('files-input').setInputFiles(IMAGES);
+        device = await results(service, 'device');
+        const card = page.locator('[data-testid="result"][data-where="device"]').first();
+        await expect(card.getByTestId('sent').textContent()).resolves.toMatch(/classified on this device/);
+        await expect(card.locator('[data-stage="classifyMs"]').count()).resolves.toBe(1);
+        await expect(card.locator('[data-stage="networkMs"]').count()).resolves.toBe(0);
+        const stages = await card.locator('[data-stage]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-stage')} ${e.textContent}`).join(', '));
+        console.log(`${service} on the device: ${stages}`);
+      } finally {
+        // a failure here must not leave the next tests offline
+        await context.setOffline(false);
+      }
       await connection('ready');
       // online, on the device when the clinician chooses it
       await page.getByTestId('mode-device').check();
@@ -166,11 +186,16 @@ describe('classifying on the device', () => {
     }, 240_000);
   }
 
-  it('drops the model when a new version no longer allows devices', async () => {
+  it('drops the model when a new version no longer allows devices, and fetches it again on a rollback', async () => {
     expect(await sealedModels()).toBe(2);
-    await app.server.store.publish({ service: SVM, description: 'server only now', privacyModes: ['reduced'], model: readFileSync(app.model, 'utf8'), createdBy: 'test' });
+    await app.server.store.publish({ service: SVM, description: 'server only now', privacyModes: ['reduced'], model: svmText, createdBy: 'test' });
     await pickService(SVM);
     await page.locator('[data-testid="device-model"][data-status="notAllowed"]').waitFor({ timeout: 30_000 });
     await expect.poll(sealedModels, { timeout: 10_000 }).toBe(1);
-  });
+    // a rollback to the version that allowed it brings that version's model back
+    await app.server.store.makeCurrent(SVM, 1, 'test');
+    await page.locator('[data-testid="device-model"][data-status="ready"]').waitFor({ timeout: 30_000 });
+    await expect(page.getByTestId('device-model').textContent()).resolves.toMatch(/version 1,/);
+    await expect.poll(sealedModels, { timeout: 10_000 }).toBe(2);
+  }, 120_000);
 });

@@ -46,9 +46,8 @@ export interface Webapp {
   url: string;
   dataDir: string;
   clientDir: string;
-  /** The training folder of the published model and its model file (shared by the test files: read them only). */
+  /** The training folder of the published model (shared by the test files: read it only). */
   breast: string;
-  model: string;
   server: MedclassServer;
   /** `medclass predict`'s label for each image, by file name. */
   expected: Map<string, string>;
@@ -140,7 +139,6 @@ export async function startWebapp(images: string[], options: WebappOptions = {})
     dataDir,
     clientDir,
     breast,
-    model,
     server,
     expected,
     work,

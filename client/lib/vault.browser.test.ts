@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecord, encodeRecord } from './codec.ts';
 import { defaultMode, modesFor } from './modes.ts';
-import { clearHistory, completeJob, DB_NAME, has, lockVault, put, readAll, remove, reopenVault, seal, unlockVault, VaultLocked, wipeVault } from './vault.ts';
+import { clearHistory, completeJob, DB_NAME, get, has, lockVault, namedId, put, readAll, remove, reopenVault, seal, unlockVault, VaultLocked, wipeVault } from './vault.ts';
 
 const rawRecords = (store: string) =>
   new Promise<{ id: string; iv: Uint8Array; data: ArrayBuffer }[]>((resolve, reject) => {
@@ -33,6 +33,9 @@ describe('modes offered for a service', () => {
     expect(modesFor({ privacyModes: ['features'] })).toEqual(['features']);
     expect(modesFor({ privacyModes: ['original'] })).toEqual(['original']);
     expect(defaultMode({ privacyModes: ['original', 'features'] })).toBe('features');
+    // on this device last, and the default only where it is all the version allows
+    expect(modesFor({ privacyModes: ['device', 'reduced'] })).toEqual(['reduced', 'device']);
+    expect(defaultMode({ privacyModes: ['device'] })).toBe('device');
   });
 });
 
@@ -112,6 +115,32 @@ describe('the vault in IndexedDB', () => {
     expect(sessionStorage.getItem('medclass.vault')).not.toBeNull();
     await wipeVault();
     expect(await readAll('queue')).toEqual({ values: [], unreadable: 0 });
+    lockVault();
+  });
+
+  it('keeps downloaded models sealed under an id that names neither the service nor the user, per user, and wipes them with the rest', async () => {
+    const alice = crypto.getRandomValues(new Uint8Array(32));
+    await unlockVault(alice);
+    const id = await namedId('models', 'breast-us');
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(await namedId('models', 'breast-us')).toBe(id);
+    expect(await namedId('models', 'retina')).not.toBe(id);
+    await put('models', id, { service: 'breast-us', version: 3, document: '{"format":"medclass-model","weights":"SECRETWEIGHTS"}' });
+    const [raw] = await rawRecords('models');
+    expect(raw!.id).toBe(id);
+    expect(new TextDecoder('latin1').decode(raw!.data)).not.toMatch(/breast-us|SECRETWEIGHTS/);
+    expect(await get<{ version: number }>('models', id)).toMatchObject({ service: 'breast-us', version: 3 });
+    lockVault();
+
+    // another user of the profile derives another id and cannot open alice's
+    await unlockVault(crypto.getRandomValues(new Uint8Array(32)));
+    expect(await namedId('models', 'breast-us')).not.toBe(id);
+    expect(await get('models', id)).toBeUndefined();
+    lockVault();
+
+    await unlockVault(alice);
+    await wipeVault();
+    expect(await rawRecords('models')).toEqual([]);
     lockVault();
   });
 });

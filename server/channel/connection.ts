@@ -413,26 +413,34 @@ export class Connection implements PushTarget {
     const service = await this.deps.store.findService(message.service);
     if (!service) throw new RequestError('unknownService', `no service named ${message.service}`);
     const version = service.currentVersion;
-    const refuse = (code: string, text: string): never => {
-      void this.audit('deviceModel', code, service.name, version);
+    // the refusal's row is committed before the answer, as a classification's is
+    const refuse = async (code: string, text: string): Promise<never> => {
+      await this.audit('deviceModel', code, service.name, version);
       throw new RequestError(code, text);
     };
     if (!service.privacyModes.includes('device')) {
-      refuse('modeNotAllowed', `service ${service.name} (version ${version}) is not allowed on devices: an admin allows it per version with the device mode`);
+      return refuse('modeNotAllowed', `service ${service.name} (version ${version}) is not allowed on devices: an admin allows it per version with the device mode`);
     }
-    if (this.fetchingModel) refuse('busy', 'one model download at a time per connection');
+    if (this.fetchingModel) return refuse('busy', 'one model download at a time per connection');
     this.fetchingModel = true;
     try {
-      const [summary, stored] = await Promise.all([this.deps.classifier.describe(service.name, version), this.deps.store.model(service.name, version)]);
-      if (!summary || !stored) throw new RequestError('unavailable', `the model of ${service.name} version ${version} cannot be read now; try again later`);
+      const unreadable = () => new RequestError('unavailable', `the model of ${service.name} version ${version} cannot be read now; try again later`);
+      const [summary, stored] = await Promise.all([
+        // a model this server cannot read (a newer format) is no more for the device than for the server
+        this.deps.classifier.describe(service.name, version).catch(() => {
+          throw unreadable();
+        }),
+        this.deps.store.model(service.name, version),
+      ]);
+      if (!summary || !stored) throw unreadable();
       const classifier = (DEVICE_CLASSIFIERS as readonly string[]).includes(summary.classifier) ? (summary.classifier as (typeof DEVICE_CLASSIFIERS)[number]) : null;
-      if (!classifier) refuse('unsupportedModel', `service ${service.name} is a ${summary.classifier} model, which this app cannot run on a device; classify through the server`);
+      if (!classifier) return await refuse('unsupportedModel', `service ${service.name} is a ${summary.classifier} model, which this app cannot run on a device; classify through the server`);
       const document = new TextEncoder().encode(stored.model);
       if (document.length > MAX_DEVICE_MODEL_BYTES) {
-        refuse('tooLarge', `the model of ${service.name} is ${Math.ceil(document.length / 2 ** 20)} MiB, more than a device download allows (${MAX_DEVICE_MODEL_BYTES / 2 ** 20} MiB); classify through the server`);
+        return await refuse('tooLarge', `the model of ${service.name} is ${Math.ceil(document.length / 2 ** 20)} MiB, more than a device download allows (${MAX_DEVICE_MODEL_BYTES / 2 ** 20} MiB); classify through the server`);
       }
-      await this.audit('deviceModel', 'ok', service.name, version, { bytes: document.length, classifier: classifier! });
-      return await this.send({ type: 'deviceModel', requestId: message.requestId, service: service.name, version, classifier: classifier!, document });
+      await this.audit('deviceModel', 'ok', service.name, version, { bytes: document.length, classifier });
+      return await this.send({ type: 'deviceModel', requestId: message.requestId, service: service.name, version, classifier, document });
     } finally {
       this.fetchingModel = false;
     }

@@ -139,7 +139,7 @@ const samples: Message[] = [
     },
   },
   { type: 'dropUpload', requestId: 'd1', uploadId: 'up-1' },
-  { type: 'publishModel', requestId: 'p1', service: 'breast-us', description: 'trained in the browser', privacyModes: ['reduced'], model: new TextEncoder().encode('{"format":"medclass-model"}') },
+  { type: 'publishModel', requestId: 'm0', service: 'breast-us', description: 'trained in the browser', privacyModes: ['reduced', 'device'], model: new TextEncoder().encode('{"format":"medclass-model"}') },
   { type: 'fetchModel', requestId: 'm1', service: 'breast-us' },
   { type: 'deviceModel', requestId: 'm1', service: 'breast-us', version: 3, classifier: 'cnn', document: new TextEncoder().encode('{"format":"medclass-model"}') },
   { type: 'uploadDropped', uploadId: 'up-1', reason: 'memory', message: 'dropped to make room' },

@@ -30,7 +30,7 @@ export type PrivacyMode = (typeof PRIVACY_MODES)[number];
 export const IMAGE_MODES = ['original', 'reduced', 'features'] as const;
 export type ImageMode = (typeof IMAGE_MODES)[number];
 /** The classifiers a device can run (shared/classify); any other model type is refused for devices. */
-export const DEVICE_CLASSIFIERS = ['svm', 'knn', 'cnn'] as const;
+export const DEVICE_CLASSIFIERS = ['svm', 'knn', 'cnn', 'ensemble'] as const;
 /** The largest model document a `deviceModel` carries (it must fit one message). */
 export const MAX_DEVICE_MODEL_BYTES = 64 * 2 ** 20;
 
