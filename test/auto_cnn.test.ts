@@ -89,11 +89,15 @@ describe('--auto with the CNN', () => {
     const result = await trainDataset(items, parseFeatureSpec({}), { ...DEFAULT_SETTINGS, auto: true, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } }, {}, {
       layout: 'classes',
       threads: 2,
-      search: { budgetMs: 600_000, sizes: [0], sets: [{ name: 'intensity', families: ['intensity'] }], classifiers: ['KNN'], cnn: true, cnnParams: { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false } },
+      search: { budgetMs: 600_000, sizes: [0], sets: [{ name: 'intensity', families: ['intensity'] }], classifiers: ['KNN'], rankBy: 'auc', cnn: true, cnnParams: { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false } },
     });
     const round = result.outcome.auto!['cnn'] as unknown as { compared: Finalist[]; chosen: string; on: string };
     expect(round.on).toBe('a stratified fifth of train/ (12 images; no val/ split)');
     expect(round.compared.map((f) => f.candidate)).toEqual(['features', 'CNN', 'ensemble']);
+    // --rank-by auc ranks the finalists too: AUC, then balanced accuracy; the earlier on a tie
+    let best = round.compared[0]!;
+    for (const f of round.compared.slice(1)) if ((f.auc ?? -1) > (best.auc ?? -1) || (f.auc === best.auc && f.score > best.score)) best = f;
+    expect(round.chosen).toBe(best.candidate);
     const model = parseModel(result.modelText);
     expect(model.doc.classifier.type).toBe({ features: 'knn', CNN: 'cnn', ensemble: 'ensemble' }[round.chosen as Finalist['candidate']]);
     // what ships where the CNN or the ensemble wins was trained on the other four fifths

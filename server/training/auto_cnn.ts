@@ -206,12 +206,19 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     finalists.push(finalist('ensemble', predictor, predict(predictor, input.val.union), null));
   }
 
+  // ranked as the search ranks (--rank-by): the measure then AUC, or AUC then the measure
+  const byAuc = options.rankBy === 'auc';
+  const key = (f: Finalist): [number, number] => (byAuc ? [f.auc ?? -1, f.score] : [f.score, f.auc ?? -1]);
   let best = finalists[0]!;
-  for (const f of finalists.slice(1)) if (f.score > best.score + 1e-12 || (Math.abs(f.score - best.score) <= 1e-12 && (f.auc ?? -1) > (best.auc ?? -1))) best = f;
+  for (const f of finalists.slice(1)) {
+    const [a1, a2] = key(f);
+    const [b1, b2] = key(best);
+    if (a1 > b1 + 1e-12 || (Math.abs(a1 - b1) <= 1e-12 && a2 > b2)) best = f;
+  }
   const cnnHistory = net.model.history;
   const summary: JsonValue = {
     ...base,
-    by: by === 'accuracy' ? 'accuracy' : 'balanced accuracy',
+    by: `${byAuc ? 'AUC, then ' : ''}${by === 'accuracy' ? 'accuracy' : 'balanced accuracy'}`,
     params: { epochs: params.epochs, widths: params.widths, augment: params.augment, flip: params.flip },
     earlyStopping: `a stratified fifth of train/ (${split.test.length} images), every epoch run, the lowest loss kept`,
     epochs: cnnHistory.length,

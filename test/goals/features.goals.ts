@@ -42,8 +42,9 @@ try {
     const w = model.training.auto.winner;
     const pass = (v: number, goal: number) => `${v.toFixed(3)} ${v >= goal ? '(met)' : `(goal ${goal.toFixed(2)})`}`;
     const met = (auc: number, acc: number) => (m.auc >= auc && m.accuracy >= acc ? 'met' : 'not met');
-    const cnn = model.training.auto.cnn as { chosen?: string; skipped?: string } | undefined;
-    const chosen = `${cnn?.chosen === 'CNN' ? 'CNN' : `${cnn?.chosen === 'ensemble' ? 'ensemble of ' : ''}${w.set} @ ${w.size || 'kept'}, ${w.name}${cnn?.chosen === 'ensemble' ? ' + CNN' : ''}`}`;
+    const cnn = model.training.auto.cnn as { chosen?: string; skipped?: string; ensembleMember?: string } | undefined;
+    const winner = `${w.set} @ ${w.size || 'kept'}, ${w.name}`;
+    const chosen = cnn?.chosen === 'CNN' ? 'CNN' : cnn?.chosen === 'ensemble' ? `ensemble of ${cnn.ensembleMember ?? winner} + CNN` : winner;
     rows.push([
       g.label,
       g.today,
