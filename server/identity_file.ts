@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportIdentity, formatPin, generateIdentity, importIdentity, type ServerIdentity } from '../shared/protocol/identity.ts';
@@ -23,17 +22,10 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<{ identity:
 /** What a client pins: the fingerprint and public key, as `sha256/<fingerprint>/<spki>`. */
 export const pinString = (identity: ServerIdentity): string => formatPin(identity);
 
-/** A 32-byte server secret kept in the data folder (readable by the owner only), made on first use. */
-export function loadOrCreateSecret(dataDir: string, name: string): Uint8Array {
+/** A 32-byte secret that an earlier release kept in the data folder; null when there is none. */
+export function readSecretFile(dataDir: string, name: string): Uint8Array | null {
   const file = join(dataDir, name);
-  if (!existsSync(file)) {
-    try {
-      writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
-    } catch (e) {
-      // another process made it first: use theirs
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-  }
+  if (!existsSync(file)) return null;
   const secret = readFileSync(file);
   if (secret.length !== 32) throw new Error(`${file} is not a 32-byte secret; delete it to make a new one`);
   return new Uint8Array(secret);

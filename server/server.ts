@@ -1,6 +1,7 @@
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { MAX_MESSAGE_BYTES, setFrameAead } from '../shared/protocol/frames.ts';
 import { nodeFrameAead } from './crypto/node_aead.ts';
@@ -23,7 +24,7 @@ import { openStore } from './store/open_store.ts';
 import { buildApp } from './http/app.ts';
 import { registerHealthRoutes, within, type Readiness } from './http/health.ts';
 import { errorMessage } from '../shared/errors.ts';
-import { loadOrCreateIdentity, loadOrCreateSecret, pinString } from './identity_file.ts';
+import { loadOrCreateIdentity, pinString, readSecretFile } from './identity_file.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Store } from './store/store.ts';
 import type { ServerIdentity } from '../shared/protocol/identity.ts';
@@ -114,7 +115,10 @@ export async function createMedclassServer(options: ServerOptions): Promise<Medc
   const events = options.events ?? (databaseUrl && store instanceof PostgresStore ? new PgEvents(databaseUrl, log, store.pool) : new InProcessEvents());
   if (events instanceof PgEvents) await events.ready;
   // with a shared database the address, user and global login ceilings are counted across every instance
-  const guard = new LoginGuard(loadOrCreateSecret(dataDir, 'login-device.key'), limits.login, Date.now, databaseUrl ? store : undefined);
+  // device tokens are signed with a key in the database, so every instance accepts them; a data
+  // folder from before keeps its key file's value, and its users their devices
+  const deviceKey = await store.serverSecret('login-device', readSecretFile(dataDir, 'login-device.key') ?? randomBytes(32));
+  const guard = new LoginGuard(deviceKey, limits.login, Date.now, databaseUrl ? store : undefined);
   const accounts = new AccountsService(store, Date.now, { events, guard, ...(options.tokenLifetimeMs ? { tokenLifetimeMs: options.tokenLifetimeMs } : {}) });
   const sessions = new SessionRegistry(accounts, events, options.recheckMs ?? DEFAULT_RECHECK_MS);
   const firstAdmin = await accounts.ensureFirstAdmin(options.adminPassword);

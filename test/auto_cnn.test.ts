@@ -81,4 +81,23 @@ describe('--auto with the CNN', () => {
     const m = computeMetrics(truth, { k: 2, predicted, scores: shown, probabilities: null }, labels);
     expect(m.accuracy).toBeCloseTo(result.outcome.test!.accuracy, 12);
   });
+
+  it('without a val/ split, compares on a stratified fifth of train/ (the feature model refitted on the rest)', { timeout: 900_000 }, async () => {
+    const layout = await scanDataset(dataset('breastmnist'));
+    const files = [...layout.files.filter((f) => f.split === 'train' && f.label === '0').slice(0, 30), ...layout.files.filter((f) => f.split === 'train' && f.label === '1').slice(0, 30)];
+    const items: DatasetItem[] = files.map((f) => ({ name: f.name.replace(/^train\//, ''), split: 'train', label: f.label, bytes: new Uint8Array(readFileSync(f.path)) }));
+    const result = await trainDataset(items, parseFeatureSpec({}), { ...DEFAULT_SETTINGS, auto: true, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } }, {}, {
+      layout: 'classes',
+      threads: 2,
+      search: { budgetMs: 600_000, sizes: [0], sets: [{ name: 'intensity', families: ['intensity'] }], classifiers: ['KNN'], cnn: true, cnnParams: { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false } },
+    });
+    const round = result.outcome.auto!['cnn'] as unknown as { compared: Finalist[]; chosen: string; on: string };
+    expect(round.on).toBe('a stratified fifth of train/ (12 images; no val/ split)');
+    expect(round.compared.map((f) => f.candidate)).toEqual(['features', 'CNN', 'ensemble']);
+    const model = parseModel(result.modelText);
+    expect(model.doc.classifier.type).toBe({ features: 'knn', CNN: 'cnn', ensemble: 'ensemble' }[round.chosen as Finalist['candidate']]);
+    // what ships where the CNN or the ensemble wins was trained on the other four fifths
+    if (round.chosen !== 'features') expect(model.doc.training.size).toBe(48);
+  });
 });
+

@@ -2,7 +2,8 @@
  * The CNN trained in the admin's browser (issue 14's must-show), end to end: headless Chromium
  * (WebGL on SwiftShader) and a real server. The admin picks 50 BreastMNIST images, trains a
  * tiny CNN in the page (2 epochs, widths 4 and 8) with the curves drawn as it goes, reads the
- * report and publishes the model; nothing was uploaded. The published document is the server's
+ * report and publishes the model; nothing was uploaded. Then the same settings train on the
+ * server (uploaded this time), its epochs drawn the same way. The published document is the server's
  * format (integrity hash, the training set's hash as Node computes it), and a clinician then
  * classifies through the channel with exactly the labels Node's predictor (`medclass predict`)
  * gives with that document.
@@ -50,6 +51,18 @@ afterAll(async () => {
   if (folder) rmSync(folder, { recursive: true, force: true });
 });
 
+/** The admin picks the subset and the tiny CNN, to train in the page. */
+async function chooseTinyCnn(admin: Page): Promise<void> {
+  await admin.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 30_000 });
+  await admin.getByTestId('folder-input').setInputFiles(join(folder, 'breast'));
+  await admin.getByTestId('duplicates').waitFor({ timeout: 60_000 });
+  await admin.getByTestId('kind-cnn').check();
+  await admin.getByTestId('param-size').selectOption('28');
+  await admin.getByTestId('cnn-epochs').fill('2');
+  await admin.getByTestId('cnn-widths').selectOption({ label: '4, 8 (tiny: a quick check)' });
+  await admin.getByTestId('train-in-browser').check();
+}
+
 async function logIn(page: Page, user: { username: string; password: string }, lands: string): Promise<void> {
   await page.goto(app.url);
   await page.getByLabel('User name').fill(user.username);
@@ -59,21 +72,14 @@ async function logIn(page: Page, user: { username: string; password: string }, l
 }
 
 describe('the CNN trained in the admin\'s browser', () => {
-  it('trains in the page on WebGL, publishes without uploading the images, and a clinician gets Node\'s labels', async () => {
+  it('trains in the page on WebGL, publishes without uploading the images, a clinician gets Node\'s labels; the server path draws its curves too', async () => {
     // axe is injected from outside the app's CSP
     const admin = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
     await logIn(admin, ADMIN, 'admin');
-    await admin.locator('[data-testid="admin-connection"][data-status="ready"]').waitFor({ timeout: 30_000 });
-    await admin.getByTestId('folder-input').setInputFiles(join(folder, 'breast'));
-    await admin.getByTestId('duplicates').waitFor({ timeout: 60_000 });
-
-    await admin.getByTestId('kind-cnn').check();
-    await admin.getByTestId('param-size').selectOption('28');
-    await admin.getByTestId('cnn-epochs').fill('2');
-    await admin.getByTestId('cnn-widths').selectOption({ label: '4, 8 (tiny: a quick check)' });
-    await admin.getByTestId('train-in-browser').check();
-    // no upload is needed to train here
+    await chooseTinyCnn(admin);
+    // no upload is needed to train here, and the page says so
     expect(await admin.getByTestId('train').isEnabled()).toBe(true);
+    expect(await admin.getByTestId('upload-not-needed').textContent()).toContain('no upload is needed');
     expect(await axeViolations(admin)).toEqual([]);
     const started = Date.now();
     await admin.getByTestId('train').click();
@@ -103,12 +109,27 @@ describe('the CNN trained in the admin\'s browser', () => {
     await admin.getByTestId('service-description').fill('A tiny CNN trained in the admin\'s browser');
     await admin.getByTestId('publish').click();
     await expect.poll(() => admin.getByTestId('publish-note').textContent(), { timeout: 60_000 }).toContain(`Published ${SERVICE} as version 1`);
+
+    // the same settings on the server: the set is uploaded, the server's epochs come back as curves
+    await admin.getByTestId('train-on-server').check();
+    expect(await admin.getByTestId('train-why').textContent()).toBe('Upload a training set first.');
+    await admin.getByTestId('upload').click();
+    await admin.getByTestId('uploaded').waitFor({ timeout: 60_000 });
+    await admin.getByTestId('train').click();
+    await admin.getByTestId('train-phase').waitFor({ timeout: 30_000 });
+    await expect.poll(() => admin.getByTestId('train').isEnabled(), { timeout: 300_000 }).toBe(true);
+    expect(await admin.getByTestId('train-error').count()).toBe(0);
+    expect(await report.getByTestId('report-where').count()).toBe(0);
+    expect(await report.getByTestId('curves').getAttribute('data-epochs')).toBe('2');
+    expect(await report.textContent()).toContain('CNN 4-8 channels, 2 epochs');
     await admin.close();
 
-    // the images never went to the server: no upload, one publish of a document
+    // the images never went to the server before that upload: one upload (the server's training), one publish of a document
     const audit = await app.server.store.auditTrail(1000);
-    expect(audit.filter((e) => e.action === 'upload')).toEqual([]);
-    expect(audit.filter((e) => e.action === 'publish' && e.service === SERVICE).map((e) => e.detail?.['via'])).toEqual(['publishModel']);
+    expect(audit.filter((e) => e.action === 'upload').map((e) => e.outcome)).toEqual(['ok']);
+    const published = audit.filter((e) => e.action === 'publish' && e.service === SERVICE);
+    expect(published.map((e) => e.detail?.['via'])).toEqual(['publishModel']);
+    expect(published[0]!.at <= audit.find((e) => e.action === 'upload')!.at).toBe(true);
 
     // the server's format: it loads in Node, and the training set hashes as Node extracts it
     const stored = (await app.server.store.model(SERVICE))!;

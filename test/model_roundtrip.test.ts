@@ -98,7 +98,7 @@ describe('model file', () => {
       const c = d['classifier'] as { samples: { base64: string } };
       c.samples.base64 = `${c.samples.base64[0] === 'A' ? 'B' : 'A'}${c.samples.base64.slice(1)}`;
     }, false);
-    const future = variant(doc, 'future.json', (d) => (d['version'] = 3));
+    const future = variant(doc, 'future.json', (d) => (d['version'] = 4));
     const other = variant(doc, 'other.json', (d) => (d['format'] = 'something-else'));
     const spec = variant(doc, 'spec.json', (d) => ((d['spec'] as { features: string[] }).features = ['hog', 'sift']));
     const shape = variant(doc, 'shape.json', (d) => ((d['classifier'] as { targets: number[] }).targets.pop()));
@@ -111,7 +111,7 @@ describe('model file', () => {
     const read = (p: string) => () => parseModel(readFileSync(p, 'utf8'));
     expect(read(tampered)).toThrow(/integrity check/);
     expect(read(edited)).toThrow(/integrity check/);
-    expect(read(future)).toThrow(/version 3 is newer than this MedClass reads \(version 2\)/);
+    expect(read(future)).toThrow(/version 4 is newer than this MedClass reads \(version 3\)/);
     expect(read(other)).toThrow(/not a MedClass model file/);
     expect(read(spec)).toThrow(/feature spec cannot be used here: invalid feature spec: features\.1/);
     expect(read(shape)).toThrow(/samples has shape/);
@@ -126,5 +126,5 @@ describe('model file', () => {
     }
     expect(runs[0]!.stderr).toMatch(/tampered\.json: model file failed its integrity check/);
     expect(runs[1]!.stderr).toMatch(/newer than this MedClass reads/);
-  });
+  }, 120_000);
 });

@@ -304,8 +304,8 @@ describe('privacy: no image bytes at rest or in the logs', () => {
     const names = files.map((f) => relative(dataDir, f));
     expect(names).toContain('medclass.db');
     expect(names).toContain('identity.pem');
-    // nothing but the store, the identity and the key that signs device tokens (login_guard.ts)
-    expect(names.filter((n) => !/^(medclass\.db(-wal|-shm)?|identity\.pem|login-device\.key)$/.test(n))).toEqual([]);
+    // nothing but the store (which holds the key that signs device tokens) and the identity
+    expect(names.filter((n) => !/^(medclass\.db(-wal|-shm)?|identity\.pem)$/.test(n))).toEqual([]);
     const found: string[] = [];
     let scanned = 0;
     for (const f of files) {

@@ -46,6 +46,7 @@ export interface AutoReport {
   /** The CNN and its ensemble with the best feature model against that model, on val/ (or why the CNN was not tried). */
   cnn?: {
     skipped?: string;
+    on?: string;
     by?: string;
     epochs?: number;
     bestEpoch?: number;

@@ -5,7 +5,7 @@ import type { FileJob } from '../files/image_files.ts';
 import { recordOut, type OutputFormat, type RecordOut } from './record_formats.ts';
 import type { GreyImage } from '../../shared/image/grey.ts';
 import { wantsColour, type FeatureSpec } from '../../shared/features/spec.ts';
-import { DEFAULT_DECODE_LIMITS, decodeImageAsync, type DecodeLimits } from '../../shared/image/index.ts';
+import { DEFAULT_DECODE_LIMITS, decodeImageAsync, type DecodeLimits } from '../../shared/image/lazy.ts';
 
 /** Reads, decodes and extracts a list of files, each formatted for the output; a file that cannot be used gets its error. */
 export async function extractFileRecords(jobs: readonly FileJob[], spec: FeatureSpec, format: OutputFormat): Promise<RecordOut[]> {

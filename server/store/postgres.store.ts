@@ -87,6 +87,11 @@ const MIGRATIONS: string[] = [
      error TEXT
    );
    CREATE INDEX training_jobs_running ON training_jobs (status, heartbeat_at);`,
+  // 4: server secrets in the database, so that every instance signs device tokens alike.
+  `CREATE TABLE server_secrets (
+     name TEXT PRIMARY KEY,
+     value BYTEA NOT NULL
+   );`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -491,6 +496,13 @@ export class PostgresStore implements Store {
       [key, windowStart, n],
     );
     return row!.count;
+  }
+
+  async serverSecret(name: string, initial: Uint8Array): Promise<Uint8Array> {
+    // the INSERT waits for a concurrent one to commit, so the SELECT after it sees the first value
+    await this.q('INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, Buffer.from(initial)]);
+    const [row] = await this.q<{ value: Buffer }>('SELECT value FROM server_secrets WHERE name = $1', [name]);
+    return new Uint8Array(row!.value);
   }
 
   async vaultKey(userId: number): Promise<Uint8Array> {

@@ -105,6 +105,11 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
      error TEXT
    );
    CREATE INDEX training_jobs_running ON training_jobs (status, heartbeat_at);`,
+  // 7: server secrets in the database, so that every instance signs device tokens alike.
+  `CREATE TABLE server_secrets (
+     name TEXT PRIMARY KEY,
+     value BLOB NOT NULL
+   );`,
 ];
 
 /** The schema version this code writes (`PRAGMA user_version`). */
@@ -562,6 +567,11 @@ export class SqliteStore implements Store {
         ) as { count: number }
       ).count;
     })();
+  }
+
+  async serverSecret(name: string, initial: Uint8Array): Promise<Uint8Array> {
+    this.stmt('INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, Buffer.from(initial));
+    return new Uint8Array((this.stmt('SELECT value FROM server_secrets WHERE name = ?').get(name) as { value: Buffer }).value);
   }
 
   async vaultKey(userId: number): Promise<Uint8Array> {

@@ -245,6 +245,16 @@ export function storeContract(name: string, engine: EngineUnderTest): void {
       expect(await store.pruneTrainingJobs(5_000)).toBe(0);
     });
 
+    it('keeps the first value of a server secret for every instance, per name', async () => {
+      const other = await another();
+      const made = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2), new Uint8Array(32).fill(3), new Uint8Array(32).fill(4)];
+      const got = await Promise.all(made.map((v, i) => (i % 2 ? other : store).serverSecret('device', v)));
+      expect(made.some((v) => Buffer.from(v).equals(Buffer.from(got[0]!)))).toBe(true);
+      for (const g of got) expect(Buffer.from(g).equals(Buffer.from(got[0]!))).toBe(true);
+      expect(Buffer.from(await store.serverSecret('device', new Uint8Array(32).fill(9))).equals(Buffer.from(got[0]!))).toBe(true);
+      expect([...(await other.serverSecret('another', new Uint8Array(32).fill(9)))]).toEqual(Array(32).fill(9));
+    });
+
     it('makes one vault key per user, once, even when asked for at once by several connections', async () => {
       const u = await store.createUser({ username: 'ann', role: 'clinician', passwordHash: 'h' });
       const v = await store.createUser({ username: 'bob', role: 'clinician', passwordHash: 'h' });

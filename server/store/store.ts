@@ -190,6 +190,12 @@ export interface Store {
   /** Training jobs, newest heartbeat first; one owner's only when given. */
   listTrainingJobs(owner?: string): Promise<TrainingJobRecord[]>;
 
+  /**
+   * The server secret `name` that every instance on this database shares: the first call
+   * anywhere stores `initial`, and every call returns what was stored first.
+   */
+  serverSecret(name: string, initial: Uint8Array): Promise<Uint8Array>;
+
   /** The user's vault key: 32 random bytes, made on first use, released only to that user inside the channel. */
   vaultKey(userId: number): Promise<Uint8Array>;
 

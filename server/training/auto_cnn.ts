@@ -1,6 +1,6 @@
 import { predict, type Predictor, type SingleModel } from '../../shared/classify/classifier.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
-import type { Counts } from '../../shared/classify/dataset.ts';
+import { countLabels, type Counts } from '../../shared/classify/dataset.ts';
 import type { Evaluation } from '../../shared/classify/evaluation.ts';
 import { featureColumns, restrictSpec } from '../../shared/classify/feature_columns.ts';
 import { takeRows, type Matrix } from '../../shared/classify/linalg.ts';
@@ -22,12 +22,15 @@ import { fitOnWorker } from './fit_on_worker.ts';
  *
  * The feature candidates are ranked by 5-fold cross-validation of train/; the CNN is not:
  * one training costs minutes here, five would spend the budget. So the three finalists meet
- * on val/, the split that already chooses the class weights and the threshold: the feature
- * model as refitted on train/, the CNN trained on train/ (its early stopping on a stratified
- * tenth of train/, so that val/ stays unseen by every finalist), and their average. Each gets
- * its threshold (two classes) on val/ by the same measure, and the best by that measure, then
- * AUC, wins; on a tie the simpler one (features, then the CNN, then the ensemble).
+ * on val/, the split that already chooses the class weights and the threshold (without a
+ * val/ split: on a stratified fifth of train/, the feature model refitted on the rest). The
+ * CNN trains on the same training rows, its early stopping on a stratified fifth of them, so
+ * that the comparison rows stay unseen by every finalist. Each gets its threshold (two
+ * classes) there by the same measure, and the best by that measure, then AUC, wins; on a tie
+ * the simpler one (features, then the CNN, then the ensemble). What was compared is what ships.
  */
+
+const countsOf = (y: Int32Array, labels: string[]): Counts => countLabels(Array.from(y, (c) => labels[c]!), labels);
 
 /** The CNN's early stopping watches one fold of this many of train/. */
 const EARLY_STOP_FOLDS = 5;
@@ -40,8 +43,22 @@ const CNN_MIN_LEFT_MS = 30_000;
 export interface CnnRoundSplit {
   features: Matrix;
   pixels: Matrix;
+  /** The ensemble's feature member's columns at the CNN's size, then all of its vector (those and the pixels). */
+  member: Matrix;
   union: Matrix;
   y: Int32Array;
+}
+
+/** A fitted feature model that can join the CNN in an ensemble. */
+export interface EnsembleMemberFit {
+  features: FeatureName[];
+  predictor: Predictor;
+  params: EnsembleParams['members'][number];
+  gamma: number | null;
+  iterations: number[];
+  capped: number;
+  /** The candidate in words, for the report. */
+  label: string;
 }
 
 export interface CnnRoundInput {
@@ -53,11 +70,14 @@ export interface CnnRoundInput {
   dims: { height: number; width: number };
   /** The feature winner: its features, size and final fit (on train/). */
   winner: { features: FeatureName[]; size: number; fit: FitOutput; spec: FeatureSpec };
+  /** The ensemble's feature member where it is not the winner (the winner is at another size than the CNN's). */
+  member?: EnsembleMemberFit | undefined;
   train: CnnRoundSplit;
   val: CnnRoundSplit;
   test?: CnnRoundSplit | undefined;
   settings: TrainSettings;
-  counts: Counts;
+  /** What `val` is, in words: 'val/', or the part of train/ held out where there is none. */
+  compareOn: string;
   options: AutoOptions;
   /** Milliseconds left of the whole budget. */
   leftMs: number;
@@ -88,7 +108,7 @@ interface Finalist {
 export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const { labels, plan, settings, options } = input;
   const k = labels.length;
-  const base = { on: 'val/', size: plan.size, input: plan.feature };
+  const base = { on: input.compareOn, size: plan.size, input: plan.feature };
   const budgetMs = input.leftMs - ASSEMBLY_MS;
   if (budgetMs < CNN_MIN_LEFT_MS) return { summary: { ...base, skipped: `the budget was spent (${Math.max(0, Math.round(input.leftMs / 1000))} s left)` }, final: null };
 
@@ -110,7 +130,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
       train: part(split.train),
       val: part(split.test),
       settings: { ...settings, auto: false, params, classWeight: options.classWeight ?? null, threshold: undefined },
-      counts: input.counts,
+      counts: countsOf(input.train.y, labels),
       createdAt: new Date().toISOString(),
       cnnBudgetMs: budgetMs,
       cnnTraining: { patience: params.epochs },
@@ -146,32 +166,39 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const finalists: Finalist[] = [finalist('features', featurePredictor, featureVal, featureThreshold), finalist('CNN', cnnFit.outcome.predictor, cnnVal, null)];
 
   // The ensemble needs the feature model's probabilities and one spec for both (the same size).
+  // (the winner, or where it is at another size the best candidate at the CNN's: one model file extracts at one size)
+  const featureOutcome = input.winner.fit.outcome;
+  const member: EnsembleMemberFit | null =
+    input.member ??
+    (input.winner.size === plan.size
+      ? { features: input.winner.features, predictor: featurePredictor, params: featureOutcome.params as EnsembleMemberFit['params'], gamma: featureOutcome.gamma, iterations: featureOutcome.iterations, capped: featureOutcome.capped, label: 'the feature model' }
+      : null);
   let ensembleSkipped: string | null = null;
-  const fc = featurePredictor.classifier;
-  if (input.winner.size !== plan.size) ensembleSkipped = `the best feature model is at size ${input.winner.size || 'kept'}, the CNN at ${plan.size || 'the kept size'}: one model file extracts at one size`;
+  const fc = member?.predictor.classifier;
+  if (!member || !fc) ensembleSkipped = `the best feature model is at size ${input.winner.size || 'kept'}, the CNN at ${plan.size || 'the kept size'}, and no feature candidate was scored there`;
   else if (fc.type === 'ensemble' || fc.type === 'cnn' || (fc.type === 'svm' && !fc.model.probA)) ensembleSkipped = 'the feature model gives no probabilities to average';
   let unionSpec: FeatureSpec | null = null;
-  if (!ensembleSkipped && (fc.type === 'svm' || fc.type === 'knn')) {
-    unionSpec = restrictSpec(input.sizeSpec, [...input.winner.features, plan.feature]);
+  if (member && !ensembleSkipped && fc && (fc.type === 'svm' || fc.type === 'knn')) {
+    unionSpec = restrictSpec(input.sizeSpec, [...member.features, plan.feature]);
     const d = input.train.union.cols;
     const h = input.dims.height;
     const w = input.dims.width;
-    const featureCols = featureColumns(unionSpec, input.winner.features, h, w);
+    const featureCols = featureColumns(unionSpec, member.features, h, w);
     const pixelCols = featureColumns(unionSpec, [plan.feature], h, w);
     if (featureCols.length + pixelCols.length !== d) throw new Error('the ensemble columns do not cover its vector');
     // one scaler: the feature model's on its columns, none on the pixels (the CNN normalises its own)
     const mean = new Float64Array(d);
     const scale = new Float64Array(d).fill(1);
     featureCols.forEach((c, j) => {
-      mean[c] = featurePredictor.scaler.mean[j]!;
-      scale[c] = featurePredictor.scaler.scale[j]!;
+      mean[c] = member.predictor.scaler.mean[j]!;
+      scale[c] = member.predictor.scaler.scale[j]!;
     });
     const predictor: Predictor = {
       scaler: { mean, scale },
       classifier: {
         type: 'ensemble',
         members: [
-          { features: FEATURE_NAMES.filter((f) => input.winner.features.includes(f)), columns: featureCols, classifier: fc as SingleModel },
+          { features: FEATURE_NAMES.filter((f) => member.features.includes(f)), columns: featureCols, classifier: fc as SingleModel },
           { features: [plan.feature], columns: pixelCols, classifier: net },
         ],
       },
@@ -193,6 +220,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     budgetMs: Math.round(budgetMs),
     compared: finalists.map((f) => ({ candidate: f.name, score: r3(f.score), auc: r3(f.auc), threshold: f.threshold })),
     ...(ensembleSkipped ? { ensembleSkipped } : {}),
+    ...(input.member && !ensembleSkipped ? { ensembleMember: input.member.label } : {}),
     chosen: best.name,
   };
   if (best.name === 'features') return { summary, final: null };
@@ -202,21 +230,20 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const spec = isEnsemble ? unionSpec! : pixelSpec;
   const pick = (s: CnnRoundSplit) => (isEnsemble ? s.union : s.pixels);
   const predictor: Predictor = best.threshold !== null ? { ...best.predictor, threshold: best.threshold } : untuned(best.predictor);
-  const featureOutcome = input.winner.fit.outcome;
   const valPredicted = predict(predictor, pick(input.val));
   const estimate = computeMetrics(truth, valPredicted, labels);
   const test = input.test && input.test.y.length > 0 ? predict(predictor, pick(input.test)) : null;
-  const params2: EnsembleParams | CnnParams = isEnsemble ? { type: 'ensemble', members: [featureOutcome.params as EnsembleParams['members'][number], params] } : params;
+  const params2: EnsembleParams | CnnParams = isEnsemble ? { type: 'ensemble', members: [member!.params, params] } : params;
   const auto: AutoSummary = { ...(featureOutcome.auto ?? {}), cnn: summary };
   const outcome: TrainOutcome = {
     predictor,
     params: params2,
-    gamma: isEnsemble ? featureOutcome.gamma : null,
+    gamma: isEnsemble ? member!.gamma : null,
     selection: featureOutcome.selection,
     estimate: { mode: 'validation', folds: 1, metrics: estimate, foldBalancedAccuracy: [balancedAccuracy(truth, valPredicted.predicted, k)] },
     test: test ? computeMetrics(input.test!.y, test, labels) : null,
-    iterations: isEnsemble ? featureOutcome.iterations : cnnFit.outcome.iterations,
-    capped: isEnsemble ? featureOutcome.capped : 0,
+    iterations: isEnsemble ? member!.iterations : cnnFit.outcome.iterations,
+    capped: isEnsemble ? member!.capped : 0,
     auto,
     estimateRoc: rocCurves(truth, valPredicted.scores, valPredicted.predicted, labels, predictor.threshold ?? null),
   };
@@ -227,7 +254,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     featureLength: trainX.cols,
     imageSize,
     outcome,
-    training: { size: input.train.y.length, counts: input.counts, contentHash: trainingContentHash(trainX, input.train.y, labels), seed: settings.seed },
+    training: { size: input.train.y.length, counts: countsOf(input.train.y, labels), contentHash: trainingContentHash(trainX, input.train.y, labels), seed: settings.seed },
     createdAt: new Date(),
   });
   const testRoc = test ? rocCurves(input.test!.y, test.scores, test.predicted, labels, predictor.threshold ?? null) : null;
@@ -248,11 +275,12 @@ export function cnnRoundLines(s: JsonValue | undefined): string[] {
   if (!s || typeof s !== 'object' || Array.isArray(s)) return [];
   const c = s as Record<string, JsonValue>;
   if (c['skipped']) return [`CNN: not tried: ${String(c['skipped'])}`];
+  const member = c['ensembleMember'] ? ` (the ensemble's feature model: ${String(c['ensembleMember'])}, the best at the CNN's size)` : '';
   const compared = (c['compared'] as { candidate: string; score: number; auc: number | null; threshold: number | null }[]).map(
     (f) => `${f.candidate} ${f.score.toFixed(3)} (AUC ${f.auc === null ? '-' : f.auc.toFixed(3)}${f.threshold === null ? '' : `, threshold ${Number(f.threshold.toPrecision(4))}`})`,
   );
   return [
     `CNN: ${String(c['epochs'])} epochs (kept ${String(c['bestEpoch'])}) in ${((c['ms'] as number) / 1000).toFixed(0)} s of ${((c['budgetMs'] as number) / 1000).toFixed(0)} s, at ${c['size'] === 0 ? 'the kept size' : `size ${String(c['size'])}`} on ${String(c['input'])}`,
-    `finalists on val/ by ${String(c['by'])}: ${compared.join('; ')}${c['ensembleSkipped'] ? `; ensemble not tried: ${String(c['ensembleSkipped'])}` : ''}; chosen: ${String(c['chosen'])}`,
+    `finalists on ${String(c['on'])} by ${String(c['by'])}: ${compared.join('; ')}${c['ensembleSkipped'] ? `; ensemble not tried: ${String(c['ensembleSkipped'])}` : member}; chosen: ${String(c['chosen'])}`,
   ];
 }

@@ -5,10 +5,11 @@ import { rocCurves, type RocCurve } from '../../shared/classify/roc.ts';
 import { trainModel, type LabelledSet, type Preset, type Stage, type TrainOutcome, type TrainSettings } from '../../shared/classify/train.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { trainCnnModel, type CnnFitSettings } from '../../shared/classify/cnn/train_model.ts';
-import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
+import { groupsFor, type EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
 import { cnnInputShape } from '../../shared/classify/cnn_input.ts';
 // static: a dynamic import of a .ts module fails on a worker thread running the sources
 import { useCnnBackend } from '../features/backend.ts';
+import { cnnGroupThreads } from '../features/cnn_groups.ts';
 
 /** The network's input from the spec (shared/classify/cnn_input.ts: the browser's training uses the same rule), with --auto's budget. */
 export function cnnShape(input: Pick<FitInput, 'spec' | 'imageSize' | 'settings' | 'cnnBudgetMs' | 'cnnTraining'>): CnnFitSettings {
@@ -62,12 +63,19 @@ export async function fitModel(input: FitInput, progress?: (stage: Stage, done: 
   if (p.type === 'cnn') {
     await useCnnBackend();
     progress?.('fitting', 0, p.epochs);
-    outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
-      onEpoch: (r) => {
-        progress?.('fitting', r.epoch, r.epochs);
-        onEpoch?.(r);
-      },
-    });
+    // large sets: each batch's second group on a thread of its own (the same model as without)
+    const groups = groupsFor({}, train.y.length) > 1 ? await cnnGroupThreads() : null;
+    try {
+      outcome = await trainCnnModel({ labels, train, val, test }, p, cnnShape(input), {
+        onEpoch: (r) => {
+          progress?.('fitting', r.epoch, r.epochs);
+          onEpoch?.(r);
+        },
+        ...(groups ? { groupRunner: groups } : {}),
+      });
+    } finally {
+      await groups?.close();
+    }
   } else outcome = trainModel({ labels, train, val, test }, settings, progress ? { progress } : {}, input.preset);
   const doc = buildModelDocument({
     spec: input.spec,

@@ -4,8 +4,11 @@ import { errorMessage } from '../../shared/errors.ts';
 import type { RocCurve } from '../../shared/classify/roc.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
 import { chooseModel, crossValidate, featureSearchBudget, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
-import { cnnRound, type CnnRoundSplit } from './auto_cnn.ts';
+import { cnnRound, type CnnRoundSplit, type EnsembleMemberFit } from './auto_cnn.ts';
+import { describe, rankedBefore, setFeatures, type CandidateReport } from '../../shared/classify/auto_search.ts';
+import { fitFinal } from '../../shared/classify/train.ts';
 import { featureColumns } from '../../shared/classify/feature_columns.ts';
+import { stratifiedFolds } from '../../shared/classify/cv.ts';
 import {
   checkTrainingClasses,
   countLabels,
@@ -298,8 +301,9 @@ export async function trainDataset(
   let settings = typeof settingsFor === 'function' ? settingsFor(d) : settingsFor;
   let preset: Preset | undefined;
   let vectorOf = (r: VectorResult & { ok: true }): Float64Array => r.vector;
-  let cnnSplit: ((split: SplitName) => CnnRoundSplit | undefined) | null = null;
+  let cnnRows: ((items: ReturnType<typeof bySplit>) => CnnRoundSplit) | null = null;
   let winnerFeatures: FeatureName[] = [];
+  let memberCandidate: { candidate: CandidateReport; features: FeatureName[] } | null = null;
   if (plan) {
     // The search sees train and val only; test waits for the final model.
     const rows = [...bySplit('train'), ...bySplit('val')];
@@ -345,10 +349,17 @@ export async function trainDataset(
       const sizeSpec = plan.specs[cnnPlan.sizeIndex]!;
       const dd = dims[cnnPlan.sizeIndex]!;
       const pixelCols = featureColumns(sizeSpec, [cnnPlan.feature], dd.height, dd.width);
-      const unionCols = featureColumns(sizeSpec, [...runSpec.features, cnnPlan.feature], dd.height, dd.width);
-      cnnSplit = (split) => {
-        const items = bySplit(split);
-        if (items.length === 0) return undefined;
+      // The ensemble's feature member: the winner, or where that is at another size the best candidate at the CNN's.
+      if (runSpec.size !== cnnPlan.size) {
+        const before = rankedBefore(options.search!.rankBy ?? 'balanced');
+        let best: CandidateReport | null = null;
+        for (const c of choice.search.candidates) if (c.status === 'scored' && c.size === cnnPlan.size && c.params && c.set && (!best || before(c, best))) best = c;
+        if (best) memberCandidate = { candidate: best, features: setFeatures(plan.sets.find((s) => s.name === best.set)!) };
+      }
+      const memberFeatures = memberCandidate?.features ?? runSpec.features;
+      const memberCols = featureColumns(sizeSpec, memberFeatures, dd.height, dd.width);
+      const unionCols = featureColumns(sizeSpec, [...memberFeatures, cnnPlan.feature], dd.height, dd.width);
+      cnnRows = (items) => {
         const take = (cols: Int32Array, of: (r: VectorResult & { ok: true }, entry: Entry) => Float64Array) => {
           const data = new Float64Array(items.length * cols.length);
           items.forEach(({ entry, r }, i) => {
@@ -361,6 +372,7 @@ export async function trainDataset(
         return {
           features: take(Int32Array.from({ length: d }, (_, j) => j), (r) => vectorOf(r)),
           pixels: take(pixelCols, fullOf),
+          member: take(memberCols, fullOf),
           union: take(unionCols, fullOf),
           y: Int32Array.from(items, ({ entry }) => labels.indexOf(entry.label)),
         };
@@ -395,23 +407,44 @@ export async function trainDataset(
   const onEpoch: EpochHook = (r) => hooks.onEpoch?.(r);
   let fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal, onEpoch) : await fitModel(input, progress, onEpoch);
 
-  // --auto with the CNN: the CNN and the ensemble against the feature model, on val/.
+  // --auto with the CNN: the CNN and the ensemble against the feature model, on val/ (or, without one, a stratified fifth of train/).
   if (plan && options.search && 'feature' in plan.cnn) {
-    const valSplit = cnnSplit!('val');
     let summary;
-    if (!valSplit) summary = { skipped: 'no val/ split to compare it on (the CNN is compared on val/, not by cross-validation: see the README)' };
-    else {
+    const trainItems = bySplit('train');
+    let compareOn = bySplit('val');
+    let fitItems = trainItems;
+    let winnerFit = fit;
+    if (compareOn.length === 0) {
+      // the feature model refitted on the other four fifths (its settings as chosen): what ships if the CNN or the ensemble wins
+      const split = stratifiedFolds(train.y, labels.length, 5, settings.seed)[0]!;
+      fitItems = Array.from(split.train, (i) => trainItems[i]!);
+      compareOn = Array.from(split.test, (i) => trainItems[i]!);
+      const part = cnnRows!(fitItems);
+      const partInput: FitInput = { ...input, train: { X: part.features, y: part.y }, val: undefined, test: undefined, counts: countLabels(fitItems.map(({ entry }) => entry.label), labels) };
+      winnerFit = options.fitOn === 'worker' ? await fitOnWorker(partInput, progress, options.signal, onEpoch) : await fitModel(partInput, progress, onEpoch);
+    }
+    {
+      let member: EnsembleMemberFit | undefined;
+      if (memberCandidate) {
+        // fitted here on the same rows as the CNN, with Platt probabilities to average
+        const m = cnnRows!(fitItems).member;
+        const p = memberCandidate.candidate.params as EnsembleMemberFit['params'];
+        const y = Int32Array.from(fitItems, ({ entry }) => labels.indexOf(entry.label));
+        const f = fitFinal({ X: m, y }, labels.length, p, { ...settings, params: p, probability: true, threshold: undefined, auto: false });
+        member = { features: memberCandidate.features, predictor: f.predictor, params: p, gamma: f.gamma, iterations: f.iterations, capped: f.capped, label: describe(memberCandidate.candidate) };
+      }
       const round = await cnnRound({
+        member,
+        compareOn: val ? 'val/' : `a stratified fifth of train/ (${compareOn.length} images; no val/ split)`,
         labels,
         plan: plan.cnn,
         sizeSpec: plan.specs[plan.cnn.sizeIndex]!,
         dims: plan.sizes[plan.cnn.sizeIndex] === 0 ? { width: first!.width, height: first!.height } : { width: plan.sizes[plan.cnn.sizeIndex]!, height: plan.sizes[plan.cnn.sizeIndex]! },
-        winner: { features: winnerFeatures, size: runSpec.size, fit, spec: runSpec },
-        train: cnnSplit!('train')!,
-        val: valSplit,
-        test: cnnSplit!('test'),
+        winner: { features: winnerFeatures, size: runSpec.size, fit: winnerFit, spec: runSpec },
+        train: cnnRows!(fitItems),
+        val: cnnRows!(compareOn),
+        test: test ? cnnRows!(bySplit('test')) : undefined,
         settings,
-        counts: countsOf('train'),
         options: options.search,
         leftMs: options.search.budgetMs - (performance.now() - started),
         signal: options.signal,
@@ -424,6 +457,8 @@ export async function trainDataset(
         runSpec = round.final.spec;
         d = round.final.featureLength;
         imageSize = round.final.imageSize;
+        // the final model's settings: the CNN's class weights are its own (the ensemble's feature member keeps the chosen ones)
+        settings = { ...settings, params: fit.outcome.params, threshold: fit.outcome.predictor.threshold, ...(fit.outcome.params.type === 'cnn' ? { classWeight: options.search.classWeight ?? null } : {}) };
       }
     }
     if (!fit.outcome.auto || !('cnn' in fit.outcome.auto)) {
@@ -459,6 +494,8 @@ export async function trainDataset(
 
   return {
     ...info,
+    // the chosen model's (--auto extracted more)
+    featureLength: d,
     doc: fit.doc,
     modelText: fit.text,
     outcome,

@@ -1,8 +1,12 @@
+import { name, s32, section, u32, vec } from '../wasm/assemble.ts';
+
 /**
  * WebAssembly SIMD kernels for blocks of dot products, assembled here byte by byte (no
  * toolchain, no binary blob): `cross(pa, pb, pc, m, n, rowBytes, ldcBytes)` writes
  * C[i][j] = dot(A_i, B_j) for a 2 x 4 tile at a time, over f64x2 lanes; `cross32` does the
- * same in float32 over f32x4 lanes, for approximate distances that are then made exact.
+ * same in float32 over f32x4 lanes, for approximate distances that are then made exact;
+ * `crossI16` in int16 over i16x8 lanes with int32 sums, for the KNN screen (twice the
+ * products per instruction of float32).
  *
  * In float64 the lanes fix the summation order: lane 0 sums the products of even k, lane 1
  * those of odd k, each in increasing k, and the result is lane 0 + lane 1. `dot` in
@@ -13,40 +17,23 @@
  * m to a multiple of 2 and n to a multiple of 4.
  */
 
-const u32 = (v: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-};
-const s32 = (v: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-};
-const vec = (items: number[][]): number[] => [...u32(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...u32(body.length), ...body];
-const name = (s: string): number[] => [...u32(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
 export const TILE_ROWS = 2;
 export const TILE_COLS = 4;
 
 const I32 = 0x7f;
 const V128 = 0x7b;
 
-/** One function's code: the tile loops over f64x2 (8-byte elements) or f32x4 (4-byte) lanes. */
-function kernelCode(float32: boolean): number[] {
+/** Element types of the kernels: float64 and float32 products, and int16 ones summed in int32. */
+type Kind = 'f64' | 'f32' | 'i16';
+
+/**
+ * One function's code: the tile loops over f64x2 (8-byte elements), f32x4 (4-byte) or i16x8
+ * lanes (2-byte elements; i32x4.dot_i16x8_s does eight products a step, summed exactly in
+ * int32 lanes, which the caller keeps from overflowing).
+ */
+function kernelCode(kind: Kind): number[] {
+  const float32 = kind === 'f32';
+  const i16 = kind === 'i16';
   const R = TILE_ROWS;
   const C = TILE_COLS;
   // params 0..6: pa pb pc m n rowBytes ldcBytes; i32 locals: i 7, j 8, end 9, c 10, A row pointers, B row pointers
@@ -67,17 +54,21 @@ function kernelCode(float32: boolean): number[] {
   const LOOP_START = [0x02, 0x40, 0x03, 0x40]; // block, loop
   const LOOP_END = [0x0c, 0, 0x0b, 0x0b]; // br 0 (continue), end loop, end block
   const BREAK_IF = [0x0d, 1];
-  const vload = (ptr: number) => [...get(ptr), 0xfd, 0x00, 4, 0];
-  const VEC_ADD = float32 ? [0xfd, 0xe4, 0x01] : [0xfd, 0xf0, 0x01]; // f32x4.add, f64x2.add
-  const VEC_MUL = float32 ? [0xfd, 0xe6, 0x01] : [0xfd, 0xf2, 0x01]; // f32x4.mul, f64x2.mul
+  const vload = (ptr: number, offset = 0) => [...get(ptr), 0xfd, 0x00, 4, ...u32(offset)];
+  // int16 rows are padded to 32 bytes and go two 16-byte steps per iteration (half the pointer updates)
+  const STEPS = i16 ? 2 : 1;
+  // f32x4.add, f64x2.add, i32x4.add; f32x4.mul, f64x2.mul, i32x4.dot_i16x8_s
+  const VEC_ADD = i16 ? [0xfd, 0xae, 0x01] : float32 ? [0xfd, 0xe4, 0x01] : [0xfd, 0xf0, 0x01];
+  const VEC_MUL = i16 ? [0xfd, 0xba, 0x01] : float32 ? [0xfd, 0xe6, 0x01] : [0xfd, 0xf2, 0x01];
   const V128_ZERO = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
-  const lane = (l: number) => [0xfd, float32 ? 0x1f : 0x21, l]; // extract_lane
-  const SCALAR_ADD = float32 ? [0x92] : [0xa0];
-  const ELEMENT = float32 ? 4 : 8;
-  // The lanes of one accumulator summed (f32: (l0 + l1) + (l2 + l3)) and stored at c * ELEMENT.
+  const lane = (l: number) => [0xfd, i16 ? 0x1b : float32 ? 0x1f : 0x21, l]; // extract_lane
+  const SCALAR_ADD = i16 ? [0x6a] : float32 ? [0x92] : [0xa0];
+  const ELEMENT = float32 || i16 ? 4 : 8;
+  const STORE4 = i16 ? [0x36, 2] : [0x38, 2]; // i32.store, f32.store
+  // The lanes of one accumulator summed (four lanes: (l0 + l1) + (l2 + l3)) and stored at c * ELEMENT.
   const store = (a: number, c: number) =>
-    float32
-      ? [...get(a), ...lane(0), ...get(a), ...lane(1), ...SCALAR_ADD, ...get(a), ...lane(2), ...get(a), ...lane(3), ...SCALAR_ADD, ...SCALAR_ADD, 0x38, 2, ...u32(c * 4)]
+    float32 || i16
+      ? [...get(a), ...lane(0), ...get(a), ...lane(1), ...SCALAR_ADD, ...get(a), ...lane(2), ...get(a), ...lane(3), ...SCALAR_ADD, ...SCALAR_ADD, ...STORE4, ...u32(c * 4)]
       : [...get(a), ...lane(0), ...get(a), ...lane(1), ...SCALAR_ADD, 0x39, 3, ...u32(c * 8)];
   const acc = (r: number, c: number) => ACC + r * C + c;
   const b: number[] = [];
@@ -94,13 +85,15 @@ function kernelCode(float32: boolean): number[] {
   for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) e(V128_ZERO, set(acc(r, c)));
   e(get(AP), get(ROW), ADD, set(END));
   e(LOOP_START, get(AP), get(END), GE_U, BREAK_IF);
-  for (let r = 0; r < R; r++) e(vload(AP + r), set(VA + r));
-  for (let c = 0; c < C; c++) {
-    e(vload(BP + c), set(VB));
-    for (let r = 0; r < R; r++) e(get(acc(r, c)), get(VA + r), get(VB), VEC_MUL, VEC_ADD, set(acc(r, c)));
+  for (let step = 0; step < STEPS; step++) {
+    for (let r = 0; r < R; r++) e(vload(AP + r, 16 * step), set(VA + r));
+    for (let c = 0; c < C; c++) {
+      e(vload(BP + c, 16 * step), set(VB));
+      for (let r = 0; r < R; r++) e(get(acc(r, c)), get(VA + r), get(VB), VEC_MUL, VEC_ADD, set(acc(r, c)));
+    }
   }
-  for (let r = 0; r < R; r++) e(get(AP + r), i32c(16), ADD, set(AP + r));
-  for (let c = 0; c < C; c++) e(get(BP + c), i32c(16), ADD, set(BP + c));
+  for (let r = 0; r < R; r++) e(get(AP + r), i32c(16 * STEPS), ADD, set(AP + r));
+  for (let c = 0; c < C; c++) e(get(BP + c), i32c(16 * STEPS), ADD, set(BP + c));
   e(LOOP_END);
   e(get(PC), get(I), get(LDC), MUL, ADD, get(J), i32c(ELEMENT), MUL, ADD, set(CP));
   for (let r = 0; r < R; r++) {
@@ -119,10 +112,10 @@ export function assemble(): Uint8Array<ArrayBuffer> {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
     ...section(1, vec([[0x60, ...vec(new Array(7).fill([I32])), 0]])),
-    ...section(3, vec([[0], [0]])),
+    ...section(3, vec([[0], [0], [0]])),
     ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...name('cross'), 0, 0], [...name('cross32'), 0, 1], [...name('memory'), 2, 0]])),
-    ...section(10, vec([kernelCode(false), kernelCode(true)])),
+    ...section(7, vec([[...name('cross'), 0, 0], [...name('cross32'), 0, 1], [...name('crossI16'), 0, 2], [...name('memory'), 2, 0]])),
+    ...section(10, vec([kernelCode('f64'), kernelCode('f32'), kernelCode('i16')])),
   ]);
 }
 
@@ -131,6 +124,8 @@ type Kernel = (pa: number, pb: number, pc: number, m: number, n: number, rowByte
 export interface WasmCross {
   cross: Kernel;
   cross32: Kernel;
+  /** int16 rows (rowBytes a multiple of 32), int32 results: exact while no lane passes 2^31. */
+  crossI16: Kernel;
   /** The module's memory, after `reserve`. */
   buffer(): ArrayBuffer;
   /** A float64 view of at least `bytes` bytes of the module's memory (valid until the next call). */
@@ -184,6 +179,7 @@ export function newWasmCross(): WasmCross | null {
     return {
       cross: instance.exports['cross'] as Kernel,
       cross32: instance.exports['cross32'] as Kernel,
+      crossI16: instance.exports['crossI16'] as Kernel,
       buffer: () => memory.buffer,
       reserve(bytes: number): Float64Array {
         const need = Math.ceil(bytes / PAGE) - memory.buffer.byteLength / PAGE;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { distanceOf, evaluateKnn, type KnnMetric, type KnnWeights } from './knn.ts';
-import { matrix } from './linalg.ts';
+import { distanceOf, evaluateKnn, screenStats, type KnnMetric, type KnnWeights } from './knn.ts';
+import { screenProducts } from './knn_screen.ts';
+import { dot, matrix } from './linalg.ts';
 import { createRng } from './prng.ts';
 
 describe('KNN', () => {
@@ -23,7 +24,7 @@ describe('KNN', () => {
     ['euclidean', 'distance'],
     ['cosine', 'uniform'],
     ['cosine', 'distance'],
-  ] as [KnnMetric, KnnWeights][])('float32 screening gives the same bits as exact float64 distances (%s, %s)', (metric, weights) => {
+  ] as [KnnMetric, KnnWeights][])('the int16 and float32 screens give the same bits as exact float64 distances (%s, %s)', (metric, weights) => {
     const rng = createRng(11);
     const n = 240;
     const d = 300;
@@ -35,9 +36,41 @@ describe('KNN', () => {
       X.data.set(samples.data.subarray(i * d, (i + 1) * d), i * d);
     }
     const model = { k: 7, metric, weights, nClasses: 4, samples, targets: Int32Array.from({ length: n }, () => rng.int(4)) };
+    // An outlier feature: a large scale for one row's int16 steps (its bound widens, not breaks).
+    samples.data[5 * d + 3] = 40;
+    X.data[20 * d + 7] = -55;
+    Object.assign(screenStats, { rows: 0, candidates: 0 });
     const screened = evaluateKnn(model, X);
+    // the screen ran, and it kept far fewer than every sample for exact distances
+    expect(screenStats.rows).toBe(60);
+    expect(screenStats.candidates).toBeLessThan((60 * n) / 4);
+    const float32 = evaluateKnn(model, X, 'float32');
     const plain = evaluateKnn(model, X, false);
-    expect(Array.from(screened.scores)).toEqual(Array.from(plain.scores));
-    expect(Array.from(screened.predicted)).toEqual(Array.from(plain.predicted));
+    for (const other of [screened, float32]) {
+      expect(Array.from(other.scores)).toEqual(Array.from(plain.scores));
+      expect(Array.from(other.predicted)).toEqual(Array.from(plain.predicted));
+    }
+  });
+
+  it('bounds the int16 products: |alpha_a alpha_b (q_a.q_b) - a.b| <= |a^| |e_b| + |e_a| |b|, on every pair', () => {
+    const rng = createRng(5);
+    const [n, m, d] = [50, 20, 1777];
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    const S = matrix(n, d, Float64Array.from({ length: n * d }, gauss));
+    const X = matrix(m, d, Float64Array.from({ length: m * d }, (_, i) => (i % 97 === 0 ? 30 * gauss() : gauss())));
+    const p = screenProducts(X, S)!;
+    expect(p).not.toBeNull();
+    let worst = 0;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const exact = dot(X.data, i * d, S.data, j * d, d);
+        const approx = p.x.alpha[i]! * (p.s.alpha[j]! * p.ints[i * n + j]!);
+        const bound = p.x.norm[i]! * p.s.error[j]! + p.x.error[i]! * Math.sqrt(dot(S.data, j * d, S.data, j * d, d));
+        expect(Math.abs(approx - exact)).toBeLessThanOrEqual(bound);
+        worst = Math.max(worst, Math.abs(approx - exact) / bound);
+      }
+    }
+    // the bound is not vacuous: errors use a fair part of it
+    expect(worst).toBeGreaterThan(0.01);
   });
 });

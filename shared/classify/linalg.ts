@@ -55,6 +55,8 @@ export function setProductBackend(b: Backend): void {
   backend = b;
 }
 
+export const productBackend = (): Backend => backend;
+
 /** Bytes of wasm memory one call may use before the work is split. */
 const CHUNK_BYTES = 96 * 2 ** 20;
 /** Columns (B rows) per kernel call: a panel that stays in L2 while A streams past it. */

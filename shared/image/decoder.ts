@@ -13,6 +13,8 @@ export interface ImageDecoder {
   decode(bytes: Uint8Array, limits: DecodeLimits): GreyImage;
   /** Loads what `decode` needs for these bytes (a WebAssembly codec), when that is asynchronous. */
   prepare?(bytes: Uint8Array): Promise<void>;
+  /** A decoder registered before its module was loaded (lazy.ts): loads it, before anything else is asked of it. */
+  load?(): Promise<void>;
 }
 
 const decoders: ImageDecoder[] = [];
@@ -88,6 +90,7 @@ function sameSize(decoder: ImageDecoder, image: GreyImage, width: number, height
 
 /** As decodeImage, loading the codec the file needs first. */
 export async function decodeImageAsync(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<GreyImage> {
+  await findDecoder(bytes)?.load?.();
   const { decoder, width, height } = clearly(bytes, () => checkedDecoder(bytes, limits));
   await decoder.prepare?.(bytes);
   return clearly(bytes, () => sameSize(decoder, decoder.decode(bytes, limits), width, height));

@@ -2,6 +2,7 @@ import { decode } from 'jpeg-js';
 import { MedclassError } from '../errors.ts';
 import { samplesToGrey, type GreyImage } from './grey.ts';
 import type { ImageDecoder } from './decoder.ts';
+import { isJpeg } from './signatures.ts';
 
 const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
 
@@ -62,7 +63,7 @@ function frameHeader(bytes: Uint8Array): { width: number; height: number; compon
 
 export const jpegDecoder: ImageDecoder = {
   format: 'jpeg',
-  matches: (bytes) => bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff,
+  matches: isJpeg,
   dimensions(bytes) {
     const { width, height } = frameHeader(bytes);
     return { width, height };

@@ -8,7 +8,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { useCnnBackend } from '../../server/features/backend.ts';
+import { cnnGroupThreads } from '../../server/features/cnn_groups.ts';
 import { DEFAULT_CNN_PARAMS, trainCnnModel } from '../../shared/classify/cnn/train_model.ts';
+import { groupsFor } from '../../shared/classify/cnn/train_cnn.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { loadSplits } from '../classify_data.ts';
 import { dataset } from '../golden.ts';
@@ -31,9 +33,12 @@ for (const g of GOALS.filter((g) => sets.includes(g.name))) {
   const spec = parseFeatureSpec({ features: [g.feature], size: 28 });
   const data = await loadSplits(dataset(g.name), spec, Number(arg('--threads') ?? 2));
   const started = performance.now();
+  // as the server trains: for large sets each batch's second group on a worker thread (the same model as without)
+  const groups = groupsFor({}, data.train.y.length) > 1 ? await cnnGroupThreads() : null;
   const outcome = await trainCnnModel(data, { ...DEFAULT_CNN_PARAMS, epochs }, { inputSize: 28, channels: g.channels, seed: 1, classWeight: null, ...(arg('--patience') ? { training: { patience: Number(arg('--patience')) } } : {}) }, {
+    ...(groups ? { groupRunner: groups } : {}),
     onEpoch: (r) => console.log(`${g.name} epoch ${r.epoch}: loss ${r.loss.toFixed(3)} val loss ${r.valLoss.toFixed(3)} val acc ${r.valAccuracy.toFixed(3)} val AUC ${r.valAuc?.toFixed(3)} (${(r.ms / 1000).toFixed(1)} s)`),
-  });
+  }).finally(() => groups?.close());
   const seconds = (performance.now() - started) / 1000;
   const t = outcome.test!;
   const net = outcome.predictor.classifier;

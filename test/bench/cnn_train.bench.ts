@@ -3,7 +3,8 @@
  * 5 minutes on the project's 2-core machine): BreastMNIST and RetinaMNIST (every split, as
  * grey) cycled to 5,000 with their labels folded to two classes, trained with the defaults of
  * `--classifier cnn` (widths 16-32-64, at most 30 epochs and 600 steps, augmentation) on the
- * wasm backend, one thread. Prints wall and CPU seconds, the load average around it, and a peer
+ * wasm backend, as the server trains: each batch's second group on a worker thread
+ * (CNN_BENCH_THREADS=1: both on this one). Prints wall and CPU seconds (of every thread), the load average around it, and a peer
  * from the same run where one is installed: no CNN library is (PyTorch, TensorFlow), so
  * scikit-learn's MLPClassifier on the same pixels stands in, for scale only.
  * `npm run bench:train` runs it after the SVM and KNN figures, `npx tsx test/bench/cnn_train.bench.ts`
@@ -14,6 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useCnnBackend } from '../../server/features/backend.ts';
+import { cnnGroupThreads } from '../../server/features/cnn_groups.ts';
 import { DEFAULT_CNN_PARAMS, trainCnnModel } from '../../shared/classify/cnn/train_model.ts';
 import { DEFAULT_CNN_SETTINGS, epochsFor } from '../../shared/classify/cnn/train_cnn.ts';
 import { matrix, type Matrix } from '../../shared/classify/linalg.ts';
@@ -73,18 +75,20 @@ export async function cnnTrainBench(): Promise<void> {
   }
   const val = { X: matrix(VAL, 784, X.data.slice(0, VAL * 784)), y: y.slice(0, VAL) };
   await useCnnBackend();
+  const groups = process.env['CNN_BENCH_THREADS'] === '1' ? null : await cnnGroupThreads();
   const steps = Math.ceil(N / DEFAULT_CNN_SETTINGS.batchSize);
   const planned = epochsFor({ epochs, maxSteps: DEFAULT_CNN_SETTINGS.maxSteps }, steps);
   console.log(
     `\nCNN training on ${N} 28x28 grey images (${rows.length} distinct), widths ${widths.join('-')}, batch ${DEFAULT_CNN_SETTINGS.batchSize}, ` +
-      `augmentation on, ${planned} epochs of ${steps} steps (at most ${epochs} epochs and ${DEFAULT_CNN_SETTINGS.maxSteps} steps), validation on ${VAL}; wasm backend, one thread`,
+      `augmentation on, ${planned} epochs of ${steps} steps (at most ${epochs} epochs and ${DEFAULT_CNN_SETTINGS.maxSteps} steps), validation on ${VAL}; wasm backend, ${groups ? 'two threads (the second group of each batch on a worker)' : 'one thread'}`,
   );
   const loadBefore = load();
   const cpu0 = process.cpuUsage();
   const t = performance.now();
   const outcome = await trainCnnModel({ labels: ['0', '1'], train: { X, y }, val }, { ...DEFAULT_CNN_PARAMS, widths, epochs }, { inputSize: 28, channels: 1, seed: 1, classWeight: null }, {
     onEpoch: (r) => console.log(`  epoch ${r.epoch}/${r.epochs}: ${(r.ms / 1000).toFixed(1)} s, loss ${r.loss.toFixed(3)}, val accuracy ${r.valAccuracy.toFixed(3)}`),
-  });
+    ...(groups ? { groupRunner: groups } : {}),
+  }).finally(() => groups?.close());
   const wall = (performance.now() - t) / 1000;
   const used = process.cpuUsage(cpu0);
   const cpu = (used.user + used.system) / 1e6;
@@ -94,6 +98,7 @@ export async function cnnTrainBench(): Promise<void> {
     `  whole training: ${wall.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU (${ran} epochs, ${(wall / ran).toFixed(1)} s per epoch); ` +
       `goal within 300 s: ${wall <= 300 ? 'met' : 'NOT met'}; load average ${loadBefore} before, ${load()} after, on ${availableParallelism()} cores`,
   );
+  // process.cpuUsage counts every thread of the process, the worker's too
   const p = peer(X, y, ran);
   console.log(
     typeof p === 'string'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CNN_SETTINGS, epochsFor, learningRateAt } from './train_cnn.ts';
+import { DEFAULT_CNN_SETTINGS, epochsFor, groupRanges, groupsFor, learningRateAt } from './train_cnn.ts';
 
 describe('epochs by the size of the set (the step cap)', () => {
   it('keeps the epochs of small sets and caps large ones at the steps, never under one epoch', () => {
@@ -20,5 +20,24 @@ describe('epochs by the size of the set (the step cap)', () => {
     expect(learningRateAt(0, perEpoch, epochs, 1)).toBeCloseTo(1 / perEpoch);
     expect(learningRateAt(perEpoch - 1, perEpoch, epochs, 1)).toBeCloseTo(1);
     expect(learningRateAt(perEpoch * epochs - 1, perEpoch, epochs, 1)).toBeLessThan(1e-3);
+  });
+});
+
+describe('groups of a batch', () => {
+  it('are two for large sets, one for small ones, unless set; near-equal, the empty left out', () => {
+    expect(groupsFor({}, 546)).toBe(1);
+    expect(groupsFor({}, 5000)).toBe(2);
+    expect(groupsFor({ groups: 1 }, 5000)).toBe(1);
+    expect(groupsFor({ groups: 2 }, 80)).toBe(2);
+    expect(groupRanges(64, 2)).toEqual([
+      [0, 32],
+      [32, 64],
+    ]);
+    expect(groupRanges(9, 2)).toEqual([
+      [0, 5],
+      [5, 9],
+    ]);
+    expect(groupRanges(1, 2)).toEqual([[0, 1]]);
+    expect(groupRanges(7, 1)).toEqual([[0, 7]]);
   });
 });

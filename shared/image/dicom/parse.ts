@@ -8,6 +8,7 @@ import type { ByteArrayParser, ByteStream, DataSet, Element } from 'dicom-parser
 import { Inflate } from 'fflate';
 import { MedclassError } from '../../errors.ts';
 import { countInflate, inflateCounters } from '../inflate.ts';
+import { hasDicmPrefix } from '../signatures.ts';
 
 /** dicom-parser is a UMD bundle: Node's ESM loader exposes it as the default export only. */
 export const dicomParser: typeof dicomParserModule =
@@ -100,9 +101,7 @@ export interface ParsedDicom {
   dataSetOffset: number;
 }
 
-export function hasDicmPrefix(bytes: Uint8Array): boolean {
-  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
-}
+export { hasDicmPrefix };
 
 const exceptionText = (e: unknown): string => {
   const inner = (e as { exception?: unknown } | null)?.exception ?? e;
