@@ -43,7 +43,7 @@ let warmed: Promise<unknown> | null = null;
  * a browser remembers a dynamic import that failed).
  */
 function warm(): void {
-  warmed ??= Promise.all([import('./on_device.ts'), import('./reduce.ts'), import('../features/backend.ts'), import('../../shared/classify/model.ts')]).catch(() => {
+  warmed ??= Promise.all([import('./on_device.ts'), import('./reduce.ts'), import('../features/backend.ts'), import('../../shared/classify/model.ts'), import('../../shared/image/jpeg.ts')]).catch(() => {
     warmed = null;
   });
 }
