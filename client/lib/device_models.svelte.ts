@@ -36,6 +36,18 @@ export interface DeviceModelState {
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
+let warmed: Promise<unknown> | null = null;
+/**
+ * Loads the code that classifies here while it can still be fetched: a model is only of use
+ * offline if its code is in the page too (the service worker may not have cached it yet, and
+ * a browser remembers a dynamic import that failed).
+ */
+function warm(): void {
+  warmed ??= Promise.all([import('./on_device.ts'), import('./reduce.ts'), import('../features/backend.ts'), import('../../shared/classify/model.ts'), import('../../shared/image/jpeg.ts')]).catch(() => {
+    warmed = null;
+  });
+}
+
 class DeviceModels {
   /** By service name; absent: the service does not allow devices (or nothing is known yet). */
   states = $state<Record<string, DeviceModelState>>({});
@@ -62,6 +74,7 @@ class DeviceModels {
       for (const { value } of values) states[value.service] = { status: 'ready', version: value.version, classifier: value.classifier, bytes: value.document.length, reason: null };
       this.states = states;
       this.opened = true;
+      if (values.length && navigator.onLine) warm();
       if (channel.services && !channel.servicesCached) await this.reconcile(channel.services);
     });
   }
@@ -113,6 +126,7 @@ class DeviceModels {
     // the model of the version before is never used once this one is known
     if (this.states[s.name]) await this.drop(s.name);
     this.states = { ...this.states, [s.name]: { status: 'downloading', version: s.version, classifier: null, bytes: 0, reason: null } };
+    warm();
     try {
       const got = await fetchDeviceModel(client, s.name);
       // checked here as the server checks it: integrity, schema, the classifier it holds
