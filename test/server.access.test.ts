@@ -5,7 +5,7 @@
  * (shared/protocol/session_end.ts), including a change made by another process (the
  * `medclass user` command), which only the server's periodic re-check can see.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -18,6 +18,7 @@ import { SESSION_END } from '../shared/protocol/session_end.ts';
 import { parseServerAddress } from '../server/client/server_address.ts';
 import { connectWebSocket } from '../server/client/ws_transport.ts';
 import { createLogger } from '../server/log.ts';
+import { PROJECT_ROOT } from '../server/paths.ts';
 import { createMedclassServer, type MedclassServer } from '../server/server.ts';
 import { medclass } from './webapp_fixture.ts';
 
@@ -197,3 +198,15 @@ describe('access ends when it should', () => {
     }
   }, 30_000);
 });
+
+describe('the service list', () => {
+  it('leaves out a service whose current model this release cannot read, and lists the others', async () => {
+    const model = readFileSync(join(PROJECT_ROOT, 'test', 'data', 'models', 'breast_knn_v1.json'), 'utf8');
+    const newer = JSON.stringify({ ...(JSON.parse(model) as object), version: 99 });
+    await main.server.store.publish({ service: 'readable', model, description: '', privacyModes: ['features'], createdBy: 'admin' });
+    await main.server.store.publish({ service: 'from-a-newer-release', model: newer, description: '', privacyModes: ['features'], createdBy: 'admin' });
+    const w = await loggedIn(main, 'nurse');
+    expect((await w.client.listServices()).map((s) => s.name)).toEqual(['readable']);
+  }, 60_000);
+});
+

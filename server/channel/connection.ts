@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import { ClassifyError } from '../../shared/classify/errors.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { closeCodeFor, ProtocolError } from '../../shared/protocol/errors.ts';
 import type { ServerIdentity } from '../../shared/protocol/identity.ts';
@@ -389,7 +390,16 @@ export class Connection implements PushTarget {
   /** Each service's current version; admins also get every kept version. */
   private async services(): Promise<MessageOf<'services'>['services']> {
     const admin = this.user?.role === 'admin';
-    const entries = await Promise.all((await this.deps.store.listServices()).map((s) => serviceEntry(s, this.deps.classifier, admin)));
+    const entries = await Promise.all(
+      (await this.deps.store.listServices()).map((s) =>
+        serviceEntry(s, this.deps.classifier, admin).catch((e: unknown) => {
+          // one model this release cannot read (a newer one's, in a shared database) must not hide the others
+          if (!(e instanceof ClassifyError)) throw e;
+          this.deps.log.warn({ service: s.name, version: s.currentVersion, error: e.message }, 'service left out of the list: its current model cannot be read');
+          return undefined;
+        }),
+      ),
+    );
     return entries.flatMap((e) => e ?? []);
   }
 
