@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { matrix } from '../shared/classify/linalg.ts';
-import type { LabelledSet, TrainData } from '../shared/classify/train.ts';
+import { countLabels } from '../shared/classify/dataset.ts';
+import { matrix, takeRows } from '../shared/classify/linalg.ts';
+import { buildModelDocument, trainingContentHash, type ModelDocument } from '../shared/classify/model.ts';
+import type { LabelledSet, TrainData, TrainOutcome } from '../shared/classify/train.ts';
+import type { FeatureSpec } from '../shared/features/spec.ts';
 import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
 import type { SplitName } from '../shared/classify/dataset.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
@@ -51,3 +54,32 @@ export const medclassWith = (env: Record<string, string>, ...args: string[]): Pr
   );
 /** The CLI from the sources, in a fresh process. */
 export const medclass = (...args: string[]) => medclassWith({}, ...args);
+
+/** A few rows of each split, for tests of a model's plumbing rather than its accuracy. */
+export interface SmallSplits {
+  labels: string[];
+  train: LabelledSet;
+  val: LabelledSet;
+  test: LabelledSet;
+}
+
+const rowsOf = (s: LabelledSet, idx: ArrayLike<number>): LabelledSet => ({ X: takeRows(s.X, idx), y: Int32Array.from(idx, (i) => s.y[i]!) });
+const firstRows = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
+
+/** `trainRows` of train, the first 20 images of val and the first 24 of test. */
+export function smallSplits(data: LoadedSplits, trainRows: ArrayLike<number>): SmallSplits {
+  return { labels: data.labels, train: rowsOf(data.train, trainRows), val: rowsOf(data.val!, firstRows(20)), test: rowsOf(data.test!, firstRows(24)) };
+}
+
+/** The model document of a model trained on `small`'s train rows. */
+export function smallDocument(spec: FeatureSpec, small: SmallSplits, outcome: TrainOutcome, seed: number): ModelDocument {
+  return buildModelDocument({
+    spec,
+    labels: small.labels,
+    featureLength: small.train.X.cols,
+    imageSize: null,
+    outcome,
+    training: { size: small.train.y.length, counts: countLabels(Array.from(small.train.y, (c) => small.labels[c]!), small.labels), contentHash: trainingContentHash(small.train.X, small.train.y, small.labels), seed },
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+  });
+}

@@ -5,13 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useCnnBackend } from '../server/features/backend.ts';
 import { predict } from '../shared/classify/classifier.ts';
 import { trainCnnModel } from '../shared/classify/cnn/train_model.ts';
-import { countLabels } from '../shared/classify/dataset.ts';
-import { takeRows } from '../shared/classify/linalg.ts';
-import { buildModelDocument, parseModel, serializeModel, trainingContentHash, type ModelDocument } from '../shared/classify/model.ts';
+import { parseModel, serializeModel, type ModelDocument } from '../shared/classify/model.ts';
 import type { CnnParams } from '../shared/classify/params.ts';
-import type { LabelledSet, TrainOutcome } from '../shared/classify/train.ts';
+import type { TrainOutcome } from '../shared/classify/train.ts';
 import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
-import { loadSplits, medclass, type LoadedSplits } from './classify_data.ts';
+import { loadSplits, medclass, smallDocument, smallSplits, type LoadedSplits, type SmallSplits } from './classify_data.ts';
 import { dataset } from './golden.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'medclass-cnn-'));
@@ -24,26 +22,15 @@ const SHAPE = { inputSize: 28, channels: 1, seed: 7, classWeight: null } as cons
 const TRAIN_ROWS = Int32Array.from({ length: 48 }, (_, i) => (i < 24 ? i : 546 - 48 + i));
 
 let data: LoadedSplits;
-let small: { labels: string[]; train: LabelledSet; val: LabelledSet; test: LabelledSet };
+let small: SmallSplits;
 
 beforeAll(async () => {
   data = await loadSplits(dataset('breastmnist'), SPEC);
-  const rows = (s: LabelledSet, idx: ArrayLike<number>): LabelledSet => ({ X: takeRows(s.X, idx), y: Int32Array.from(idx, (i) => s.y[i]!) });
-  const range = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
-  small = { labels: data.labels, train: rows(data.train, TRAIN_ROWS), val: rows(data.val!, range(20)), test: rows(data.test!, range(24)) };
+  small = smallSplits(data, TRAIN_ROWS);
   await useCnnBackend();
 }, 120_000);
 
-const documentOf = (outcome: TrainOutcome): ModelDocument =>
-  buildModelDocument({
-    spec: SPEC,
-    labels: small.labels,
-    featureLength: small.train.X.cols,
-    imageSize: null,
-    outcome,
-    training: { size: small.train.y.length, counts: countLabels(Array.from(small.train.y, (c) => small.labels[c]!), small.labels), contentHash: trainingContentHash(small.train.X, small.train.y, small.labels), seed: 7 },
-    createdAt: new Date('2026-01-01T00:00:00Z'),
-  });
+const documentOf = (outcome: TrainOutcome): ModelDocument => smallDocument(SPEC, small, outcome, 7);
 
 describe('CNN model', () => {
   it('trains the same model for the same seed, and another for another seed (wasm backend)', { timeout: 300_000 }, async () => {

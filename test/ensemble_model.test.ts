@@ -6,14 +6,12 @@ import { useCnnBackend } from '../server/features/backend.ts';
 import { evaluateClassifier, predict, shiftProbabilities, shownScores, type Predictor } from '../shared/classify/classifier.ts';
 import { transform } from '../shared/classify/scaler.ts';
 import { trainCnnModel } from '../shared/classify/cnn/train_model.ts';
-import { countLabels } from '../shared/classify/dataset.ts';
 import { argmaxRow } from '../shared/classify/evaluation.ts';
 import { featureColumns, takeColumns } from '../shared/classify/feature_columns.ts';
-import { takeRows } from '../shared/classify/linalg.ts';
-import { buildModelDocument, integrityHash, parseModel, serializeModel, trainingContentHash, type ModelDocument } from '../shared/classify/model.ts';
+import { integrityHash, parseModel, serializeModel, type ModelDocument } from '../shared/classify/model.ts';
 import { DEFAULT_SETTINGS, trainModel, type LabelledSet, type TrainOutcome } from '../shared/classify/train.ts';
 import { parseFeatureSpec } from '../shared/features/spec.schema.ts';
-import { loadSplits, medclass, type LoadedSplits } from './classify_data.ts';
+import { loadSplits, medclass, smallDocument, smallSplits, type LoadedSplits, type SmallSplits } from './classify_data.ts';
 import { dataset } from './golden.ts';
 
 /**
@@ -27,18 +25,17 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const SPEC = parseFeatureSpec({ features: ['intensityHistogram', 'intensityMoments', 'pixels'], size: 28 });
 const FEATURES = ['intensityHistogram', 'intensityMoments'] as const;
 let data: LoadedSplits;
-let small: { labels: string[]; train: LabelledSet; val: LabelledSet; test: LabelledSet };
+let small: SmallSplits;
 let featureCols: Int32Array;
 let pixelCols: Int32Array;
 let ensemble: TrainOutcome;
 
-const rows = (s: LabelledSet, idx: ArrayLike<number>): LabelledSet => ({ X: takeRows(s.X, idx), y: Int32Array.from(idx, (i) => s.y[i]!) });
 const cols = (s: LabelledSet, c: Int32Array): LabelledSet => ({ X: takeColumns(s.X, c), y: s.y });
 
 beforeAll(async () => {
-  data = await loadSplits(dataset('breastmnist'), SPEC);
   const range = (n: number, from = 0) => Int32Array.from({ length: n }, (_, i) => from + i);
-  small = { labels: data.labels, train: rows(data.train, Int32Array.from([...range(30), ...range(30, 546 - 30)])), val: rows(data.val!, range(20)), test: rows(data.test!, range(24)) };
+  data = await loadSplits(dataset('breastmnist'), SPEC);
+  small = smallSplits(data, Int32Array.from([...range(30), ...range(30, 546 - 30)]));
   featureCols = featureColumns(SPEC, [...FEATURES], 28, 28);
   pixelCols = featureColumns(SPEC, ['pixels'], 28, 28);
   await useCnnBackend();
@@ -62,16 +59,7 @@ beforeAll(async () => {
   ensemble = { ...svm, predictor, params: { type: 'ensemble', members: [svm.params as never, cnn.params as never] } };
 }, 300_000);
 
-const documentOf = (outcome: TrainOutcome): ModelDocument =>
-  buildModelDocument({
-    spec: SPEC,
-    labels: small.labels,
-    featureLength: small.train.X.cols,
-    imageSize: null,
-    outcome,
-    training: { size: small.train.y.length, counts: countLabels(Array.from(small.train.y, (c) => small.labels[c]!), small.labels), contentHash: trainingContentHash(small.train.X, small.train.y, small.labels), seed: 3 },
-    createdAt: new Date('2026-01-01T00:00:00Z'),
-  });
+const documentOf = (outcome: TrainOutcome): ModelDocument => smallDocument(SPEC, small, outcome, 3);
 
 describe('ensemble model', () => {
   it('averages its members probabilities: the mean of the SVM on its columns and the CNN on the pixels', () => {
