@@ -97,20 +97,26 @@ describe('LoginGuard', () => {
   });
 });
 
-describe('AccountsService with the guard', () => {
-  let dir: string;
-  let store: SqliteStore;
+/** A new SQLite store in a new folder for each test of the calling describe block. */
+function freshStore(): () => SqliteStore {
+  let dir = '';
+  let current: SqliteStore | undefined;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'medclass-guard-'));
-    store = new SqliteStore(join(dir, 'medclass.db'));
+    current = new SqliteStore(join(dir, 'medclass.db'));
   });
   afterEach(async () => {
-    await store.close();
+    await current?.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  return () => current!;
+}
+
+describe('AccountsService with the guard', () => {
+  const store = freshStore();
 
   it('lets 40 parallel guesses through no more than the limits, and audits unknown names as "unknown"', async () => {
-    const accounts = new AccountsService(store, now);
+    const accounts = new AccountsService(store(), now);
     await accounts.createUser('nurse', 'correct horse battery', 'clinician');
     const results = await Promise.allSettled(Array.from({ length: 40 }, () => accounts.login('nurse', 'wrong guess here', { address: '192.0.2.9' })));
     const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
@@ -145,20 +151,11 @@ describe('AccountsService with the guard', () => {
 const released = new Set<string>();
 
 describe('LoginGuard with a shared store (two instances on one database)', () => {
-  let dir: string;
-  let store: SqliteStore;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'medclass-guard-'));
-    store = new SqliteStore(join(dir, 'medclass.db'));
-  });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const store = freshStore();
 
   it('counts the address ceiling across guards, and a refused attempt takes no strike', async () => {
-    const a = new LoginGuard(undefined, {}, now, store);
-    const b = new LoginGuard(undefined, {}, now, store);
+    const a = new LoginGuard(undefined, {}, now, store());
+    const b = new LoginGuard(undefined, {}, now, store());
     for (let i = 0; i < DEFAULT_LOGIN_LIMITS.perAddressPerMinute; i++) (await (i % 2 ? a : b).admit(`user${i}`, '198.51.100.9')).failed();
     // each guard alone has seen 5 of the 10: only the shared count refuses
     await expect(a.admit('user99', '198.51.100.9')).rejects.toThrow(/from this address; try again in \d+ s/);
@@ -166,13 +163,13 @@ describe('LoginGuard with a shared store (two instances on one database)', () =>
     // the refusals gave their strikes back: one more minute and the address may try again
     clock += 60_000;
     await expect(a.admit('user97', '198.51.100.9')).resolves.toMatchObject({ trusted: false });
-    expect(await store.addToCounter('login:address:198.51.100.9', Math.floor(clock / 60_000) * 60_000, 0)).toBe(1);
+    expect(await store().addToCounter('login:address:198.51.100.9', Math.floor(clock / 60_000) * 60_000, 0)).toBe(1);
   });
 
   it('counts the per-user ceiling across guards, and a success gives its strikes back', async () => {
     const limits = { perUserUntrusted: 4 };
-    const a = new LoginGuard(undefined, limits, now, store);
-    const b = new LoginGuard(undefined, limits, now, store);
+    const a = new LoginGuard(undefined, limits, now, store());
+    const b = new LoginGuard(undefined, limits, now, store());
     const ok = await a.admit('carol', '10.1.0.1');
     ok.succeeded();
     await new Promise((r) => setTimeout(r, 50)); // the give-back is not awaited by `succeeded`
