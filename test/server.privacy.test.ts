@@ -27,6 +27,7 @@ import { connectWebSocket } from '../server/client/ws_transport.ts';
 import { login } from './channel_login.ts';
 import { useCpuBackend } from '../server/features/backend.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
+import type { AuditTableRow } from '../server/store/audit_row.ts';
 import { parseModel, type LoadedModel } from '../shared/classify/model.ts';
 import { MedclassClient } from '../shared/client/client.ts';
 import { extractBatch, featureVector, prepareImage } from '../shared/features/extract.ts';
@@ -331,16 +332,7 @@ describe('privacy: no image bytes at rest or in the logs', () => {
     try {
       const columns = (db.prepare('PRAGMA table_info(audit)').all() as { name: string }[]).map((c) => c.name);
       expect(columns).toEqual(['id', 'at', 'user', 'action', 'service', 'model_version', 'outcome', 'detail']);
-      const rows = db.prepare('SELECT * FROM audit ORDER BY id').all() as {
-        id: number;
-        at: string;
-        user: string | null;
-        action: string;
-        service: string | null;
-        model_version: number | null;
-        outcome: string;
-        detail: string | null;
-      }[];
+      const rows = db.prepare('SELECT * FROM audit ORDER BY id').all() as AuditTableRow[];
       const classify = rows.filter((r) => r.action === 'classify');
       expect(classify.length).toBe(requests.original + requests.reduced + requests.features + errorRequests);
       const allowedDetail: Record<string, (v: unknown) => boolean> = {
