@@ -30,6 +30,8 @@ describe('model file fixtures', () => {
       expect(model.spec.features).toEqual(stored.features);
       // a CNN (format version 2) reads the image itself: its spec is the pixels
       if (model.predictor.classifier.type === 'cnn') expect(model.spec.features).toEqual(['pixels']);
+      // an ensemble (format version 3): its members read the features they name, at most MAX_ENSEMBLE_MEMBERS of them
+      else if (model.predictor.classifier.type === 'ensemble') expect(model.predictor.classifier.members.length).toBeGreaterThan(4);
       else expect(model.spec.features.every((f) => FEATURE_NAMES.slice(0, 7).includes(f))).toBe(true);
       const run = await medclass('predict', '--json', join(MODELS, `${name}.json`), ...expected.map((p) => join(PROJECT_ROOT, p.file)));
       expect(run.stderr).not.toMatch(/medclass: .*:/);

@@ -33,7 +33,7 @@ try {
     const train = medclass('train', dataset(g.name), '--auto', '--budget', budget, ...extra, '--out', out);
     const seconds = (performance.now() - started) / 1000;
     if (train.status !== 0) throw new Error(`train ${g.name} failed: ${train.stderr}`);
-    const report = train.stdout.split('\n').filter((l) => /^(--auto|chosen|class weights|decision|features|model|CNN|finalists|ensemble)\b/.test(l));
+    const report = train.stdout.split('\n').filter((l) => /^(--auto|chosen|class weights|decision|features|model|CNN|finalists|ensemble|threshold)\b/.test(l));
     console.log(`${g.label}: train --auto in ${seconds.toFixed(0)} s (load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')})\n  ${report.join('\n  ')}\n`);
     const evaluated = medclass('evaluate', out, join(dataset(g.name), 'test'), '--json');
     if (evaluated.status !== 0) throw new Error(`evaluate ${g.name} failed: ${evaluated.stderr}`);
