@@ -1,4 +1,5 @@
-import { name, s32, section, u32, vec } from '../wasm/assemble.ts';
+import { assembleModule, s32, u32, type WasmFunction } from '../wasm/assemble.ts';
+import { dot64, quantI16, screenI16, type KnnKernels } from './knn_wasm.ts';
 
 /**
  * WebAssembly SIMD kernels for blocks of dot products, assembled here byte by byte (no
@@ -31,7 +32,7 @@ type Kind = 'f64' | 'f32' | 'i16';
  * lanes (2-byte elements; i32x4.dot_i16x8_s does eight products a step, summed exactly in
  * int32 lanes, which the caller keeps from overflowing).
  */
-function kernelCode(kind: Kind): number[] {
+function kernelCode(kind: Kind): WasmFunction {
   const float32 = kind === 'f32';
   const i16 = kind === 'i16';
   const R = TILE_ROWS;
@@ -102,26 +103,22 @@ function kernelCode(kind: Kind): number[] {
   }
   e(get(J), i32c(C), ADD, set(J), LOOP_END);
   e(get(I), i32c(R), ADD, set(I), LOOP_END);
-  e([0x0b]);
-  const code = [...vec([[...u32(nI32), I32], [...u32(nV128), V128]]), ...b];
-  return [...u32(code.length), ...code];
+  const names = { f64: 'cross', f32: 'cross32', i16: 'crossI16' };
+  return { name: names[kind], params: new Array<number>(7).fill(I32), results: [], locals: [[nI32, I32], [nV128, V128]], body: b };
 }
 
-/** The module's bytes (small: browsers compile modules under 4 KiB synchronously on the main thread). */
+/**
+ * The module's bytes (small: browsers compile modules under 4 KiB synchronously on the main
+ * thread): the three products, and KNN's int16 screen (knn_wasm.ts), which works on the
+ * products in the same memory.
+ */
 export function assemble(): Uint8Array<ArrayBuffer> {
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, vec([[0x60, ...vec(new Array(7).fill([I32])), 0]])),
-    ...section(3, vec([[0], [0], [0]])),
-    ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...name('cross'), 0, 0], [...name('cross32'), 0, 1], [...name('crossI16'), 0, 2], [...name('memory'), 2, 0]])),
-    ...section(10, vec([kernelCode('f64'), kernelCode('f32'), kernelCode('i16')])),
-  ]);
+  return assembleModule([kernelCode('f64'), kernelCode('f32'), kernelCode('i16'), quantI16(), screenI16(), dot64()]);
 }
 
 type Kernel = (pa: number, pb: number, pc: number, m: number, n: number, rowBytes: number, ldcBytes: number) => void;
 
-export interface WasmCross {
+export interface WasmCross extends KnnKernels {
   cross: Kernel;
   cross32: Kernel;
   /** int16 rows (rowBytes a multiple of 32), int32 results: exact while no lane passes 2^31. */
@@ -180,6 +177,9 @@ export function newWasmCross(): WasmCross | null {
       cross: instance.exports['cross'] as Kernel,
       cross32: instance.exports['cross32'] as Kernel,
       crossI16: instance.exports['crossI16'] as Kernel,
+      quantI16: instance.exports['quantI16'] as KnnKernels['quantI16'],
+      screenI16: instance.exports['screenI16'] as KnnKernels['screenI16'],
+      dot64: instance.exports['dot64'] as KnnKernels['dot64'],
       buffer: () => memory.buffer,
       reserve(bytes: number): Float64Array {
         const need = Math.ceil(bytes / PAGE) - memory.buffer.byteLength / PAGE;
