@@ -1,4 +1,4 @@
-import { newWasmCross, TILE_COLS, TILE_ROWS, type WasmCross } from './gemm_wasm.ts';
+import { newWasmCross, TILE_I16, type WasmCross } from './gemm_wasm.ts';
 import { productBackend, type Matrix } from './linalg.ts';
 
 /**
@@ -30,6 +30,7 @@ export const quantMax = (d: number): number => Math.min(32767, Math.floor(Math.s
 const UP = 1 + 1e-9;
 /** Bytes of test rows (float64 and int16), their products and stats per block. */
 const SCRATCH_BYTES = 16 * 2 ** 20;
+/** Training rows per call of the product (a multiple of TILE_I16.cols): 64 x 3.5 KiB stay in L2 while every test row of the block passes them. */
 const PANEL = 64;
 
 /** quantI16's sums (alpha, sum q^2, sum e^2, sum a^2 per row, from `at`) as the bound's numbers, into `into` from row `s0`. */
@@ -84,14 +85,14 @@ export class Int16Screen {
     const { rows: n, cols: d } = S;
     this.n = n;
     this.d = d;
-    this.nB = roundUp(n, TILE_COLS);
+    this.nB = roundUp(n, TILE_I16.cols);
     this.s16 = strideOf(d);
     this.s64 = roundUp(d, 2);
     this.b64At = roundUp(this.nB * this.s16 * 2, 16);
     this.colsAt = this.b64At + n * this.s64 * 8;
     this.scratchAt = this.colsAt + 6 * n * 8;
     const perRow = this.s64 * 8 + this.s16 * 2 + this.nB * 4 + 32;
-    this.blockRows = Math.max(TILE_ROWS, Math.floor((SCRATCH_BYTES - 16 * n) / perRow / TILE_ROWS) * TILE_ROWS);
+    this.blockRows = Math.max(TILE_I16.rows, Math.floor((SCRATCH_BYTES - 16 * n) / perRow / TILE_I16.rows) * TILE_I16.rows);
     this.x = newStats(this.blockRows);
     kernel.reserve(this.scratchAt);
     const f64 = new Float64Array(kernel.buffer());
@@ -130,7 +131,7 @@ export class Int16Screen {
     if (X.cols !== this.d) throw new Error(`KNN screen: ${X.cols} columns against ${this.d}`);
     const { kernel, nB, s16, s64, n } = this;
     const rows = Math.min(this.blockRows, X.rows - r0);
-    const mA = roundUp(rows, TILE_ROWS);
+    const mA = roundUp(rows, TILE_I16.rows);
     this.a64At = this.scratchAt;
     this.a16At = this.a64At + mA * s64 * 8;
     this.cAt = this.a16At + mA * s16 * 2;
