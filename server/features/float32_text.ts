@@ -1,38 +1,68 @@
 /** Exact powers of ten (10^k for |k| <= 22 are exact doubles). */
-const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+const POW10 = Float64Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 
-/** `n x 10^-k` as the double nearest to it: one correctly rounded operation on exact operands. */
-const scaled = (n: number, k: number): number => (k >= 0 ? n / POW10[k]! : n * POW10[-k]!);
 
 // The last `shortest` result, kept here rather than in a fresh object per value: the command
 // writes millions of values, and their garbage cost more than the digits.
 let foundDigits = 0;
 let foundPower = 0;
 
+/** Whether the `p`-digit decimal nearest to `a` (10^e10 <= a < 10^(e10 + 1)) reads back as `a`; if so it is `found*`. */
+function fits(a: number, p: number, e10: number): boolean {
+  const k = p - 1 - e10;
+  let n: number;
+  let back: number;
+  if (k >= 0) {
+    n = Math.round(a * POW10[k]!);
+    back = n / POW10[k]!;
+  } else {
+    n = Math.round(a / POW10[-k]!);
+    back = n * POW10[-k]!;
+  }
+  if (Math.fround(back) !== a) return false;
+  foundDigits = n;
+  foundPower = k;
+  return true;
+}
+
+// The decimal exponent of a float32 from its binary one: 10^E10_LOW[e] <= a < 10^(E10_LOW[e] + 2)
+// in binade e, the second where a >= E10_NEXT[e] (a binade spans less than a decade). A float32
+// is never between a power of ten and its nearest double, so the comparison is exact. Quicker
+// than Math.log10, whose call also costs the loop around it its registers.
+const E10_LOW = new Int32Array(256);
+const E10_NEXT = new Float64Array(256);
+for (let e = 1; e < 255; e++) {
+  const low = Math.floor(Math.log10(2 ** (e - 127)));
+  E10_LOW[e] = low;
+  E10_NEXT[e] = Number(`1e${low + 1}`);
+}
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
 /**
  * Finds the shortest decimal `foundDigits x 10^-foundPower` (no trailing zero) that reads
  * back as the float32 `a` (`Math.fround(Number(text)) === a`) for a finite `a > 0`: 9
- * significant digits always do, and most values need 7 to 9. Found from 9 down, since a
- * decimal of p digits that reads back means one of p + 1 does; each candidate is the decimal
- * of that length nearest to `a`, checked exactly (a rare near-tie costs a digit more, never a
- * wrong value). False outside the range where 10^k is exact at 9 digits.
+ * significant digits always do; about a third of float32 values have one of 7 digits, most of
+ * the rest one of 8. Each candidate is the decimal of that length nearest to `a`, checked
+ * exactly; tried at 7 digits first, then down while shorter ones read back, else up (a rare
+ * near-tie, where the nearest of some length misses but another of it reads back, may cost a
+ * digit, never a wrong value). False below normal float32 values and outside 1e-13 to 1e14,
+ * where 10^k is not exact at 9 digits.
  */
 function shortest(a: number): boolean {
-  const e10 = Math.floor(Math.log10(a));
+  f32[0] = a;
+  const binade = u32[0]! >>> 23;
+  if (binade === 0) return false;
+  const e10 = E10_LOW[binade]! + (a >= E10_NEXT[binade]! ? 1 : 0);
   if (e10 < -13 || e10 > 13) return false;
-  let digits = 0;
-  let power = 0;
-  for (let p = 9; p >= 1; p--) {
-    const k = p - 1 - e10;
-    const n = Math.round(k >= 0 ? a * POW10[k]! : a / POW10[-k]!);
-    if (Math.fround(scaled(n, k)) !== a) break;
-    digits = n;
-    power = k;
-  }
-  // (a log10 one short of the truth would give 10 digits; past int32 the plain double text)
-  if (digits === 0 || digits > 0x7fffffff) return false;
+  if (fits(a, 7, e10)) {
+    for (let p = 6; p >= 1 && fits(a, p, e10); p--);
+  } else if (!fits(a, 8, e10) && !fits(a, 9, e10)) return false;
+  // (past int32 the plain double text: not expected, 9 digits hold under 10^9)
+  if (foundDigits > 0x7fffffff) return false;
   // int32: on a double, % calls out to fmod
-  let d = digits | 0;
+  let d = foundDigits | 0;
+  let power = foundPower;
   while (d % 10 === 0) {
     d = (d / 10) | 0;
     power--;
@@ -134,11 +164,22 @@ function digitCount(d: number): number {
   return len;
 }
 
-/** The `len` decimal digits of `d` (leading zeros included) at `at`. */
+/** "00" to "99": two digits per step halve the chain of divisions. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => ZERO + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)));
+
+/**
+ * The `len` decimal digits of `d` (leading zeros included) at `at`. Math.floor(d * 0.01) is
+ * d's quotient by 100 exactly (0.01's double is above 0.01, and d < 2^31), and quicker than
+ * a division.
+ */
 function writeDigits(out: Uint8Array, at: number, d: number, len: number): void {
-  for (let i = at + len - 1; i >= at; i--) {
-    const q = (d / 10) | 0;
-    out[i] = ZERO + d - q * 10;
+  let i = at + len;
+  while (i - at >= 2) {
+    const q = Math.floor(d * 0.01);
+    const r = (d - q * 100) << 1;
+    out[--i] = PAIRS[r + 1]!;
+    out[--i] = PAIRS[r]!;
     d = q;
   }
+  if (i > at) out[at] = ZERO + d;
 }
