@@ -47,9 +47,13 @@ export function csvHeader(spec: FeatureSpec, height: number, width: number): str
 
 const isScalar = (f: string) => f === 'hogMean' || f === 'hogVariance' || FLOAT32_SCALARS.has(f);
 
+/** Where a thread writes its chunks' text: one buffer, grown once to a chunk's size, not one per chunk. */
+const scratch = new TextBytes();
+
 /** Images in the chosen format, in order. */
 export function recordsOut(images: readonly { name: string; e: Extraction }[], spec: FeatureSpec, format: OutputFormat): RecordsOut {
-  const out = new TextBytes(format === 'npy' ? 0 : undefined);
+  const out = scratch;
+  out.clear();
   const ends: number[] = [];
   const records = images.map(({ name, e }, i) => {
     if (format === 'json' && i > 0) out.text(',\n');

@@ -51,6 +51,11 @@ export class TextBytes {
     this.length = at;
   }
 
+  /** Starts again, keeping the buffer grown so far. */
+  clear(): void {
+    this.length = 0;
+  }
+
   /** The bytes written so far, in a buffer of their own. */
   bytes(): Uint8Array {
     return this.buffer.slice(0, this.length);
