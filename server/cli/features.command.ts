@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { createWriteStream, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
-import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { csvField, csvHeader, OUTPUT_FORMATS, type OutputFormat, type RecordsOut } from '../features/record_formats.ts';
 import { collectFiles, type ImageFile } from '../files/image_files.ts';
@@ -15,31 +14,31 @@ const CHUNK = 48;
 /** Below this many files, starting workers (tens of milliseconds each) costs more than it saves. */
 const WORKERS_FROM = 16;
 
-type Extract = (jobs: ImageFile[]) => Promise<RecordsOut>;
+type Extract = (jobs: ImageFile[], spec: FeatureSpec, format: OutputFormat) => Promise<RecordsOut>;
 
 /**
  * Where the chunks are extracted: on worker threads, started before the files are listed
  * (their start-up overlaps the listing) where the paths promise enough files, else here.
  */
-async function extractor(paths: readonly string[], spec: FeatureSpec, format: OutputFormat, threads: number): Promise<{ extract: Extract; close: () => Promise<void> }> {
+async function extractor(paths: readonly string[], threads: number): Promise<{ extract: Extract; close: () => Promise<void> }> {
   const many = paths.length >= WORKERS_FROM || paths.some((p) => statSync(p, { throwIfNoEntry: false })?.isDirectory());
   if (threads > 1 && many) {
     const { Piscina } = await import('piscina');
     const pool = new Piscina({ ...workerModule('../features/extract.worker', import.meta.url), minThreads: threads, maxThreads: threads });
-    return { extract: (jobs) => pool.run({ jobs, spec, format }) as Promise<RecordsOut>, close: () => pool.destroy() };
+    return { extract: (jobs, spec, format) => pool.run({ jobs, spec, format }) as Promise<RecordsOut>, close: () => pool.destroy() };
   }
   const [{ useServerKernels }, { extractFileRecords }] = await Promise.all([import('../features/server_kernels.ts'), import('../features/records.ts')]);
   useServerKernels();
-  return { extract: (jobs) => extractFileRecords(jobs, spec, format), close: async () => {} };
+  return { extract: extractFileRecords, close: async () => {} };
 }
 
 /** Extracts in chunks (a file not found gets its error record there too); yields them in input order. */
-async function* records(inputs: readonly ImageFile[], pending: Promise<{ extract: Extract; close: () => Promise<void> }>, threads: number): AsyncGenerator<RecordsOut> {
+async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format: OutputFormat, pending: Promise<{ extract: Extract; close: () => Promise<void> }>, threads: number): AsyncGenerator<RecordsOut> {
   const { extract, close } = await pending;
   const chunk = Math.max(1, Math.min(CHUNK, Math.ceil(inputs.length / threads)));
   // Every chunk is queued at once; the pool keeps both cores busy while output keeps the order.
   const queued: Promise<RecordsOut>[] = [];
-  for (let i = 0; i < inputs.length; i += chunk) queued.push(extract(inputs.slice(i, i + chunk)));
+  for (let i = 0; i < inputs.length; i += chunk) queued.push(extract(inputs.slice(i, i + chunk), spec, format));
   try {
     for (const p of queued) yield await p;
   } finally {
@@ -82,18 +81,20 @@ export async function featuresCommand(paths: string[], options: FeaturesOptions)
   const format = (options.format ?? 'json') as OutputFormat;
   if (!OUTPUT_FORMATS.includes(format)) throw new CliError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, not ${JSON.stringify(options.format)}`);
   if (format === 'npy' && !options.out) throw new CliError('--format npy writes a binary file: name it with --out');
-  const spec = parseFeatureSpec(specInput(options));
   const threads = Math.max(1, Math.floor(Number(options.jobs ?? availableParallelism())) || 1);
-  const pending = extractor(paths, spec, format, threads);
-  // the listing runs while the workers start; a refusal there must not leave them running
-  const inputs = await collectFiles(paths).catch(async (e: unknown) => {
+  // The workers start first: the spec's schema (zod, about a hundred modules) loads and the
+  // files are listed while they load theirs. A refusal on the way must not leave them running.
+  const pending = extractor(paths, threads);
+  const refused = async (e: unknown): Promise<never> => {
     await (await pending).close();
     throw e;
-  });
+  };
+  const spec = await import('../../shared/features/spec.schema.ts').then(({ parseFeatureSpec }) => parseFeatureSpec(specInput(options))).catch(refused);
+  const inputs = await collectFiles(paths).catch(refused);
   const out: Writable = options.out ? createWriteStream(options.out) : process.stdout;
   let ok = 0;
   const lines = { json: writeJson, jsonl: writeLines, csv: writeLines, npy: writeNpy }[format];
-  await lines(out, spec, format, inputs.length, records(inputs, pending, threads), () => ok++);
+  await lines(out, spec, format, inputs.length, records(inputs, spec, format, pending, threads), () => ok++);
   if (options.out) {
     out.end();
     await once(out, 'finish');
