@@ -1,9 +1,9 @@
 /**
- * Writes test/data/models/breast_ensemble_v3.json (run once; never regenerate, see that folder's
+ * Writes test/data/models/breast_cnn_ensemble_v3.json (run once; never regenerate, see that folder's
  * README): the shape --auto ships since the CNN ensemble, an SVM on intensity features and four
  * small CNNs on the pixels (one per seed), their probabilities averaged, with a threshold.
  * Trained on DS (the first 12 images, in name order, of each class of BreastMNIST's train/).
- * npx tsx test/make_ensemble_fixture.ts
+ * npx tsx test/cnn_ensemble_fixture.gen.ts
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,4 +62,4 @@ const predictor: Predictor = {
   threshold: 0.55,
 };
 const outcome: TrainOutcome = { ...svm, predictor, params: { type: 'ensemble', members: [svm.params as never, ...cnns.map((c) => c.params as never)] } };
-writeFileSync(join(PROJECT_ROOT, 'test', 'data', 'models', 'breast_ensemble_v3.json'), serializeModel(smallDocument(SPEC, small, outcome, 1)));
+writeFileSync(join(PROJECT_ROOT, 'test', 'data', 'models', 'breast_cnn_ensemble_v3.json'), serializeModel(smallDocument(SPEC, small, outcome, 1)));
