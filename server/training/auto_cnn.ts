@@ -17,17 +17,19 @@ import type { EpochHook, FitOutput } from './fit.ts';
 import { fitOnWorker } from './fit_on_worker.ts';
 
 /**
- * --auto's last round: the CNN on the images, and the ensemble of the best feature model and
- * the CNN (their class probabilities averaged), against the best feature model.
+ * --auto's last round: CNNs on the images (up to five, one per fold of train/, their class
+ * probabilities averaged), and the ensemble of those with the best feature model, against
+ * the best feature model.
  *
- * The feature candidates are ranked by 5-fold cross-validation of train/; the CNN is not:
- * one training costs minutes here, five would spend the budget. So the three finalists meet
- * on val/, the split that already chooses the class weights and the threshold (without a
- * val/ split: on a stratified fifth of train/, the feature model refitted on the rest). The
- * CNN trains on the same training rows, its early stopping on a stratified fifth of them, so
- * that the comparison rows stay unseen by every finalist. Each gets its threshold (two
- * classes) there by the same measure, and the best by that measure, then AUC, wins; on a tie
- * the simpler one (features, then the CNN, then the ensemble). What was compared is what ships.
+ * The feature candidates are ranked by 5-fold cross-validation of train/; the CNNs are not:
+ * one training costs minutes here. So the three finalists meet on val/, the split that
+ * already chooses the feature model's class weights and threshold (without a val/ split: on
+ * a stratified fifth of train/, the feature model refitted on the rest). The CNNs train on
+ * the same training rows, each stopping on its own fifth of them, so that the comparison rows
+ * stay unseen by every finalist. The CNNs' and the ensemble's two-class threshold comes from
+ * Bayes's rule (bayesThreshold), not from val/. The best by AUC then the measure (or the
+ * measure then AUC, --rank-by balanced) wins; on a tie the simpler one (features, then the
+ * CNNs, then the ensemble). What was compared is what ships.
  */
 
 const countsOf = (y: Int32Array, labels: string[]): Counts => countLabels(Array.from(y, (c) => labels[c]!), labels);
