@@ -40,7 +40,7 @@ try {
     const m = JSON.parse(evaluated.stdout) as { auc: number; accuracy: number; balancedAccuracy: number };
     const model = JSON.parse(readFileSync(out, 'utf8'));
     const w = model.training.auto.winner;
-    const pass = (v: number, goal: number) => `${v.toFixed(3)} ${v >= goal ? '(met)' : `(goal ${goal.toFixed(2)})`}`;
+    const pass = (v: number, goal: number, digits = 3) => `${v.toFixed(digits)} ${v >= goal ? '(met)' : `(goal ${goal.toFixed(2)})`}`;
     const met = (auc: number, acc: number) => (m.auc >= auc && m.accuracy >= acc ? 'met' : 'not met');
     const cnn = model.training.auto.cnn as { chosen?: string; skipped?: string; ensembleMember?: string } | undefined;
     const winner = `${w.set} @ ${w.size || 'kept'}, ${w.name}`;
@@ -50,7 +50,7 @@ try {
       g.today,
       `${g.auc.toFixed(2)} / ${g.acc.toFixed(2)}: ${met(g.auc, g.acc)}`,
       `${g.cnnAuc.toFixed(2)} / ${g.cnnAcc.toFixed(2)}: ${met(g.cnnAuc, g.cnnAcc)}`,
-      pass(m.auc, g.auc),
+      pass(m.auc, g.auc, 4),
       pass(m.accuracy, g.acc),
       m.balancedAccuracy.toFixed(3),
       cnn?.skipped ? `${chosen} (CNN not tried)` : chosen,
