@@ -2,11 +2,9 @@ import { once } from 'node:events';
 import { createWriteStream, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
-import { MedclassError } from '../../shared/errors.ts';
-import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { csvField, csvHeader, OUTPUT_FORMATS, recordOut, type OutputFormat, type RecordOut } from '../features/record_formats.ts';
-import { collectFiles, type FileJob, type ImageFile } from '../files/image_files.ts';
+import { csvField, csvHeader, OUTPUT_FORMATS, type OutputFormat, type RecordsOut } from '../features/record_formats.ts';
+import { collectFiles, type ImageFile } from '../files/image_files.ts';
 import { workerModule } from '../features/worker_url.ts';
 import { specInput, type SpecOptions } from '../features/spec_input.ts';
 import { CliError } from './cli_error.ts';
@@ -16,36 +14,31 @@ const CHUNK = 48;
 /** Below this many files, starting workers (tens of milliseconds each) costs more than it saves. */
 const WORKERS_FROM = 16;
 
-type Extract = (jobs: FileJob[]) => Promise<RecordOut[]>;
+type Extract = (jobs: ImageFile[], spec: FeatureSpec, format: OutputFormat) => Promise<RecordsOut>;
 
 /**
  * Where the chunks are extracted: on worker threads, started before the files are listed
  * (their start-up overlaps the listing) where the paths promise enough files, else here.
  */
-async function extractor(paths: readonly string[], spec: FeatureSpec, format: OutputFormat, threads: number): Promise<{ extract: Extract; close: () => Promise<void> }> {
+async function extractor(paths: readonly string[], threads: number): Promise<{ extract: Extract; close: () => Promise<void> }> {
   const many = paths.length >= WORKERS_FROM || paths.some((p) => statSync(p, { throwIfNoEntry: false })?.isDirectory());
   if (threads > 1 && many) {
     const { Piscina } = await import('piscina');
     const pool = new Piscina({ ...workerModule('../features/extract.worker', import.meta.url), minThreads: threads, maxThreads: threads });
-    return { extract: (jobs) => pool.run({ jobs, spec, format }) as Promise<RecordOut[]>, close: () => pool.destroy() };
+    return { extract: (jobs, spec, format) => pool.run({ jobs, spec, format }) as Promise<RecordsOut>, close: () => pool.destroy() };
   }
   const [{ useServerKernels }, { extractFileRecords }] = await Promise.all([import('../features/server_kernels.ts'), import('../features/records.ts')]);
   useServerKernels();
-  return { extract: (jobs) => extractFileRecords(jobs, spec, format), close: async () => {} };
+  return { extract: extractFileRecords, close: async () => {} };
 }
 
-/** Extracts in chunks; yields them in input order. */
-async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format: OutputFormat, pending: Promise<{ extract: Extract; close: () => Promise<void> }>, threads: number): AsyncGenerator<RecordOut[]> {
+/** Extracts in chunks (a file not found gets its error record there too); yields them in input order. */
+async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format: OutputFormat, pending: Promise<{ extract: Extract; close: () => Promise<void> }>, threads: number): AsyncGenerator<RecordsOut> {
   const { extract, close } = await pending;
   const chunk = Math.max(1, Math.min(CHUNK, Math.ceil(inputs.length / threads)));
-  const run = async (part: ImageFile[]): Promise<RecordOut[]> => {
-    const done = await extract(part.filter((j) => !j.missing));
-    let k = 0;
-    return part.map((j) => (j.missing ? recordOut(j.name, { ok: false, error: new MedclassError('unreadableFile', j.missing) }, spec, format) : done[k++]!));
-  };
   // Every chunk is queued at once; the pool keeps both cores busy while output keeps the order.
-  const queued: Promise<RecordOut[]>[] = [];
-  for (let i = 0; i < inputs.length; i += chunk) queued.push(run(inputs.slice(i, i + chunk)));
+  const queued: Promise<RecordsOut>[] = [];
+  for (let i = 0; i < inputs.length; i += chunk) queued.push(extract(inputs.slice(i, i + chunk), spec, format));
   try {
     for (const p of queued) yield await p;
   } finally {
@@ -57,6 +50,15 @@ async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format:
 
 async function write(out: Writable, data: string | Uint8Array): Promise<void> {
   if (!out.write(data)) await once(out, 'drain');
+}
+
+/** Several pieces as one write (a file stream writes corked pieces with one writev). */
+async function writeParts(out: Writable, parts: readonly (string | Uint8Array)[]): Promise<void> {
+  out.cork();
+  let room = true;
+  for (const part of parts) room = out.write(part);
+  out.uncork();
+  if (!room) await once(out, 'drain');
 }
 
 /** The header of a version 1.0 .npy file of float64 rows, padded to 64 bytes as numpy writes it. */
@@ -79,14 +81,16 @@ export async function featuresCommand(paths: string[], options: FeaturesOptions)
   const format = (options.format ?? 'json') as OutputFormat;
   if (!OUTPUT_FORMATS.includes(format)) throw new CliError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, not ${JSON.stringify(options.format)}`);
   if (format === 'npy' && !options.out) throw new CliError('--format npy writes a binary file: name it with --out');
-  const spec = parseFeatureSpec(specInput(options));
   const threads = Math.max(1, Math.floor(Number(options.jobs ?? availableParallelism())) || 1);
-  const pending = extractor(paths, spec, format, threads);
-  // the listing runs while the workers start; a refusal there must not leave them running
-  const inputs = await collectFiles(paths).catch(async (e: unknown) => {
+  // The workers start first: the spec's schema (zod, about a hundred modules) loads and the
+  // files are listed while they load theirs. A refusal on the way must not leave them running.
+  const pending = extractor(paths, threads);
+  const refused = async (e: unknown): Promise<never> => {
     await (await pending).close();
     throw e;
-  });
+  };
+  const spec = await import('../../shared/features/spec.schema.ts').then(({ parseFeatureSpec }) => parseFeatureSpec(specInput(options))).catch(refused);
+  const inputs = await collectFiles(paths).catch(refused);
   const out: Writable = options.out ? createWriteStream(options.out) : process.stdout;
   let ok = 0;
   const lines = { json: writeJson, jsonl: writeLines, csv: writeLines, npy: writeNpy }[format];
@@ -101,20 +105,17 @@ export async function featuresCommand(paths: string[], options: FeaturesOptions)
   }
 }
 
-type Chunks = AsyncGenerator<RecordOut[]>;
+type Chunks = AsyncGenerator<RecordsOut>;
 
 async function writeJson(out: Writable, spec: FeatureSpec, _format: OutputFormat, _count: number, chunks: Chunks, counted: () => void): Promise<void> {
   let separator = '\n';
   await write(out, `{"spec":${JSON.stringify(spec)},"images":[`);
-  // One write per chunk: a write per record would wait on the file for each of them.
+  // One write per chunk, its records already text: a write per record would wait on the file for each.
   for await (const chunk of chunks) {
-    let text = '';
-    for (const record of chunk) {
-      if (record.ok) counted();
-      text += separator + record.text!;
-      separator = ',\n';
-    }
-    await write(out, text);
+    for (const record of chunk.records) if (record.ok) counted();
+    if (!chunk.records.length) continue;
+    await writeParts(out, [separator, chunk.text]);
+    separator = ',\n';
   }
   await write(out, '\n]}\n');
 }
@@ -122,31 +123,39 @@ async function writeJson(out: Writable, spec: FeatureSpec, _format: OutputFormat
 /**
  * JSON Lines (one record a line) or CSV. A CSV's columns follow the first image with
  * features; with `--size 0` an image of another size has another vector length, and its row
- * says so instead.
+ * says so instead. Rows before the first image with features wait for the header.
  */
 async function writeLines(out: Writable, spec: FeatureSpec, format: OutputFormat, _count: number, chunks: Chunks, counted: () => void): Promise<void> {
   let size: [number, number] | undefined;
-  let held = '';
+  const held: Uint8Array[] = [];
   for await (const chunk of chunks) {
-    let text = '';
-    for (const record of chunk) {
+    const parts: (string | Uint8Array)[] = [];
+    // rows from `from` on go out as they are, in one piece with their neighbours
+    let from = 0;
+    const take = (to: number) => {
+      if (to > from) (format === 'csv' && !size ? held : parts).push(chunk.text.subarray(from, to));
+      from = to;
+    };
+    chunk.records.forEach((record, i) => {
+      const start = i ? chunk.ends[i - 1]! : 0;
       if (format === 'csv' && record.size) {
         if (!size) {
+          take(start);
           size = record.size;
-          text = `${csvHeader(spec, size[0], size[1])}\n${held}${text}`;
-          held = '';
+          parts.push(`${csvHeader(spec, size[0], size[1])}\n`, ...held.splice(0));
         } else if (record.size[0] !== size[0] || record.size[1] !== size[1]) {
-          text += `${csvField(record.name!)},,,${record.size[1]},${record.size[0]},"resized to ${record.size[1]}x${record.size[0]}, not ${size[1]}x${size[0]} as the rows above: its vector has other columns (--size gives every image one size)"\n`;
-          continue;
+          take(start);
+          from = chunk.ends[i]!;
+          parts.push(`${csvField(record.name!)},,,${record.size[1]},${record.size[0]},"resized to ${record.size[1]}x${record.size[0]}, not ${size[1]}x${size[0]} as the rows above: its vector has other columns (--size gives every image one size)"\n`);
+          return;
         }
       }
       if (record.ok) counted();
-      if (format === 'csv' && !size) held += `${record.text!}\n`;
-      else text += `${record.text!}\n`;
-    }
-    if (text) await write(out, text);
+    });
+    take(chunk.text.length);
+    if (parts.length) await writeParts(out, parts);
   }
-  if (format === 'csv' && !size) await write(out, `${csvHeader(spec, 0, 0)}\n${held}`);
+  if (format === 'csv' && !size) await writeParts(out, [`${csvHeader(spec, 0, 0)}\n`, ...held]);
 }
 
 /**
@@ -157,7 +166,7 @@ async function writeNpy(out: Writable, _spec: FeatureSpec, _format: OutputFormat
   const rows: (Float64Array | undefined)[] = [];
   let columns = -1;
   for await (const chunk of chunks) {
-    for (const record of chunk) {
+    for (const record of chunk.records) {
       if (record.vector && columns < 0) columns = record.vector.length;
       if (record.vector && record.vector.length !== columns) {
         process.stderr.write(`medclass: ${record.name!}: its vector has ${record.vector.length} values, not ${columns} as the rows above (--size gives every image one size): a row of NaN\n`);
