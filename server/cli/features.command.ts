@@ -3,7 +3,7 @@ import { createWriteStream, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { csvField, csvHeader, OUTPUT_FORMATS, type OutputFormat, type RecordsOut } from '../features/record_formats.ts';
+import { csvField, csvHeader, OUTPUT_FORMATS, type OutputFormat, type RecordsOut } from '../features/output_formats.ts';
 import { collectFiles, type ImageFile } from '../files/image_files.ts';
 import { workerModule } from '../features/worker_url.ts';
 import { specInput, type SpecOptions } from '../features/spec_input.ts';
