@@ -12,6 +12,8 @@ export const CHROMIUM_ARGS = [
   '--disable-dev-shm-usage',
   '--enable-unsafe-swiftshader',
   '--ignore-gpu-blocklist',
+  // WebGPU (SwiftShader's, here): navigator.gpu is behind this flag on Linux
+  '--enable-unsafe-webgpu',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',

@@ -41,7 +41,9 @@ export async function cachedOutput(name: string, inputs: readonly string[], make
   mkdirSync(scratch);
   try {
     await make(scratch);
-    for (const old of readdirSync(CACHE)) if (old.startsWith(`${name}-`) && old !== key) rmSync(join(CACHE, old), { recursive: true, force: true });
+    // this name's older digests only: `webapp-` must not take `webapp-model-...` with it
+    const mine = (old: string) => old.startsWith(`${name}-`) && /^[0-9a-f]{20}$/.test(old.slice(name.length + 1));
+    for (const old of readdirSync(CACHE)) if (mine(old) && old !== key) rmSync(join(CACHE, old), { recursive: true, force: true });
     renameSync(scratch, dir);
   } catch (e) {
     rmSync(scratch, { recursive: true, force: true });

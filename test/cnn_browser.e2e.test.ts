@@ -1,12 +1,13 @@
 /**
- * The CNN trained in the admin's browser (issue 14's must-show), end to end: headless Chromium
- * (WebGL on SwiftShader) and a real server. The admin picks 50 BreastMNIST images, trains a
- * tiny CNN in the page (2 epochs, widths 4 and 8) with the curves drawn as it goes, reads the
- * report and publishes the model; nothing was uploaded. Then the same settings train on the
- * server (uploaded this time), its epochs drawn the same way. The published document is the server's
- * format (integrity hash, the training set's hash as Node computes it), and a clinician then
- * classifies through the channel with exactly the labels Node's predictor (`medclass predict`)
- * gives with that document.
+ * Issue 14's must-show, end to end with a real server and headless Chromium (WebGL on
+ * SwiftShader): the same tiny CNN (2 epochs, widths 4 and 8) on the same 50 BreastMNIST images,
+ * trained once in the admin's page on WebGL (nothing uploaded; curves drawn as it goes) and
+ * once in Node (the server's training workers, from the same page, the set uploaded this time);
+ * both published with the `device` mode. Both documents are the server's format (integrity
+ * hash, the training set's hash as Node computes it). Then, for each model and the same 10 test
+ * images, the labels a clinician gets through the channel, the labels the installed app gives
+ * offline (network cut) and the labels of Node's predictor (`medclass predict`) are identical,
+ * and the scores agree within 1e-4.
  */
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,10 +20,14 @@ import { PROJECT_ROOT } from '../server/paths.ts';
 import { axeViolations } from './axe.ts';
 import { launchChromium } from './browser.ts';
 import { loadSplits } from './classify_data.ts';
+import { channelThenOffline, largestScoreDifference, pickDeviceService, waitForConnection, type CardResult } from './device_results.ts';
 import { dataset } from './golden.ts';
 import { ADMIN, CLINICIAN, medclass, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
 const SERVICE = 'breast-cnn-browser';
+/** The same settings trained in Node (the server's workers). */
+const SERVICE_NODE = 'breast-cnn-node';
+const DEVICE_MODE = 'On devices (the model goes to them)';
 const SCREENSHOTS = join(PROJECT_ROOT, 'test', 'output', 'screenshots');
 /** Images per split and class (0 is malignant, 1 benign): 50 in all. */
 const TAKE = { train: 20, test: 5 } as const;
@@ -71,8 +76,8 @@ async function logIn(page: Page, user: { username: string; password: string }, l
   await page.waitForURL(`**/${lands}`);
 }
 
-describe('the CNN trained in the admin\'s browser', () => {
-  it('trains in the page on WebGL, publishes without uploading the images, a clinician gets Node\'s labels; the server path draws its curves too', async () => {
+describe('the CNN trained in the admin\'s browser and in Node', () => {
+  it('trains in the page on WebGL without uploading, and in Node; both published for devices give medclass predict\'s labels through the channel and offline', async () => {
     // axe is injected from outside the app's CSP
     const admin = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
     await logIn(admin, ADMIN, 'admin');
@@ -107,6 +112,7 @@ describe('the CNN trained in the admin\'s browser', () => {
 
     await admin.getByTestId('service-name').fill(SERVICE);
     await admin.getByTestId('service-description').fill('A tiny CNN trained in the admin\'s browser');
+    await admin.getByRole('checkbox', { name: DEVICE_MODE }).check();
     await admin.getByTestId('publish').click();
     await expect.poll(() => admin.getByTestId('publish-note').textContent(), { timeout: 60_000 }).toContain(`Published ${SERVICE} as version 1`);
 
@@ -122,37 +128,63 @@ describe('the CNN trained in the admin\'s browser', () => {
     expect(await report.getByTestId('report-where').count()).toBe(0);
     expect(await report.getByTestId('curves').getAttribute('data-epochs')).toBe('2');
     expect(await report.textContent()).toContain('CNN 4-8 channels, 2 epochs');
+    await admin.getByTestId('service-name').fill(SERVICE_NODE);
+    await admin.getByTestId('service-description').fill('The same tiny CNN trained in Node');
+    expect(await admin.getByRole('checkbox', { name: DEVICE_MODE }).isChecked()).toBe(true);
+    await admin.getByTestId('publish').click();
+    await expect.poll(() => admin.getByTestId('publish-note').textContent(), { timeout: 60_000 }).toContain(`Published ${SERVICE_NODE} as version 1`);
     await admin.close();
 
-    // the images never went to the server before that upload: one upload (the server's training), one publish of a document
+    // the images never went to the server before that upload: one upload (the server's training), the browser's model published as a document before it
     const audit = await app.server.store.auditTrail(1000);
     expect(audit.filter((e) => e.action === 'upload').map((e) => e.outcome)).toEqual(['ok']);
     const published = audit.filter((e) => e.action === 'publish' && e.service === SERVICE);
     expect(published.map((e) => e.detail?.['via'])).toEqual(['publishModel']);
     expect(published[0]!.at <= audit.find((e) => e.action === 'upload')!.at).toBe(true);
+    expect(audit.filter((e) => e.action === 'publish' && e.service === SERVICE_NODE).map((e) => e.outcome)).toEqual(['ok']);
 
-    // the server's format: it loads in Node, and the training set hashes as Node extracts it
-    const stored = (await app.server.store.model(SERVICE))!;
-    const loaded = parseModel(stored.model);
-    expect(loaded.doc).toMatchObject({ version: 2, labels: ['benign', 'malignant'], spec: { features: ['pixels'], size: 28 }, training: { size: 40, params: { type: 'cnn', epochs: 2, widths: [4, 8] } } });
+    // both in the server's format: they load in Node, on the training set as Node extracts it, with the same settings, both allowed on devices
     const split = await loadSplits(join(folder, 'breast'), parseFeatureSpec({ features: ['pixels'], size: 28 }), 1);
-    expect(loaded.doc.training.contentHash).toBe(trainingContentHash(split.train.X, split.train.y, split.labels));
-    const file = join(folder, 'browser-cnn.json');
-    writeFileSync(file, stored.model);
-    const { stdout } = await medclass(['predict', file, ...tests, '--json']);
-    const node = new Map(stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; label: string }).map((r) => [basename(r.file), r.label]));
-    expect(node.size).toBe(tests.length);
-
-    const nurse = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await logIn(nurse, CLINICIAN, 'classify');
-    await nurse.locator('[data-testid="connection"][data-status="ready"]').waitFor({ timeout: 30_000 });
-    await nurse.getByTestId('service-select').selectOption(SERVICE);
-    await nurse.getByTestId('files-input').setInputFiles(tests);
-    await nurse.waitForFunction((n) => document.querySelectorAll('[data-testid="result"][data-state="done"]').length === n, tests.length, { timeout: 60_000 });
-    for (const t of tests) {
-      const card = nurse.locator(`[data-testid="result"][data-file="${basename(t)}"]`);
-      expect(await card.getByTestId('label').textContent(), basename(t)).toBe(node.get(basename(t)));
+    const contentHash = trainingContentHash(split.train.X, split.train.y, split.labels);
+    const files: Record<string, string> = {};
+    for (const service of [SERVICE, SERVICE_NODE]) {
+      const stored = (await app.server.store.model(service))!;
+      expect((await app.server.store.findService(service))!.privacyModes).toContain('device');
+      const loaded = parseModel(stored.model);
+      expect(loaded.doc, service).toMatchObject({ version: 2, labels: ['benign', 'malignant'], spec: { features: ['pixels'], size: 28 }, training: { size: 40, contentHash, params: { type: 'cnn', epochs: 2, widths: [4, 8] } } });
+      files[service] = join(folder, `${service}.json`);
+      writeFileSync(files[service], stored.model);
     }
-    await nurse.close();
+    // Node's predictor on the original files
+    const node = new Map<string, Map<string, CardResult>>();
+    await Promise.all(
+      [SERVICE, SERVICE_NODE].map(async (service) => {
+        const { stdout } = await medclass(['predict', files[service]!, ...tests, '--json']);
+        node.set(service, new Map(stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string } & CardResult).map((r) => [basename(r.file), { label: r.label, scores: r.scores }])));
+        expect(node.get(service)!.size).toBe(tests.length);
+      }),
+    );
+
+    // the clinician: through the channel, then offline in the installed app
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const nurse = await context.newPage();
+    await logIn(nurse, CLINICIAN, 'classify');
+    await waitForConnection(nurse, 'ready');
+    for (const service of [SERVICE, SERVICE_NODE]) {
+      await pickDeviceService(nurse, service);
+      const { server, device } = await channelThenOffline(context, nurse, service, tests);
+      const expected = node.get(service)!;
+      for (const t of tests.map((f) => basename(f))) {
+        expect(server.get(t)!.label, `${service} ${t} through the channel`).toBe(expected.get(t)!.label);
+        expect(device.get(t)!.label, `${service} ${t} offline`).toBe(expected.get(t)!.label);
+      }
+      const worst = { channel: largestScoreDifference(expected, server, tests), offline: largestScoreDifference(expected, device, tests) };
+      process.stdout.write(`${service}: largest score difference from medclass predict: ${worst.channel.toExponential(2)} through the channel, ${worst.offline.toExponential(2)} offline\n`);
+      expect(worst.channel).toBeLessThanOrEqual(1e-4);
+      expect(worst.offline).toBeLessThanOrEqual(1e-4);
+    }
+    const agree = tests.filter((t) => node.get(SERVICE)!.get(basename(t))!.label === node.get(SERVICE_NODE)!.get(basename(t))!.label).length;
+    process.stdout.write(`the WebGL-trained and the Node-trained models agree on ${agree} of ${tests.length} test images\n`);
+    await context.close();
   }, 900_000);
 });

@@ -28,8 +28,10 @@ describe('model file fixtures', () => {
       // an old spec reads as the same extraction: only the seven features, whatever the new keys default to
       const stored = (JSON.parse(text) as { spec: { features: string[] } }).spec;
       expect(model.spec.features).toEqual(stored.features);
-      // a CNN (format version 2) reads the image itself: its spec is the pixels
-      if (model.predictor.classifier.type === 'cnn') expect(model.spec.features).toEqual(['pixels']);
+      // a CNN (format version 2) reads the image itself: its spec is the pixels; an ensemble (3) its members' features and the pixels
+      const c = model.predictor.classifier;
+      if (c.type === 'cnn') expect(model.spec.features).toEqual(['pixels']);
+      else if (c.type === 'ensemble') expect(model.spec.features).toEqual([...new Set(c.members.flatMap((m) => m.features))].sort((a, b) => FEATURE_NAMES.indexOf(a) - FEATURE_NAMES.indexOf(b)));
       else expect(model.spec.features.every((f) => FEATURE_NAMES.slice(0, 7).includes(f))).toBe(true);
       const run = await medclass('predict', '--json', join(MODELS, `${name}.json`), ...expected.map((p) => join(PROJECT_ROOT, p.file)));
       expect(run.stderr).not.toMatch(/medclass: .*:/);

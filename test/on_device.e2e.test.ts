@@ -1,8 +1,8 @@
 /**
- * Classifying on the device (issue 14): against a real server, an SVM service and a tiny CNN
- * service whose versions allow `device`, and the fixture's `demo` that does not. The clinician
- * in headless Chromium classifies the same images through the channel, then offline with the
- * downloaded models: the labels are identical and the scores within 1e-4. `demo` offers no
+ * Classifying on the device (issue 14): against a real server, an SVM service, a tiny CNN
+ * service and an ensemble (the format-3 fixture: SVM and CNN averaged) whose versions allow
+ * `device`, and the fixture's `demo` that does not. The clinician in headless Chromium
+ * classifies the same images through the channel, then offline with the downloaded models: the labels are identical and the scores within 1e-4. `demo` offers no
  * download and the server refuses one; a new version without the mode drops the model.
  */
 import { cpSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -12,15 +12,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientError } from '../shared/client/client.ts';
 import { fetchDeviceModel } from '../shared/client/device_model_api.ts';
 import { parseModel } from '../shared/classify/model.ts';
+import { PROJECT_ROOT } from '../server/paths.ts';
 import { launchChromium } from './browser.ts';
 import { loggedInClient } from './channel_login.ts';
 import { cachedOutput } from './build_cache.ts';
+import { channelThenOffline, largestScoreDifference, pickDeviceService, waitForConnection } from './device_results.ts';
 import { dataset } from './golden.ts';
 import { CLINICIAN, medclass, SERVICE, startWebapp, testImages, type Webapp } from './webapp_fixture.ts';
 
 const IMAGES = testImages(2);
 const SVM = 'svm-device';
 const CNN = 'cnn-device';
+/** The format-3 fixture: an SVM on HOG and GLCM scalars with a tiny CNN, probabilities averaged, a threshold. */
+const ENSEMBLE = 'ensemble-device';
 
 let app: Webapp;
 let browser: Browser;
@@ -55,6 +59,8 @@ beforeAll(async () => {
   svmText = (await app.server.store.model(SERVICE))!.model;
   await app.server.store.publish({ service: SVM, description: 'the SVM, allowed on devices', privacyModes: ['reduced', 'device'], model: svmText, createdBy: 'test' });
   await app.server.store.publish({ service: CNN, description: 'a tiny CNN, allowed on devices', privacyModes: ['reduced', 'device'], model: cnnText, createdBy: 'test' });
+  const ensembleText = readFileSync(join(PROJECT_ROOT, 'test', 'data', 'models', 'breast_ensemble_v3.json'), 'utf8');
+  await app.server.store.publish({ service: ENSEMBLE, description: 'an SVM and a CNN averaged, allowed on devices', privacyModes: ['reduced', 'device'], model: ensembleText, createdBy: 'test' });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
 }, 600_000);
@@ -64,26 +70,7 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const connection = (status: string) => page.locator(`[data-testid="connection"][data-status="${status}"]`).waitFor({ timeout: 60_000 });
-
-/** Labels and scores of the done cards of one place (`server` or `device`), by file. */
-async function results(service: string, where: 'server' | 'device'): Promise<Map<string, { label: string; scores: Record<string, number> }>> {
-  const selector = `[data-testid="result"][data-state="done"][data-service="${service}"][data-where="${where}"]`;
-  const cards = page.locator(selector);
-  await page.waitForFunction((s) => document.querySelectorAll(s).length >= 4, selector, { timeout: 120_000 }).catch(async (e: unknown) => {
-    // what the page shows instead, to tell a slow machine from a wrong path
-    const cards = await page.locator('[data-testid="result"]').evaluateAll((els) => els.map((c) => [c.getAttribute('data-service'), c.getAttribute('data-where'), c.getAttribute('data-state'), c.textContent?.slice(0, 160)].join(' | ')));
-    const banner = await page.getByTestId('connection').getAttribute('data-status').catch(() => null);
-    throw new Error(`${String(e)}\nconnection ${banner}; cards:\n${cards.join('\n')}`);
-  });
-  const out = new Map<string, { label: string; scores: Record<string, number> }>();
-  for (const card of await cards.all()) {
-    const label = (await card.getByTestId('label').textContent())!;
-    const scores = Object.fromEntries(await card.locator('[data-value]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-class')!, Number(e.getAttribute('data-value'))] as const)));
-    out.set((await card.getAttribute('data-file'))!, { label, scores });
-  }
-  return out;
-}
+const connection = (status: string) => waitForConnection(page, status);
 
 /** Models sealed in this browser's vault. */
 const sealedModels = () =>
@@ -141,31 +128,17 @@ describe('classifying on the device', () => {
     expect(await page.getByTestId('mode-device').count()).toBe(0);
   }, 120_000);
 
-  for (const service of [SVM, CNN]) {
+  for (const service of [SVM, CNN, ENSEMBLE]) {
     it(`${service}: the same labels and scores (within 1e-4) through the channel and offline on the device`, async () => {
-      await pickService(service);
-      await page.locator('[data-testid="device-model"][data-status="ready"]').waitFor({ timeout: 60_000 });
-      await page.getByTestId('mode-reduced').check();
-      await page.getByTestId('files-input').setInputFiles(IMAGES);
-      const server = await results(service, 'server');
-
-      await context.setOffline(true);
-      let device: Awaited<ReturnType<typeof results>>;
-      try {
-        await connection('offline');
-        await page.getByTestId('files-input').setInputFiles(IMAGES);
-        device = await results(service, 'device');
+      await pickDeviceService(page, service);
+      const { server, device } = await channelThenOffline(context, page, service, IMAGES, async () => {
         const card = page.locator('[data-testid="result"][data-where="device"]').first();
         await expect(card.getByTestId('sent').textContent()).resolves.toMatch(/classified on this device/);
         await expect(card.locator('[data-stage="classifyMs"]').count()).resolves.toBe(1);
         await expect(card.locator('[data-stage="networkMs"]').count()).resolves.toBe(0);
         const stages = await card.locator('[data-stage]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-stage')} ${e.textContent}`).join(', '));
         console.log(`${service} on the device: ${stages}`);
-      } finally {
-        // a failure here must not leave the next tests offline
-        await context.setOffline(false);
-      }
-      await connection('ready');
+      });
       // online, on the device when the clinician chooses it
       await page.getByTestId('mode-device').check();
       await page.getByTestId('files-input').setInputFiles(IMAGES[0]!);
@@ -173,29 +146,23 @@ describe('classifying on the device', () => {
       await page.waitForFunction((s) => document.querySelectorAll(s).length === 5, chosen, { timeout: 60_000 });
       await page.getByTestId('mode-reduced').check();
 
-      let worst = 0;
-      for (const file of IMAGES.map((f) => basename(f))) {
-        const s = server.get(file)!;
-        const d = device.get(file)!;
-        expect(d.label, file).toBe(s.label);
-        expect(Object.keys(d.scores).sort()).toEqual(Object.keys(s.scores).sort());
-        for (const [k, v] of Object.entries(s.scores)) worst = Math.max(worst, Math.abs(d.scores[k]! - v));
-      }
+      for (const file of IMAGES.map((f) => basename(f))) expect(device.get(file)!.label, file).toBe(server.get(file)!.label);
+      const worst = largestScoreDifference(server, device, IMAGES);
       console.log(`${service}: the largest score difference between the server and the device is ${worst.toExponential(2)}`);
       expect(worst).toBeLessThanOrEqual(1e-4);
     }, 240_000);
   }
 
   it('drops the model when a new version no longer allows devices, and fetches it again on a rollback', async () => {
-    expect(await sealedModels()).toBe(2);
+    expect(await sealedModels()).toBe(3);
     await app.server.store.publish({ service: SVM, description: 'server only now', privacyModes: ['reduced'], model: svmText, createdBy: 'test' });
     await pickService(SVM);
     await page.locator('[data-testid="device-model"][data-status="notAllowed"]').waitFor({ timeout: 30_000 });
-    await expect.poll(sealedModels, { timeout: 10_000 }).toBe(1);
+    await expect.poll(sealedModels, { timeout: 10_000 }).toBe(2);
     // a rollback to the version that allowed it brings that version's model back
     await app.server.store.makeCurrent(SVM, 1, 'test');
     await page.locator('[data-testid="device-model"][data-status="ready"]').waitFor({ timeout: 30_000 });
     await expect(page.getByTestId('device-model').textContent()).resolves.toMatch(/version 1,/);
-    await expect.poll(sealedModels, { timeout: 10_000 }).toBe(2);
+    await expect.poll(sealedModels, { timeout: 10_000 }).toBe(3);
   }, 120_000);
 });

@@ -54,7 +54,8 @@ import {
   type Message,
   type ServerMessage,
 } from '../shared/protocol/messages.ts';
-import { dataset, splitImages, type DatasetName } from './golden.ts';
+import { splitImages, type DatasetName } from './golden.ts';
+import { breastModel } from './breast_model.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261128);
@@ -1073,8 +1074,7 @@ async function canaryLoop(): Promise<void> {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'medclass-fuzz-'));
-  const modelFile = join(dataDir, 'model.json');
-  medclass(['train', dataset('breastmnist'), '--size', '0', '--out', modelFile]);
+  const modelFile = await breastModel();
   medclass(['publish', modelFile, '--data', dataDir, '--service', 'demo', '--modes', 'original,reduced,features']);
   medclass(['publish', modelFile, '--data', dataDir, '--service', 'restricted', '--modes', 'features']);
   await useCpuBackend();

@@ -18,6 +18,7 @@ import { parseServerAddress } from '../server/client/server_address.ts';
 import { connectWebSocket } from '../server/client/ws_transport.ts';
 import { login } from './channel_login.ts';
 import { dataset } from './golden.ts';
+import { breastModel } from './breast_model.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 import { readFile } from 'node:fs/promises';
 
@@ -45,8 +46,7 @@ let expected: Map<string, string>;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'medclass-int-'));
   const dataDir = join(work, 'data');
-  const model = join(work, 'model.json');
-  await medclass(['train', dataset('breastmnist'), '--size', '0', '--out', model]);
+  const model = await breastModel();
   await medclass(['publish', model, '--data', dataDir, '--service', 'demo', '--modes', 'original,reduced,features', '--description', 'BreastMNIST']);
   await medclass(['publish', model, '--data', dataDir, '--service', 'private', '--modes', 'features']);
   await medclass(['add-user', 'nurse', '--data', dataDir, '--password-env', 'NEW_PASSWORD'], { NEW_PASSWORD: CLINICIAN_PASSWORD });

@@ -34,7 +34,8 @@ import { extractBatch, featureVector, prepareImage } from '../shared/features/ex
 import { decodeImage } from '../shared/image/index.ts';
 import { parsePin } from '../shared/protocol/identity.ts';
 import { packFloat32, packFloat64, type ClassifyImage } from '../shared/protocol/messages.ts';
-import { dataset, splitImages } from './golden.ts';
+import { splitImages } from './golden.ts';
+import { breastModel } from './breast_model.ts';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from './server_process.ts';
 
 const WINDOW = 32;
@@ -141,8 +142,7 @@ let errorRequests = 0;
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'medclass-privacy-'));
   dataDir = join(workDir, 'data');
-  const modelFile = join(workDir, 'model.json');
-  medclass(['train', dataset('breastmnist'), '--size', '0', '--out', modelFile]);
+  const modelFile = await breastModel();
   medclass(['publish', modelFile, '--data', dataDir, '--service', 'demo', '--modes', 'original,reduced,features']);
   await useCpuBackend();
   model = parseModel(readFileSync(modelFile, 'utf8'));

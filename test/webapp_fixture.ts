@@ -14,6 +14,7 @@ import { PROJECT_ROOT } from '../server/paths.ts';
 import { createLogger } from '../server/log.ts';
 import { createMedclassServer, type MedclassServer } from '../server/server.ts';
 import { loadOrCreateIdentity, pinString } from '../server/identity_file.ts';
+import { TRAINING_INPUTS } from './breast_model.ts';
 import { cachedOutput } from './build_cache.ts';
 import { dataset } from './golden.ts';
 import { ADMIN_PASSWORD } from './server_process.ts';
@@ -59,12 +60,10 @@ let building: Promise<unknown> = Promise.resolve();
 
 /** What the web app's build reads. */
 const WEBAPP_INPUTS = ['client', 'shared', 'vite.config.ts', 'tsconfig.json', 'package-lock.json'];
-/** What `medclass train` reads (its code, the data are under server/demo). */
-const MODEL_INPUTS = ['server', 'shared', 'package-lock.json'];
 
 /** The fixture's training folder (BreastMNIST's training split, 0 named malignant, 1 benign) and its model. */
 async function trainedModel(): Promise<{ breast: string; model: string }> {
-  const dir = await cachedOutput('webapp-model', MODEL_INPUTS, async (out) => {
+  const dir = await cachedOutput('webapp-model', TRAINING_INPUTS, async (out) => {
     const breast = join(out, 'breast');
     mkdirSync(join(breast, 'train'), { recursive: true });
     cpSync(join(dataset('breastmnist'), 'train', '0'), join(breast, 'train', 'malignant'), { recursive: true });

@@ -8,8 +8,7 @@
  * Loaded on demand: it carries tfjs-layers (the gradients) and the network.
  */
 import { getBackend, setBackend } from '@tensorflow/tfjs-core';
-import { predict } from '../../shared/classify/classifier.ts';
-import { releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
+import { evaluateCnnAsync, releaseCnn } from '../../shared/classify/cnn/cnn_model.ts';
 import { trainCnnModel } from '../../shared/classify/cnn/train_model.ts';
 import type { EpochReport } from '../../shared/classify/cnn/train_cnn.ts';
 import { cnnInputShape } from '../../shared/classify/cnn_input.ts';
@@ -152,7 +151,10 @@ export async function trainInBrowser(dataset: LocalDataset, spec: FeatureSpec, o
       onBatch: pause,
       ...(o.signal ? { signal: o.signal } : {}),
     });
-    testEval = test ? predict(outcome.predictor, test.X) : null;
+    // what predict() gives for this model (an identity scaler, no threshold), read asynchronously as WebGPU needs
+    const net = outcome.predictor.classifier;
+    if (net.type !== 'cnn' || outcome.predictor.threshold !== undefined) throw new Error('the browser trains a CNN without a threshold');
+    testEval = test ? await evaluateCnnAsync(net.model, test.X) : null;
   } finally {
     // the weights' tensors on the GPU: the document keeps the values
     const net = outcome?.predictor.classifier;

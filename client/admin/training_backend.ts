@@ -1,14 +1,14 @@
 /**
- * Where the admin's browser trains the CNN: tfjs's WebGL backend where the browser renders
- * float32 (half floats lose too much in the gradients), else the CPU backend, slowly. WebGL is
- * used only once the gradients of one small batch on it agree with the CPU backend's (a missing
- * or wrong kernel shows there, not in a spoilt model); the page says which backend trains and
- * why a better one was passed over.
+ * Where the admin's browser trains the CNN: tfjs's WebGPU backend on a hardware GPU, else
+ * WebGL where the browser renders float32 (half floats lose too much in the gradients), else
+ * the CPU backend, slowly. A GPU backend is used only once the gradients of one small batch on
+ * it agree with the CPU backend's (a missing or wrong kernel shows there, not in a spoilt
+ * model); the page says which backend trains and why a better one was passed over.
  *
- * Not WebGPU yet: tfjs-backend-webgpu 4.22 did pass this gradient check on Chromium's WebGPU
- * (SwiftShader), but the training reads its validation scores and weight snapshots with
- * dataSync, which that backend does through an OffscreenCanvas, and which failed there
- * ("mapAsync ... A valid external Instance reference no longer exists") or hung.
+ * WebGPU on a software adapter (SwiftShader, as in the headless tests) is passed over for
+ * WebGL: it trains and agrees there, but about three times slower than SwiftShader's WebGL.
+ * The training reads values asynchronously (`data()`), which WebGPU needs: its synchronous
+ * read failed there ("mapAsync ... A valid external Instance reference no longer exists").
  */
 import { grads, logSoftmax, mean, mul, neg, setBackend, sum, tensor2d, tensor4d, env, findBackend, type Tensor, type Tensor4D } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -21,7 +21,7 @@ import { errorMessage } from '../../shared/errors.ts';
 import { relativeL2 } from '../../shared/features/tolerance.ts';
 
 export interface TrainingBackend {
-  name: 'webgl' | 'cpu';
+  name: 'webgpu' | 'webgl' | 'cpu';
   /** What trains, in words, for the page: "WebGL (ANGLE (..., SwiftShader ...))". */
   label: string;
   /** Each better backend not used, and why, in words. */
@@ -94,11 +94,48 @@ function webglRenderer(): string {
 
 const named = (what: string, device: string) => (device ? `${what} (${device})` : what);
 
+/** The WebGPU adapter tfjs would take, as far as the page needs to know it. */
+interface GpuAdapterFacts {
+  name: string;
+  software: boolean;
+}
+
+interface GpuAdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+}
+
+/** The adapter WebGPU gives this page (tfjs asks for the high-performance one), or null where there is none. */
+async function webgpuAdapter(): Promise<GpuAdapterFacts | null> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(o?: { powerPreference?: string }): Promise<GpuAdapterLike | null> } }).gpu;
+  const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (!adapter) return null;
+  const info = adapter.info ?? {};
+  const words = [info.vendor, info.architecture, info.device, info.description].filter((w): w is string => !!w);
+  return { name: words.join(' '), software: adapter.isFallbackAdapter === true || words.some((w) => /swiftshader|llvmpipe|software/i.test(w)) };
+}
+
+export interface BackendChoice {
+  /** Train on WebGPU even on a software adapter (the tests: SwiftShader is the only WebGPU there). */
+  softwareWebGpu?: boolean;
+}
+
 /** Makes the training backend the active one and says which it is. */
-export async function useTrainingBackend(): Promise<TrainingBackend> {
+export async function useTrainingBackend(choice: BackendChoice = {}): Promise<TrainingBackend> {
   const passedOver: string[] = [];
   if (!(await trySetBackend('cpu'))) throw new Error('the CPU backend of tfjs could not start in this browser');
   const reference = await probeGradients();
+
+  // loaded only now, with the CPU backend active: it registers itself first in tfjs's order of preference
+  const adapter = await webgpuAdapter();
+  if (!adapter) passedOver.push('WebGPU is not available in this browser');
+  else if (adapter.software && !choice.softwareWebGpu) passedOver.push(`WebGPU runs in software here (${adapter.name || 'a fallback adapter'}), slower than WebGL`);
+  else if (!(await import('@tensorflow/tfjs-backend-webgpu').then(() => trySetBackend('webgpu'), () => false))) passedOver.push('WebGPU could not start in this browser');
+  else {
+    const why = await disagreement(reference);
+    if (!why) return { name: 'webgpu', label: named('WebGPU', adapter.name), passedOver };
+    passedOver.push(`WebGPU: ${why}`);
+  }
 
   if (!(await trySetBackend('webgl'))) passedOver.push('WebGL is not available in this browser');
   else if (!env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) passedOver.push('this browser\u2019s WebGL renders only half floats, too coarse for training');

@@ -12,7 +12,7 @@ describe('KNN on several threads', () => {
     const samples = matrix(n, d, Float64Array.from({ length: n * d }, () => rng.next() * 2 - 1));
     const targets = Int32Array.from({ length: n }, () => Math.floor(rng.next() * 4));
     const model = { k: 5, metric, weights: 'distance' as const, nClasses: 4, samples, targets };
-    for (const rows of [10, 101]) {
+    for (const rows of [10, 101, 250]) {
       const X = matrix(rows, d, Float64Array.from({ length: rows * d }, () => rng.next() * 2 - 1));
       const one = evaluateKnn(model, X);
       for (const threads of [2, 3]) {

@@ -1,19 +1,48 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { Evaluation } from '../../shared/classify/evaluation.ts';
+import { argmaxRow, type Evaluation } from '../../shared/classify/evaluation.ts';
 import { evaluateKnn, type KnnModel } from '../../shared/classify/knn.ts';
 import type { Matrix } from '../../shared/classify/linalg.ts';
 import { workerModule } from '../features/worker_url.ts';
-import type { KnnWorkerTask } from './knn.worker.ts';
 
-/** Below this many rows a second thread costs more (a message, a first product) than it saves. */
-const THREADS_FROM_ROWS = 32;
+/** Rows a thread takes at a time: small enough to share 400 rows out evenly, large enough for the products to run at speed. */
+const BLOCK_ROWS = 32;
+/** Below this many rows a second thread costs more (a message, a wake-up) than it saves. */
+const THREADS_FROM_ROWS = 2 * BLOCK_ROWS;
+
+/** A KNN model as a helper gets it: its training rows in shared memory. */
+export type SharedKnnModel = Omit<KnnModel, 'samples'> & { samples: { rows: number; cols: number; data: Float64Array } };
+
+/** One call's work, shared by every thread: the test rows, their votes, and counter[0] the next row to take, counter[1] the rows done. */
+export interface KnnTask {
+  id: number;
+  model: SharedKnnModel;
+  rows: number;
+  cols: number;
+  x: Float64Array;
+  scores: Float64Array;
+  counter: Int32Array;
+}
+
+/** Takes blocks of rows until none are left; each block's votes go into task.scores. */
+export function knnBlocks(model: KnnModel, task: Omit<KnnTask, 'model'>): void {
+  const { rows, cols, x, scores, counter } = task;
+  const k = model.nClasses;
+  for (;;) {
+    const r0 = Atomics.add(counter, 0, BLOCK_ROWS);
+    if (r0 >= rows) return;
+    const r1 = Math.min(rows, r0 + BLOCK_ROWS);
+    const e = evaluateKnn(model, { rows: r1 - r0, cols, data: x.subarray(r0 * cols, r1 * cols) });
+    scores.set(e.scores, r0 * k);
+    Atomics.add(counter, 1, r1 - r0);
+  }
+}
 
 /** The training set in shared memory, made once per model, so that helpers read it without a copy. */
-const shared = new WeakMap<KnnModel, { id: number; model: KnnWorkerTask['model'] }>();
+const shared = new WeakMap<KnnModel, { id: number; model: SharedKnnModel }>();
 let nextId = 1;
 
-function sharedModel(model: KnnModel): { id: number; model: KnnWorkerTask['model'] } {
+function sharedModel(model: KnnModel): { id: number; model: SharedKnnModel } {
   let entry = shared.get(model);
   if (!entry) {
     const data = new Float64Array(new SharedArrayBuffer(model.samples.data.byteLength));
@@ -25,39 +54,51 @@ function sharedModel(model: KnnModel): { id: number; model: KnnWorkerTask['model
 }
 
 let pool: Piscina | null = null;
+/** Models whose first call waited for the helpers (started, code compiled, training set taken in), while they live. */
+const warm = new Set<number>();
 
 /** Helpers kept between calls (idle ones end after a while and never hold the process open). */
 function helpers(count: number): Piscina {
   if (!pool || pool.maxThreads < count) {
     void pool?.destroy();
-    pool = new Piscina({ ...workerModule('./knn.worker', import.meta.url), minThreads: 0, maxThreads: count, idleTimeout: 30_000 });
+    warm.clear();
+    pool = new Piscina({ ...workerModule('./knn.worker', import.meta.url), minThreads: 0, maxThreads: count, idleTimeout: 60_000 });
+    pool.on('workerDestroy', () => warm.clear());
   }
   return pool;
 }
 
 /**
- * evaluateKnn on `threads` threads (this one and helpers kept for the next call): the test
- * rows are split in contiguous parts, each row's votes computed as evaluateKnn computes
- * them alone, so the result is the same bits.
+ * evaluateKnn on `threads` threads: this one and helpers kept for the next call. The test
+ * rows sit in shared memory and every thread takes blocks of them from a shared counter
+ * until none are left, writing their votes into a shared result, so a helper that starts
+ * late (a busy machine) takes fewer blocks instead of holding the call up. Each row's votes
+ * are computed as evaluateKnn computes them alone: the same bits.
  */
 export async function evaluateKnnThreads(model: KnnModel, X: Matrix, threads = availableParallelism()): Promise<Evaluation> {
-  const parts = Math.max(1, Math.min(threads, Math.floor(X.rows / THREADS_FROM_ROWS)));
-  if (parts === 1) return evaluateKnn(model, X);
+  const count = Math.max(1, Math.min(threads, Math.floor(X.rows / THREADS_FROM_ROWS)));
+  if (count === 1) return evaluateKnn(model, X);
   const { id, model: sharedSamples } = sharedModel(model);
-  const bounds = Array.from({ length: parts + 1 }, (_, p) => Math.round((p * X.rows) / parts));
-  const slice = (p: number): Matrix => ({ rows: bounds[p + 1]! - bounds[p]!, cols: X.cols, data: X.data.slice(bounds[p]! * X.cols, bounds[p + 1]! * X.cols) });
-  const remote = Array.from({ length: parts - 1 }, (_, p) => {
-    const x = slice(p + 1);
-    return helpers(parts - 1).run({ id, model: sharedSamples, rows: x.rows, cols: x.cols, x: x.data } satisfies KnnWorkerTask) as Promise<{ predicted: Int32Array; scores: Float64Array }>;
-  });
-  const here = evaluateKnn(model, slice(0));
-  const all = [{ predicted: here.predicted, scores: here.scores }, ...(await Promise.all(remote))];
   const k = model.nClasses;
-  const predicted = new Int32Array(X.rows);
-  const scores = new Float64Array(X.rows * k);
-  all.forEach((part, p) => {
-    predicted.set(part.predicted, bounds[p]!);
-    scores.set(part.scores, bounds[p]! * k);
-  });
+  const x = new Float64Array(new SharedArrayBuffer(X.data.byteLength));
+  x.set(X.data);
+  const scores = new Float64Array(new SharedArrayBuffer(X.rows * k * 8));
+  const counter = new Int32Array(new SharedArrayBuffer(8));
+  const task: KnnTask = { id, model: sharedSamples, rows: X.rows, cols: X.cols, x, scores, counter };
+  const workers = helpers(count - 1);
+  // piscina learns that a helper is free from its answer, an event on this thread's loop: let
+  // the last call's answers in first, so that the tasks go out now rather than after this
+  // thread's own part
+  await new Promise(setImmediate);
+  const all = Promise.all(Array.from({ length: count - 1 }, () => workers.run(task) as Promise<void>));
+  // a helper's failure is reported below, not as an unhandled rejection when nothing waits for it
+  all.catch(() => {});
+  knnBlocks(model, task);
+  // Blocks a helper still works on: wait for it (it ends when the counter runs out). The
+  // first call of a model waits for the helpers in any case, so that later calls find them
+  // started and holding the model (a helper that is not yet there takes no rows).
+  if (Atomics.load(counter, 1) < X.rows || !warm.has(id)) await all;
+  warm.add(id);
+  const predicted = Int32Array.from({ length: X.rows }, (_, i) => argmaxRow(scores, i, k));
   return { k, predicted, scores, probabilities: scores };
 }

@@ -1,41 +1,46 @@
-import { name, s32, section, u32, vec } from '../wasm/assemble.ts';
+import { assembleModule, s32, u32, type WasmFunction } from '../wasm/assemble.ts';
+import { dot64, quantI16, screenI16, type KnnKernels } from './knn_wasm.ts';
 
 /**
  * WebAssembly SIMD kernels for blocks of dot products, assembled here byte by byte (no
  * toolchain, no binary blob): `cross(pa, pb, pc, m, n, rowBytes, ldcBytes)` writes
- * C[i][j] = dot(A_i, B_j) for a 2 x 4 tile at a time, over f64x2 lanes; `cross32` does the
- * same in float32 over f32x4 lanes, for approximate distances that are then made exact;
- * `crossI16` in int16 over i16x8 lanes with int32 sums, for the KNN screen (twice the
- * products per instruction of float32).
+ * C[i][j] = dot(A_i, B_j) for a 2 x 4 tile at a time, over f64x2 lanes; `crossI16` does
+ * the same in int16 over i16x8 lanes with int32 sums (2 x 2 tiles), for the KNN screen
+ * (eight products an instruction, four times float64's).
  *
  * In float64 the lanes fix the summation order: lane 0 sums the products of even k, lane 1
  * those of odd k, each in increasing k, and the result is lane 0 + lane 1. `dot` in
  * linalg.ts does exactly the same in plain JavaScript, so both paths give the same bits
  * (wasm SIMD has no fused multiply-add and rounds every product and sum as JavaScript does).
  *
- * Rows must be padded with zeros to a whole number of lanes (rowBytes a multiple of 16),
- * m to a multiple of 2 and n to a multiple of 4.
+ * Rows must be padded with zeros to a whole number of lanes (rowBytes a multiple of 16; 32
+ * for int16), m and n to whole tiles.
  */
 
 export const TILE_ROWS = 2;
 export const TILE_COLS = 4;
+/**
+ * The int16 kernel's tile (rows of A by rows of B), smaller than the float ones': with four
+ * accumulators it ran 400 x 1,080 x 1,770 products in about 0.7 of the 2 x 4 tile's time
+ * (V8 x64; 1 x 4 and 4 x 1 were close to 2 x 2, 2 x 3 and 1 x 6 and up slower).
+ */
+export const TILE_I16 = { rows: 2, cols: 2 };
 
 const I32 = 0x7f;
 const V128 = 0x7b;
 
-/** Element types of the kernels: float64 and float32 products, and int16 ones summed in int32. */
-type Kind = 'f64' | 'f32' | 'i16';
+/** Element types of the kernels: float64 products, and int16 ones summed in int32. */
+type Kind = 'f64' | 'i16';
 
 /**
- * One function's code: the tile loops over f64x2 (8-byte elements), f32x4 (4-byte) or i16x8
+ * One function's code: the tile loops over f64x2 (8-byte elements) or i16x8
  * lanes (2-byte elements; i32x4.dot_i16x8_s does eight products a step, summed exactly in
  * int32 lanes, which the caller keeps from overflowing).
  */
-function kernelCode(kind: Kind): number[] {
-  const float32 = kind === 'f32';
+function kernelCode(kind: Kind): WasmFunction {
   const i16 = kind === 'i16';
-  const R = TILE_ROWS;
-  const C = TILE_COLS;
+  const R = i16 ? TILE_I16.rows : TILE_ROWS;
+  const C = i16 ? TILE_I16.cols : TILE_COLS;
   // params 0..6: pa pb pc m n rowBytes ldcBytes; i32 locals: i 7, j 8, end 9, c 10, A row pointers, B row pointers
   const [PA, PB, PC, M, N, ROW, LDC, I, J, END, CP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const AP = 11;
@@ -57,18 +62,17 @@ function kernelCode(kind: Kind): number[] {
   const vload = (ptr: number, offset = 0) => [...get(ptr), 0xfd, 0x00, 4, ...u32(offset)];
   // int16 rows are padded to 32 bytes and go two 16-byte steps per iteration (half the pointer updates)
   const STEPS = i16 ? 2 : 1;
-  // f32x4.add, f64x2.add, i32x4.add; f32x4.mul, f64x2.mul, i32x4.dot_i16x8_s
-  const VEC_ADD = i16 ? [0xfd, 0xae, 0x01] : float32 ? [0xfd, 0xe4, 0x01] : [0xfd, 0xf0, 0x01];
-  const VEC_MUL = i16 ? [0xfd, 0xba, 0x01] : float32 ? [0xfd, 0xe6, 0x01] : [0xfd, 0xf2, 0x01];
+  // f64x2.add, i32x4.add; f64x2.mul, i32x4.dot_i16x8_s
+  const VEC_ADD = i16 ? [0xfd, 0xae, 0x01] : [0xfd, 0xf0, 0x01];
+  const VEC_MUL = i16 ? [0xfd, 0xba, 0x01] : [0xfd, 0xf2, 0x01];
   const V128_ZERO = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
-  const lane = (l: number) => [0xfd, i16 ? 0x1b : float32 ? 0x1f : 0x21, l]; // extract_lane
-  const SCALAR_ADD = i16 ? [0x6a] : float32 ? [0x92] : [0xa0];
-  const ELEMENT = float32 || i16 ? 4 : 8;
-  const STORE4 = i16 ? [0x36, 2] : [0x38, 2]; // i32.store, f32.store
+  const lane = (l: number) => [0xfd, i16 ? 0x1b : 0x21, l]; // extract_lane
+  const SCALAR_ADD = i16 ? [0x6a] : [0xa0];
+  const ELEMENT = i16 ? 4 : 8;
   // The lanes of one accumulator summed (four lanes: (l0 + l1) + (l2 + l3)) and stored at c * ELEMENT.
   const store = (a: number, c: number) =>
-    float32 || i16
-      ? [...get(a), ...lane(0), ...get(a), ...lane(1), ...SCALAR_ADD, ...get(a), ...lane(2), ...get(a), ...lane(3), ...SCALAR_ADD, ...SCALAR_ADD, ...STORE4, ...u32(c * 4)]
+    i16
+      ? [...get(a), ...lane(0), ...get(a), ...lane(1), ...SCALAR_ADD, ...get(a), ...lane(2), ...get(a), ...lane(3), ...SCALAR_ADD, ...SCALAR_ADD, 0x36, 2, ...u32(c * 4)]
       : [...get(a), ...lane(0), ...get(a), ...lane(1), ...SCALAR_ADD, 0x39, 3, ...u32(c * 8)];
   const acc = (r: number, c: number) => ACC + r * C + c;
   const b: number[] = [];
@@ -102,28 +106,22 @@ function kernelCode(kind: Kind): number[] {
   }
   e(get(J), i32c(C), ADD, set(J), LOOP_END);
   e(get(I), i32c(R), ADD, set(I), LOOP_END);
-  e([0x0b]);
-  const code = [...vec([[...u32(nI32), I32], [...u32(nV128), V128]]), ...b];
-  return [...u32(code.length), ...code];
+  return { name: i16 ? 'crossI16' : 'cross', params: new Array<number>(7).fill(I32), results: [], locals: [[nI32, I32], [nV128, V128]], body: b };
 }
 
-/** The module's bytes (small: browsers compile modules under 4 KiB synchronously on the main thread). */
+/**
+ * The module's bytes (small: browsers compile modules under 4 KiB synchronously on the main
+ * thread): the three products, and KNN's int16 screen (knn_wasm.ts), which works on the
+ * products in the same memory.
+ */
 export function assemble(): Uint8Array<ArrayBuffer> {
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, vec([[0x60, ...vec(new Array(7).fill([I32])), 0]])),
-    ...section(3, vec([[0], [0], [0]])),
-    ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...name('cross'), 0, 0], [...name('cross32'), 0, 1], [...name('crossI16'), 0, 2], [...name('memory'), 2, 0]])),
-    ...section(10, vec([kernelCode('f64'), kernelCode('f32'), kernelCode('i16')])),
-  ]);
+  return assembleModule([kernelCode('f64'), kernelCode('i16'), quantI16(), screenI16(), dot64()]);
 }
 
 type Kernel = (pa: number, pb: number, pc: number, m: number, n: number, rowBytes: number, ldcBytes: number) => void;
 
-export interface WasmCross {
+export interface WasmCross extends KnnKernels {
   cross: Kernel;
-  cross32: Kernel;
   /** int16 rows (rowBytes a multiple of 32), int32 results: exact while no lane passes 2^31. */
   crossI16: Kernel;
   /** The module's memory, after `reserve`. */
@@ -178,8 +176,10 @@ export function newWasmCross(): WasmCross | null {
     const memory = instance.exports['memory'] as WasmMemory;
     return {
       cross: instance.exports['cross'] as Kernel,
-      cross32: instance.exports['cross32'] as Kernel,
       crossI16: instance.exports['crossI16'] as Kernel,
+      quantI16: instance.exports['quantI16'] as KnnKernels['quantI16'],
+      screenI16: instance.exports['screenI16'] as KnnKernels['screenI16'],
+      dot64: instance.exports['dot64'] as KnnKernels['dot64'],
       buffer: () => memory.buffer,
       reserve(bytes: number): Float64Array {
         const need = Math.ceil(bytes / PAGE) - memory.buffer.byteLength / PAGE;

@@ -141,49 +141,6 @@ function products(
   releaseIfLarge(used);
 }
 
-/**
- * A B^T in float32 (inputs rounded to float32, sums in float32 lanes): an approximation
- * for screening, with the error bound of `float32DotBound`. Null without WebAssembly SIMD.
- */
-export function crossProduct32(A: Matrix, B: Matrix): Float32Array | null {
-  const kernel = backend === 'auto' && A.cols > 0 ? wasmCross() : null;
-  if (!kernel) return null;
-  if (A.cols !== B.cols) throw new Error(`crossProduct32: ${A.cols} columns against ${B.cols}`);
-  const d = A.cols;
-  const stride = roundUp(d, 4);
-  const rowBytes = stride * 4;
-  const out = new Float32Array(A.rows * B.rows);
-  const bRowsPerChunk = Math.max(TILE_COLS, roundUp(Math.floor(CHUNK_BYTES / 2 / rowBytes), TILE_COLS));
-  let used = 0;
-  for (let bc = 0; bc < B.rows; bc += bRowsPerChunk) {
-    const bcEnd = Math.min(B.rows, bc + bRowsPerChunk);
-    const nB = roundUp(bcEnd - bc, TILE_COLS);
-    const aRows = Math.max(TILE_ROWS, roundUp(Math.floor(CHUNK_BYTES / 2 / (rowBytes + nB * 4)), TILE_ROWS));
-    const aAt = nB * stride;
-    const cAt = aAt + aRows * stride;
-    const bytes = (cAt + aRows * nB) * 4;
-    used = Math.max(used, bytes);
-    kernel.reserve(bytes);
-    let heap = new Float32Array(kernel.buffer());
-    const copy = (M: Matrix, r0: number, r1: number, at: number, padRows: number) => {
-      heap.fill(0, at, at + padRows * stride);
-      // (set() rounds each float64 to the nearest float32.)
-      for (let r = r0; r < r1; r++) heap.set(M.data.subarray(r * d, (r + 1) * d), at + (r - r0) * stride);
-    };
-    copy(B, bc, bcEnd, 0, nB);
-    for (let ac = 0; ac < A.rows; ac += aRows) {
-      const acEnd = Math.min(A.rows, ac + aRows);
-      const mA = roundUp(acEnd - ac, TILE_ROWS);
-      copy(A, ac, acEnd, aAt, mA);
-      for (let p = 0; p < nB; p += PANEL) kernel.cross32(aAt * 4, p * stride * 4, (cAt + p) * 4, mA, Math.min(PANEL, nB - p), rowBytes, nB * 4);
-      heap = new Float32Array(kernel.buffer());
-      for (let i = ac; i < acEnd; i++) out.set(heap.subarray(cAt + (i - ac) * nB, cAt + (i - ac) * nB + (bcEnd - bc)), i * B.rows + bc);
-    }
-  }
-  releaseIfLarge(used);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Predict-time caches for a model's fixed rows (support vectors, KNN samples). A model's
 // matrices do not change once it is built or loaded; these keep what prediction derives from
@@ -225,25 +182,13 @@ class ResidentRows {
   kernel: WasmCross | null;
   readonly nB: number;
   readonly stride: number;
-  readonly element: 4 | 8;
 
-  constructor(
-    kernel: WasmCross,
-    B: Matrix,
-    readonly float32: boolean,
-  ) {
+  constructor(kernel: WasmCross, B: Matrix) {
     this.kernel = kernel;
-    this.element = float32 ? 4 : 8;
-    this.stride = roundUp(B.cols, float32 ? 4 : 2);
+    this.stride = roundUp(B.cols, 2);
     this.nB = roundUp(B.rows, TILE_COLS);
-    kernel.reserve(this.nB * this.stride * this.element);
-    if (float32) {
-      const heap = new Float32Array(kernel.buffer());
-      // (set() rounds each float64 to the nearest float32; the memory starts zeroed: the padding.)
-      for (let r = 0; r < B.rows; r++) heap.set(B.data.subarray(r * B.cols, (r + 1) * B.cols), r * this.stride);
-    } else {
-      copyPadded(kernel.reserve(0), 0, B, 0, B.rows, this.stride, this.nB);
-    }
+    kernel.reserve(this.nB * this.stride * 8);
+    copyPadded(kernel.reserve(0), 0, B, 0, B.rows, this.stride, this.nB);
   }
 
   /** Bytes of the instance's memory: the resident rows and the scratch of products (at most RESIDENT_SCRATCH_BYTES). */
@@ -253,31 +198,26 @@ class ResidentRows {
 
   /**
    * out[i * bRows + j] = the kernel's dot of A_i and resident row j: A is copied in (padded)
-   * block by block after the resident rows, as `products` and `crossProduct32` do, and the
+   * block by block after the resident rows, as `products` does, and the
    * same kernel runs over the same panels.
    */
-  product<T extends Float64Array | Float32Array>(A: Matrix, bRows: number, out: T): T {
+  product(A: Matrix, bRows: number, out: Float64Array): Float64Array {
     const kernel = this.kernel!;
-    const { nB, stride, element } = this;
-    const rowBytes = stride * element;
-    const fit = Math.floor(RESIDENT_SCRATCH_BYTES / (rowBytes + nB * element) / TILE_ROWS) * TILE_ROWS;
+    const { nB, stride } = this;
+    const rowBytes = stride * 8;
+    const fit = Math.floor(RESIDENT_SCRATCH_BYTES / (rowBytes + nB * 8) / TILE_ROWS) * TILE_ROWS;
     const aRows = Math.min(roundUp(Math.max(A.rows, 1), TILE_ROWS), Math.max(TILE_ROWS, fit));
     const aAt = nB * stride;
     const cAt = aAt + aRows * stride;
-    kernel.reserve((cAt + aRows * nB) * element);
-    const view = (): Float64Array | Float32Array => (this.float32 ? new Float32Array(kernel.buffer()) : new Float64Array(kernel.buffer()));
-    let heap = view();
+    let heap = kernel.reserve((cAt + aRows * nB) * 8);
     const d = A.cols;
     for (let ac = 0; ac < A.rows; ac += aRows) {
       const acEnd = Math.min(A.rows, ac + aRows);
       const mA = roundUp(acEnd - ac, TILE_ROWS);
       heap.fill(0, aAt, aAt + mA * stride);
       for (let r = ac; r < acEnd; r++) heap.set(A.data.subarray(r * d, (r + 1) * d), aAt + (r - ac) * stride);
-      for (let p = 0; p < nB; p += PANEL) {
-        const run = this.float32 ? kernel.cross32 : kernel.cross;
-        run(aAt * element, p * stride * element, (cAt + p) * element, mA, Math.min(PANEL, nB - p), rowBytes, nB * element);
-      }
-      heap = view();
+      for (let p = 0; p < nB; p += PANEL) kernel.cross(aAt * 8, p * stride * 8, (cAt + p) * 8, mA, Math.min(PANEL, nB - p), rowBytes, nB * 8);
+      heap = kernel.reserve(0);
       for (let i = ac; i < acEnd; i++) out.set(heap.subarray(cAt + (i - ac) * nB, cAt + (i - ac) * nB + bRows), i * bRows);
     }
     return out;
@@ -288,13 +228,12 @@ class ResidentRows {
   }
 }
 
-/** Per model matrix (by its data): how often it was used, and its resident rows in float64 / float32. */
+/** Per model matrix (by its data): how often it was used, and its resident rows. */
 interface ResidentEntry {
   rows: number;
   cols: number;
   uses: number;
-  f64: ResidentRows | null;
-  f32: ResidentRows | null;
+  rowsIn: ResidentRows | null;
 }
 const residentCache = new WeakMap<Float64Array, ResidentEntry>();
 /** The live resident rows, least recently used first (Set order, re-added on use). */
@@ -335,31 +274,30 @@ function trimResident(more: number): void {
 }
 
 /**
- * The resident copy of B for this precision, made on B's second product (a matrix used once,
- * such as a cross-validation fold's, is not worth keeping), or null to use the plain path.
+ * The resident copy of B, made on B's second product (a matrix used once, such as a
+ * cross-validation fold's, is not worth keeping), or null to use the plain path.
  */
-function residentFor(B: Matrix, float32: boolean): ResidentRows | null {
+function residentFor(B: Matrix): ResidentRows | null {
   if (backend !== 'auto' || B.cols === 0 || B.rows === 0) return null;
   const entry = residentCache.get(B.data);
   if (!entry || entry.rows !== B.rows || entry.cols !== B.cols) {
-    residentCache.set(B.data, { rows: B.rows, cols: B.cols, uses: 1, f64: null, f32: null });
+    residentCache.set(B.data, { rows: B.rows, cols: B.cols, uses: 1, rowsIn: null });
     return null;
   }
-  const have = float32 ? entry.f32 : entry.f64;
+  const have = entry.rowsIn;
   if (have?.kernel) {
     residentLru.delete(have);
     residentLru.add(have);
     return have;
   }
   entry.uses++;
-  const bytes = roundUp(B.rows, TILE_COLS) * roundUp(B.cols, float32 ? 4 : 2) * (float32 ? 4 : 8);
+  const bytes = roundUp(B.rows, TILE_COLS) * roundUp(B.cols, 2) * 8;
   if (entry.uses < 2 || bytes > Math.min(RESIDENT_MAX_BYTES, residentBudget)) return null;
   const kernel = newWasmCross();
   if (!kernel) return null;
   trimResident(bytes);
-  const made = new ResidentRows(kernel, B, float32);
-  if (float32) entry.f32 = made;
-  else entry.f64 = made;
+  const made = new ResidentRows(kernel, B);
+  entry.rowsIn = made;
   residentLru.add(made);
   residentFinalizer?.register(B.data, [made]);
   return made;
@@ -372,36 +310,11 @@ function residentFor(B: Matrix, float32: boolean): ResidentRows | null {
  */
 export function crossProductResident(A: Matrix, B: Matrix, out: Float64Array = new Float64Array(A.rows * B.rows)): Float64Array {
   if (A.cols !== B.cols) throw new Error(`products: ${A.cols} columns against ${B.cols}`);
-  const r = residentFor(B, false);
+  const r = residentFor(B);
   if (!r) return crossProduct(A, B, out);
   r.product(A, B.rows, out);
   trimResident(0);
   return out;
-}
-
-/** crossProduct32 with B kept resident (in float32) from its second use, as crossProductResident. */
-export function crossProduct32Resident(A: Matrix, B: Matrix): Float32Array | null {
-  if (A.cols !== B.cols) throw new Error(`crossProduct32: ${A.cols} columns against ${B.cols}`);
-  const r = residentFor(B, true);
-  if (!r) return crossProduct32(A, B);
-  const out = r.product(A, B.rows, new Float32Array(A.rows * B.rows));
-  trimResident(0);
-  return out;
-}
-
-/**
- * A bound on |crossProduct32 - dot| over d features, as relative * |a| |b| + absolute *
- * (1 + |a| + |b|): rounding the inputs to float32 (2u relative per product) and summing d
- * products in float32 (gamma_d = d u / (1 - d u), u = 2^-24, covers every lane's chain), times
- * sum |a_k b_k| <= |a| |b|; the float64 dot's own gamma_d(2^-53); a margin; and an absolute
- * part for float32 underflow of tiny values.
- */
-export function float32DotBound(d: number): { relative: number; absolute: number } {
-  const u = 2 ** -24;
-  const gamma = (d * u) / (1 - d * u);
-  const u64 = 2 ** -53;
-  const gamma64 = (d * u64) / (1 - d * u64);
-  return { relative: 1.01 * (gamma * (1 + 2 * u) ** 2 + 2 * u + u * u + gamma64), absolute: d * 2 ** -120 };
 }
 
 /** A B^T: out[i * B.rows + j] = dot(A_i, B_j). */

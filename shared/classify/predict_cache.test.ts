@@ -4,8 +4,6 @@ import {
   RESIDENT_BUDGET_BYTES,
   cachedSquaredNorms,
   crossProduct,
-  crossProduct32,
-  crossProduct32Resident,
   crossProductResident,
   matrix,
   releaseResidentRows,
@@ -40,9 +38,6 @@ describe('predict-time caches', () => {
         // the first call keeps nothing, the later ones use the resident copy
         expect(bits(crossProductResident(A, B))).toEqual(bits(plain));
         expect(bits(crossProductResident(A, B))).toEqual(bits(plain));
-        const plain32 = crossProduct32(A, B)!;
-        expect(bits(crossProduct32Resident(A, B)!)).toEqual(bits(plain32));
-        expect(bits(crossProduct32Resident(A, B)!)).toEqual(bits(plain32));
       }
     }
     expect(residentBytes()).toBeGreaterThan(0);

@@ -28,7 +28,12 @@
  * Everything is float32 (the GPU tolerance of docs/features.md section 5 allows for it). The
  * shaders keep to GLSL ES 1.00 syntax (constant loop bounds with `break`, no integer `%`,
  * `min` or `max`), but their indices need the 32-bit integers of WebGL 2, which is all
- * client/features/backend.ts uses.
+ * client/features/backend.ts uses. Image sizes, pair counts and batch offsets reach them as
+ * uniforms (tfjs's shape uniforms and our own), never in their source, so one compiled program
+ * serves every image size (see hog_webgl.ts). The merge and lower-bound passes are the
+ * exception: tfjs 4.22's shape-uniform samplers misread their `[1, 4, n]` inputs from
+ * n = 16384 on (128x128 images: wrong matrices), so tfjs compiles those two once per power of
+ * two n, from a source that does not change with it.
  */
 import type { GPGPUProgram, MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
 import { env, type KernelConfig, type KernelFunc, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
@@ -56,10 +61,11 @@ function offsetChain(): string {
   return GLCM_OFFSETS.map(([dr, dc], a) => `if (a == ${a}) { dr = ${dr}; dc = ${dc}; }`).join(' else ');
 }
 
-/** A GLSL expression picking one of `values` (one per angle) by the int `a`. */
-function perAngle(values: readonly number[]): string {
-  return values.reduceRight((rest, v, a) => (a === values.length - 1 ? `${v.toFixed(1)}` : `(a == ${a} ? ${v.toFixed(1)} : ${rest})`), '');
-}
+/**
+ * The most steps of a binary search over a power of two of texels: the loops run to this
+ * constant bound and stop early (a bound of the uniform length would not be constant).
+ */
+const SEARCH_STEPS = 32;
 
 /**
  * Pair codes of images `batchOffset + k` of `x` (`[batch, height, width]`; `batchOffset` a
@@ -68,7 +74,7 @@ function perAngle(values: readonly number[]): string {
  * levels))`; `levels^2` (larger than every code) where the neighbour is outside the image
  * and at p >= height * width.
  */
-export function glcmCodesSource(height: number, width: number, levels: number): string {
+export function glcmCodesSource(levels: number): string {
   const sentinel = (levels * levels).toFixed(1);
   return `
   float quantise(float v) {
@@ -80,18 +86,18 @@ export function glcmCodesSource(height: number, width: number, levels: number): 
     int k = coords.x;
     int a = coords.y;
     int p = coords.z;
-    if (p >= ${height * width}) {
+    if (p >= height * width) {
       setOutput(${sentinel});
       return;
     }
-    int r = p / ${width};
-    int c = p - r * ${width};
+    int r = p / width;
+    int c = p - r * width;
     int dr = 0;
     int dc = 0;
     ${offsetChain()}
     int r2 = r + dr;
     int c2 = c + dc;
-    if (r2 < 0 || r2 >= ${height} || c2 < 0 || c2 >= ${width}) {
+    if (r2 < 0 || r2 >= height || c2 < 0 || c2 >= width) {
       setOutput(${sentinel});
       return;
     }
@@ -107,8 +113,7 @@ export function glcmCodesSource(height: number, width: number, levels: number): 
  * elements among the first t is found by a binary search along the merge path
  * (`A[i] > B[t - 1 - i]` is false below i and true from it on).
  */
-export function glcmMergeSource(n: number): string {
-  const steps = log2Ceil(n) + 1;
+export function glcmMergeSource(): string {
   return `
   void main() {
     ivec3 coords = getOutputCoords();
@@ -120,7 +125,7 @@ export function glcmMergeSource(n: number): string {
     int baseB = start + run;
     int lo = t > run ? t - run : 0;
     int hi = t < run ? t : run;
-    for (int it = 0; it < ${steps}; it++) {
+    for (int it = 0; it < ${SEARCH_STEPS}; it++) {
       if (lo >= hi) break;
       int mid = (lo + hi) / 2;
       if (getCodes(k, a, start + mid) <= getCodes(k, a, baseB + t - 1 - mid)) lo = mid + 1;
@@ -141,8 +146,7 @@ export function glcmMergeSource(n: number): string {
  * Lower bounds in the sorted `sorted` (`[batch, 4, n]`): output `[batch, 4, levels^2 + 1]`,
  * texel c the number of codes below c.
  */
-export function glcmLowerBoundSource(n: number): string {
-  const steps = log2Ceil(n) + 1;
+export function glcmLowerBoundSource(): string {
   return `
   void main() {
     ivec3 coords = getOutputCoords();
@@ -150,8 +154,8 @@ export function glcmLowerBoundSource(n: number): string {
     int a = coords.y;
     float code = float(coords.z);
     int lo = 0;
-    int hi = ${n};
-    for (int it = 0; it < ${steps}; it++) {
+    int hi = codeCount;
+    for (int it = 0; it < ${SEARCH_STEPS}; it++) {
       if (lo >= hi) break;
       int mid = (lo + hi) / 2;
       if (getSorted(k, a, mid) < code) lo = mid + 1;
@@ -166,7 +170,7 @@ export function glcmLowerBoundSource(n: number): string {
  * (`[batch, 4, levels^2 + 1]`): output `[batch, 4, levels, levels]`,
  * `P[i][j] = (C[i][j] + C[j][i]) / (2 pairs)`, all zeros where the angle has no pairs.
  */
-export function glcmMatrixSource(levels: number, pairs: readonly number[]): string {
+export function glcmMatrixSource(levels: number): string {
   return `
   void main() {
     ivec4 coords = getOutputCoords();
@@ -175,7 +179,7 @@ export function glcmMatrixSource(levels: number, pairs: readonly number[]): stri
     int ij = coords.z * ${levels} + coords.w;
     int ji = coords.w * ${levels} + coords.z;
     float count = getBounds(k, a, ij + 1) - getBounds(k, a, ij) + getBounds(k, a, ji + 1) - getBounds(k, a, ji);
-    float total = 2.0 * ${perAngle(pairs)};
+    float total = 2.0 * pairs[a];
     setOutput(total > 0.0 ? count / total : 0.0);
   }`;
 }
@@ -239,12 +243,12 @@ export function glcmPropertiesSource(levels: number): string {
 }
 
 /** `a` (`[batchA, m]`) over `b` (`[batchB, m]`): output `[batchA + batchB, m]`. */
-export function batchConcatSource(batchA: number): string {
+export function batchConcatSource(): string {
   return `
   void main() {
     ivec2 coords = getOutputCoords();
-    if (coords.x < ${batchA}) setOutput(getA(coords.x, coords.y));
-    else setOutput(getB(coords.x - ${batchA}, coords.y));
+    if (coords.x < batchA) setOutput(getA(coords.x, coords.y));
+    else setOutput(getB(coords.x - batchA, coords.y));
   }`;
 }
 
@@ -252,11 +256,16 @@ export class GlcmCodesProgram implements GPGPUProgram {
   variableNames = ['x'];
   outputShape: number[];
   userCode: string;
-  customUniforms = [{ name: 'batchOffset', type: 'int' as const }];
+  enableShapeUniforms = true;
+  customUniforms = [
+    { name: 'batchOffset', type: 'int' as const },
+    { name: 'height', type: 'int' as const },
+    { name: 'width', type: 'int' as const },
+  ];
 
-  constructor(batch: number, height: number, width: number, levels: number, n: number) {
+  constructor(batch: number, levels: number, n: number) {
     this.outputShape = [batch, ANGLES, n];
-    this.userCode = glcmCodesSource(height, width, levels);
+    this.userCode = glcmCodesSource(levels);
   }
 }
 
@@ -268,7 +277,7 @@ export class GlcmMergeProgram implements GPGPUProgram {
 
   constructor(batch: number, n: number) {
     this.outputShape = [batch, ANGLES, n];
-    this.userCode = glcmMergeSource(n);
+    this.userCode = glcmMergeSource();
   }
 }
 
@@ -276,10 +285,11 @@ export class GlcmLowerBoundProgram implements GPGPUProgram {
   variableNames = ['sorted'];
   outputShape: number[];
   userCode: string;
+  customUniforms = [{ name: 'codeCount', type: 'int' as const }];
 
-  constructor(batch: number, n: number, levels: number) {
+  constructor(batch: number, levels: number) {
     this.outputShape = [batch, ANGLES, levels * levels + 1];
-    this.userCode = glcmLowerBoundSource(n);
+    this.userCode = glcmLowerBoundSource();
   }
 }
 
@@ -287,10 +297,12 @@ export class GlcmMatrixProgram implements GPGPUProgram {
   variableNames = ['bounds'];
   outputShape: number[];
   userCode: string;
+  enableShapeUniforms = true;
+  customUniforms = [{ name: 'pairs', type: 'vec4' as const }];
 
-  constructor(batch: number, levels: number, pairs: readonly number[]) {
+  constructor(batch: number, levels: number) {
     this.outputShape = [batch, ANGLES, levels, levels];
-    this.userCode = glcmMatrixSource(levels, pairs);
+    this.userCode = glcmMatrixSource(levels);
   }
 }
 
@@ -298,6 +310,7 @@ export class GlcmRowStatsProgram implements GPGPUProgram {
   variableNames = ['glcm'];
   outputShape: number[];
   userCode: string;
+  enableShapeUniforms = true;
 
   constructor(batch: number, levels: number) {
     this.outputShape = [batch, ANGLES, levels, ROW_STATS];
@@ -309,6 +322,7 @@ export class GlcmPropertiesProgram implements GPGPUProgram {
   variableNames = ['rows'];
   outputShape: number[];
   userCode: string;
+  enableShapeUniforms = true;
 
   constructor(batch: number, levels: number) {
     this.outputShape = [batch, 4];
@@ -320,10 +334,12 @@ export class BatchConcatProgram implements GPGPUProgram {
   variableNames = ['a', 'b'];
   outputShape: number[];
   userCode: string;
+  enableShapeUniforms = true;
+  customUniforms = [{ name: 'batchA', type: 'int' as const }];
 
   constructor(batchA: number, batchB: number, m: number) {
     this.outputShape = [batchA + batchB, m];
-    this.userCode = batchConcatSource(batchA);
+    this.userCode = batchConcatSource();
   }
 }
 
@@ -364,11 +380,11 @@ function step(backend: MathBackendWebGL, program: GPGPUProgram, inputs: TensorIn
 function glcmMatrices(backend: MathBackendWebGL, x: TensorInfo, offset: number, chunk: number, levels: number): TensorInfo {
   const [, height, width] = x.shape as [number, number, number];
   const n = 2 ** log2Ceil(height * width);
-  let codes = step(backend, new GlcmCodesProgram(chunk, height, width, levels, n), [x], [], [[offset]]);
+  let codes = step(backend, new GlcmCodesProgram(chunk, levels, n), [x], [], [[offset], [height], [width]]);
   const merge = new GlcmMergeProgram(chunk, n);
   for (let run = 1; run < n; run *= 2) codes = step(backend, merge, [codes], [codes], [[run]]);
-  const bounds = step(backend, new GlcmLowerBoundProgram(chunk, n, levels), [codes], [codes]);
-  return step(backend, new GlcmMatrixProgram(chunk, levels, pairCounts(height, width)), [bounds], [bounds]);
+  const bounds = step(backend, new GlcmLowerBoundProgram(chunk, levels), [codes], [codes], [[n]]);
+  return step(backend, new GlcmMatrixProgram(chunk, levels), [bounds], [bounds], [pairCounts(height, width)]);
 }
 
 /** The same data seen with another (unpacked, so reshape-free) shape, as tfjs's own reshape does. */
@@ -392,7 +408,7 @@ function inChunks(backend: MathBackendWebGL, x: TensorInfo, levels: number, shap
       else {
         const previous = out;
         out = null; // step disposes both, whatever happens
-        out = step(backend, new BatchConcatProgram(done, size, m), [view(previous, [done, m]), view(piece, [size, m])], [previous, piece]);
+        out = step(backend, new BatchConcatProgram(done, size, m), [view(previous, [done, m]), view(piece, [size, m])], [previous, piece], [[done]]);
       }
       done += size;
     }

@@ -15,7 +15,10 @@
  *    row, cell column, orientation): `min(x * s1, 0.2) * s2`.
  *
  * The shaders keep to GLSL ES 1.00 syntax (constant loop bounds, no integer `%`); the
- * feature backend (client/features/backend.ts) uses them on WebGL 2 only.
+ * feature backend (client/features/backend.ts) uses them on WebGL 2 only. Image and batch
+ * sizes reach them as uniforms (tfjs's shape uniforms and our own), never in their source,
+ * so one compiled program serves every image size: at size 0 (images kept at their own size)
+ * a source per size cost a compilation per new size, most of the time on a software GPU.
  */
 import type { GPGPUProgram, MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
@@ -74,7 +77,7 @@ ${tests.join('\n')}
  * Cell histograms of `x` (`[batch, height, width]`): output `[batch, cellsY, cellsX, n]`,
  * each texel the sum of the magnitudes of its cell's pixels in its bin over the pixel count.
  */
-export function hogHistogramSource(height: number, width: number, n: number, cell: number): string {
+export function hogHistogramSource(n: number, cell: number): string {
   return `
   ${hogBinSource(n)}
 
@@ -87,12 +90,12 @@ export function hogHistogramSource(height: number, width: number, n: number, cel
     float sum = 0.0;
     for (int dy = 0; dy < ${cell}; dy++) {
       int r = r0 + dy;
-      bool inRows = r > 0 && r < ${height - 1};
+      bool inRows = r > 0 && r < height - 1;
       for (int dx = 0; dx < ${cell}; dx++) {
         int c = c0 + dx;
         float gx = 0.0;
         float gy = 0.0;
-        if (c > 0 && c < ${width - 1}) gx = getX(b, r, c + 1) - getX(b, r, c - 1);
+        if (c > 0 && c < width - 1) gx = getX(b, r, c + 1) - getX(b, r, c - 1);
         if (inRows) gy = getX(b, r + 1, c) - getX(b, r - 1, c);
         if (hogBin(gx, gy) == o) sum += sqrt(gx * gx + gy * gy);
       }
@@ -136,7 +139,7 @@ export function hogBlockScaleSource(b: number, n: number): string {
 }
 
 /** The HOG vector `[batch, length]` from `hist` and `scales`, in skimage's order. */
-export function hogNormaliseSource(b: number, n: number, blocksX: number): string {
+export function hogNormaliseSource(b: number, n: number): string {
   return `
   void main() {
     ivec2 coords = getOutputCoords();
@@ -148,8 +151,8 @@ export function hogNormaliseSource(b: number, n: number, blocksX: number): strin
     int cx = q - t * ${b};
     q = t / ${b};
     int cy = t - q * ${b};
-    int by = q / ${blocksX};
-    int bx = q - by * ${blocksX};
+    int by = q / blocksX;
+    int bx = q - by * blocksX;
     float v = getHist(k, by + cy, bx + cx, o);
     setOutput(min(v * getScales(k, by, bx, 0), ${glslFloat(CLIP)}) * getScales(k, by, bx, 1));
   }`;
@@ -159,10 +162,15 @@ export class HogHistogramProgram implements GPGPUProgram {
   variableNames = ['x'];
   outputShape: number[];
   userCode: string;
+  enableShapeUniforms = true;
+  customUniforms = [
+    { name: 'height', type: 'int' as const },
+    { name: 'width', type: 'int' as const },
+  ];
 
-  constructor(batch: number, height: number, width: number, p: HogAttrs, g: HogGeometry) {
+  constructor(batch: number, p: HogAttrs, g: HogGeometry) {
     this.outputShape = [batch, g.cellsY, g.cellsX, p.orientations];
-    this.userCode = hogHistogramSource(height, width, p.orientations, p.pixelsPerCell);
+    this.userCode = hogHistogramSource(p.orientations, p.pixelsPerCell);
   }
 }
 
@@ -170,6 +178,7 @@ export class HogBlockScaleProgram implements GPGPUProgram {
   variableNames = ['hist'];
   outputShape: number[];
   userCode: string;
+  enableShapeUniforms = true;
 
   constructor(batch: number, p: HogAttrs, g: HogGeometry) {
     this.outputShape = [batch, g.blocksY, g.blocksX, 2];
@@ -181,10 +190,12 @@ export class HogNormaliseProgram implements GPGPUProgram {
   variableNames = ['hist', 'scales'];
   outputShape: number[];
   userCode: string;
+  enableShapeUniforms = true;
+  customUniforms = [{ name: 'blocksX', type: 'int' as const }];
 
   constructor(batch: number, p: HogAttrs, g: HogGeometry) {
     this.outputShape = [batch, g.length];
-    this.userCode = hogNormaliseSource(p.cellsPerBlock, p.orientations, g.blocksX);
+    this.userCode = hogNormaliseSource(p.cellsPerBlock, p.orientations);
   }
 }
 
@@ -196,11 +207,11 @@ export function hogWebgl(args: { inputs: NamedTensorInfoMap; backend: unknown; a
   const [batch, height, width] = x.shape as [number, number, number];
   const g = hogGeometry(height, width, p);
   if (batch === 0 || g.length === 0) return backend.makeTensorInfo([batch, g.length], 'float32', new Float32Array(0));
-  const hist = backend.runWebGLProgram(new HogHistogramProgram(batch, height, width, p, g), [x], 'float32');
+  const hist = backend.runWebGLProgram(new HogHistogramProgram(batch, p, g), [x], 'float32', [[height], [width]]);
   try {
     const scales = backend.runWebGLProgram(new HogBlockScaleProgram(batch, p, g), [hist], 'float32');
     try {
-      return backend.runWebGLProgram(new HogNormaliseProgram(batch, p, g), [hist, scales], 'float32');
+      return backend.runWebGLProgram(new HogNormaliseProgram(batch, p, g), [hist, scales], 'float32', [[g.blocksX]]);
     } finally {
       backend.disposeIntermediateTensorInfo(scales);
     }

@@ -2,7 +2,7 @@ import { getBackend, type Tensor } from '@tensorflow/tfjs-core';
 import type { Evaluation } from '../evaluation.ts';
 import type { Matrix } from '../linalg.ts';
 import { paramTensors, type CnnArchitecture, type Params } from './network.ts';
-import { evaluationOf, normalise, predictNormalised, type EpochReport, type Normalisation } from './train_cnn.ts';
+import { evaluationOf, normalise, predictNormalised, predictNormalisedAsync, type EpochReport, type Normalisation } from './train_cnn.ts';
 
 /** A trained network: what the model file keeps, and its tensors once used on a backend. */
 export interface CnnModel {
@@ -53,4 +53,11 @@ export function evaluateCnn(m: CnnModel, X: Matrix): Evaluation {
   const a = m.architecture;
   const x = normalise(imagesFromVectors(X, a), a.channels, m.normalisation);
   return evaluationOf(predictNormalised(a, paramsFor(m), x), a.classes);
+}
+
+/** evaluateCnn with the values read asynchronously (the same numbers; what WebGPU needs). */
+export async function evaluateCnnAsync(m: CnnModel, X: Matrix): Promise<Evaluation> {
+  const a = m.architecture;
+  const x = normalise(imagesFromVectors(X, a), a.channels, m.normalisation);
+  return evaluationOf(await predictNormalisedAsync(a, paramsFor(m), x), a.classes);
 }

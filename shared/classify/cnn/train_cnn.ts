@@ -258,16 +258,38 @@ const oneHotOf = (y: ArrayLike<number>, k: number): Tensor2D => {
   return tensor2d(v, [y.length, k]);
 };
 
+/** Probabilities [m, k] of the normalised images from row `i` on, with the running BN statistics. */
+const probabilitiesOf = (a: CnnArchitecture, p: Params, x: Float32Array, i: number, m: number): Tensor => {
+  const per = a.inputSize * a.inputSize * a.channels;
+  return tidy(() => softmax(forward(a, p, tensor4d(x.subarray(i * per, (i + m) * per), [m, a.inputSize, a.inputSize, a.channels]), { training: false })));
+};
+
 /** Probabilities [n, k] of normalised images, in batches, with the running BN statistics. */
 export function predictNormalised(a: CnnArchitecture, p: Params, x: Float32Array, batch = 256): Float32Array {
-  const per = a.inputSize * a.inputSize * a.channels;
-  const n = x.length / per;
+  const n = x.length / (a.inputSize * a.inputSize * a.channels);
   const out = new Float32Array(n * a.classes);
   for (let i = 0; i < n; i += batch) {
-    const m = Math.min(batch, n - i);
-    const probs = tidy(() => softmax(forward(a, p, tensor4d(x.subarray(i * per, (i + m) * per), [m, a.inputSize, a.inputSize, a.channels]), { training: false })));
+    const probs = probabilitiesOf(a, p, x, i, Math.min(batch, n - i));
     out.set(probs.dataSync() as Float32Array, i * a.classes);
     probs.dispose();
+  }
+  return out;
+}
+
+/**
+ * predictNormalised with the values read asynchronously: the same numbers, and the only way
+ * WebGPU reads them (its synchronous read maps buffers through a canvas, which fails there).
+ */
+export async function predictNormalisedAsync(a: CnnArchitecture, p: Params, x: Float32Array, batch = 256): Promise<Float32Array> {
+  const n = x.length / (a.inputSize * a.inputSize * a.channels);
+  const out = new Float32Array(n * a.classes);
+  for (let i = 0; i < n; i += batch) {
+    const probs = probabilitiesOf(a, p, x, i, Math.min(batch, n - i));
+    try {
+      out.set((await probs.data()) as Float32Array, i * a.classes);
+    } finally {
+      probs.dispose();
+    }
   }
   return out;
 }
@@ -345,7 +367,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const batchX = new Float32Array(s.batchSize * per);
   const history: EpochReport[] = [];
-  let best = { loss: Infinity, epoch: 0, weights: snapshot(averaged) };
+  let best = { loss: Infinity, epoch: 0, weights: await snapshot(averaged) };
   let stopped: CnnTrainResult['stopped'] = 'epochs';
   let step = 0;
   try {
@@ -367,7 +389,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
         const ranges = groupRanges(m, groupsFor(s, n));
         const runner = ranges.length > 1 ? hooks.groupRunner : undefined;
         // the other groups first, so that they run while this thread computes its own
-        const values = runner ? trainable.map((name) => vars.get(name)!.dataSync() as Float32Array) : [];
+        const values = runner ? await Promise.all(trainable.map((name) => vars.get(name)!.data() as Promise<Float32Array>)) : [];
         const remote = runner
           ? ranges.slice(1).map(([i, j]) =>
               runner.run({ architecture: a, params: values, x: batchX.slice(i * per, j * per), y: ys.slice(i, j), weights: lossWeights.slice(i, j), mask: mask.slice(i * width, j * width) }),
@@ -438,7 +460,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
         }
         await hooks.onBatch?.(b + 1, stepsPerEpoch);
       }
-      const probs = predictNormalised(a, averaged, xVal);
+      const probs = await predictNormalisedAsync(a, averaged, xVal);
       const valLoss = meanCrossEntropy(probs, val.y, k);
       const metrics = val.y.length ? computeMetrics(val.y, evaluationOf(probs, k), Array.from({ length: k }, (_, i) => String(i))) : null;
       const report: EpochReport = {
@@ -454,7 +476,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
       };
       history.push(report);
       hooks.onEpoch?.(report);
-      if (valLoss < best.loss) best = { loss: valLoss, epoch, weights: snapshot(averaged) };
+      if (valLoss < best.loss) best = { loss: valLoss, epoch, weights: await snapshot(averaged) };
       else if (epoch - best.epoch >= s.patience) {
         stopped = 'early';
         break;
@@ -477,8 +499,10 @@ function variableOf(t: Tensor, trainable: boolean, name?: string): Variable {
   return v;
 }
 
-function snapshot(vars: Map<string, Variable>): Map<string, Float32Array> {
-  return new Map([...vars].map(([name, v]) => [name, Float32Array.from(v.dataSync() as Float32Array)]));
+/** The variables' values, read asynchronously (every backend; WebGPU only so). */
+async function snapshot(vars: Map<string, Variable>): Promise<Map<string, Float32Array>> {
+  const values = await Promise.all([...vars.values()].map((v) => v.data() as Promise<Float32Array>));
+  return new Map([...vars.keys()].map((name, i) => [name, Float32Array.from(values[i]!)]));
 }
 
 function meanCrossEntropy(probs: Float32Array, y: Int32Array, k: number): number {

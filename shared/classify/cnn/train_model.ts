@@ -4,7 +4,7 @@ import { takeRows, type Matrix } from '../linalg.ts';
 import type { CnnParams } from '../params.ts';
 import type { LabelledSet, TrainData, TrainOutcome } from '../train.ts';
 import { DEFAULT_AUGMENT, NO_AUGMENT } from './augment.ts';
-import { evaluateCnn, imagesFromVectors, type CnnModel } from './cnn_model.ts';
+import { evaluateCnnAsync, imagesFromVectors, type CnnModel } from './cnn_model.ts';
 import { defaultArchitecture } from './network.ts';
 import { DEFAULT_CNN_SETTINGS, trainCnn, type CnnTrainHooks, type CnnTrainSettings } from './train_cnn.ts';
 
@@ -56,9 +56,9 @@ export async function trainCnnModel(data: TrainData, params: CnnParams, s: CnnFi
   };
   const result = await trainCnn(architecture, { x: images(train.X), y: train.y }, { x: images(val.X), y: val.y }, settings, hooks);
   const model: CnnModel = { architecture, normalisation: result.normalisation, weights: result.weights, history: result.history, bestEpoch: result.bestEpoch };
-  const valEval = evaluateCnn(model, val.X);
+  const valEval = await evaluateCnnAsync(model, val.X);
   const estimate = computeMetrics(val.y, valEval, data.labels);
-  const test = data.test && data.test.y.length > 0 ? computeMetrics(data.test.y, evaluateCnn(model, data.test.X), data.labels) : null;
+  const test = data.test && data.test.y.length > 0 ? computeMetrics(data.test.y, await evaluateCnnAsync(model, data.test.X), data.labels) : null;
   return {
     predictor: { scaler: identityScaler(train.X.cols), classifier: { type: 'cnn', model } },
     params: { ...params },
