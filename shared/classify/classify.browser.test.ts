@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { predict } from './classifier.ts';
 import { assemble, wasmCross } from './gemm_wasm.ts';
+import { evaluateKnn, screenStats } from './knn.ts';
 import { crossProduct, matrix, setProductBackend } from './linalg.ts';
 import { buildModelDocument, parseModel, serializeModel, trainingContentHash } from './model.ts';
 import { createRng } from './prng.ts';
@@ -26,6 +27,18 @@ describe('classify in the browser', () => {
     } finally {
       setProductBackend('auto');
     }
+  });
+
+  it("runs KNN's int16 screen, the same votes as exact float64 distances", () => {
+    const rng = createRng(8);
+    const [n, m, d] = [200, 40, 300];
+    const samples = matrix(n, d, Float64Array.from({ length: n * d }, () => rng.next() * 2 - 1));
+    const X = matrix(m, d, Float64Array.from({ length: m * d }, () => rng.next() * 2 - 1));
+    const model = { k: 5, metric: 'euclidean' as const, weights: 'distance' as const, nClasses: 3, samples, targets: Int32Array.from({ length: n }, (_, i) => i % 3) };
+    Object.assign(screenStats, { rows: 0, candidates: 0 });
+    const screened = evaluateKnn(model, X);
+    expect(screenStats.rows).toBe(m);
+    expect(Array.from(screened.scores)).toEqual(Array.from(evaluateKnn(model, X, false).scores));
   });
 
   it('trains, saves and reloads an SVM', () => {

@@ -29,7 +29,7 @@ export const quantMax = (d: number): number => Math.min(32767, Math.floor(Math.s
 /** Relative allowance for the rounding of the double-precision sums of squares. */
 const UP = 1 + 1e-9;
 /** Bytes of test rows (float64 and int16), their products and stats per block. */
-const SCRATCH_BYTES = 16 * 2 ** 20;
+const SCRATCH_BYTES = 8 * 2 ** 20;
 /** Training rows per call of the product (a multiple of TILE_I16.cols): 64 x 3.5 KiB stay in L2 while every test row of the block passes them. */
 const PANEL = 64;
 

@@ -43,8 +43,9 @@ import {
  * KNN's int16 screen in WebAssembly, beside the products in gemm_wasm.ts's module (one
  * memory): the quantisation of rows to int16 with the numbers their error bound needs, the
  * per-pair bounds of one test row against every training row, and the exact float64 dot of
- * a surviving pair. knn_screen.ts says what the numbers mean; these are its loops, each the
- * same arithmetic as the JavaScript it replaced, one element or pair at a time.
+ * a surviving pair. knn_screen.ts says what the numbers mean; these are its loops, one
+ * element or pair at a time, the same arithmetic as the JavaScript they replaced except that
+ * q rounds ties to even (the bound holds for any whole q: e is measured from it).
  */
 
 export interface KnnKernels {

@@ -10,6 +10,7 @@
  * Then --auto's search on the same features (RBF grid, 5-fold cross-validation of train) on
  * one worker thread and on one per core: the speed-up of tuning on every core, and the same
  * choice either way. BENCH_AUTO=0 leaves it out, BENCH_AUTO=only runs it alone.
+ * BENCH_SVM=0 leaves the SVM rows out (KNN alone, both sides, in about a minute).
  */
 import { spawnSync } from 'node:child_process';
 import { chooseModel } from '../../server/training/auto_model.ts';
@@ -30,6 +31,9 @@ import { cnnTrainBench } from './cnn_train.bench.ts';
 
 const PYTHON = '/usr/bin/python3';
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
+/** KNN predicts in tens of milliseconds: more tries, so that a best-of survives a loaded machine's bursts. */
+const KNN_REPEATS = Number(process.env['BENCH_KNN_REPEATS'] ?? 25);
+const SVM = process.env['BENCH_SVM'] !== '0';
 
 async function bestAsync<T>(fn: () => Promise<T>, repeats = REPEATS): Promise<{ ms: number; value: T }> {
   let ms = Infinity;
@@ -60,18 +64,18 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.metrics import accuracy_score
 d, n, m, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-f = int(sys.argv[5])
+f, knn_reps, svm = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7] == '1'
 Xtr = np.fromfile(d + '/train.f64', dtype='<f8').reshape(n, f)
 ytr = np.fromfile(d + '/train.i32', dtype='<i4')
 Xte = np.fromfile(d + '/test.f64', dtype='<f8').reshape(m, f)
 yte = np.fromfile(d + '/test.i32', dtype='<i4')
-def best(fn):
+def best(fn, reps=reps):
     t = float('inf')
     for _ in range(reps):
         s = time.perf_counter(); v = fn(); t = min(t, time.perf_counter() - s)
     return t * 1000, v
 out = {}
-for prob in (False, True):
+for prob in ((False, True) if svm else ()):
     def fit():
         sc = StandardScaler().fit(Xtr)
         return sc, SVC(C=1, gamma='scale', probability=prob, random_state=0).fit(sc.transform(Xtr), ytr)
@@ -79,12 +83,12 @@ for prob in (False, True):
     out['svm_prob' if prob else 'svm'] = {'ms': ms, 'acc': accuracy_score(yte, model.predict(sc.transform(Xte))), 'nSV': model.n_support_.tolist()}
 sc = StandardScaler().fit(Xtr)
 knn = KNeighborsClassifier(5).fit(sc.transform(Xtr), ytr)
-ms, p = best(lambda: knn.predict(sc.transform(Xte)))
+ms, p = best(lambda: knn.predict(sc.transform(Xte)), knn_reps)
 cpu = float('inf')
-for _ in range(reps):
+for _ in range(knn_reps):
     s = time.process_time(); knn.predict(sc.transform(Xte)); cpu = min(cpu, time.process_time() - s)
 out['knn_predict'] = {'ms': ms, 'acc': accuracy_score(yte, p), 'cpuMs': cpu * 1000}
-ms, _ = best(lambda: knn.predict_proba(sc.transform(Xte)))
+ms, _ = best(lambda: knn.predict_proba(sc.transform(Xte)), knn_reps)
 out['knn_proba'] = {'ms': ms}
 print(json.dumps(out))
 `;
@@ -92,6 +96,7 @@ print(json.dumps(out))
 async function main() {
   const spec = parseFeatureSpec({ size: 64 });
   console.log('extracting RetinaMNIST train and test at size 64 ...');
+  const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' ');
   const data = await loadSplits(dataset('retinamnist'), spec);
   const train = data.train;
   const test = data.test!;
@@ -100,7 +105,7 @@ async function main() {
 
   const settings = (probability: boolean): TrainSettings => ({ ...DEFAULT_SETTINGS, probability, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } });
   const ours: Record<string, { ms: number; acc: number; nSV?: number[] }> = {};
-  for (const probability of [false, true]) {
+  for (const probability of SVM ? [false, true] : []) {
     const { ms, value } = best(() => fitFinal(train, k, settings(probability).params, settings(probability)));
     const c = value.predictor.classifier;
     ours[probability ? 'svm_prob' : 'svm'] = {
@@ -110,19 +115,19 @@ async function main() {
     };
   }
   const Xs = transform(fitScaler(train.X), train.X);
-  const gram = best(() => gramMatrix(Xs));
+  const gram = SVM ? best(() => gramMatrix(Xs)) : null;
   const knnParams = { type: 'knn', k: 5, metric: 'euclidean', weights: 'uniform' } as const;
   const knnFit = fitFinal(train, k, knnParams, { ...DEFAULT_SETTINGS, params: knnParams });
-  const knn = best(() => predict(knnFit.predictor, test.X));
+  const knn = best(() => predict(knnFit.predictor, test.X), KNN_REPEATS);
   ours['knn_predict'] = { ms: knn.ms, acc: computeMetrics(test.y, knn.value, data.labels).accuracy };
   if (knnFit.predictor.classifier.type === 'knn') {
     // The same votes from exact float64 distances throughout (no int16 screen).
     const model = knnFit.predictor.classifier.model;
     const Xt = transform(knnFit.predictor.scaler, test.X);
-    ours['knn_plain'] = { ms: best(() => evaluateKnn(model, Xt, false)).ms, acc: NaN };
+    ours['knn_plain'] = { ms: best(() => evaluateKnn(model, Xt, false), KNN_REPEATS).ms, acc: NaN };
     // CPU time of the one-thread predict (this process's), steadier than wall time on a shared machine
     let cpuMs = Infinity;
-    for (let i = 0; i < REPEATS; i++) {
+    for (let i = 0; i < KNN_REPEATS; i++) {
       const c = process.cpuUsage();
       predict(knnFit.predictor, test.X);
       const u = process.cpuUsage(c);
@@ -139,7 +144,7 @@ async function main() {
       const u = process.cpuUsage(c);
       cpu2 = Math.min(cpu2, (u.user + u.system) / 1000);
       return e;
-    });
+    }, KNN_REPEATS);
     if (Array.from(two.value.scores).some((p, i) => p !== knn.value.scores[i])) throw new Error('KNN on two threads voted otherwise than on one');
     ours['knn_predict_2t'] = { ms: two.ms, acc: computeMetrics(test.y, two.value, data.labels).accuracy };
     ours['knn_cpu_2t'] = { ms: cpu2, acc: NaN };
@@ -156,7 +161,7 @@ async function main() {
       writeFileSync(join(dir, 'train.i32'), i32(train.y));
       writeFileSync(join(dir, 'test.f64'), new Uint8Array(test.X.data.buffer));
       writeFileSync(join(dir, 'test.i32'), i32(test.y));
-      const args = ['-c', PY, dir, String(train.X.rows), String(test.X.rows), String(REPEATS), String(train.X.cols)];
+      const args = ['-c', PY, dir, String(train.X.rows), String(test.X.rows), String(REPEATS), String(train.X.cols), String(KNN_REPEATS), SVM ? '1' : '0'];
       const r = spawnSync(PYTHON, args, { encoding: 'utf8' });
       if (r.status !== 0) console.log(`scikit-learn run failed: ${r.stderr}`);
       else peer = JSON.parse(r.stdout);
@@ -170,14 +175,18 @@ async function main() {
   } else console.log(`(${PYTHON} with scikit-learn not found: our figures only)`);
 
   const rows: [string, string][] = [
-    ['RBF SVM fit, no probabilities (scale + fit)', 'svm'],
-    ['RBF SVM fit, Platt probabilities (5-fold CV)', 'svm_prob'],
+    ...(SVM
+      ? ([
+          ['RBF SVM fit, no probabilities (scale + fit)', 'svm'],
+          ['RBF SVM fit, Platt probabilities (5-fold CV)', 'svm_prob'],
+        ] as [string, string][])
+      : []),
     ['KNN k=5 predict 400 test images', 'knn_predict'],
     ['KNN k=5 predict 400 test images, two threads', 'knn_predict_2t'],
   ];
   const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(0)} ms`);
   const ratio = (p: number | undefined, o: number) => (p === undefined ? '-' : `${(p / o).toFixed(2)}x`);
-  console.log(`(medclass: one thread unless the row says two; sklearn: its default threads, then OPENBLAS/OMP_NUM_THREADS=1; ratio = sklearn / medclass; load ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores)`);
+  console.log(`(medclass: one thread unless the row says two; sklearn: its default threads, then OPENBLAS/OMP_NUM_THREADS=1; ratio = sklearn / medclass; best of ${REPEATS} fits and ${KNN_REPEATS} predicts; load ${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} now, on ${availableParallelism()} cores)`);
   console.log('task'.padEnd(48), 'medclass'.padStart(9), 'sklearn'.padStart(9), 'ratio'.padStart(7), 'sklearn-1t'.padStart(11), 'ratio'.padStart(7), '  test accuracy (ours / sklearn)');
   for (const [label, key] of rows) {
     const o = ours[key]!;
@@ -201,7 +210,7 @@ async function main() {
   console.log(`KNN two threads vs scikit-learn with its default threads: ${ms(knnTwo)} vs ${ms(peer?.['knn_predict']?.ms)}: ${ratio(peer?.['knn_predict']?.ms, knnTwo)} (CPU ${ms(ours['knn_cpu_2t']!.ms)} vs ${ms(peer?.['knn_predict']?.cpuMs)}); two threads over one: ${(knnOne / knnTwo).toFixed(2)}x`);
   console.log(`(ours without the int16 screen, exact float64 distances throughout: ${ms(ours['knn_plain']!.ms)}, the same votes)`);
   if (peer?.['knn_proba']) console.log(`(scikit-learn KNN predict_proba: ${ms(peer['knn_proba'].ms)}, single-threaded ${ms(single?.['knn_proba']?.ms)}; ours gives labels and vote fractions in one pass)`);
-  console.log(`(ours: Gram matrix 1080 x 1080 over 1770 features ${gram.ms.toFixed(0)} ms of the fit; support vectors ${ours['svm']!.nSV!.join('/')}` + (peer ? `, scikit-learn ${peer['svm']!.nSV!.join('/')})` : ')'));
+  if (gram) console.log(`(ours: Gram matrix 1080 x 1080 over 1770 features ${gram.ms.toFixed(0)} ms of the fit; support vectors ${ours['svm']!.nSV!.join('/')}` + (peer ? `, scikit-learn ${peer['svm']!.nSV!.join('/')})` : ')'));
 }
 
 /** The search on `threads` workers: wall time, and what it chose. */
