@@ -3,7 +3,7 @@ import { createWriteStream, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
-import { csvField, csvHeader, OUTPUT_FORMATS, type OutputFormat, type RecordsOut } from '../features/record_formats.ts';
+import { csvField, csvHeader, OUTPUT_FORMATS, type OutputFormat, type RecordsOut } from '../features/output_formats.ts';
 import { collectFiles, type ImageFile } from '../files/image_files.ts';
 import { workerModule } from '../features/worker_url.ts';
 import { specInput, type SpecOptions } from '../features/spec_input.ts';
@@ -83,14 +83,17 @@ export async function featuresCommand(paths: string[], options: FeaturesOptions)
   if (format === 'npy' && !options.out) throw new CliError('--format npy writes a binary file: name it with --out');
   const threads = Math.max(1, Math.floor(Number(options.jobs ?? availableParallelism())) || 1);
   // The workers start first: the spec's schema (zod, about a hundred modules) loads and the
-  // files are listed while they load theirs. A refusal on the way must not leave them running.
+  // files are listed (its reads overlapping that loading) while they load theirs; the main
+  // thread is then what the workers wait for. A refusal on the way must not leave them running.
   const pending = extractor(paths, threads);
   const refused = async (e: unknown): Promise<never> => {
     await (await pending).close();
     throw e;
   };
+  const listing = collectFiles(paths);
+  listing.catch(() => {}); // awaited below, unless the spec is refused first
   const spec = await import('../../shared/features/spec.schema.ts').then(({ parseFeatureSpec }) => parseFeatureSpec(specInput(options))).catch(refused);
-  const inputs = await collectFiles(paths).catch(refused);
+  const inputs = await listing.catch(refused);
   const out: Writable = options.out ? createWriteStream(options.out) : process.stdout;
   let ok = 0;
   const lines = { json: writeJson, jsonl: writeLines, csv: writeLines, npy: writeNpy }[format];

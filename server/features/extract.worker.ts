@@ -1,7 +1,7 @@
 import type { FeatureSpec } from '../../shared/features/spec.ts';
 import { useServerKernels } from './server_kernels.ts';
 import type { ImageFile } from '../files/image_files.ts';
-import type { OutputFormat, RecordsOut } from './record_formats.ts';
+import type { OutputFormat, RecordsOut } from './output_formats.ts';
 import { extractFileRecords } from './records.ts';
 
 useServerKernels();

@@ -1,5 +1,6 @@
 import type { Extraction, FeatureValues } from '../../shared/features/extract.ts';
 import type { FeatureSpec } from '../../shared/features/spec.ts';
+import { FLOAT32_SCALARS } from './output_formats.ts';
 import type { TextBytes } from './text_bytes.ts';
 
 const COMMA = 44;
@@ -22,9 +23,6 @@ export function writeFeature(out: TextBytes, v: FeatureValues[keyof FeatureValue
     }
   }
 }
-
-/** The scalar features that are float32 values (from a float32 kernel output); hogMean and hogVariance are doubles. */
-export const FLOAT32_SCALARS = new Set(['glcmEnergy', 'glcmContrast', 'glcmHomogeneity', 'glcmCorrelation']);
 
 /** One image in the golden files' format, as JSON. */
 export function writeRecordJson(out: TextBytes, name: string, e: Extraction, spec: FeatureSpec): void {
