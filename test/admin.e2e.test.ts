@@ -152,6 +152,9 @@ describe('admin page', () => {
     // automatic tuning on the server: what it tried and why, in the report
     await page.getByTestId('auto').check();
     await page.getByTestId('auto-budget').selectOption('30');
+    // AUC ranks first by default; the page can ask for balanced accuracy first
+    expect(await page.getByTestId('auto-rank-by').inputValue()).toBe('auc');
+    await page.getByTestId('auto-rank-by').selectOption('balanced');
     expect(await page.getByText('The settings below are not used.').count()).toBe(1);
     await page.getByTestId('train').click();
     await page.getByTestId('train-phase').waitFor({ timeout: 20_000 });

@@ -33,7 +33,8 @@ describe('medclass train --auto chooses the features too', () => {
     expect(train.stdout).toMatch(/--auto: \d+ candidates scored by 5-fold cross-validation of train\/ in [\d.]+ s on 2 thread\(s\), budget 20 s/);
     expect(train.stdout).toMatch(/size\s+feature set\s+best candidate\s+CV bal\. acc\.\s+CV AUC\s+scored\s+time/);
     expect(train.stdout).toMatch(/kept\s+seven\s+SVM rbf C=/);
-    expect(train.stdout).toMatch(/chosen: .+: highest cross-validated balanced accuracy \(0\.\d{3}, AUC 0\.\d{3}\) of \d+ scored candidates/);
+    // ranked by AUC first unless --rank-by balanced says otherwise
+    expect(train.stdout).toMatch(/chosen: .+: highest cross-validated AUC \(0\.\d{3}, balanced accuracy 0\.\d{3}\) of \d+ scored candidates/);
     expect(train.stdout).toMatch(/test \(test\/, \d+ images, scored once\)/);
     const model = JSON.parse(readFileSync(out, 'utf8'));
     const auto = model.training.auto;
@@ -42,7 +43,8 @@ describe('medclass train --auto chooses the features too', () => {
     const rows = auto.featureSets as { scored: number; skipped: number; reason?: string }[];
     expect(rows.reduce((n, r) => n + r.scored, 0)).toBe(auto.scored);
     expect(model.training.selection.candidates).toHaveLength(auto.scored);
-    expect(auto.reason).toMatch(/^highest cross-validated balanced accuracy/);
+    expect(auto.reason).toMatch(/^highest cross-validated AUC/);
+    expect(auto.rankBy).toBe('AUC, then balanced accuracy');
     if (name === 'retinamnist') {
       expect(auto.sets.map((s: { name: string }) => s.name)).toContain('texture+colour');
       expect(auto.threshold).toEqual({ value: null, note: '5 classes: the highest score decides' });

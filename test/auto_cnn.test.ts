@@ -44,21 +44,34 @@ describe('--auto with the CNN', () => {
         sets: [{ name: 'intensity', families: ['intensity'] }],
         classifiers: ['SVM (rbf)'],
         cnn: true,
+        cnnMembers: 3,
         cnnParams: { type: 'cnn', epochs: 2, widths: [4, 8], augment: false, flip: false },
       },
     });
     const auto = result.outcome.auto!;
-    const round = auto['cnn'] as unknown as { compared: Finalist[]; chosen: string; epochs: number; on: string };
+    const round = auto['cnn'] as unknown as { compared: Finalist[]; chosen: string; epochs: number; on: string; members: { fold: number; seed: number; epochs: number }[] };
     expect(round.on).toBe('val/');
     expect(round.compared.map((f) => f.candidate)).toEqual(['features', 'CNN', 'ensemble']);
+    // three CNNs, one per fold of train/ with a seed of its own (the budget does not cut them here); the curves are the first's
+    expect(round.members.map((m) => [m.fold, m.seed])).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
     expect(epochs.length).toBe(round.epochs);
-    // the best by the measure, then AUC; the earlier on a tie
+    expect(round.members[0]!.epochs).toBe(round.epochs);
+    // the CNNs' and the ensemble's threshold: Bayes's rule for balanced accuracy, train/'s share of class 1 (40 of 70), not fitted to val/
+    for (const f of round.compared.filter((c) => c.candidate !== 'features')) expect(f.threshold).toBe(40 / 70);
+    // the best by AUC (the default ranking), then the measure; the earlier on a tie
     let best = round.compared[0]!;
-    for (const f of round.compared.slice(1)) if (f.score > best.score || (f.score === best.score && (f.auc ?? -1) > (best.auc ?? -1))) best = f;
+    for (const f of round.compared.slice(1)) if ((f.auc ?? -1) > (best.auc ?? -1) || (f.auc === best.auc && f.score > best.score)) best = f;
     expect(round.chosen).toBe(best.candidate);
     const type = result.doc.classifier.type;
-    expect(type).toBe({ features: 'svm', CNN: 'cnn', ensemble: 'ensemble' }[best.candidate]);
-    expect(result.doc.version).toBe({ features: 1, CNN: 2, ensemble: 3 }[best.candidate]);
+    // the CNN finalist is the three CNNs' mean (an ensemble file); the ensemble adds the feature model to them
+    expect(type).toBe({ features: 'svm', CNN: 'ensemble', ensemble: 'ensemble' }[best.candidate]);
+    expect(result.doc.version).toBe({ features: 1, CNN: 3, ensemble: 3 }[best.candidate]);
+    const members = result.doc.classifier.type === 'ensemble' ? result.doc.classifier.members.map((m) => m.classifier.type) : [];
+    if (best.candidate !== 'features') expect(members).toEqual([...(best.candidate === 'ensemble' ? ['svm'] : []), 'cnn', 'cnn', 'cnn']);
     expect((result.doc.training.auto as { cnn: unknown }).cnn).toEqual(round);
     expect(result.doc.decision?.threshold ?? null).toBe(best.candidate === 'features' ? (result.outcome.predictor.threshold ?? null) : best.threshold);
 
@@ -82,16 +95,17 @@ describe('--auto with the CNN', () => {
     expect(m.accuracy).toBeCloseTo(result.outcome.test!.accuracy, 12);
   });
 
-  it('without a val/ split, compares on a stratified fifth of train/ (the feature model refitted on the rest)', { timeout: 900_000 }, async () => {
+  it('without a val/ split (one CNN asked for), compares on a stratified fifth of train/ (the feature model refitted on the rest)', { timeout: 900_000 }, async () => {
     const layout = await scanDataset(dataset('breastmnist'));
     const files = [...layout.files.filter((f) => f.split === 'train' && f.label === '0').slice(0, 30), ...layout.files.filter((f) => f.split === 'train' && f.label === '1').slice(0, 30)];
     const items: DatasetItem[] = files.map((f) => ({ name: f.name.replace(/^train\//, ''), split: 'train', label: f.label, bytes: new Uint8Array(readFileSync(f.path)) }));
     const result = await trainDataset(items, parseFeatureSpec({}), { ...DEFAULT_SETTINGS, auto: true, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } }, {}, {
       layout: 'classes',
       threads: 2,
-      search: { budgetMs: 600_000, sizes: [0], sets: [{ name: 'intensity', families: ['intensity'] }], classifiers: ['KNN'], rankBy: 'auc', cnn: true, cnnParams: { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false } },
+      search: { budgetMs: 600_000, sizes: [0], sets: [{ name: 'intensity', families: ['intensity'] }], classifiers: ['KNN'], rankBy: 'auc', cnn: true, cnnMembers: 1, cnnParams: { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false } },
     });
-    const round = result.outcome.auto!['cnn'] as unknown as { compared: Finalist[]; chosen: string; on: string };
+    const round = result.outcome.auto!['cnn'] as unknown as { compared: Finalist[]; chosen: string; on: string; members: unknown[] };
+    expect(round.members.length).toBe(1);
     expect(round.on).toBe('a stratified fifth of train/ (12 images; no val/ split)');
     expect(round.compared.map((f) => f.candidate)).toEqual(['features', 'CNN', 'ensemble']);
     // --rank-by auc ranks the finalists too: AUC, then balanced accuracy; the earlier on a tie

@@ -200,7 +200,8 @@ describe('training over the channel', () => {
     const uploadId = await client.uploadDataset(zip(files), { files: Object.keys(files).length });
     const phases: string[] = [];
     const { report } = await client.train(uploadId, { ...SPEC, features: [...SPEC.features] }, { kind: 'svm' }, {
-      auto: { budgetSeconds: 20, features: 'search' },
+      // balanced accuracy first, against the default (AUC first): the option crosses the channel
+      auto: { budgetSeconds: 20, features: 'search', rankBy: 'balanced' },
       onProgress: (phase) => {
         if (phases.at(-1) !== phase) phases.push(phase);
       },
@@ -210,6 +211,7 @@ describe('training over the channel', () => {
     expect(auto).toMatchObject({ budgetMs: 20_000, folds: 5, sizes: [0, 64] });
     expect(auto.scored).toBeGreaterThan(0);
     expect(auto.reason).toMatch(/^highest cross-validated balanced accuracy/);
+    expect(report['auto']).toMatchObject({ rankBy: 'balanced accuracy, then AUC' });
     expect(auto.featureSets.length).toBeGreaterThan(1);
     // the model's spec is the winner's: its features only, at its size
     const spec = report['spec'] as { features: string[]; size: number };

@@ -84,6 +84,7 @@ export class AdminPage {
   /** 'search': the server tries feature sets and sizes too; 'spec': it keeps the features and size chosen here. */
   autoFeatures = $state<'search' | 'spec'>('search');
   operatingPoint = $state<'balanced' | 'accuracy'>('balanced');
+  rankBy = $state<'auc' | 'balanced'>('auc');
   kind = $state<'svm' | 'knn' | 'cnn'>('svm');
   /** The CNN's settings (the CLI's --epochs, --widths, --no-augment, --no-flip); `colour`: R, G, B planes rather than grey. */
   cnn = $state({ epochs: 30, widths: 2, augment: true, flip: true, colour: false });
@@ -325,7 +326,7 @@ export class AdminPage {
     this.backend = null;
     this.job = { jobId: null, phase: 'starting', done: 0, total: 0, report: null, error: null };
     try {
-      const auto = this.auto ? { budgetSeconds: this.autoBudget, features: this.autoFeatures, operatingPoint: this.operatingPoint } : undefined;
+      const auto = this.auto ? { budgetSeconds: this.autoBudget, features: this.autoFeatures, operatingPoint: this.operatingPoint, rankBy: this.rankBy } : undefined;
       const result = await client.train(uploadId, spec, this.classifier, {
         auto,
         onStarted: (jobId) => this.job && (this.job.jobId = jobId),

@@ -523,6 +523,7 @@ export function searchFor(a: NonNullable<MessageOf<'train'>['auto']>, spec: Feat
     budgetMs: a.budgetSeconds * 1000,
     ...(a.features === 'spec' ? { sizes: [spec.size], sets: [{ name: 'given', families: [], features: spec.features }] } : {}),
     ...(a.operatingPoint ? { operatingPoint: a.operatingPoint } : {}),
+    ...(a.rankBy ? { rankBy: a.rankBy } : {}),
     ...(threads ? { threads } : {}),
   };
 }

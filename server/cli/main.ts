@@ -38,7 +38,7 @@ addSpecOptions(
   .option('--auto', 'choose the feature set, size, classifier and its settings by cross-validation of train, class weights and threshold on val, then refit (--features, --size, --classifier fix theirs)')
   .option('--budget <time>', 'time --auto may take in all, such as 120s or 5m (default 120s)')
   .option('--operating-point <measure>', "what --auto chooses class weights and the threshold for on val: 'balanced' (balanced accuracy, default) or 'accuracy'")
-  .option('--rank-by <measure>', "what ranks --auto's candidates in cross-validation: 'balanced' (balanced accuracy, then AUC; default) or 'auc' (AUC, then balanced accuracy)")
+  .option('--rank-by <measure>', "what ranks --auto's candidates in cross-validation: 'auc' (AUC, then balanced accuracy; default) or 'balanced' (balanced accuracy, then AUC)")
   .option('--jobs <n>', 'worker threads (default: one per core)')
   .option('--class-weight <mode>', "'balanced' to weight classes by inverse frequency")
   .option('--seed <n>', 'seed for every random choice', '1')

@@ -12,22 +12,24 @@ import { rocCurves } from '../../shared/classify/roc.ts';
 import type { AutoSummary, JsonValue, LabelledSet, TrainOutcome, TrainSettings } from '../../shared/classify/train.ts';
 import { FEATURE_NAMES, type FeatureName, type FeatureSpec } from '../../shared/features/spec.ts';
 import { useCnnBackend } from '../features/backend.ts';
-import { chooseThreshold, type AutoOptions, type CnnPlan } from './auto_model.ts';
+import { DEFAULT_RANK_BY, type AutoOptions, type CnnPlan } from './auto_model.ts';
 import type { EpochHook, FitOutput } from './fit.ts';
 import { fitOnWorker } from './fit_on_worker.ts';
 
 /**
- * --auto's last round: the CNN on the images, and the ensemble of the best feature model and
- * the CNN (their class probabilities averaged), against the best feature model.
+ * --auto's last round: CNNs on the images (up to five, one per fold of train/, their class
+ * probabilities averaged), and the ensemble of those with the best feature model, against
+ * the best feature model.
  *
- * The feature candidates are ranked by 5-fold cross-validation of train/; the CNN is not:
- * one training costs minutes here, five would spend the budget. So the three finalists meet
- * on val/, the split that already chooses the class weights and the threshold (without a
- * val/ split: on a stratified fifth of train/, the feature model refitted on the rest). The
- * CNN trains on the same training rows, its early stopping on a stratified fifth of them, so
- * that the comparison rows stay unseen by every finalist. Each gets its threshold (two
- * classes) there by the same measure, and the best by that measure, then AUC, wins; on a tie
- * the simpler one (features, then the CNN, then the ensemble). What was compared is what ships.
+ * The feature candidates are ranked by 5-fold cross-validation of train/; the CNNs are not:
+ * one training costs minutes here. So the three finalists meet on val/, the split that
+ * already chooses the feature model's class weights and threshold (without a val/ split: on
+ * a stratified fifth of train/, the feature model refitted on the rest). The CNNs train on
+ * the same training rows, each stopping on its own fifth of them, so that the comparison rows
+ * stay unseen by every finalist. The CNNs' and the ensemble's two-class threshold comes from
+ * Bayes's rule (bayesThreshold), not from val/. The best by AUC then the measure (or the
+ * measure then AUC, --rank-by balanced) wins; on a tie the simpler one (features, then the
+ * CNNs, then the ensemble). What was compared is what ships.
  */
 
 const countsOf = (y: Int32Array, labels: string[]): Counts => countLabels(Array.from(y, (c) => labels[c]!), labels);
@@ -38,6 +40,8 @@ const EARLY_STOP_FOLDS = 5;
 const ASSEMBLY_MS = 10_000;
 /** Fewer milliseconds than this left for the CNN: not started. */
 const CNN_MIN_LEFT_MS = 30_000;
+/** CNN members by default (one per fold of train/, as many as the budget allows). */
+export const CNN_MEMBERS = 5;
 
 /** One split's vectors: the feature winner's columns, the CNN's pixels, both (the ensemble's spec), and the labels. */
 export interface CnnRoundSplit {
@@ -115,34 +119,65 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const params: CnnParams = options.cnnParams ?? { ...DEFAULT_CNN_PARAMS };
   const pixelSpec = restrictSpec(input.sizeSpec, [plan.feature]);
   const imageSize = plan.size === 0 ? { width: input.dims.width, height: input.dims.height } : null;
-  // Early stopping watches a stratified fifth of train/ (a tenth, 55 BreastMNIST images, stopped
-  // it at epoch 1 by noise); every epoch the budget allows runs and the best on that fifth is kept.
-  const split = stratifiedFolds(input.train.y, k, EARLY_STOP_FOLDS, settings.seed)[0]!;
+  // Each CNN member trains on four fifths of train/ and keeps the epoch with the lowest loss on
+  // the other (stratified) fifth (a tenth, 55 BreastMNIST images, stopped it at epoch 1 by noise),
+  // member i on fold i: together they have seen every training image, and val/ stays unseen.
+  const folds = stratifiedFolds(input.train.y, k, EARLY_STOP_FOLDS, settings.seed);
   const part = (rows: Int32Array): LabelledSet => ({ X: takeRows(input.train.pixels, rows), y: Int32Array.from(rows, (i) => input.train.y[i]!) });
   const started = performance.now();
-  const cnnFit = await fitOnWorker(
-    {
-      spec: pixelSpec,
-      labels,
-      featureLength: input.train.pixels.cols,
-      imageSize,
-      // val/ stays unseen for the comparison
-      train: part(split.train),
-      val: part(split.test),
-      settings: { ...settings, auto: false, params, classWeight: options.classWeight ?? null, threshold: undefined },
-      counts: countsOf(input.train.y, labels),
-      createdAt: new Date().toISOString(),
-      cnnBudgetMs: budgetMs,
-      cnnTraining: { patience: params.epochs },
-    },
-    (_stage, done, total) => input.progress?.(done, total),
-    input.signal,
-    input.onEpoch,
-  );
+  const maxMembers = Math.max(1, Math.min(options.cnnMembers ?? CNN_MEMBERS, EARLY_STOP_FOLDS));
+  // One after another, not side by side: two on this 2-core server under load each ran at half
+  // speed and the budget cut both (RetinaMNIST: 16 of 30 epochs); the first member is the CNN
+  // --auto trained alone before, and each later one starts only where it would end in time.
+  const fits: { fold: number; fit: FitOutput; ms: number }[] = [];
+  let stopped: string | null = null;
+  for (let f = 0; f < maxMembers; f++) {
+    const left = budgetMs - (performance.now() - started);
+    const last = fits.at(-1)?.ms ?? 0;
+    if (f > 0 && left < last * 1.1) {
+      stopped = `${fits.length} of ${maxMembers} members: another would not finish in the budget (${Math.round(left / 1000)} s left, the last took ${Math.round(last / 1000)} s)`;
+      break;
+    }
+    const split = folds[f]!;
+    const m0 = performance.now();
+    const fit = await fitOnWorker(
+      {
+        spec: pixelSpec,
+        labels,
+        featureLength: input.train.pixels.cols,
+        imageSize,
+        train: part(split.train),
+        val: part(split.test),
+        settings: { ...settings, seed: settings.seed + f, auto: false, params, classWeight: options.classWeight ?? null, threshold: undefined },
+        counts: countsOf(input.train.y, labels),
+        createdAt: new Date().toISOString(),
+        cnnBudgetMs: Math.max(1, left),
+        cnnTraining: { patience: params.epochs },
+      },
+      (_stage, d, total) => input.progress?.(d, total),
+      input.signal,
+      // the live curves are the first member's
+      f === 0 ? input.onEpoch : undefined,
+    );
+    fits.push({ fold: f, fit, ms: performance.now() - m0 });
+  }
   const cnnMs = performance.now() - started;
-  const net = cnnFit.outcome.predictor.classifier;
-  if (net.type !== 'cnn') throw new Error('the CNN candidate came back as another classifier');
+  const nets = fits.map(({ fit }) => {
+    const c = fit.outcome.predictor.classifier;
+    if (c.type !== 'cnn') throw new Error('the CNN candidate came back as another classifier');
+    return c;
+  });
+  const net = nets[0]!;
   await useCnnBackend();
+  const pixelColumns = featureColumns(pixelSpec, [plan.feature], input.dims.height, input.dims.width);
+  // One member: the CNN alone; more: their probabilities averaged (an ensemble of CNNs, format 3).
+  const cnnPredictor: Predictor =
+    nets.length === 1
+      ? fits[0]!.fit.outcome.predictor
+      : {
+          scaler: { mean: new Float64Array(input.train.pixels.cols), scale: new Float64Array(input.train.pixels.cols).fill(1) },
+          classifier: { type: 'ensemble', members: nets.map((c) => ({ features: [plan.feature], columns: pixelColumns, classifier: c })) },
+        };
 
   const by = options.operatingPoint ?? 'balanced';
   const measure = (t: Int32Array, p: Int32Array) => (by === 'accuracy' ? accuracy(t, p) : balancedAccuracy(t, p, k));
@@ -150,20 +185,20 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const featurePredictor = input.winner.fit.outcome.predictor;
   const featureThreshold = featurePredictor.threshold ?? null;
   const untuned = (p: Predictor): Predictor => ({ scaler: p.scaler, classifier: p.classifier });
+  // Two classes: the CNN's and the ensemble's threshold is not fitted to val/ (78 BreastMNIST images
+  // overfit it) but set by Bayes's rule for their probabilities, which learnt train/'s prior.
+  const operatingThreshold = k === 2 ? bayesThreshold(input.train.y, by, options.classWeight === 'balanced') : null;
   const finalist = (name: Finalist['name'], predictor: Predictor, val: Evaluation, fixed: number | null): Finalist => {
     let threshold = fixed;
     let predicted = val.predicted;
-    if (k === 2 && name !== 'features') {
-      const t = chooseThreshold(truth, val.scores, 0.5, measure);
-      threshold = t.threshold === 0.5 ? null : t.threshold;
-    }
+    if (k === 2 && name !== 'features') threshold = operatingThreshold === 0.5 ? null : operatingThreshold;
     if (k === 2 && threshold !== null) predicted = Int32Array.from({ length: truth.length }, (_, i) => (val.scores[i * 2 + 1]! > threshold! ? 1 : 0));
     return { name, predictor, val: { ...val, predicted }, threshold, score: measure(truth, predicted), auc: classAucs(truth, val.scores, k).auc };
   };
   // the feature model as it will classify (its own threshold, chosen on val before this round)
   const featureVal = predict(untuned(featurePredictor), input.val.features);
-  const cnnVal = predict(untuned(cnnFit.outcome.predictor), input.val.pixels);
-  const finalists: Finalist[] = [finalist('features', featurePredictor, featureVal, featureThreshold), finalist('CNN', cnnFit.outcome.predictor, cnnVal, null)];
+  const cnnVal = predict(cnnPredictor, input.val.pixels);
+  const finalists: Finalist[] = [finalist('features', featurePredictor, featureVal, featureThreshold), finalist('CNN', cnnPredictor, cnnVal, null)];
 
   // The ensemble needs the feature model's probabilities and one spec for both (the same size).
   // (the winner, or where it is at another size the best candidate at the CNN's: one model file extracts at one size)
@@ -199,7 +234,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
         type: 'ensemble',
         members: [
           { features: FEATURE_NAMES.filter((f) => member.features.includes(f)), columns: featureCols, classifier: fc as SingleModel },
-          { features: [plan.feature], columns: pixelCols, classifier: net },
+          ...nets.map((c) => ({ features: [plan.feature], columns: pixelCols, classifier: c })),
         ],
       },
     };
@@ -207,7 +242,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   }
 
   // ranked as the search ranks (--rank-by): the measure then AUC, or AUC then the measure
-  const byAuc = options.rankBy === 'auc';
+  const byAuc = (options.rankBy ?? DEFAULT_RANK_BY) === 'auc';
   const key = (f: Finalist): [number, number] => (byAuc ? [f.auc ?? -1, f.score] : [f.score, f.auc ?? -1]);
   let best = finalists[0]!;
   for (const f of finalists.slice(1)) {
@@ -215,16 +250,18 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     const [b1, b2] = key(best);
     if (a1 > b1 + 1e-12 || (Math.abs(a1 - b1) <= 1e-12 && a2 > b2)) best = f;
   }
-  const cnnHistory = net.model.history;
   const summary: JsonValue = {
     ...base,
     by: `${byAuc ? 'AUC, then ' : ''}${by === 'accuracy' ? 'accuracy' : 'balanced accuracy'}`,
     params: { epochs: params.epochs, widths: params.widths, augment: params.augment, flip: params.flip },
-    earlyStopping: `a stratified fifth of train/ (${split.test.length} images), every epoch run, the lowest loss kept`,
-    epochs: cnnHistory.length,
+    earlyStopping: `member i: the stratified fifth i of train/ (${folds[0]!.test.length} images), every epoch run, the lowest loss kept`,
+    epochs: net.model.history.length,
     bestEpoch: net.model.bestEpoch,
+    members: fits.map(({ fold, ms }, i) => ({ fold, seed: settings.seed + fold, epochs: nets[i]!.model.history.length, bestEpoch: nets[i]!.model.bestEpoch, ms: Math.round(ms) })),
+    ...(stopped ? { membersStopped: stopped } : {}),
     ms: Math.round(cnnMs),
     budgetMs: Math.round(budgetMs),
+    ...(operatingThreshold !== null ? { threshold: `${r3(operatingThreshold)} on class 1's probability for the CNN and the ensemble, by Bayes's rule for ${by === 'accuracy' ? 'accuracy' : 'balanced accuracy'} (train/'s prior), not fitted to ${input.compareOn}` } : {}),
     compared: finalists.map((f) => ({ candidate: f.name, score: r3(f.score), auc: r3(f.auc), threshold: f.threshold })),
     ...(ensembleSkipped ? { ensembleSkipped } : {}),
     ...(input.member && !ensembleSkipped ? { ensembleMember: input.member.label } : {}),
@@ -240,7 +277,8 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const valPredicted = predict(predictor, pick(input.val));
   const estimate = computeMetrics(truth, valPredicted, labels);
   const test = input.test && input.test.y.length > 0 ? predict(predictor, pick(input.test)) : null;
-  const params2: EnsembleParams | CnnParams = isEnsemble ? { type: 'ensemble', members: [member!.params, params] } : params;
+  const cnnParams = nets.map(() => params);
+  const params2: EnsembleParams | CnnParams = isEnsemble ? { type: 'ensemble', members: [member!.params, ...cnnParams] } : nets.length > 1 ? { type: 'ensemble', members: cnnParams } : params;
   const auto: AutoSummary = { ...(featureOutcome.auto ?? {}), cnn: summary };
   const outcome: TrainOutcome = {
     predictor,
@@ -249,7 +287,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     selection: featureOutcome.selection,
     estimate: { mode: 'validation', folds: 1, metrics: estimate, foldBalancedAccuracy: [balancedAccuracy(truth, valPredicted.predicted, k)] },
     test: test ? computeMetrics(input.test!.y, test, labels) : null,
-    iterations: isEnsemble ? member!.iterations : cnnFit.outcome.iterations,
+    iterations: isEnsemble ? member!.iterations : fits[0]!.fit.outcome.iterations,
     capped: isEnsemble ? member!.capped : 0,
     auto,
     estimateRoc: rocCurves(truth, valPredicted.scores, valPredicted.predicted, labels, predictor.threshold ?? null),
@@ -277,17 +315,37 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   };
 }
 
+/**
+ * The two-class threshold on class 1's probability that Bayes's rule gives for a measure, where
+ * the probabilities learnt the training prior pi (share of class 1): for accuracy one half; for
+ * balanced accuracy (each class's errors weighed by its size) pi itself. Where they learnt equal
+ * priors (class weights 'balanced'): pi's complement for accuracy, one half for balanced accuracy.
+ */
+export function bayesThreshold(y: Int32Array, by: 'balanced' | 'accuracy', balancedWeights: boolean): number {
+  let ones = 0;
+  for (const c of y) ones += c === 1 ? 1 : 0;
+  const pi = y.length > 0 ? ones / y.length : 0.5;
+  if (by === 'accuracy') return balancedWeights ? 1 - pi : 0.5;
+  return balancedWeights ? 0.5 : pi;
+}
+
 /** The round in a line of the report. */
 export function cnnRoundLines(s: JsonValue | undefined): string[] {
   if (!s || typeof s !== 'object' || Array.isArray(s)) return [];
   const c = s as Record<string, JsonValue>;
   if (c['skipped']) return [`CNN: not tried: ${String(c['skipped'])}`];
+  const members = c['members'] as { epochs: number; bestEpoch: number }[] | undefined;
   const member = c['ensembleMember'] ? ` (the ensemble's feature model: ${String(c['ensembleMember'])}, the best at the CNN's size)` : '';
   const compared = (c['compared'] as { candidate: string; score: number; auc: number | null; threshold: number | null }[]).map(
     (f) => `${f.candidate} ${f.score.toFixed(3)} (AUC ${f.auc === null ? '-' : f.auc.toFixed(3)}${f.threshold === null ? '' : `, threshold ${Number(f.threshold.toPrecision(4))}`})`,
   );
   return [
-    `CNN: ${String(c['epochs'])} epochs (kept ${String(c['bestEpoch'])}) in ${((c['ms'] as number) / 1000).toFixed(0)} s of ${((c['budgetMs'] as number) / 1000).toFixed(0)} s, at ${c['size'] === 0 ? 'the kept size' : `size ${String(c['size'])}`} on ${String(c['input'])}`,
+    `${
+      members && members.length > 1
+        ? `CNN: ${members.length} members, one per fold of train/ (epochs run (kept): ${members.map((m) => `${m.epochs} (${m.bestEpoch})`).join(', ')}), their probabilities averaged,`
+        : `CNN: ${String(c['epochs'])} epochs (kept ${String(c['bestEpoch'])})`
+    } in ${((c['ms'] as number) / 1000).toFixed(0)} s of ${((c['budgetMs'] as number) / 1000).toFixed(0)} s, at ${c['size'] === 0 ? 'the kept size' : `size ${String(c['size'])}`} on ${String(c['input'])}${c['membersStopped'] ? `; ${String(c['membersStopped'])}` : ''}`,
+    ...(c['threshold'] ? [`threshold: ${String(c['threshold'])}`] : []),
     `finalists on ${String(c['on'])} by ${String(c['by'])}: ${compared.join('; ')}${c['ensembleSkipped'] ? `; ensemble not tried: ${String(c['ensembleSkipped'])}` : member}; chosen: ${String(c['chosen'])}`,
   ];
 }

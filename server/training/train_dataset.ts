@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { errorMessage } from '../../shared/errors.ts';
 import type { RocCurve } from '../../shared/classify/roc.ts';
 import { decodeImageAsync } from '../../shared/image/index.ts';
-import { chooseModel, crossValidate, featureSearchBudget, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
+import { chooseModel, crossValidate, DEFAULT_RANK_BY, featureSearchBudget, planAuto, type AutoOptions, type AutoPlan, type ImageProbe } from './auto_model.ts';
 import { cnnRound, type CnnRoundSplit, type EnsembleMemberFit } from './auto_cnn.ts';
 import { describe, rankedBefore, setFeatures, type CandidateReport } from '../../shared/classify/auto_search.ts';
 import { fitFinal } from '../../shared/classify/train.ts';
@@ -351,7 +351,7 @@ export async function trainDataset(
       const pixelCols = featureColumns(sizeSpec, [cnnPlan.feature], dd.height, dd.width);
       // The ensemble's feature member: the winner, or where that is at another size the best candidate at the CNN's.
       if (runSpec.size !== cnnPlan.size) {
-        const before = rankedBefore(options.search!.rankBy ?? 'balanced');
+        const before = rankedBefore(options.search!.rankBy ?? DEFAULT_RANK_BY);
         let best: CandidateReport | null = null;
         for (const c of choice.search.candidates) if (c.status === 'scored' && c.size === cnnPlan.size && c.params && c.set && (!best || before(c, best))) best = c;
         if (best) memberCandidate = { candidate: best, features: setFeatures(plan.sets.find((s) => s.name === best.set)!) };

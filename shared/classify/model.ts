@@ -32,6 +32,8 @@ export const MODEL_FORMAT = 'medclass-model';
 export const MODEL_VERSION = 3;
 /** The version a document is written as: the oldest that holds it. */
 const versionFor = (type: ClassifierModel['type']): 1 | 2 | 3 => (type === 'ensemble' ? 3 : type === 'cnn' ? 2 : 1);
+/** Members of an ensemble at most: the feature model and up to five CNNs from --auto, with room to spare (was four). */
+export const MAX_ENSEMBLE_MEMBERS = 8;
 
 const float64Array = z
   .object({
@@ -78,7 +80,7 @@ const singleParams = [
 ] as const;
 const paramsSchema = z.discriminatedUnion('type', [
   ...singleParams,
-  z.object({ type: z.literal('ensemble'), members: z.array(z.discriminatedUnion('type', [...singleParams])).min(2).max(4) }).strict(),
+  z.object({ type: z.literal('ensemble'), members: z.array(z.discriminatedUnion('type', [...singleParams])).min(2).max(MAX_ENSEMBLE_MEMBERS) }).strict(),
 ]);
 
 const svmSchema = z
@@ -147,7 +149,7 @@ const ensembleSchema = z
     members: z
       .array(z.object({ features: z.array(z.string()).min(1), classifier: z.discriminatedUnion('type', [svmSchema, knnSchema, cnnSchema]) }).strict())
       .min(2)
-      .max(4),
+      .max(MAX_ENSEMBLE_MEMBERS),
   })
   .strict();
 

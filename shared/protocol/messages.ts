@@ -89,6 +89,8 @@ export const autoSchema = z.strictObject({
   budgetSeconds: z.number().int().min(5).max(3600),
   features: z.enum(['search', 'spec']).optional(),
   operatingPoint: z.enum(['balanced', 'accuracy']).optional(),
+  /** What ranks candidates and finalists: 'auc' (AUC, then balanced accuracy; the default) or 'balanced'. */
+  rankBy: z.enum(['auc', 'balanced']).optional(),
 });
 
 const classifierSchema = z.discriminatedUnion('kind', [

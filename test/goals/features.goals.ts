@@ -33,14 +33,14 @@ try {
     const train = medclass('train', dataset(g.name), '--auto', '--budget', budget, ...extra, '--out', out);
     const seconds = (performance.now() - started) / 1000;
     if (train.status !== 0) throw new Error(`train ${g.name} failed: ${train.stderr}`);
-    const report = train.stdout.split('\n').filter((l) => /^(--auto|chosen|class weights|decision|features|model|CNN|finalists|ensemble)\b/.test(l));
+    const report = train.stdout.split('\n').filter((l) => /^(--auto|chosen|class weights|decision|features|model|CNN|finalists|ensemble|threshold)\b/.test(l));
     console.log(`${g.label}: train --auto in ${seconds.toFixed(0)} s (load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')})\n  ${report.join('\n  ')}\n`);
     const evaluated = medclass('evaluate', out, join(dataset(g.name), 'test'), '--json');
     if (evaluated.status !== 0) throw new Error(`evaluate ${g.name} failed: ${evaluated.stderr}`);
     const m = JSON.parse(evaluated.stdout) as { auc: number; accuracy: number; balancedAccuracy: number };
     const model = JSON.parse(readFileSync(out, 'utf8'));
     const w = model.training.auto.winner;
-    const pass = (v: number, goal: number) => `${v.toFixed(3)} ${v >= goal ? '(met)' : `(goal ${goal.toFixed(2)})`}`;
+    const pass = (v: number, goal: number, digits = 3) => `${v.toFixed(digits)} ${v >= goal ? '(met)' : `(goal ${goal.toFixed(2)})`}`;
     const met = (auc: number, acc: number) => (m.auc >= auc && m.accuracy >= acc ? 'met' : 'not met');
     const cnn = model.training.auto.cnn as { chosen?: string; skipped?: string; ensembleMember?: string } | undefined;
     const winner = `${w.set} @ ${w.size || 'kept'}, ${w.name}`;
@@ -50,7 +50,7 @@ try {
       g.today,
       `${g.auc.toFixed(2)} / ${g.acc.toFixed(2)}: ${met(g.auc, g.acc)}`,
       `${g.cnnAuc.toFixed(2)} / ${g.cnnAcc.toFixed(2)}: ${met(g.cnnAuc, g.cnnAcc)}`,
-      pass(m.auc, g.auc),
+      pass(m.auc, g.auc, 4),
       pass(m.accuracy, g.acc),
       m.balancedAccuracy.toFixed(3),
       cnn?.skipped ? `${chosen} (CNN not tried)` : chosen,
