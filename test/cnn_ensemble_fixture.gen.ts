@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useCnnBackend } from '../server/features/backend.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
-import type { Predictor } from '../shared/classify/classifier.ts';
+import { ensembleWithFeatureScaler, type Predictor } from '../shared/classify/classifier.ts';
 import { trainCnnModel } from '../shared/classify/cnn/train_model.ts';
 import { featureColumns, takeColumns } from '../shared/classify/feature_columns.ts';
 import { serializeModel } from '../shared/classify/model.ts';
@@ -37,28 +37,19 @@ const cnns: TrainOutcome[] = [];
 for (const seed of [1, 2, 3, 4]) {
   cnns.push(await trainCnnModel({ labels: small.labels, train: { X: takeColumns(small.train.X, pixelCols), y: small.train.y } }, { type: 'cnn', epochs: 2, widths: [4, 8], augment: true, flip: true }, { inputSize: 28, channels: 1, seed, classWeight: null }));
 }
-const d = small.train.X.cols;
-const mean = new Float64Array(d);
-const scale = new Float64Array(d).fill(1);
-featureCols.forEach((c, j) => {
-  mean[c] = svm.predictor.scaler.mean[j]!;
-  scale[c] = svm.predictor.scaler.scale[j]!;
-});
 const fc = svm.predictor.classifier;
 if (fc.type !== 'svm') throw new Error('not an SVM');
 const predictor: Predictor = {
-  scaler: { mean, scale },
-  classifier: {
-    type: 'ensemble',
-    members: [
-      { features: [...FEATURES], columns: featureCols, classifier: fc },
-      ...cnns.map((c) => {
-        const net = c.predictor.classifier;
-        if (net.type !== 'cnn') throw new Error('not a CNN');
-        return { features: ['pixels' as const], columns: pixelCols, classifier: net };
-      }),
-    ],
-  },
+  ...ensembleWithFeatureScaler(
+    small.train.X.cols,
+    { features: [...FEATURES], columns: featureCols, classifier: fc },
+    svm.predictor.scaler,
+    cnns.map((c) => {
+      const net = c.predictor.classifier;
+      if (net.type !== 'cnn') throw new Error('not a CNN');
+      return { features: ['pixels' as const], columns: pixelCols, classifier: net };
+    }),
+  ),
   threshold: 0.55,
 };
 const outcome: TrainOutcome = { ...svm, predictor, params: { type: 'ensemble', members: [svm.params as never, ...cnns.map((c) => c.params as never)] } };

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useCnnBackend } from '../server/features/backend.ts';
 import { PROJECT_ROOT } from '../server/paths.ts';
-import type { Predictor } from '../shared/classify/classifier.ts';
+import { ensembleWithFeatureScaler, type Predictor } from '../shared/classify/classifier.ts';
 import { trainCnnModel } from '../shared/classify/cnn/train_model.ts';
 import { countLabels } from '../shared/classify/dataset.ts';
 import { featureColumns, takeColumns } from '../shared/classify/feature_columns.ts';
@@ -39,27 +39,18 @@ try {
   await useCnnBackend();
   const svm = trainModel({ labels: data.labels, train: cols(data.train, featureCols) }, { ...DEFAULT_SETTINGS, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } });
   const cnn = await trainCnnModel({ labels: data.labels, train: cols(data.train, pixelCols) }, { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false }, { inputSize: 28, channels: 1, seed: 3, classWeight: null });
-  // the ensemble's scaler: the SVM's on its columns, the identity on the pixels (the CNN normalises its own input)
-  const d = data.train.X.cols;
-  const mean = new Float64Array(d);
-  const scale = new Float64Array(d).fill(1);
-  featureCols.forEach((c, j) => {
-    mean[c] = svm.predictor.scaler.mean[j]!;
-    scale[c] = svm.predictor.scaler.scale[j]!;
-  });
   const net = cnn.predictor.classifier;
   const fc = svm.predictor.classifier;
   if (net.type !== 'cnn' || fc.type !== 'svm') throw new Error('unexpected classifiers');
   const predictor: Predictor = {
-    scaler: { mean, scale },
-    classifier: { type: 'ensemble', members: [{ features: [...FEATURES], columns: featureCols, classifier: fc }, { features: ['pixels'], columns: pixelCols, classifier: net }] },
+    ...ensembleWithFeatureScaler(data.train.X.cols, { features: [...FEATURES], columns: featureCols, classifier: fc }, svm.predictor.scaler, [{ features: ['pixels'], columns: pixelCols, classifier: net }]),
     threshold: 0.45,
   };
   const outcome: TrainOutcome = { ...svm, predictor, params: { type: 'ensemble', members: [svm.params as never, cnn.params as never] } };
   const doc = buildModelDocument({
     spec: SPEC,
     labels: data.labels,
-    featureLength: d,
+    featureLength: data.train.X.cols,
     imageSize: null,
     outcome,
     training: { size: data.train.y.length, counts: countLabels(Array.from(data.train.y, (c) => data.labels[c]!), data.labels), contentHash: trainingContentHash(data.train.X, data.train.y, data.labels), seed: 3 },

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useCnnBackend } from '../server/features/backend.ts';
-import { evaluateClassifier, predict, shiftProbabilities, shownScores, type Predictor } from '../shared/classify/classifier.ts';
+import { ensembleWithFeatureScaler, evaluateClassifier, predict, shiftProbabilities, shownScores, type Predictor } from '../shared/classify/classifier.ts';
 import { transform } from '../shared/classify/scaler.ts';
 import { trainCnnModel } from '../shared/classify/cnn/train_model.ts';
 import { argmaxRow } from '../shared/classify/evaluation.ts';
@@ -41,19 +41,11 @@ beforeAll(async () => {
   await useCnnBackend();
   const svm = trainModel({ labels: small.labels, train: cols(small.train, featureCols) }, { ...DEFAULT_SETTINGS, params: { type: 'svm', kernel: 'rbf', C: 1, gamma: { scale: 1 } } });
   const cnn = await trainCnnModel({ labels: small.labels, train: cols(small.train, pixelCols) }, { type: 'cnn', epochs: 1, widths: [4, 8], augment: false, flip: false }, { inputSize: 28, channels: 1, seed: 3, classWeight: null });
-  const d = small.train.X.cols;
-  const mean = new Float64Array(d);
-  const scale = new Float64Array(d).fill(1);
-  featureCols.forEach((c, j) => {
-    mean[c] = svm.predictor.scaler.mean[j]!;
-    scale[c] = svm.predictor.scaler.scale[j]!;
-  });
   const net = cnn.predictor.classifier;
   const fc = svm.predictor.classifier;
   if (net.type !== 'cnn' || fc.type !== 'svm') throw new Error('unexpected classifiers');
   const predictor: Predictor = {
-    scaler: { mean, scale },
-    classifier: { type: 'ensemble', members: [{ features: [...FEATURES], columns: featureCols, classifier: fc }, { features: ['pixels'], columns: pixelCols, classifier: net }] },
+    ...ensembleWithFeatureScaler(small.train.X.cols, { features: [...FEATURES], columns: featureCols, classifier: fc }, svm.predictor.scaler, [{ features: ['pixels'], columns: pixelCols, classifier: net }]),
     threshold: 0.4,
   };
   ensemble = { ...svm, predictor, params: { type: 'ensemble', members: [svm.params as never, cnn.params as never] } };

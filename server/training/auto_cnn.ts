@@ -1,4 +1,4 @@
-import { predict, type Predictor, type SingleModel } from '../../shared/classify/classifier.ts';
+import { ensembleWithFeatureScaler, predict, type Predictor, type SingleModel } from '../../shared/classify/classifier.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { countLabels, type Counts } from '../../shared/classify/dataset.ts';
 import type { Evaluation } from '../../shared/classify/evaluation.ts';
@@ -221,23 +221,12 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     const featureCols = featureColumns(unionSpec, member.features, h, w);
     const pixelCols = featureColumns(unionSpec, [plan.feature], h, w);
     if (featureCols.length + pixelCols.length !== d) throw new Error('the ensemble columns do not cover its vector');
-    // one scaler: the feature model's on its columns, none on the pixels (the CNN normalises its own)
-    const mean = new Float64Array(d);
-    const scale = new Float64Array(d).fill(1);
-    featureCols.forEach((c, j) => {
-      mean[c] = member.predictor.scaler.mean[j]!;
-      scale[c] = member.predictor.scaler.scale[j]!;
-    });
-    const predictor: Predictor = {
-      scaler: { mean, scale },
-      classifier: {
-        type: 'ensemble',
-        members: [
-          { features: FEATURE_NAMES.filter((f) => member.features.includes(f)), columns: featureCols, classifier: fc as SingleModel },
-          ...nets.map((c) => ({ features: [plan.feature], columns: pixelCols, classifier: c })),
-        ],
-      },
-    };
+    const predictor = ensembleWithFeatureScaler(
+      d,
+      { features: FEATURE_NAMES.filter((f) => member.features.includes(f)), columns: featureCols, classifier: fc as SingleModel },
+      member.predictor.scaler,
+      nets.map((c) => ({ features: [plan.feature], columns: pixelCols, classifier: c })),
+    );
     finalists.push(finalist('ensemble', predictor, predict(predictor, input.val.union), null));
   }
 

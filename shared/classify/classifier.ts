@@ -39,6 +39,20 @@ export interface Predictor {
 export const cnnModels = (c: ClassifierModel): CnnModel[] =>
   c.type === 'cnn' ? [c.model] : c.type === 'ensemble' ? c.members.flatMap((m) => (m.classifier.type === 'cnn' ? [m.classifier.model] : [])) : [];
 
+/**
+ * An ensemble over one vector of `length` columns with one scaler: the feature member's own
+ * scaler on its columns, none on the rest (the pixels: each CNN normalises its own input).
+ */
+export function ensembleWithFeatureScaler(length: number, featureMember: EnsembleMember, featureScaler: Scaler, others: EnsembleMember[]): Predictor {
+  const mean = new Float64Array(length);
+  const scale = new Float64Array(length).fill(1);
+  featureMember.columns.forEach((c, j) => {
+    mean[c] = featureScaler.mean[j]!;
+    scale[c] = featureScaler.scale[j]!;
+  });
+  return { scaler: { mean, scale }, classifier: { type: 'ensemble', members: [featureMember, ...others] } };
+}
+
 /** Class 1 where its score (column 1 of m x 2 scores) is above the threshold. */
 export function applyThreshold(scores: Float64Array, threshold: number): Int32Array {
   const m = scores.length / 2;
