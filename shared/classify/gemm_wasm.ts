@@ -1,4 +1,4 @@
-import { assembleModule, s32, u32, type WasmFunction } from '../wasm/assemble.ts';
+import { assembleModule, reserveMemory, s32, u32, type WasmApi, type WasmFunction, type WasmMemory } from '../wasm/assemble.ts';
 import { dot64, quantI16, screenI16, type KnnKernels } from './knn_wasm.ts';
 
 /**
@@ -130,23 +130,8 @@ export interface WasmCross extends KnnKernels {
   reserve(bytes: number): Float64Array;
 }
 
-/**
- * The little of the WebAssembly JS API used here, typed locally: the server build's lib
- * (ES2023 without DOM) does not declare the WebAssembly global, though Node has it.
- */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-
 let cached: WasmCross | null | undefined;
 let compiled: { api: WasmApi; module: object } | null | undefined;
-const PAGE = 65536;
 /** Above this the memory is dropped after use, so that one large product does not pin it. */
 export const KEEP_BYTES = 256 * 2 ** 20;
 
@@ -182,8 +167,7 @@ export function newWasmCross(): WasmCross | null {
       dot64: instance.exports['dot64'] as KnnKernels['dot64'],
       buffer: () => memory.buffer,
       reserve(bytes: number): Float64Array {
-        const need = Math.ceil(bytes / PAGE) - memory.buffer.byteLength / PAGE;
-        if (need > 0) memory.grow(need);
+        reserveMemory(memory, bytes);
         return new Float64Array(memory.buffer);
       },
     };
