@@ -11,6 +11,8 @@ import { CliError } from './cli_error.ts';
 
 /** Most files per worker task: big enough that messaging costs little, small enough to balance. */
 const CHUNK = 48;
+/** Fewest files per task, those at the end: the threads run out of work within a few images of each other. */
+const LAST_CHUNK = 8;
 /** Below this many files, starting workers (tens of milliseconds each) costs more than it saves. */
 const WORKERS_FROM = 16;
 
@@ -35,10 +37,13 @@ async function extractor(paths: readonly string[], threads: number): Promise<{ e
 /** Extracts in chunks (a file not found gets its error record there too); yields them in input order. */
 async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format: OutputFormat, pending: Promise<{ extract: Extract; close: () => Promise<void> }>, threads: number): AsyncGenerator<RecordsOut> {
   const { extract, close } = await pending;
-  const chunk = Math.max(1, Math.min(CHUNK, Math.ceil(inputs.length / threads)));
   // Every chunk is queued at once; the pool keeps both cores busy while output keeps the order.
   const queued: Promise<RecordsOut>[] = [];
-  for (let i = 0; i < inputs.length; i += chunk) queued.push(extract(inputs.slice(i, i + chunk), spec, format));
+  for (let i = 0; i < inputs.length; ) {
+    const size = chunkSize(inputs.length - i, inputs.length, threads);
+    queued.push(extract(inputs.slice(i, i + size), spec, format));
+    i += size;
+  }
   try {
     for (const p of queued) yield await p;
   } finally {
@@ -46,6 +51,17 @@ async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format:
     for (const p of queued) p.catch(() => {});
     await close();
   }
+}
+
+/**
+ * The next chunk's size with `left` of `total` files to go: at most CHUNK, and a share of
+ * the total (so that a few files spread over every thread), shrinking towards the end down
+ * to LAST_CHUNK, so that no thread is left with a whole chunk to do while the others wait.
+ */
+function chunkSize(left: number, total: number, threads: number): number {
+  const share = Math.ceil(total / threads);
+  const tail = Math.max(LAST_CHUNK, Math.ceil(left / (4 * threads)));
+  return Math.max(1, Math.min(CHUNK, share, tail, left));
 }
 
 async function write(out: Writable, data: string | Uint8Array): Promise<void> {

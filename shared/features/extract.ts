@@ -107,7 +107,8 @@ export async function extractBatch(images: readonly PreparedImage[], spec: Featu
   if (images.length === 0) return [];
   const { width, height } = images[0]!;
   const pixels = width * height;
-  const stacked = new Float32Array(images.length * pixels);
+  const batch = takeBatchArray(images.length * pixels);
+  const stacked = batch.subarray(0, images.length * pixels);
   images.forEach((img, k) => {
     if (img.width !== width || img.height !== height) throw new Error('extractBatch: images of one batch must share their size');
     stacked.set(img.data, k * pixels);
@@ -119,7 +120,26 @@ export async function extractBatch(images: readonly PreparedImage[], spec: Featu
     return results;
   } finally {
     x.dispose();
+    if (batch.length <= SPARE_BATCH_MAX) spareBatch = batch;
   }
+}
+
+/** The largest batch array kept for the next batch (4 MiB): a thread keeps no more than that. */
+const SPARE_BATCH_MAX = 1 << 20;
+
+/**
+ * The last batch's array, free again once its session is disposed (no kernel output is a
+ * view of it): a fresh array of several hundred KiB for each of the command's chunks cost
+ * its page faults again each time. A batch that starts while another is still running, or
+ * a larger one, takes a new one.
+ */
+let spareBatch: Float32Array | undefined;
+
+function takeBatchArray(length: number): Float32Array {
+  const spare = spareBatch;
+  if (!spare || spare.length < length) return new Float32Array(length);
+  spareBatch = undefined;
+  return spare;
 }
 
 /** The seven features of the paper, exactly as before the families came. */
