@@ -18,38 +18,103 @@ const WORKERS_FROM = 16;
 
 type Extract = (jobs: ImageFile[], spec: FeatureSpec, format: OutputFormat) => Promise<RecordsOut>;
 
-/**
- * Where the chunks are extracted: on worker threads, started before the files are listed
- * (their start-up overlaps the listing) where the paths promise enough files, else here.
- */
-async function extractor(paths: readonly string[], threads: number): Promise<{ extract: Extract; close: () => Promise<void> }> {
-  const many = paths.length >= WORKERS_FROM || paths.some((p) => statSync(p, { throwIfNoEntry: false })?.isDirectory());
-  if (threads > 1 && many) {
-    const { Piscina } = await import('piscina');
-    const pool = new Piscina({ ...workerModule('../features/extract.worker', import.meta.url), minThreads: threads, maxThreads: threads });
-    return { extract: (jobs, spec, format) => pool.run({ jobs, spec, format }) as Promise<RecordsOut>, close: () => pool.destroy() };
-  }
-  const [{ useServerKernels }, { extractFileRecords }] = await Promise.all([import('../features/server_kernels.ts'), import('../features/records.ts')]);
-  useServerKernels();
-  return { extract: extractFileRecords, close: async () => {} };
+/** Worker threads beside this one, and how to hand them a chunk. */
+interface Pool {
+  workers: number;
+  extract: Extract;
+  close: () => Promise<void>;
 }
 
-/** Extracts in chunks (a file not found gets its error record there too); yields them in input order. */
-async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format: OutputFormat, pending: Promise<{ extract: Extract; close: () => Promise<void> }>, threads: number): AsyncGenerator<RecordsOut> {
-  const { extract, close } = await pending;
-  // Every chunk is queued at once; the pool keeps both cores busy while output keeps the order.
-  const queued: Promise<RecordsOut>[] = [];
+/**
+ * Chunks each worker holds: the one it runs and the next ones, so that it goes on without
+ * waiting for this thread, which hands out chunks between its own (about 20 ms each; the
+ * first, on cold code, several times that).
+ */
+const QUEUED = 3;
+
+/**
+ * The worker threads, one fewer than the threads, since this thread extracts too (a worker
+ * costs about 80 ms of CPU to start, which the other threads wait for on a small machine);
+ * started before the files are listed (their start-up overlaps the listing) where the paths
+ * promise enough files; none for one thread.
+ */
+async function startPool(paths: readonly string[], threads: number): Promise<Pool | undefined> {
+  const many = paths.length >= WORKERS_FROM || paths.some((p) => statSync(p, { throwIfNoEntry: false })?.isDirectory());
+  if (threads < 2 || !many) return undefined;
+  const { Piscina } = await import('piscina');
+  const workers = threads - 1;
+  const pool = new Piscina({ ...workerModule('../features/extract.worker', import.meta.url), minThreads: workers, maxThreads: workers, concurrentTasksPerWorker: QUEUED });
+  return { workers, extract: (jobs, spec, format) => pool.run({ jobs, spec, format }) as Promise<RecordsOut>, close: () => pool.destroy() };
+}
+
+/** Extraction on this thread: the kernels load on the first call, once the workers have their first chunks. */
+async function extractHere(): Promise<Extract> {
+  const [{ useServerKernels }, { extractFileRecords }] = await Promise.all([import('../features/server_kernels.ts'), import('../features/records.ts')]);
+  useServerKernels();
+  return extractFileRecords;
+}
+
+/** A promise with its resolve and reject (Promise.withResolvers, from Node 22). */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Extracts in chunks (a file not found gets its error record there too), on the workers and
+ * on this thread, each taking the next chunk when it is ready for one; yields them in input order.
+ */
+async function* records(inputs: readonly ImageFile[], spec: FeatureSpec, format: OutputFormat, pending: Promise<Pool | undefined>): AsyncGenerator<RecordsOut> {
+  const pool = await pending;
+  const threads = (pool?.workers ?? 0) + 1;
+  const chunks: ImageFile[][] = [];
   for (let i = 0; i < inputs.length; ) {
     const size = chunkSize(inputs.length - i, inputs.length, threads);
-    queued.push(extract(inputs.slice(i, i + size), spec, format));
+    chunks.push(inputs.slice(i, i + size));
     i += size;
   }
+  const done = chunks.map(() => deferred<RecordsOut>());
+  let next = 0;
+  let stopped = false;
+  const feed = (): void => {
+    if (stopped || next >= chunks.length) return;
+    const i = next++;
+    pool!.extract(chunks[i]!, spec, format).then(
+      (r) => {
+        done[i]!.resolve(r);
+        feed();
+      },
+      (e: unknown) => done[i]!.reject(e),
+    );
+  };
+  if (pool) for (let k = 0; k < pool.workers * QUEUED; k++) feed();
+  const here = (async () => {
+    try {
+      const extract = await extractHere();
+      while (!stopped && next < chunks.length) {
+        const i = next++;
+        await extract(chunks[i]!, spec, format).then(done[i]!.resolve, done[i]!.reject);
+        // the workers' results come in, and they get their next chunks, between this thread's
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (e) {
+      // no chunk is left waiting for this thread
+      while (next < chunks.length) done[next++]!.reject(e);
+    }
+  })();
   try {
-    for (const p of queued) yield await p;
+    for (const d of done) yield await d.promise;
   } finally {
     // on an early exit the chunks still queued end with the pool, not as unhandled rejections
-    for (const p of queued) p.catch(() => {});
-    await close();
+    stopped = true;
+    for (const d of done) d.promise.catch(() => {});
+    await here;
+    await pool?.close();
   }
 }
 
@@ -101,9 +166,9 @@ export async function featuresCommand(paths: string[], options: FeaturesOptions)
   // The workers start first: the spec's schema (zod, about a hundred modules) loads and the
   // files are listed (its reads overlapping that loading) while they load theirs; the main
   // thread is then what the workers wait for. A refusal on the way must not leave them running.
-  const pending = extractor(paths, threads);
+  const pending = startPool(paths, threads);
   const refused = async (e: unknown): Promise<never> => {
-    await (await pending).close();
+    await (await pending)?.close();
     throw e;
   };
   const listing = collectFiles(paths);
@@ -113,7 +178,7 @@ export async function featuresCommand(paths: string[], options: FeaturesOptions)
   const out: Writable = options.out ? createWriteStream(options.out) : process.stdout;
   let ok = 0;
   const lines = { json: writeJson, jsonl: writeLines, csv: writeLines, npy: writeNpy }[format];
-  await lines(out, spec, format, inputs.length, records(inputs, spec, format, pending, threads), () => ok++);
+  await lines(out, spec, format, inputs.length, records(inputs, spec, format, pending), () => ok++);
   if (options.out) {
     out.end();
     await once(out, 'finish');

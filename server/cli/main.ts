@@ -3,6 +3,16 @@ import { errorMessage } from '../../shared/errors.ts';
 import { CliError } from './cli_error.ts';
 import { addSpecOptions } from './spec_options.ts';
 
+/**
+ * Ends the process once standard output has taken what was written, without the teardown of
+ * the heaps and threads that a natural exit spends (about 10 ms): for a command whose work is
+ * done and whose files are closed. The exit status is process.exitCode.
+ */
+async function exitWhenFlushed(): Promise<never> {
+  await new Promise((resolve) => process.stdout.write('', resolve));
+  process.exit();
+}
+
 const program = new Command('medclass')
   .description('MedClass: medical image features, models and the secure classification service')
   .showHelpAfterError()
@@ -16,8 +26,11 @@ addSpecOptions(
 )
   .option('--out <file>', 'write here instead of standard output')
   .option('--format <format>', 'json (one document), jsonl (a record a line), csv (a column per value) or npy (float64 rows, needs --out)', 'json')
-  .option('--jobs <n>', 'worker threads (default: one per core)')
-  .action(async (paths: string[], options) => (await import('./features.command.ts')).featuresCommand(paths, options));
+  .option('--jobs <n>', 'threads extracting: this one and n - 1 workers (default: one per core)')
+  .action(async (paths: string[], options) => {
+    await (await import('./features.command.ts')).featuresCommand(paths, options);
+    await exitWhenFlushed();
+  });
 
 addSpecOptions(
   program
