@@ -76,6 +76,12 @@ describe('--auto with the CNN', () => {
     expect(result.doc.version).toBe({ features: 1, CNN: 3, ensemble: 3 }[best.candidate]);
     const members = result.doc.classifier.type === 'ensemble' ? result.doc.classifier.members.map((m) => m.classifier.type) : [];
     if (best.candidate !== 'features') expect(members).toEqual([...(best.candidate === 'ensemble' ? ['svm'] : []), 'cnn', 'cnn', 'cnn']);
+    // the ensemble weighs the feature model against the CNNs' mean by the weight chosen out of fold; the CNNs share the rest
+    const weight = (round as unknown as { ensembleWeight: { chosen: number; tried: { weight: number }[] } }).ensembleWeight;
+    expect(weight.tried.map((t) => t.weight)).toEqual([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    const weights = result.doc.classifier.type === 'ensemble' ? result.doc.classifier.members.map((m) => m.weight) : [];
+    if (best.candidate === 'ensemble') expect(weights).toEqual([weight.chosen, ...Array.from({ length: 3 }, () => (1 - weight.chosen) / 3)]);
+    if (best.candidate === 'CNN') expect(weights).toEqual([undefined, undefined, undefined]);
     expect((result.doc.training.auto as { cnn: unknown }).cnn).toEqual(round);
     expect(result.doc.decision?.threshold ?? null).toBe(best.candidate === 'features' ? (result.outcome.predictor.threshold ?? null) : best.threshold);
 

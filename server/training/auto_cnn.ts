@@ -1,7 +1,7 @@
 import { applyThreshold, ensembleWithFeatureScaler, predict, type Predictor, type SingleModel } from '../../shared/classify/classifier.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { countLabels, type Counts } from '../../shared/classify/dataset.ts';
-import type { Evaluation } from '../../shared/classify/evaluation.ts';
+import { argmaxRow, type Evaluation } from '../../shared/classify/evaluation.ts';
 import { featureColumns, restrictSpec } from '../../shared/classify/feature_columns.ts';
 import { takeRows, type Matrix } from '../../shared/classify/linalg.ts';
 import { stratifiedFolds } from '../../shared/classify/cv.ts';
@@ -120,6 +120,17 @@ interface Finalist {
   val: Scored | null;
 }
 
+/** The feature model's weights in the ensemble tried (the CNNs share the rest). */
+const ENSEMBLE_WEIGHTS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+/** Two evaluations' probabilities, the first weighted `weight` and the second the rest, as an ensemble combines them. */
+function mixed(a: Evaluation, b: Evaluation, weight: number): Evaluation {
+  if (!a.probabilities || !b.probabilities) throw new Error('an ensemble member gives no probabilities');
+  const p = Float64Array.from(a.probabilities, (v, i) => weight * v + (1 - weight) * b.probabilities![i]!);
+  const n = p.length / a.k;
+  return { k: a.k, predicted: Int32Array.from({ length: n }, (_, i) => argmaxRow(p, i, a.k)), scores: p, probabilities: p };
+}
+
 /** Per-fold evaluations of train/'s rows, pooled in fold order. */
 function poolFolds(evals: Evaluation[], k: number): Evaluation {
   const m = evals.reduce((n, e) => n + e.predicted.length, 0);
@@ -167,12 +178,13 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const featureCols = unionSpec ? featureColumns(unionSpec, member!.features, h, w) : null;
   const pixelCols = unionSpec ? featureColumns(unionSpec, [plan.feature], h, w) : null;
   if (featureCols && pixelCols && featureCols.length + pixelCols.length !== input.train.union.cols) throw new Error('the ensemble columns do not cover its vector');
-  const ensembleOf = (feature: Predictor, nets: CnnClassifier[]): Predictor =>
+  // the feature model's share of the mean is `weight`; the CNNs share the rest equally
+  const ensembleOf = (feature: Predictor, nets: CnnClassifier[], weight: number): Predictor =>
     ensembleWithFeatureScaler(
       input.train.union.cols,
-      { features: memberFeatures, columns: featureCols!, classifier: feature.classifier as SingleModel },
+      { features: memberFeatures, columns: featureCols!, classifier: feature.classifier as SingleModel, weight },
       feature.scaler,
-      nets.map((c) => ({ features: [plan.feature], columns: pixelCols!, classifier: c })),
+      nets.map((c) => ({ features: [plan.feature], columns: pixelCols!, classifier: c, weight: (1 - weight) / nets.length })),
     );
 
   // Each CNN member trains on four fifths of train/ and keeps the epoch with the lowest loss on
@@ -190,7 +202,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   // speed and the budget cut both (RetinaMNIST: 16 of 30 epochs); the first member is the CNN
   // --auto trained alone before, and each later one starts only where it (and its fold's
   // feature fits) would end in time.
-  const fits: { fold: number; fit: FitOutput; ms: number; out: { features: Evaluation; cnn: Evaluation; ensemble: Evaluation | null } }[] = [];
+  const fits: { fold: number; fit: FitOutput; ms: number; out: { features: Evaluation; cnn: Evaluation; member: Evaluation | null } }[] = [];
   let stopped: string | null = null;
   for (let f = 0; f < maxMembers; f++) {
     const left = budgetMs - (performance.now() - started);
@@ -225,12 +237,8 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     const cnnNet = fit.outcome.predictor;
     const features = predict(untuned(foldFit(input.train.features, split.train, featureOutcome.params, false)), takeRows(input.train.features, held));
     const cnn = predict(cnnNet, takeRows(input.train.pixels, held));
-    let ensemble: Evaluation | null = null;
-    if (unionSpec && member && cnnNet.classifier.type === 'cnn') {
-      const memberFold = foldFit(input.train.member, split.train, member.params, true);
-      ensemble = predict(ensembleOf(memberFold, [cnnNet.classifier]), takeRows(input.train.union, held));
-    }
-    fits.push({ fold: f, fit, ms: performance.now() - m0, out: { features, cnn, ensemble } });
+    const memberFold = unionSpec && member ? predict(foldFit(input.train.member, split.train, member.params, true), takeRows(input.train.member, held)) : null;
+    fits.push({ fold: f, fit, ms: performance.now() - m0, out: { features, cnn, member: memberFold } });
   }
   const cnnMs = performance.now() - started;
   const nets = fits.map(({ fit }) => {
@@ -276,18 +284,31 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     finalist('features', featurePredictor, fits.map((m) => m.out.features), onVal((s) => s.features)),
     finalist('CNN', cnnPredictor, fits.map((m) => m.out.cnn), onVal((s) => s.pixels)),
   ];
-  const ensemblePredictor = unionSpec && member ? ensembleOf(member.predictor, nets) : null;
-  if (ensemblePredictor) finalists.push(finalist('ensemble', ensemblePredictor, fits.map((m) => m.out.ensemble!), onVal((s) => s.union)));
-
   // ranked as the search ranks (--rank-by): the measure then AUC, or AUC then the measure
   const byAuc = (options.rankBy ?? DEFAULT_RANK_BY) === 'auc';
-  const key = (f: Finalist): [number, number] => (byAuc ? [f.cv.auc ?? -1, f.cv.score] : [f.cv.score, f.cv.auc ?? -1]);
-  let best = finalists[0]!;
-  for (const f of finalists.slice(1)) {
-    const [a1, a2] = key(f);
-    const [b1, b2] = key(best);
-    if (a1 > b1 + 1e-12 || (Math.abs(a1 - b1) <= 1e-12 && a2 > b2)) best = f;
+  const key = (f: Scored): [number, number] => (byAuc ? [f.auc ?? -1, f.score] : [f.score, f.auc ?? -1]);
+  const ahead = (a: Scored, b: Scored): boolean => {
+    const [a1, a2] = key(a);
+    const [b1, b2] = key(b);
+    return a1 > b1 + 1e-12 || (Math.abs(a1 - b1) <= 1e-12 && a2 > b2);
+  };
+
+  // The ensemble's weight of the feature model against the CNNs' mean, chosen out of fold as the
+  // finalists are (one CNN per fold stands in for their mean); equal weights per member gave the
+  // feature model, a different view of the image, a sixth beside five CNNs.
+  let weights: { weight: number; cv: Scored }[] = [];
+  let ensembleWeight = 0.5;
+  if (unionSpec && member) {
+    const threshold = operatingThreshold === 0.5 ? null : operatingThreshold;
+    weights = ENSEMBLE_WEIGHTS.map((weight) => ({ weight, cv: scored(cvTruth, atThreshold(poolFolds(fits.map((m) => mixed(m.out.member!, m.out.cnn, weight)), k), threshold)) }));
+    let chosen = weights[0]!;
+    for (const t of weights.slice(1)) if (ahead(t.cv, chosen.cv) || (!ahead(chosen.cv, t.cv) && Math.abs(t.weight - 0.5) < Math.abs(chosen.weight - 0.5))) chosen = t;
+    ensembleWeight = chosen.weight;
+    finalists.push(finalist('ensemble', ensembleOf(member.predictor, nets, ensembleWeight), fits.map((m) => mixed(m.out.member!, m.out.cnn, ensembleWeight)), onVal((s) => s.union)));
   }
+
+  let best = finalists[0]!;
+  for (const f of finalists.slice(1)) if (ahead(f.cv, best.cv)) best = f;
   const hasVal = finalists[0]!.val !== null;
   const summary: JsonValue = {
     ...base,
@@ -306,6 +327,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     compared: finalists.map((f) => ({ candidate: f.name, score: r3(f.cv.score), auc: r3(f.cv.auc), threshold: f.threshold, ...(f.val ? { val: { score: r3(f.val.score), auc: r3(f.val.auc) } } : {}) })),
     ...(ensembleSkipped ? { ensembleSkipped } : {}),
     ...(input.member && !ensembleSkipped ? { ensembleMember: input.member.label } : {}),
+    ...(weights.length ? { ensembleWeight: { chosen: ensembleWeight, tried: weights.map((t) => ({ weight: t.weight, score: r3(t.cv.score), auc: r3(t.cv.auc) })) } } : {}),
     chosen: best.name,
   };
   if (best.name === 'features') return { summary, final: null };
@@ -381,7 +403,9 @@ export function cnnRoundLines(s: JsonValue | undefined): string[] {
   const c = s as Record<string, JsonValue>;
   if (c['skipped']) return [`CNN: not tried: ${String(c['skipped'])}`];
   const members = c['members'] as { epochs: number; bestEpoch: number }[] | undefined;
-  const member = c['ensembleMember'] ? ` (the ensemble's feature model: ${String(c['ensembleMember'])}, the best at the CNN's size)` : '';
+  const weight = c['ensembleWeight'] as { chosen: number; tried: { weight: number }[] } | undefined;
+  const weighs = weight ? `; the ensemble weighs the feature model ${weight.chosen} against the CNNs' mean (the best out of fold of ${weight.tried.map((t) => t.weight).join(', ')})` : '';
+  const member = (c['ensembleMember'] ? ` (the ensemble's feature model: ${String(c['ensembleMember'])}, the best at the CNN's size)` : '') + weighs;
   const auc = (v: number | null) => (v === null ? '-' : v.toFixed(3));
   const compared = (c['compared'] as { candidate: string; score: number; auc: number | null; threshold: number | null; val?: { score: number; auc: number | null } }[]).map(
     (f) =>
