@@ -63,6 +63,28 @@ describe('ensemble model', () => {
     for (let i = 0; i < e.scores.length; i++) expect(e.scores[i]).toBeCloseTo((svmPart.probabilities![i]! + cnnPart.probabilities![i]!) / 2, 12);
   });
 
+  it('weighs its members where they carry weights (the weighted mean of their probabilities), and its file keeps the weights', () => {
+    const members = ensemble.predictor.classifier.type === 'ensemble' ? ensemble.predictor.classifier.members : [];
+    const weighted: Predictor = { scaler: ensemble.predictor.scaler, classifier: { type: 'ensemble', members: members.map((m, i) => ({ ...m, weight: i === 0 ? 0.3 : 0.7 })) } };
+    const e = predict(weighted, small.test.X);
+    const standardised = transform(ensemble.predictor.scaler, small.test.X);
+    const svmPart = evaluateClassifier(members[0]!.classifier, takeColumns(standardised, featureCols));
+    const cnnPart = evaluateClassifier(members[1]!.classifier, takeColumns(standardised, pixelCols));
+    for (let i = 0; i < e.scores.length; i++) expect(e.scores[i]).toBeCloseTo(0.3 * svmPart.probabilities![i]! + 0.7 * cnnPart.probabilities![i]!, 12);
+    const doc = documentOf({ ...ensemble, predictor: weighted });
+    expect(doc.classifier.type === 'ensemble' ? doc.classifier.members.map((m) => m.weight) : []).toEqual([0.3, 0.7]);
+    const again = predict(parseModel(serializeModel(doc)).predictor, small.test.X);
+    expect(Array.from(again.scores)).toEqual(Array.from(e.scores));
+    // without weights the file has none, and equal weights give the same bits as before weights existed
+    const plain = documentOf(ensemble);
+    expect(plain.classifier.type === 'ensemble' ? plain.classifier.members.map((m) => 'weight' in m) : []).toEqual([false, false]);
+    // a weight must be positive
+    const bad = JSON.parse(serializeModel(doc)) as Record<string, unknown> & { classifier: { members: { weight: number }[] } };
+    bad.classifier.members[0]!.weight = 0;
+    bad['integrity'] = { sha256: integrityHash(bad) };
+    expect(() => parseModel(JSON.stringify(bad))).toThrow(/weight/);
+  });
+
   it('saved as format version 3, loaded here and in a fresh process, predicts the same labels and scores', { timeout: 300_000 }, async () => {
     const doc = documentOf(ensemble);
     expect(doc.version).toBe(3);

@@ -43,15 +43,17 @@ export interface AutoReport {
   featureSets?: AutoSetRow[];
   classWeight?: { on: string; by: string; chosen: string | null; compared: { classWeight: string | null; score: number | null }[] };
   threshold?: { value: number | null; default?: number; on?: string; by?: string; before?: number; after?: number; note?: string };
-  /** The CNN and its ensemble with the best feature model against that model, on val/ (or why the CNN was not tried). */
+  /** The CNN and its ensemble with the best feature model against that model, out of fold on train/ (or why the CNN was not tried). */
   cnn?: {
     skipped?: string;
     on?: string;
+    /** Where the finalists' figures in `val` come from ('val/'), where there is such a split. */
+    alsoOn?: string;
     by?: string;
     epochs?: number;
     bestEpoch?: number;
     ms?: number;
-    compared?: { candidate: string; score: number | null; auc: number | null; threshold: number | null }[];
+    compared?: { candidate: string; score: number | null; auc: number | null; threshold: number | null; val?: { score: number | null; auc: number | null } }[];
     ensembleSkipped?: string;
     chosen?: string;
   };

@@ -81,7 +81,10 @@ export async function trainCommand(dataset: string, options: TrainCliOptions): P
       say(table(['rank', 'candidate', 'balanced acc.'], ranked.slice(0, 8).map(({ c }, r) => [String(r + 1), c.label + (c.capped ? ' (iteration cap)' : ''), fixed(c.balancedAccuracy)]), 2));
     }
     const net = outcome.predictor.classifier;
-    if (net.type === 'ensemble') say(`ensemble: ${net.members.map((m) => `${m.classifier.type.toUpperCase()} on ${m.features.join(', ')}`).join(' + ')}, class probabilities averaged`);
+    if (net.type === 'ensemble') {
+      const weighted = net.members.some((m) => m.weight !== undefined);
+      say(`ensemble: ${net.members.map((m) => `${m.classifier.type.toUpperCase()} on ${m.features.join(', ')}${weighted ? ` (weight ${Number((m.weight ?? 1).toPrecision(3))})` : ''}`).join(' + ')}, class probabilities averaged${weighted ? ' by weight' : ''}`);
+    }
     for (const m of net.type === 'ensemble' ? net.members.map((x) => x.classifier) : [net]) if (m.type === 'cnn') say(`kept the weights of epoch ${m.model.bestEpoch} of ${m.model.history.length} (lowest validation loss)`);
     const est = outcome.estimate;
     const spread = est.foldBalancedAccuracy.length > 1 ? ` (folds ${est.foldBalancedAccuracy.map((v) => fixed(v, 2)).join(' ')})` : '';

@@ -46,7 +46,7 @@ export interface AutoOptions {
    */
   operatingPoint?: 'balanced' | 'accuracy' | undefined;
   /**
-   * The CNN (and its ensemble with the best feature model) as finalists on val/: false never,
+   * The CNN (and its ensemble with the best feature model) as finalists (out of fold on train/): false never,
    * true always, absent when the budget is CNN_MIN_BUDGET_MS or more (server/training/auto_cnn.ts).
    */
   cnn?: boolean | undefined;

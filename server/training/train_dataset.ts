@@ -8,7 +8,6 @@ import { cnnRound, type CnnRoundSplit, type EnsembleMemberFit } from './auto_cnn
 import { describe, rankedBefore, setFeatures, type CandidateReport } from '../../shared/classify/auto_search.ts';
 import { fitFinal } from '../../shared/classify/train.ts';
 import { featureColumns } from '../../shared/classify/feature_columns.ts';
-import { stratifiedFolds } from '../../shared/classify/cv.ts';
 import {
   checkTrainingClasses,
   countLabels,
@@ -407,42 +406,28 @@ export async function trainDataset(
   const onEpoch: EpochHook = (r) => hooks.onEpoch?.(r);
   let fit = options.fitOn === 'worker' ? await fitOnWorker(input, progress, options.signal, onEpoch) : await fitModel(input, progress, onEpoch);
 
-  // --auto with the CNN: the CNN and the ensemble against the feature model, on val/ (or, without one, a stratified fifth of train/).
+  // --auto with the CNN: the CNN and the ensemble against the feature model, by cross-validation of train/.
   if (plan && options.search && 'feature' in plan.cnn) {
     let summary;
-    const trainItems = bySplit('train');
-    let compareOn = bySplit('val');
-    let fitItems = trainItems;
-    let winnerFit = fit;
-    if (compareOn.length === 0) {
-      // the feature model refitted on the other four fifths (its settings as chosen): what ships if the CNN or the ensemble wins
-      const split = stratifiedFolds(train.y, labels.length, 5, settings.seed)[0]!;
-      fitItems = Array.from(split.train, (i) => trainItems[i]!);
-      compareOn = Array.from(split.test, (i) => trainItems[i]!);
-      const part = cnnRows!(fitItems);
-      const partInput: FitInput = { ...input, train: { X: part.features, y: part.y }, val: undefined, test: undefined, counts: countLabels(fitItems.map(({ entry }) => entry.label), labels) };
-      winnerFit = options.fitOn === 'worker' ? await fitOnWorker(partInput, progress, options.signal, onEpoch) : await fitModel(partInput, progress, onEpoch);
-    }
+    const trainRows = cnnRows!(bySplit('train'));
     {
       let member: EnsembleMemberFit | undefined;
       if (memberCandidate) {
-        // fitted here on the same rows as the CNN, with Platt probabilities to average
-        const m = cnnRows!(fitItems).member;
+        // fitted here on train/, as the CNN, with Platt probabilities to average
+        const m = trainRows.member;
         const p = memberCandidate.candidate.params as EnsembleMemberFit['params'];
-        const y = Int32Array.from(fitItems, ({ entry }) => labels.indexOf(entry.label));
-        const f = fitFinal({ X: m, y }, labels.length, p, { ...settings, params: p, probability: true, threshold: undefined, auto: false });
+        const f = fitFinal({ X: m, y: train.y }, labels.length, p, { ...settings, params: p, probability: true, threshold: undefined, auto: false });
         member = { features: memberCandidate.features, predictor: f.predictor, params: p, gamma: f.gamma, iterations: f.iterations, capped: f.capped, label: describe(memberCandidate.candidate) };
       }
       const round = await cnnRound({
         member,
-        compareOn: val ? 'val/' : `a stratified fifth of train/ (${compareOn.length} images; no val/ split)`,
         labels,
         plan: plan.cnn,
         sizeSpec: plan.specs[plan.cnn.sizeIndex]!,
         dims: plan.sizes[plan.cnn.sizeIndex] === 0 ? { width: first!.width, height: first!.height } : { width: plan.sizes[plan.cnn.sizeIndex]!, height: plan.sizes[plan.cnn.sizeIndex]! },
-        winner: { features: winnerFeatures, size: runSpec.size, fit: winnerFit, spec: runSpec },
-        train: cnnRows!(fitItems),
-        val: cnnRows!(compareOn),
+        winner: { features: winnerFeatures, size: runSpec.size, fit, spec: runSpec },
+        train: trainRows,
+        val: val ? cnnRows!(bySplit('val')) : undefined,
         test: test ? cnnRows!(bySplit('test')) : undefined,
         settings,
         options: options.search,

@@ -19,6 +19,8 @@ export interface EnsembleMember {
   features: FeatureName[];
   columns: Int32Array;
   classifier: SingleModel;
+  /** Its share of the mean (1 where absent: equal shares), so that --auto can weigh a feature model against several CNNs. */
+  weight?: number;
 }
 
 /** A fitted classifier: one kind, or an ensemble that averages its members' class probabilities. */
@@ -59,18 +61,22 @@ export function applyThreshold(scores: Float64Array, threshold: number): Int32Ar
   return Int32Array.from({ length: m }, (_, i) => (scores[i * 2 + 1]! > threshold ? 1 : 0));
 }
 
-/** The members' class probabilities, averaged with equal weights; its scores are those averages. */
+/** The members' class probabilities, averaged by their weights (equal where none is given); its scores are those averages. */
 function evaluateEnsemble(members: EnsembleMember[], standardised: Matrix): Evaluation {
   let sum: Float64Array | null = null;
   let k = 0;
+  let total = 0;
   for (const m of members) {
     const e = evaluateClassifier(m.classifier, takeColumns(standardised, m.columns));
     if (!e.probabilities) throw new Error('an ensemble member gives no probabilities (an SVM without Platt sigmoids)');
     k = e.k;
+    // a weight of 1 multiplies exactly: files without weights keep their bits
+    const weight = m.weight ?? 1;
+    total += weight;
     sum ??= new Float64Array(e.probabilities.length);
-    for (let i = 0; i < sum.length; i++) sum[i]! += e.probabilities[i]!;
+    for (let i = 0; i < sum.length; i++) sum[i]! += weight * e.probabilities[i]!;
   }
-  const mean = Float64Array.from(sum!, (v) => v / members.length);
+  const mean = Float64Array.from(sum!, (v) => v / total);
   const n = mean.length / k;
   return { k, predicted: Int32Array.from({ length: n }, (_, i) => argmaxRow(mean, i, k)), scores: mean, probabilities: mean };
 }

@@ -140,14 +140,15 @@ const cnnSchema = z
 /**
  * An ensemble: each member reads the features it names (columns of the spec's vector, after
  * the one scaler; a CNN's pixels pass it unchanged), and the class probabilities of the
- * members are averaged with equal weights.
+ * members are averaged, each by its `weight` (1 where absent: equal weights, as files made
+ * before weights predict).
  */
 const ensembleSchema = z
   .object({
     type: z.literal('ensemble'),
     combine: z.literal('mean-probability'),
     members: z
-      .array(z.object({ features: z.array(z.string()).min(1), classifier: z.discriminatedUnion('type', [svmSchema, knnSchema, cnnSchema]) }).strict())
+      .array(z.object({ features: z.array(z.string()).min(1), weight: z.number().positive().finite().optional(), classifier: z.discriminatedUnion('type', [svmSchema, knnSchema, cnnSchema]) }).strict())
       .min(2)
       .max(MAX_ENSEMBLE_MEMBERS),
   })
@@ -318,7 +319,7 @@ export function buildModelDocument(input: ModelInput): ModelDocument {
   const { outcome } = input;
   const c = outcome.predictor.classifier;
   const classifier: ModelDocument['classifier'] =
-    c.type === 'ensemble' ? { type: 'ensemble', combine: 'mean-probability', members: c.members.map((m) => ({ features: [...m.features], classifier: encodeSingle(m.classifier) })) } : encodeSingle(c);
+    c.type === 'ensemble' ? { type: 'ensemble', combine: 'mean-probability', members: c.members.map((m) => ({ features: [...m.features], ...(m.weight !== undefined ? { weight: m.weight } : {}), classifier: encodeSingle(m.classifier) })) } : encodeSingle(c);
   const sel = outcome.selection;
   const doc: Omit<ModelDocument, 'integrity'> = {
     format: MODEL_FORMAT,
@@ -477,7 +478,7 @@ export function loadModelDocument(json: unknown): LoadedModel {
         const columns = featureColumns(spec, features, h, w);
         const single = decodeSingle(m.classifier, k, columns.length, doc.version, `members[${i}].`);
         if (single.type === 'svm' && !single.model.probA) bad(`members[${i}] is an SVM without probabilities: an ensemble averages probabilities`);
-        return { features, columns, classifier: single };
+        return { features, columns, classifier: single, ...(m.weight !== undefined ? { weight: m.weight } : {}) };
       }),
     };
   } else classifier = decodeSingle(c, k, d, doc.version, '');
