@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../server/paths.ts';
 import { EXACT_TOLERANCE } from '../shared/features/tolerance.ts';
-import { GOLDEN, loadGolden } from './golden.ts';
+import { GOLDEN, dataset, loadGolden, splitImages } from './golden.ts';
 import { compareToGolden } from './golden_compare.ts';
 
 const run = promisify(execFile);
@@ -117,5 +117,21 @@ describe('medclass features', () => {
     const refused = await medclass('features', dir, '--format', 'npy');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/--format npy writes a binary file: name it with --out/);
+  });
+
+  it('gives a compressed DICOM read beside many PNGs, its codec loading while its worker goes on with the next chunks, the record it gets alone', async () => {
+    // Each thread reads its files into one buffer: a file whose decoder waits (a codec to
+    // load) must not see the next chunk's files in it.
+    const dir = join(tmp, 'one-buffer');
+    cpSync(join(dataset('dicom'), 'MR_small_jpeg_ls_lossless.dcm'), join(dir, 'a.dcm'));
+    splitImages('breastmnist', 'train').slice(0, 40).forEach((f, i) => cpSync(f, join(dir, `b${String(i).padStart(2, '0')}.png`)));
+    const features = ['--features', 'hogMean,glcmContrast,intensityMoments'];
+    const alone = JSON.parse((await medclass('features', join(dir, 'a.dcm'), ...features)).stdout).images[0];
+    expect(alone.errorCode).toBeUndefined();
+    for (const jobs of ['1', '2']) {
+      const together = JSON.parse((await medclass('features', dir, ...features, '--jobs', jobs)).stdout).images;
+      expect(together).toHaveLength(41);
+      expect(together[0], `--jobs ${jobs}`).toEqual({ ...alone, file: 'a.dcm' });
+    }
   });
 });

@@ -54,10 +54,10 @@ export async function extractFileRecords(jobs: readonly ImageFile[], spec: Featu
     }
     try {
       const bytes = readFile(job.path);
-      // A PNG is decoded at once, before anything else can read into the buffer (chunks run
-      // side by side on the command's own thread), and its decoder keeps nothing of it; the
-      // other decoders may wait for their codecs and keep views of their input (DICOM's
-      // colour samples), so they get a copy.
+      // A PNG is decoded at once, before anything else can read into the buffer, and its
+      // decoder keeps nothing of it. The other decoders may wait for a codec to load, while
+      // the thread goes on with another chunk (a worker holds several) and reads its files
+      // into the buffer: they get a copy.
       images[i] = findDecoder(bytes) === pngDecoder ? decodeImage(bytes, limits) : await decodeImageAsync(bytes.slice(), limits);
     } catch (e) {
       const error = e instanceof MedclassError ? e : new MedclassError('unreadableFile', `cannot read ${job.name}: ${errorMessage(e)}`);
