@@ -109,6 +109,14 @@ describe('--auto: the search', () => {
     expect(byAuc.candidates.every((x) => x.status !== 'scored' || (x.auc ?? -1) <= wa.auc!)).toBe(true);
     expect(byAuc.reason).toContain('highest cross-validated AUC');
 
+    // The CNN's size: its best set goes on to rung 2 as well (the ensemble's feature member is tuned there);
+    // the same vectors stand for a second size here, so both sizes' best sets tie and size 0 is promoted first.
+    const twoSizes = await runSearch({ ...plan, sizes: [0, 64], rankBy: 'auc', alsoPromoteAt: 64 }, ctx(Infinity));
+    expect([...new Set(twoSizes.candidates.filter((x) => x.rung === 2).map((x) => `${x.size} ${x.set}`))]).toEqual([`0 ${wa.set}`, `64 ${wa.set}`]);
+    expect(twoSizes.promoted.map((p) => p.size)).toEqual([0, 64]);
+    const oneSize = await runSearch({ ...plan, sizes: [0, 64], rankBy: 'auc' }, ctx(Infinity));
+    expect(oneSize.promoted.map((p) => p.size)).toEqual([0]);
+
     // No time at all: the first group still runs (a search always has a winner); the rest are skipped, with why.
     const c = await runSearch(plan, ctx(0));
     expect(c.candidates.filter((x) => x.status === 'scored').length).toBe(CLASSIFIER_FAMILIES[0]!.screen[0]!.length);

@@ -301,7 +301,7 @@ export async function chooseModel(input: AutoInput): Promise<AutoChoice> {
   });
   try {
     const search = await runSearch(
-      { sizes: plan.sizes, sets: plan.sets, inapplicable: plan.inapplicable, families: CLASSIFIER_FAMILIES.filter((f) => !options.classifiers || options.classifiers.includes(f.name)), ...(options.external ? { external: options.external } : {}), rankBy: options.rankBy ?? DEFAULT_RANK_BY },
+      { sizes: plan.sizes, sets: plan.sets, inapplicable: plan.inapplicable, families: CLASSIFIER_FAMILIES.filter((f) => !options.classifiers || options.classifiers.includes(f.name)), ...(options.external ? { external: options.external } : {}), rankBy: options.rankBy ?? DEFAULT_RANK_BY, alsoPromoteAt: 'size' in plan.cnn ? plan.cnn.size : undefined },
       {
         k,
         folds,

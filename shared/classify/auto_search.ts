@@ -150,6 +150,12 @@ export interface SearchPlan {
   external?: ExternalCandidate[];
   /** How many (size, set) pairs go on to rung 2. */
   promote?: number;
+  /**
+   * A size whose best pair goes on to rung 2 as well, if none of that size is among the
+   * promoted: the CNN's, where the ensemble's feature member comes from, so that the member
+   * is tuned as far as the winner is.
+   */
+  alsoPromoteAt?: number | undefined;
   /** What ranks the candidates (balanced accuracy by default). */
   rankBy?: RankBy;
 }
@@ -336,6 +342,10 @@ export async function runSearch(plan: SearchPlan, ctx: SearchContext): Promise<S
     .sort((a, b) => (better(a.best, b.best) ? -1 : better(b.best, a.best) ? 1 : a.order - b.order));
   const nPromote = plan.promote ?? Math.max(2, Math.min(4, Math.ceil(pairs.length / 4)));
   const promoted = pairBest.slice(0, nPromote);
+  if (plan.alsoPromoteAt !== undefined && !promoted.some((p) => p.size === plan.alsoPromoteAt)) {
+    const there = pairBest.find((p) => p.size === plan.alsoPromoteAt);
+    if (there) promoted.push(there);
+  }
 
   // Rung 2: the full grids on the promoted sets, best set first.
   await runGroups(plannedGroups(2, promoted));
