@@ -1,7 +1,7 @@
-import { applyThreshold, ensembleWithFeatureScaler, predict, type Predictor, type SingleModel } from '../../shared/classify/classifier.ts';
+import { applyThreshold, ensembleWithFeatureScaler, predict, weightedMeanProbabilities, type Predictor, type SingleModel } from '../../shared/classify/classifier.ts';
 import { DEFAULT_CNN_PARAMS } from '../../shared/classify/cnn/train_model.ts';
 import { countLabels, type Counts } from '../../shared/classify/dataset.ts';
-import { argmaxRow, type Evaluation } from '../../shared/classify/evaluation.ts';
+import type { Evaluation } from '../../shared/classify/evaluation.ts';
 import { featureColumns, restrictSpec } from '../../shared/classify/feature_columns.ts';
 import { takeRows, type Matrix } from '../../shared/classify/linalg.ts';
 import { stratifiedFolds } from '../../shared/classify/cv.ts';
@@ -12,7 +12,7 @@ import { rocCurves } from '../../shared/classify/roc.ts';
 import { fitFinal, type AutoSummary, type JsonValue, type LabelledSet, type TrainOutcome, type TrainSettings } from '../../shared/classify/train.ts';
 import { FEATURE_NAMES, type FeatureName, type FeatureSpec } from '../../shared/features/spec.ts';
 import { useCnnBackend } from '../features/backend.ts';
-import { DEFAULT_RANK_BY, type AutoOptions, type CnnPlan } from './auto_model.ts';
+import { DEFAULT_RANK_BY, pool, type AutoOptions, type CnnPlan } from './auto_model.ts';
 import type { EpochHook, FitOutput } from './fit.ts';
 import { fitOnWorker } from './fit_on_worker.ts';
 
@@ -123,26 +123,16 @@ interface Finalist {
 /** The feature model's weights in the ensemble tried (the CNNs share the rest). */
 const ENSEMBLE_WEIGHTS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
-/** Two evaluations' probabilities, the first weighted `weight` and the second the rest, as an ensemble combines them. */
-function mixed(a: Evaluation, b: Evaluation, weight: number): Evaluation {
-  if (!a.probabilities || !b.probabilities) throw new Error('an ensemble member gives no probabilities');
-  const p = Float64Array.from(a.probabilities, (v, i) => weight * v + (1 - weight) * b.probabilities![i]!);
-  const n = p.length / a.k;
-  return { k: a.k, predicted: Int32Array.from({ length: n }, (_, i) => argmaxRow(p, i, a.k)), scores: p, probabilities: p };
-}
-
-/** Per-fold evaluations of train/'s rows, pooled in fold order. */
-function poolFolds(evals: Evaluation[], k: number): Evaluation {
-  const m = evals.reduce((n, e) => n + e.predicted.length, 0);
-  const predicted = new Int32Array(m);
-  const scores = new Float64Array(m * k);
-  let o = 0;
-  for (const e of evals) {
-    predicted.set(e.predicted, o);
-    scores.set(e.scores, o * k);
-    o += e.predicted.length;
-  }
-  return { k, predicted, scores, probabilities: null };
+/** The feature member's and a CNN's probabilities, the first weighted `weight` and the second the rest, as the ensemble combines them. */
+function mixed(feature: Evaluation, cnn: Evaluation, weight: number): Evaluation {
+  if (!feature.probabilities || !cnn.probabilities) throw new Error('an ensemble member gives no probabilities');
+  return weightedMeanProbabilities(
+    [
+      { probabilities: feature.probabilities, weight },
+      { probabilities: cnn.probabilities, weight: 1 - weight },
+    ],
+    feature.k,
+  );
 }
 
 /** The CNN and the ensemble against the feature winner, by cross-validation of train/; the winner's model document where it is not the feature model. */
@@ -232,12 +222,15 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
       // the live curves are the first member's
       f === 0 ? input.onEpoch : undefined,
     );
-    // fold f out of fold: the feature model as chosen and the ensemble's feature member, fitted on the member's rows
+    // fold f out of fold: the feature model as chosen and the ensemble's feature member, fitted on
+    // the member's rows; one fit, with Platt's probabilities, where that member is the feature
+    // model itself (its scores are the same with or without them)
     const held = split.test;
-    const cnnNet = fit.outcome.predictor;
-    const features = predict(untuned(foldFit(input.train.features, split.train, featureOutcome.params, false)), takeRows(input.train.features, held));
-    const cnn = predict(cnnNet, takeRows(input.train.pixels, held));
-    const memberFold = unionSpec && member ? predict(foldFit(input.train.member, split.train, member.params, true), takeRows(input.train.member, held)) : null;
+    const ensembled = unionSpec !== null && member !== null;
+    const own = ensembled && !input.member;
+    const features = predict(foldFit(input.train.features, split.train, featureOutcome.params, own), takeRows(input.train.features, held));
+    const cnn = predict(fit.outcome.predictor, takeRows(input.train.pixels, held));
+    const memberFold = own ? features : ensembled ? predict(foldFit(input.train.member, split.train, member!.params, true), takeRows(input.train.member, held)) : null;
     fits.push({ fold: f, fit, ms: performance.now() - m0, out: { features, cnn, member: memberFold } });
   }
   const cnnMs = performance.now() - started;
@@ -258,8 +251,10 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
 
   const by = options.operatingPoint ?? 'balanced';
   const measure = (t: Int32Array, p: Int32Array) => (by === 'accuracy' ? accuracy(t, p) : balancedAccuracy(t, p, k));
-  const cvRows = fits.reduce((n, { fold }) => n + folds[fold]!.test.length, 0);
-  const cvTruth = Int32Array.from(fits.flatMap(({ fold }) => Array.from(folds[fold]!.test, (i) => input.train.y[i]!)));
+  // the members' folds, pooled in fold order
+  const cvFolds = fits.map(({ fold }) => folds[fold]!);
+  const pooled = (evals: Evaluation[]) => pool(cvFolds, evals, input.train.y, k);
+  const cvTruth = pooled(fits.map((m) => m.out.cnn)).truth;
   const featureThreshold = featurePredictor.threshold ?? null;
   // Two classes: the CNN's and the ensemble's threshold is not fitted to val/ (78 BreastMNIST images
   // overfit it) but set by Bayes's rule for their probabilities, which learnt train/'s prior.
@@ -267,8 +262,8 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const atThreshold = (e: Evaluation, threshold: number | null): Evaluation => (k === 2 && threshold !== null ? { ...e, predicted: applyThreshold(e.scores, threshold) } : e);
   const perFold = (e: Evaluation): number[] => {
     let o = 0;
-    return fits.map(({ fold }) => {
-      const n = folds[fold]!.test.length;
+    return cvFolds.map(({ test }) => {
+      const n = test.length;
       o += n;
       return balancedAccuracy(cvTruth.subarray(o - n, o), e.predicted.subarray(o - n, o), k);
     });
@@ -276,7 +271,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const scored = (truth: Int32Array, e: Evaluation): Scored => ({ score: measure(truth, e.predicted), auc: classAucs(truth, e.scores, k).auc });
   const finalist = (name: Finalist['name'], predictor: Predictor, folded: Evaluation[], val: { X: Matrix; truth: Int32Array } | null): Finalist => {
     const threshold = name === 'features' ? featureThreshold : operatingThreshold === 0.5 ? null : operatingThreshold;
-    const e = atThreshold(poolFolds(folded, k), threshold);
+    const e = atThreshold(pooled(folded).e, threshold);
     return { name, predictor, threshold, cv: { ...scored(cvTruth, e), e }, val: val ? scored(val.truth, atThreshold(predict(untuned(predictor), val.X), threshold)) : null };
   };
   const onVal = (X: (s: CnnRoundSplit) => Matrix) => (input.val && input.val.y.length > 0 ? { X: X(input.val), truth: input.val.y } : null);
@@ -300,7 +295,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   let ensembleWeight = 0.5;
   if (unionSpec && member) {
     const threshold = operatingThreshold === 0.5 ? null : operatingThreshold;
-    weights = ENSEMBLE_WEIGHTS.map((weight) => ({ weight, cv: scored(cvTruth, atThreshold(poolFolds(fits.map((m) => mixed(m.out.member!, m.out.cnn, weight)), k), threshold)) }));
+    weights = ENSEMBLE_WEIGHTS.map((weight) => ({ weight, cv: scored(cvTruth, atThreshold(pooled(fits.map((m) => mixed(m.out.member!, m.out.cnn, weight))).e, threshold)) }));
     let chosen = weights[0]!;
     for (const t of weights.slice(1)) if (ahead(t.cv, chosen.cv) || (!ahead(chosen.cv, t.cv) && Math.abs(t.weight - 0.5) < Math.abs(chosen.weight - 0.5))) chosen = t;
     ensembleWeight = chosen.weight;
@@ -312,7 +307,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const hasVal = finalists[0]!.val !== null;
   const summary: JsonValue = {
     ...base,
-    on: `out of fold on train/ (${fits.length} of ${EARLY_STOP_FOLDS} folds, ${cvRows} images)`,
+    on: `out of fold on train/ (${fits.length} of ${EARLY_STOP_FOLDS} folds, ${cvTruth.length} images)`,
     ...(hasVal ? { alsoOn: 'val/' } : {}),
     by: `${byAuc ? 'AUC, then ' : ''}${by === 'accuracy' ? 'accuracy' : 'balanced accuracy'}`,
     params: { epochs: params.epochs, widths: params.widths, augment: params.augment, flip: params.flip },

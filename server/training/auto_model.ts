@@ -220,7 +220,7 @@ function shared(m: Matrix): Matrix {
 const r3 = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
 
 /** Pools per-fold evaluations into one (rows in fold order) with their truth. */
-function pool(folds: Split[], evals: Evaluation[], y: Int32Array, k: number): { truth: Int32Array; e: Evaluation } {
+export function pool(folds: Split[], evals: Evaluation[], y: Int32Array, k: number): { truth: Int32Array; e: Evaluation } {
   const rows = folds.flatMap((f) => Array.from(f.test));
   const predicted = new Int32Array(rows.length);
   const scores = new Float64Array(rows.length * k);

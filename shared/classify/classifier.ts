@@ -61,24 +61,33 @@ export function applyThreshold(scores: Float64Array, threshold: number): Int32Ar
   return Int32Array.from({ length: m }, (_, i) => (scores[i * 2 + 1]! > threshold ? 1 : 0));
 }
 
-/** The members' class probabilities, averaged by their weights (equal where none is given); its scores are those averages. */
-function evaluateEnsemble(members: EnsembleMember[], standardised: Matrix): Evaluation {
-  let sum: Float64Array | null = null;
-  let k = 0;
+/**
+ * Class probabilities (rows of k) averaged by weight, as an ensemble combines its members';
+ * the scores are those averages and the label the largest. A weight of 1 multiplies exactly:
+ * files without weights keep their bits.
+ */
+export function weightedMeanProbabilities(parts: readonly { probabilities: Float64Array; weight: number }[], k: number): Evaluation {
+  const sum = new Float64Array(parts[0]!.probabilities.length);
   let total = 0;
-  for (const m of members) {
+  for (const { probabilities, weight } of parts) {
+    total += weight;
+    for (let i = 0; i < sum.length; i++) sum[i]! += weight * probabilities[i]!;
+  }
+  const mean = Float64Array.from(sum, (v) => v / total);
+  const n = mean.length / k;
+  return { k, predicted: Int32Array.from({ length: n }, (_, i) => argmaxRow(mean, i, k)), scores: mean, probabilities: mean };
+}
+
+/** The members' class probabilities, averaged by their weights (equal where none is given). */
+function evaluateEnsemble(members: EnsembleMember[], standardised: Matrix): Evaluation {
+  let k = 0;
+  const parts = members.map((m) => {
     const e = evaluateClassifier(m.classifier, takeColumns(standardised, m.columns));
     if (!e.probabilities) throw new Error('an ensemble member gives no probabilities (an SVM without Platt sigmoids)');
     k = e.k;
-    // a weight of 1 multiplies exactly: files without weights keep their bits
-    const weight = m.weight ?? 1;
-    total += weight;
-    sum ??= new Float64Array(e.probabilities.length);
-    for (let i = 0; i < sum.length; i++) sum[i]! += weight * e.probabilities[i]!;
-  }
-  const mean = Float64Array.from(sum!, (v) => v / total);
-  const n = mean.length / k;
-  return { k, predicted: Int32Array.from({ length: n }, (_, i) => argmaxRow(mean, i, k)), scores: mean, probabilities: mean };
+    return { probabilities: e.probabilities, weight: m.weight ?? 1 };
+  });
+  return weightedMeanProbabilities(parts, k);
 }
 
 export function evaluateClassifier(c: ClassifierModel, standardised: Matrix): Evaluation {
