@@ -408,47 +408,43 @@ export async function trainDataset(
 
   // --auto with the CNN: the CNN and the ensemble against the feature model, by cross-validation of train/.
   if (plan && options.search && 'feature' in plan.cnn) {
-    let summary;
     const trainRows = cnnRows!(bySplit('train'));
-    {
-      let member: EnsembleMemberFit | undefined;
-      if (memberCandidate) {
-        // fitted here on train/, as the CNN, with Platt probabilities to average
-        const m = trainRows.member;
-        const p = memberCandidate.candidate.params as EnsembleMemberFit['params'];
-        const f = fitFinal({ X: m, y: train.y }, labels.length, p, { ...settings, params: p, probability: true, threshold: undefined, auto: false });
-        member = { features: memberCandidate.features, predictor: f.predictor, params: p, gamma: f.gamma, iterations: f.iterations, capped: f.capped, label: describe(memberCandidate.candidate) };
-      }
-      const round = await cnnRound({
-        member,
-        labels,
-        plan: plan.cnn,
-        sizeSpec: plan.specs[plan.cnn.sizeIndex]!,
-        dims: plan.sizes[plan.cnn.sizeIndex] === 0 ? { width: first!.width, height: first!.height } : { width: plan.sizes[plan.cnn.sizeIndex]!, height: plan.sizes[plan.cnn.sizeIndex]! },
-        winner: { features: winnerFeatures, size: runSpec.size, fit, spec: runSpec },
-        train: trainRows,
-        val: val ? cnnRows!(bySplit('val')) : undefined,
-        test: test ? cnnRows!(bySplit('test')) : undefined,
-        settings,
-        options: options.search,
-        leftMs: options.search.budgetMs - (performance.now() - started),
-        signal: options.signal,
-        progress: (done, total) => hooks.onProgress?.('fitting', done, total),
-        onEpoch: (r) => hooks.onEpoch?.(r),
-      });
-      summary = round.summary;
-      if (round.final) {
-        fit = round.final.fit;
-        runSpec = round.final.spec;
-        d = round.final.featureLength;
-        imageSize = round.final.imageSize;
-        // the final model's settings: the CNN's class weights are its own (the ensemble's feature member keeps the chosen ones)
-        settings = { ...settings, params: fit.outcome.params, threshold: fit.outcome.predictor.threshold, ...(fit.outcome.params.type === 'cnn' ? { classWeight: options.search.classWeight ?? null } : {}) };
-      }
+    let member: EnsembleMemberFit | undefined;
+    if (memberCandidate) {
+      // fitted here on train/, as the CNN, with Platt probabilities to average
+      const m = trainRows.member;
+      const p = memberCandidate.candidate.params as EnsembleMemberFit['params'];
+      const f = fitFinal({ X: m, y: train.y }, labels.length, p, { ...settings, params: p, probability: true, threshold: undefined, auto: false });
+      member = { features: memberCandidate.features, predictor: f.predictor, params: p, gamma: f.gamma, iterations: f.iterations, capped: f.capped, label: describe(memberCandidate.candidate) };
+    }
+    const round = await cnnRound({
+      member,
+      labels,
+      plan: plan.cnn,
+      sizeSpec: plan.specs[plan.cnn.sizeIndex]!,
+      dims: plan.sizes[plan.cnn.sizeIndex] === 0 ? { width: first!.width, height: first!.height } : { width: plan.sizes[plan.cnn.sizeIndex]!, height: plan.sizes[plan.cnn.sizeIndex]! },
+      winner: { features: winnerFeatures, size: runSpec.size, fit, spec: runSpec },
+      train: trainRows,
+      val: val ? cnnRows!(bySplit('val')) : undefined,
+      test: test ? cnnRows!(bySplit('test')) : undefined,
+      settings,
+      options: options.search,
+      leftMs: options.search.budgetMs - (performance.now() - started),
+      signal: options.signal,
+      progress: (done, total) => hooks.onProgress?.('fitting', done, total),
+      onEpoch: (r) => hooks.onEpoch?.(r),
+    });
+    if (round.final) {
+      fit = round.final.fit;
+      runSpec = round.final.spec;
+      d = round.final.featureLength;
+      imageSize = round.final.imageSize;
+      // the final model's settings: the CNN's class weights are its own (the ensemble's feature member keeps the chosen ones)
+      settings = { ...settings, params: fit.outcome.params, threshold: fit.outcome.predictor.threshold, ...(fit.outcome.params.type === 'cnn' ? { classWeight: options.search.classWeight ?? null } : {}) };
     }
     if (!fit.outcome.auto || !('cnn' in fit.outcome.auto)) {
       // the feature model stays: the round's record joins its report and its file
-      const auto = { ...(fit.outcome.auto ?? {}), cnn: summary };
+      const auto = { ...(fit.outcome.auto ?? {}), cnn: round.summary };
       fit.outcome.auto = auto;
       fit = { ...fit, doc: rebuildAuto(fit.doc, auto) };
       fit.text = serializeModel(fit.doc);
