@@ -67,6 +67,27 @@ describe('CNN model', () => {
     });
   });
 
+  it('with two blocks a stage, mixup and label smoothing: the file records them and predicts the same after loading', { timeout: 300_000 }, async () => {
+    const plain = documentOf(await trainCnnModel(small, { ...PARAMS, epochs: 1 }, SHAPE));
+    expect(plain.classifier.type === 'cnn' && 'blocks' in plain.classifier.architecture).toBe(false);
+    const params: CnnParams = { ...PARAMS, epochs: 1, blocks: 2, mixup: 0.4, labelSmoothing: 0.1 };
+    const outcome = await trainCnnModel(small, params, SHAPE);
+    const doc = documentOf(outcome);
+    if (doc.classifier.type !== 'cnn') throw new Error('not a CNN');
+    expect(doc.classifier.architecture.blocks).toBe(2);
+    expect(doc.training.params).toEqual(params);
+    // stage 0's second block and stage 1's after the strided one
+    const names = doc.classifier.weights.length;
+    expect(plain.classifier.type === 'cnn' && names - plain.classifier.weights.length).toBe(2 * 2 * 5);
+    const loaded = parseModel(serializeModel(doc));
+    const fresh = predict(outcome.predictor, small.test.X);
+    const again = predict(loaded.predictor, small.test.X);
+    expect(Array.from(again.scores)).toEqual(Array.from(fresh.scores));
+    // the same seed without mixup and smoothing trains another model
+    const noMix = documentOf(await trainCnnModel(small, { ...params, mixup: undefined, labelSmoothing: undefined } as CnnParams, SHAPE));
+    expect(noMix.classifier).not.toEqual(doc.classifier);
+  });
+
   it('refuses weights that do not fit the architecture, each with its reason', { timeout: 300_000 }, async () => {
     const doc = documentOf(await trainCnnModel(small, { ...PARAMS, epochs: 1 }, SHAPE));
     const { integrityHash } = await import('../shared/classify/model.ts');

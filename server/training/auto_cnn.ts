@@ -50,6 +50,12 @@ const CNN_MIN_LEFT_MS = 30_000;
 /** CNN members by default (one per fold of train/, as many as the budget allows). */
 export const CNN_MEMBERS = 5;
 
+/**
+ * --auto's CNN members: `--classifier cnn`'s defaults (DEFAULT_CNN_PARAMS) until a variant won
+ * out of fold (README, "The CNN": the variants tried on BreastMNIST's folds).
+ */
+export const AUTO_CNN_PARAMS: Readonly<CnnParams> = Object.freeze({ ...DEFAULT_CNN_PARAMS });
+
 /** One split's vectors: the feature winner's columns, the CNN's pixels, both (the ensemble's spec), and the labels. */
 export interface CnnRoundSplit {
   features: Matrix;
@@ -143,7 +149,7 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
   const budgetMs = input.leftMs - ASSEMBLY_MS;
   if (budgetMs < CNN_MIN_LEFT_MS) return { summary: { ...base, skipped: `the budget was spent (${Math.max(0, Math.round(input.leftMs / 1000))} s left)` }, final: null };
 
-  const params: CnnParams = options.cnnParams ?? { ...DEFAULT_CNN_PARAMS };
+  const params: CnnParams = options.cnnParams ?? { ...AUTO_CNN_PARAMS };
   const pixelSpec = restrictSpec(input.sizeSpec, [plan.feature]);
   const imageSize = plan.size === 0 ? { width: input.dims.width, height: input.dims.height } : null;
   const h = input.dims.height;
@@ -310,7 +316,15 @@ export async function cnnRound(input: CnnRoundInput): Promise<CnnRoundOutcome> {
     on: `out of fold on train/ (${fits.length} of ${EARLY_STOP_FOLDS} folds, ${cvTruth.length} images)`,
     ...(hasVal ? { alsoOn: 'val/' } : {}),
     by: `${byAuc ? 'AUC, then ' : ''}${by === 'accuracy' ? 'accuracy' : 'balanced accuracy'}`,
-    params: { epochs: params.epochs, widths: params.widths, augment: params.augment, flip: params.flip },
+    params: {
+      epochs: params.epochs,
+      widths: params.widths,
+      ...(params.blocks ? { blocks: params.blocks } : {}),
+      ...(params.labelSmoothing ? { labelSmoothing: params.labelSmoothing } : {}),
+      ...(params.mixup ? { mixup: params.mixup } : {}),
+      augment: params.augment,
+      flip: params.flip,
+    },
     earlyStopping: `member i: the stratified fifth i of train/ (${folds[0]!.test.length} images), every epoch run, the lowest loss kept`,
     epochs: net.model.history.length,
     bestEpoch: net.model.bestEpoch,

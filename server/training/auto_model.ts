@@ -50,7 +50,7 @@ export interface AutoOptions {
    * true always, absent when the budget is CNN_MIN_BUDGET_MS or more (server/training/auto_cnn.ts).
    */
   cnn?: boolean | undefined;
-  /** The CNN's settings (DEFAULT_CNN_PARAMS by default). */
+  /** The CNN's settings (AUTO_CNN_PARAMS of auto_cnn.ts by default). */
   cnnParams?: CnnParams | undefined;
   /** The most CNNs trained (one per fold of train/, their probabilities averaged); 5 by default, fewer where the budget ends first. */
   cnnMembers?: number | undefined;

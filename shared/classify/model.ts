@@ -75,7 +75,16 @@ const singleParams = [
   z.object({ type: z.literal('svm'), kernel: z.enum(['rbf', 'linear']), C: finite, gamma: gammaSetting }).strict(),
   z.object({ type: z.literal('knn'), k: z.number().int().positive(), metric: z.enum(['euclidean', 'cosine']), weights: z.enum(['uniform', 'distance']) }).strict(),
   z
-    .object({ type: z.literal('cnn'), epochs: z.number().int().positive(), widths: z.array(z.number().int().positive()).min(1).max(6), augment: z.boolean(), flip: z.boolean() })
+    .object({
+      type: z.literal('cnn'),
+      epochs: z.number().int().positive(),
+      widths: z.array(z.number().int().positive()).min(1).max(6),
+      blocks: z.number().int().min(1).max(8).optional(),
+      labelSmoothing: z.number().min(0).max(0.5).optional(),
+      mixup: z.number().min(0).max(10).optional(),
+      augment: z.boolean(),
+      flip: z.boolean(),
+    })
     .strict(),
 ] as const;
 const paramsSchema = z.discriminatedUnion('type', [
@@ -119,6 +128,7 @@ const cnnSchema = z
         channels: z.union([z.literal(1), z.literal(3)]),
         stemStride: z.number().int().min(1).max(8),
         widths: z.array(z.number().int().min(1).max(1024)).min(1).max(6),
+        blocks: z.number().int().min(1).max(8).optional(),
         dropout: z.number().min(0).max(0.9),
         classes: z.number().int().min(2),
       })

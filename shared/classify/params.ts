@@ -23,6 +23,12 @@ export interface CnnParams {
   type: 'cnn';
   epochs: number;
   widths: number[];
+  /** Residual blocks per stage; absent: 1. */
+  blocks?: number;
+  /** Label smoothing of the training targets (CnnTrainSettings.labelSmoothing); absent: none. */
+  labelSmoothing?: number;
+  /** Mixup's Beta(alpha, alpha) (CnnTrainSettings.mixup); absent: none. */
+  mixup?: number;
   /** Random shifts, rotations and scale while training. */
   augment: boolean;
   /** Left-right mirroring among the augmentations (off for lateralised images). */
@@ -47,7 +53,8 @@ export function gammaLabel(g: GammaSetting): string {
 
 export function paramsLabel(p: CandidateParams): string {
   if (p.type === 'ensemble') return `mean of ${p.members.map((m) => `${classifierLabel(m)} ${paramsLabel(m)}`).join(' and ')}`;
-  if (p.type === 'cnn') return `${p.widths.join('-')} channels, ${p.epochs} epochs${p.augment ? `, augmented${p.flip ? ' with flips' : ' without flips'}` : ''}`;
+  if (p.type === 'cnn')
+    return `${p.widths.join('-')} channels${p.blocks && p.blocks > 1 ? ` (${p.blocks} blocks a stage)` : ''}, ${p.epochs} epochs${p.augment ? `, augmented${p.flip ? ' with flips' : ' without flips'}` : ''}${p.mixup ? `, mixup ${num(p.mixup)}` : ''}${p.labelSmoothing ? `, label smoothing ${num(p.labelSmoothing)}` : ''}`;
   if (p.type === 'knn') return `k=${p.k} ${p.metric}${p.weights === 'distance' ? ' distance-weighted' : ''}`;
   return p.kernel === 'linear' ? `linear C=${num(p.C)}` : `rbf C=${num(p.C)} gamma=${gammaLabel(p.gamma)}`;
 }

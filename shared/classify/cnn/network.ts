@@ -24,8 +24,8 @@ import type { Rng } from '../prng.ts';
 
 /**
  * A compact ResNet for small medical images: a 3x3 stem (strided for large inputs), one
- * residual stage per width (two 3x3 conv-BN layers, the first strided from the second stage
- * on, a 1x1 projection where the shape changes), global average pooling, dropout and a
+ * residual stage per width (blocks of two 3x3 conv-BN layers; in a stage's first block the
+ * first is strided from the second stage on, with a 1x1 projection where the shape changes), global average pooling, dropout and a
  * dense softmax layer. Written in tfjs-core ops, not tfjs-layers, so that the same code runs
  * on every backend, the parameters are plain named arrays for the model file, and seeded
  * training repeats exactly.
@@ -39,15 +39,26 @@ export interface CnnArchitecture {
   stemStride: number;
   /** Channels per stage. */
   widths: number[];
+  /**
+   * Residual blocks per stage (the first may be strided and projected, the others keep the
+   * shape). Absent: 1, the network before this field existed (its files load unchanged).
+   */
+  blocks?: number;
   dropout: number;
   classes: number;
 }
 
 export const BN_EPSILON = 1e-3;
 
-export function defaultArchitecture(inputSize: number, channels: number, classes: number, widths = [16, 32, 64]): CnnArchitecture {
-  return { inputSize, channels, stemStride: inputSize <= 32 ? 1 : inputSize <= 64 ? 2 : 4, widths, dropout: 0.3, classes };
+export function defaultArchitecture(inputSize: number, channels: number, classes: number, widths = [16, 32, 64], blocks = 1): CnnArchitecture {
+  return { inputSize, channels, stemStride: inputSize <= 32 ? 1 : inputSize <= 64 ? 2 : 4, widths, ...(blocks !== 1 ? { blocks } : {}), dropout: 0.3, classes };
 }
+
+/** Residual blocks per stage (1 where the architecture does not say). */
+export const blocksOf = (a: CnnArchitecture): number => a.blocks ?? 1;
+
+/** A block's layer prefix: `stage{s}` for the first (the names of one-block files), `stage{s}/block{b}` after it. */
+const blockName = (stage: number, block: number): string => (block === 0 ? `stage${stage}` : `stage${stage}/block${block}`);
 
 /** One parameter: trained (conv kernels, BN scale and shift, dense) or a running BN statistic. */
 export interface ParamSpec {
@@ -77,6 +88,7 @@ export function parameterSpecs(a: CnnArchitecture): ParamSpec[] {
   a.widths.forEach((w, s) => {
     out.push(...convBn(`stage${s}/conv1`, 3, stageIn(a, s), w), ...convBn(`stage${s}/conv2`, 3, w, w));
     if (needsProjection(s)) out.push(...convBn(`stage${s}/projection`, 1, stageIn(a, s), w));
+    for (let b = 1; b < blocksOf(a); b++) out.push(...convBn(`${blockName(s, b)}/conv1`, 3, w, w), ...convBn(`${blockName(s, b)}/conv2`, 3, w, w));
   });
   out.push({ name: 'dense/kernel', shape: [a.widths.at(-1)!, a.classes], init: 'glorot', trainable: true });
   out.push({ name: 'dense/bias', shape: [a.classes], init: 'zeros', trainable: true });
@@ -176,6 +188,10 @@ export function forward(a: CnnArchitecture, p: Params, x: Tensor4D, o: ForwardOp
     const y = convBnForward(p, `stage${s}/conv2`, relu(convBnForward(p, `stage${s}/conv1`, h, stride, o)), 1, o);
     const shortcut = needsProjection(s) ? convBnForward(p, `stage${s}/projection`, h, stride, o) : h;
     h = relu(add(y, shortcut));
+    for (let b = 1; b < blocksOf(a); b++) {
+      const name = blockName(s, b);
+      h = relu(add(convBnForward(p, `${name}/conv2`, relu(convBnForward(p, `${name}/conv1`, h, 1, o)), 1, o), h));
+    }
   });
   let features = mean(h, [1, 2]) as Tensor2D;
   if (o.training && o.dropoutMask) features = mul(features, o.dropoutMask);

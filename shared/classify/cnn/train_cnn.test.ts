@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CNN_SETTINGS, epochsFor, groupRanges, groupsFor, learningRateAt } from './train_cnn.ts';
+import { createRng } from '../prng.ts';
+import { betaSample, DEFAULT_CNN_SETTINGS, epochsFor, groupRanges, groupsFor, learningRateAt } from './train_cnn.ts';
 
 describe('epochs by the size of the set (the step cap)', () => {
   it('keeps the epochs of small sets and caps large ones at the steps, never under one epoch', () => {
@@ -39,5 +40,21 @@ describe('groups of a batch', () => {
     ]);
     expect(groupRanges(1, 2)).toEqual([[0, 1]]);
     expect(groupRanges(7, 1)).toEqual([[0, 7]]);
+  });
+});
+
+describe("mixup's Beta(alpha, alpha) draws", () => {
+  it('lie in [0, 1] with mean one half and the variance of the Beta law, the same for a seed', () => {
+    for (const alpha of [0.2, 1, 2]) {
+      const rng = createRng(3);
+      const v = Array.from({ length: 20_000 }, () => betaSample(rng, alpha));
+      expect(v.every((x) => x >= 0 && x <= 1)).toBe(true);
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length;
+      expect(Math.abs(mean - 0.5)).toBeLessThan(0.01);
+      // Beta(a, a): 1 / (4 (2a + 1))
+      expect(Math.abs(variance - 1 / (4 * (2 * alpha + 1)))).toBeLessThan(0.01);
+      expect(betaSample(createRng(3), alpha)).toBe(v[0]);
+    }
   });
 });

@@ -77,6 +77,14 @@ export interface CnnTrainSettings {
    * statistics: BreastMNIST's test accuracy was 0.872 with them, 0.846 with two groups).
    */
   groups?: number;
+  /** Label smoothing: each target is (1 - e) one-hot + e / k. Absent: 0. */
+  labelSmoothing?: number;
+  /**
+   * Mixup: each batch is blended with a shuffled copy of itself, images and targets, by a
+   * weight drawn from Beta(alpha, alpha). Absent or 0: off (and no draws from the generator,
+   * so a seed trains the same model as before the setting existed).
+   */
+  mixup?: number;
 }
 
 export const DEFAULT_CNN_SETTINGS: Readonly<Omit<CnnTrainSettings, 'augment'>> = Object.freeze({
@@ -134,6 +142,8 @@ export interface GroupTask {
   y: Int32Array;
   weights: Float32Array;
   mask: Float32Array;
+  /** Soft targets [m, classes] (label smoothing, mixup); absent: one-hot of `y`. */
+  targets?: Float32Array;
 }
 
 /** A group's gradients (trainable parameters in order), weighted loss, predicted classes and batch-norm statistics (per layer, in forward order). */
@@ -209,9 +219,9 @@ interface GroupTensors {
  * statistics of one group of a batch. Call inside tidy; the statistics are kept (the caller
  * disposes them).
  */
-function groupGradients(a: CnnArchitecture, params: Params, trainable: readonly string[], x: Tensor4D, ys: Int32Array, weights: Float32Array, mask: Tensor2D): GroupTensors {
+function groupGradients(a: CnnArchitecture, params: Params, trainable: readonly string[], x: Tensor4D, ys: Int32Array, weights: Float32Array, mask: Tensor2D, targets?: Float32Array): GroupTensors {
   const stats: BatchStats = new Map();
-  const target = oneHotOf(ys, a.classes);
+  const target = targets ? tensor2d(targets, [ys.length, a.classes]) : oneHotOf(ys, a.classes);
   const w = tensor1d(weights);
   let logits: Tensor2D | null = null;
   const { value, grads } = valueAndGrads((...ts: Tensor[]) => {
@@ -239,7 +249,7 @@ export function runGroupTask(task: GroupTask): GroupResult {
   const out = tidy(() => {
     const params: Params = new Map(trainable.map((p, i) => [p.name, tensor(task.params[i]!, p.shape)]));
     const x = tensor4d(task.x, [m, a.inputSize, a.inputSize, a.channels]);
-    const g = groupGradients(a, params, trainable.map((p) => p.name), x, task.y, task.weights, tensor2d(task.mask, [m, a.widths.at(-1)!]));
+    const g = groupGradients(a, params, trainable.map((p) => p.name), x, task.y, task.weights, tensor2d(task.mask, [m, a.widths.at(-1)!]), task.targets);
     stats = g.stats;
     return {
       grads: g.grads.map((t) => t.dataSync() as Float32Array),
@@ -325,6 +335,71 @@ function dropoutMask(rng: Rng, rows: number, cols: number, rate: number): Float3
   return v;
 }
 
+/** Standard normal by Box-Muller from the seeded generator. */
+function gaussian(rng: Rng): number {
+  const u = 1 - rng.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** Gamma(shape, 1) by Marsaglia and Tsang (shape below 1 boosted by U^(1/shape)). */
+function gammaSample(rng: Rng, shape: number): number {
+  if (shape < 1) return gammaSample(rng, shape + 1) * (1 - rng.next()) ** (1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    const z = gaussian(rng);
+    const v = (1 + c * z) ** 3;
+    if (v <= 0) continue;
+    const u = 1 - rng.next();
+    if (Math.log(u) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/** Beta(alpha, alpha) from two gamma draws. */
+export function betaSample(rng: Rng, alpha: number): number {
+  const x = gammaSample(rng, alpha);
+  const y = gammaSample(rng, alpha);
+  return x + y > 0 ? x / (x + y) : 0.5;
+}
+
+/**
+ * A batch's soft targets [m, k], or undefined for plain one-hot: mixup blends the images in
+ * `batchX` (in place) and their targets with a shuffled copy by lambda ~ Beta(alpha, alpha);
+ * label smoothing then moves `smoothing` of each target to the uniform distribution. The loss
+ * weights become the blended class weights.
+ */
+function softTargets(
+  batchX: Float32Array,
+  per: number,
+  ys: Int32Array,
+  k: number,
+  lossWeights: Float32Array,
+  weightsByClass: Float32Array,
+  s: Pick<CnnTrainSettings, 'mixup' | 'labelSmoothing'>,
+  rng: Rng,
+): Float32Array | undefined {
+  const alpha = s.mixup ?? 0;
+  const smoothing = s.labelSmoothing ?? 0;
+  if (alpha <= 0 && smoothing <= 0) return undefined;
+  const m = ys.length;
+  const t = new Float32Array(m * k);
+  for (let i = 0; i < m; i++) t[i * k + ys[i]!] = 1;
+  if (alpha > 0 && m > 1) {
+    const lambda = betaSample(rng, alpha);
+    const partner = Int32Array.from({ length: m }, (_, i) => i);
+    shuffleInPlace(partner, rng);
+    const original = batchX.slice(0, m * per);
+    for (let i = 0; i < m; i++) {
+      const j = partner[i]!;
+      for (let q = 0; q < per; q++) batchX[i * per + q] = lambda * original[i * per + q]! + (1 - lambda) * original[j * per + q]!;
+      for (let c = 0; c < k; c++) t[i * k + c] = lambda * (c === ys[i] ? 1 : 0) + (1 - lambda) * (c === ys[j] ? 1 : 0);
+      lossWeights[i] = (lambda * weightsByClass[ys[i]!]! + (1 - lambda) * weightsByClass[ys[j]!]!) / m;
+    }
+  }
+  if (smoothing > 0) for (let i = 0; i < t.length; i++) t[i] = (1 - smoothing) * t[i]! + smoothing / k;
+  return t;
+}
+
 /** Row ranges [start, end) of `groups` near-equal groups of `m` rows (empty ones left out). */
 export function groupRanges(m: number, groups: number): [number, number][] {
   const size = Math.ceil(m / Math.max(1, groups));
@@ -385,6 +460,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
         const width = a.widths.at(-1)!;
         const mask = dropoutMask(rng, m, width, a.dropout);
         const lossWeights = Float32Array.from(ys, (c) => weightsByClass[c]! / m);
+        const targets = softTargets(batchX, per, ys, k, lossWeights, weightsByClass, s, rng);
         const lr = learningRateAt(step++, stepsPerEpoch, epochs, s.learningRate);
         const ranges = groupRanges(m, groupsFor(s, n));
         const runner = ranges.length > 1 ? hooks.groupRunner : undefined;
@@ -392,7 +468,15 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
         const values = runner ? await Promise.all(trainable.map((name) => vars.get(name)!.data() as Promise<Float32Array>)) : [];
         const remote = runner
           ? ranges.slice(1).map(([i, j]) =>
-              runner.run({ architecture: a, params: values, x: batchX.slice(i * per, j * per), y: ys.slice(i, j), weights: lossWeights.slice(i, j), mask: mask.slice(i * width, j * width) }),
+              runner.run({
+                architecture: a,
+                params: values,
+                x: batchX.slice(i * per, j * per),
+                y: ys.slice(i, j),
+                weights: lossWeights.slice(i, j),
+                mask: mask.slice(i * width, j * width),
+                ...(targets ? { targets: targets.slice(i * k, j * k) } : {}),
+              }),
             )
           : [];
         // a failure there surfaces at Promise.all below, not as an unhandled rejection before it
@@ -412,7 +496,9 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
         tidy(() => {
           for (const [i, j] of ranges.slice(0, runner ? 1 : ranges.length)) {
             const x = tensor4d(batchX.subarray(i * per, j * per), [j - i, a.inputSize, a.inputSize, a.channels]);
-            results.push(held(groupGradients(a, vars, trainable, x, ys.subarray(i, j), lossWeights.subarray(i, j), tensor2d(mask.subarray(i * width, j * width), [j - i, width]))));
+            results.push(
+              held(groupGradients(a, vars, trainable, x, ys.subarray(i, j), lossWeights.subarray(i, j), tensor2d(mask.subarray(i * width, j * width), [j - i, width]), targets?.subarray(i * k, j * k))),
+            );
           }
         });
         for (const r of await Promise.all(remote)) {

@@ -22,7 +22,7 @@ export interface CnnFitSettings {
   /** Stop after the epoch that passes this many milliseconds (an --auto budget); null: none. */
   budgetMs?: number | null;
   /** Overrides of the training defaults (batch size, learning rate, patience). */
-  training?: Partial<Omit<CnnTrainSettings, 'augment' | 'seed' | 'classWeight' | 'budgetMs' | 'epochs'>>;
+  training?: Partial<Omit<CnnTrainSettings, 'augment' | 'seed' | 'classWeight' | 'budgetMs' | 'epochs' | 'labelSmoothing' | 'mixup'>>;
 }
 
 const identityScaler = (d: number) => ({ mean: new Float64Array(d), scale: new Float64Array(d).fill(1) });
@@ -43,7 +43,7 @@ export async function trainCnnModel(data: TrainData, params: CnnParams, s: CnnFi
     train = { X: takeRows(data.train.X, split.train), y: Int32Array.from(split.train, (i) => data.train.y[i]!) };
     val = { X: takeRows(data.train.X, split.test), y: Int32Array.from(split.test, (i) => data.train.y[i]!) };
   }
-  const architecture = defaultArchitecture(s.inputSize, s.channels, k, params.widths);
+  const architecture = defaultArchitecture(s.inputSize, s.channels, k, params.widths, params.blocks ?? 1);
   const images = (X: Matrix) => imagesFromVectors(X, architecture);
   const settings: CnnTrainSettings = {
     ...DEFAULT_CNN_SETTINGS,
@@ -53,6 +53,8 @@ export async function trainCnnModel(data: TrainData, params: CnnParams, s: CnnFi
     classWeight: s.classWeight,
     seed: s.seed,
     budgetMs: s.budgetMs ?? null,
+    ...(params.labelSmoothing ? { labelSmoothing: params.labelSmoothing } : {}),
+    ...(params.mixup ? { mixup: params.mixup } : {}),
   };
   const result = await trainCnn(architecture, { x: images(train.X), y: train.y }, { x: images(val.X), y: val.y }, settings, hooks);
   const model: CnnModel = { architecture, normalisation: result.normalisation, weights: result.weights, history: result.history, bestEpoch: result.bestEpoch };
