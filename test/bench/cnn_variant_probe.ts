@@ -9,7 +9,7 @@
  *   npx tsx test/bench/cnn_variant_probe.ts OUT.json features
  *   npx tsx test/bench/cnn_variant_probe.ts report FEATURES.json VARIANT.json...
  * Variant fields: widths, epochs, blocks (CnnParams); labelSmoothing, mixup, learningRate,
- * weightDecay (training settings).
+ * weightDecay, keep ('last': the last epoch's averaged weights, not the lowest loss's) (training settings).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { useCnnBackend } from '../../server/features/backend.ts';
@@ -22,6 +22,7 @@ import { takeRows } from '../../shared/classify/linalg.ts';
 import { accuracy, balancedAccuracy, classAucs } from '../../shared/classify/metrics.ts';
 import { DEFAULT_SETTINGS, fitFinal } from '../../shared/classify/train.ts';
 import type { CnnParams, SvmParams } from '../../shared/classify/params.ts';
+import { createRng } from '../../shared/classify/prng.ts';
 import { parseFeatureSpec } from '../../shared/features/spec.schema.ts';
 import { loadSplits } from '../classify_data.ts';
 import { dataset } from '../golden.ts';
@@ -70,7 +71,7 @@ async function probe(out: string, what: string, foldsArg: string | undefined) {
         ...(v['labelSmoothing'] ? { labelSmoothing: v['labelSmoothing'] as number } : {}),
         ...(v['mixup'] ? { mixup: v['mixup'] as number } : {}),
       };
-      const training = Object.fromEntries(['learningRate', 'weightDecay'].filter((key) => v[key] !== undefined).map((key) => [key, v[key] as number]));
+      const training = Object.fromEntries(['learningRate', 'weightDecay', 'keep'].filter((key) => v[key] !== undefined).map((key) => [key, v[key] as number | string]));
       const o = await trainCnnModel({ labels: data.labels, train: part(s.train), val: part(s.test) }, params, { inputSize: 28, channels: 1, seed: 1 + f, classWeight: null, training: { ...training, patience: params.epochs } });
       const net = o.predictor.classifier;
       if (net.type !== 'cnn') throw new Error('not a cnn');
@@ -99,8 +100,28 @@ function report(featuresFile: string, files: string[]) {
   const mix = (p: number, q: number, w: number) => weightedMeanProbabilities([{ probabilities: Float64Array.of(1 - q, q), weight: w }, { probabilities: Float64Array.of(1 - p, p), weight: 1 - w }], 2).probabilities![1]!;
   const f3 = (v: number) => v.toFixed(3);
   console.log(`threshold: Bayes, pi = ${f3(pi)}`);
-  console.log('| variant | folds | s per member | epochs kept | CNN mean AUC / bal. acc. / acc. | ensemble w 0.5 AUC / bal. acc. / acc. | best w: AUC / bal. acc. / acc. |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| variant | folds | s per member | epochs kept | CNN AUC / bal. acc. / acc. | ensemble w 0.5 AUC / bal. acc. / acc. | best w: AUC / bal. acc. / acc. | AUC - first row\'s, CNN / ensemble (paired bootstrap SE) |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  // each variant's class-1 probabilities by train/ row, for paired comparisons with the first file
+  const byRow = (d: { results: FoldOut[] }) => {
+    const m = new Map<number, number>();
+    for (const r of d.results) r.rows.forEach((row, i) => m.set(row, r.p1[i]!));
+    return m;
+  };
+  const firstFile = JSON.parse(readFileSync(files[0]!, 'utf8')) as { results: FoldOut[] };
+  const firstRows = firstFile.results.flatMap((r) => r.rows);
+  const firstP = byRow(firstFile);
+  const aucOf = (rows: number[], p: (row: number) => number) => classAucs(Int32Array.from(rows, (r) => y[r]!), Float64Array.from(rows.flatMap((r) => [1 - p(r), p(r)])), 2).auc!;
+  const paired = (p: Map<number, number>, ensemble: boolean) => {
+    const rows = firstRows.filter((r) => p.has(r));
+    const f = (q: Map<number, number>) => (r: number) => (ensemble ? mix(q.get(r)!, featP.get(r)!, 0.5) : q.get(r)!);
+    const diff = (sample: number[]) => aucOf(sample, f(p)) - aucOf(sample, f(firstP));
+    const rng = createRng(11);
+    const boots = Array.from({ length: 400 }, () => diff(rows.map(() => rows[Math.floor(rng.next() * rows.length)]!)));
+    const mean = boots.reduce((a, b) => a + b, 0) / boots.length;
+    const se = Math.sqrt(boots.reduce((a, b) => a + (b - mean) ** 2, 0) / (boots.length - 1));
+    return `${diff(rows) >= 0 ? '+' : ''}${f3(diff(rows))} (${f3(se)})`;
+  };
   for (const file of files) {
     const d = JSON.parse(readFileSync(file, 'utf8')) as { variant: string; results: FoldOut[] };
     const rows = d.results.flatMap((r) => r.rows);
@@ -116,7 +137,8 @@ function report(featuresFile: string, files: string[]) {
     const s = d.results.reduce((a, r) => a + r.ms, 0) / d.results.length / 1000;
     const kept = d.results.map((r) => `${r.bestEpoch}/${r.epochs}`).join(' ');
     const t = (f: { auc: number; bal: number; acc: number }) => `${f3(f.auc)} / ${f3(f.bal)} / ${f3(f.acc)}`;
-    console.log(`| ${d.variant} | ${d.results.length} | ${s.toFixed(0)} | ${kept} | ${t(cnn)} | ${t(e5)} | w ${best.w}: ${t(best.f)} |`);
+    const p = byRow(d);
+    console.log(`| ${d.variant} | ${d.results.length} | ${s.toFixed(0)} | ${kept} | ${t(cnn)} | ${t(e5)} | w ${best.w}: ${t(best.f)} | ${paired(p, false)} / ${paired(p, true)} |`);
   }
   const all = feat.results.flatMap((r) => r.rows);
   console.log(`feature member alone: ${JSON.stringify(figures(all, feat.results.flatMap((r) => r.p1)))}`);

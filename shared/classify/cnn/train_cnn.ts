@@ -85,6 +85,8 @@ export interface CnnTrainSettings {
    * so a seed trains the same model as before the setting existed).
    */
   mixup?: number;
+  /** Which epoch's (averaged) weights are the result: the lowest validation loss (absent), or the last epoch run. */
+  keep?: 'best' | 'last';
 }
 
 export const DEFAULT_CNN_SETTINGS: Readonly<Omit<CnnTrainSettings, 'augment'>> = Object.freeze({
@@ -562,7 +564,7 @@ export async function trainCnn(a: CnnArchitecture, train: ImageSet, val: ImageSe
       };
       history.push(report);
       hooks.onEpoch?.(report);
-      if (valLoss < best.loss) best = { loss: valLoss, epoch, weights: await snapshot(averaged) };
+      if (valLoss < best.loss || s.keep === 'last') best = { loss: valLoss, epoch, weights: await snapshot(averaged) };
       else if (epoch - best.epoch >= s.patience) {
         stopped = 'early';
         break;
