@@ -57,7 +57,7 @@ export const CNN_MEMBERS = 5;
  * members"), the only clear gain: the members' AUC 0.849 -> 0.872, the ensemble's 0.879 ->
  * 0.891 (paired bootstrap SE 0.007 and 0.004); wider stages, two blocks a stage, label
  * smoothing and mixup were within the noise or worse. The step cap (maxSteps) still bounds the
- * cost on larger sets: RetinaMNIST runs 36 epochs, 5,000 images 8. Not `--classifier cnn`'s
+ * cost on larger sets: a RetinaMNIST member (864 images) runs 43 epochs. Not `--classifier cnn`'s
  * default: that one stops early (patience 8), a setting not measured with 60.
  */
 export const AUTO_CNN_PARAMS: Readonly<CnnParams> = Object.freeze({ ...DEFAULT_CNN_PARAMS, epochs: 60 });
