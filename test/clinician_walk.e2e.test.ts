@@ -206,7 +206,21 @@ describe('the clinician walk (issue 9)', () => {
         const list = (await registration?.getNotifications({ tag: 'medclass-failures' })) ?? [];
         return list.map((n) => `${n.title}: ${n.body}`);
       });
-    await expect.poll(shown, { timeout: 30_000 }).toEqual(['MedClass: An image could not be classified.']);
+    try {
+      await expect.poll(shown, { timeout: 30_000 }).toEqual(['MedClass: An image could not be classified.']);
+    } catch (e) {
+      // it failed once in a loaded full run and never alone: say what the page saw, for the next time
+      const seen = await p.evaluate(async () => {
+        const registration = await navigator.serviceWorker.getRegistration();
+        return {
+          permission: Notification.permission,
+          visibility: document.visibilityState,
+          worker: registration?.active?.state ?? 'no active worker',
+          toasts: [...document.querySelectorAll('[role=status], [role=alert]')].map((t) => t.textContent?.trim()),
+        };
+      });
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\nthe page: ${JSON.stringify(seen)}`, { cause: e });
+    }
     await context.close();
   }, 120_000);
 });
