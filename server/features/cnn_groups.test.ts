@@ -34,4 +34,26 @@ describe('CNN training with the second group of each batch on a worker thread', 
       await threads.close();
     }
   });
+
+  it('the same with two blocks a stage, mixup and label smoothing (soft targets sent with each group)', { timeout: 600_000 }, async () => {
+    await useCnnBackend();
+    const a = defaultArchitecture(28, 1, 2, [4, 8], 2);
+    const rng = createRng(6);
+    const n = 80;
+    const x = Float32Array.from({ length: n * 784 }, () => rng.next());
+    const y = Int32Array.from({ length: n }, (_, i) => (i * 5) % 2);
+    const val = { x: x.slice(0, 16 * 784), y: y.slice(0, 16) };
+    const settings = { ...DEFAULT_CNN_SETTINGS, groups: 2, epochs: 2, augment: NO_AUGMENT, classWeight: 'balanced' as const, budgetMs: null, mixup: 0.4, labelSmoothing: 0.1 };
+    const here = await trainCnn(a, { x, y }, val, settings);
+    const plain = await trainCnn(a, { x, y }, val, { ...settings, mixup: 0, labelSmoothing: 0 });
+    expect(Array.from(plain.weights.get('dense/kernel')!)).not.toEqual(Array.from(here.weights.get('dense/kernel')!));
+    const threads = (await cnnGroupThreads(2))!;
+    try {
+      const there = await trainCnn(a, { x, y }, val, settings, { groupRunner: threads });
+      for (const [name, w] of here.weights) expect(Array.from(there.weights.get(name)!), name).toEqual(Array.from(w));
+      expect(there.history.map((h) => h.loss)).toEqual(here.history.map((h) => h.loss));
+    } finally {
+      await threads.close();
+    }
+  });
 });
