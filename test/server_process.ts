@@ -47,6 +47,11 @@ export async function startServerProcess(options: { dataDir?: string; env?: Reco
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  let stopping = false;
+  // A server that dies under a test shows there only as closed connections: say why it died.
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`medclass serve on port ${port} exited before stop() (${signal ?? `code ${code}`}); its last output:\n${out.slice(-6000)}\n`);
+  });
   const url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 120 s:\n${out}`)), 120_000);
@@ -70,6 +75,7 @@ export async function startServerProcess(options: { dataDir?: string; env?: Reco
     child,
     output: () => out,
     async stop() {
+      stopping = true;
       if (child.exitCode === null) {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
