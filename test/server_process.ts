@@ -76,7 +76,8 @@ export async function startServerProcess(options: { dataDir?: string; env?: Reco
     output: () => out,
     async stop() {
       stopping = true;
-      if (child.exitCode === null) {
+      // a process ended by a signal keeps exitCode null: its 'exit' has been and will not come again
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
       }
