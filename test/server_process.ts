@@ -50,7 +50,7 @@ export async function startServerProcess(options: { dataDir?: string; env?: Reco
   let stopping = false;
   // A server that dies under a test shows there only as closed connections: say why it died.
   child.once('exit', (code, signal) => {
-    if (!stopping) process.stderr.write(`medclass serve on port ${port} exited before stop() (${signal ?? `code ${code}`}); its last output:\n${out.slice(-6000)}\n`);
+    if (!stopping && (signal !== null || code !== 0)) process.stderr.write(`medclass serve on port ${port} exited before stop() (${signal ?? `code ${code}`}); its last output:\n${out.slice(-6000)}\n`);
   });
   const url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
