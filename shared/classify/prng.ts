@@ -38,3 +38,9 @@ export function shuffleInPlace<T extends { length: number; [i: number]: number }
   }
   return a;
 }
+
+/** Standard normal by Box-Muller from the seeded generator (two uniform draws). */
+export function gaussian(rng: Rng): number {
+  const u = 1 - rng.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}

@@ -89,8 +89,13 @@ function report(featuresFile: string, files: string[]) {
   const feat = JSON.parse(readFileSync(featuresFile, 'utf8')) as { y: number[]; results: FoldOut[] };
   const y = Int32Array.from(feat.y);
   const pi = y.reduce((a, c) => a + c, 0) / y.length;
-  const featP = new Map<number, number>();
-  for (const r of feat.results) r.rows.forEach((row, i) => featP.set(row, r.p1[i]!));
+  // each file's class-1 probabilities by train/ row: the feature member's, and each variant's for paired comparisons with the first file
+  const byRow = (d: { results: FoldOut[] }) => {
+    const m = new Map<number, number>();
+    for (const r of d.results) r.rows.forEach((row, i) => m.set(row, r.p1[i]!));
+    return m;
+  };
+  const featP = byRow(feat);
   const figures = (rows: number[], p1: number[]) => {
     const truth = Int32Array.from(rows, (r) => y[r]!);
     const scores = Float64Array.from(p1.flatMap((p) => [1 - p, p]));
@@ -102,12 +107,6 @@ function report(featuresFile: string, files: string[]) {
   console.log(`threshold: Bayes, pi = ${f3(pi)}`);
   console.log('| variant | folds | s per member | epochs kept | CNN AUC / bal. acc. / acc. | ensemble w 0.5 AUC / bal. acc. / acc. | best w: AUC / bal. acc. / acc. | AUC - first row\'s, CNN / ensemble (paired bootstrap SE) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  // each variant's class-1 probabilities by train/ row, for paired comparisons with the first file
-  const byRow = (d: { results: FoldOut[] }) => {
-    const m = new Map<number, number>();
-    for (const r of d.results) r.rows.forEach((row, i) => m.set(row, r.p1[i]!));
-    return m;
-  };
   const firstFile = JSON.parse(readFileSync(files[0]!, 'utf8')) as { results: FoldOut[] };
   const firstRows = firstFile.results.flatMap((r) => r.rows);
   const firstP = byRow(firstFile);

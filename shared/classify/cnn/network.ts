@@ -20,7 +20,7 @@ import {
   type Tensor2D,
   type Tensor4D,
 } from '@tensorflow/tfjs-core';
-import type { Rng } from '../prng.ts';
+import { gaussian, type Rng } from '../prng.ts';
 
 /**
  * A compact ResNet for small medical images: a 3x3 stem (strided for large inputs), one
@@ -93,12 +93,6 @@ export function parameterSpecs(a: CnnArchitecture): ParamSpec[] {
   out.push({ name: 'dense/kernel', shape: [a.widths.at(-1)!, a.classes], init: 'glorot', trainable: true });
   out.push({ name: 'dense/bias', shape: [a.classes], init: 'zeros', trainable: true });
   return out;
-}
-
-/** Standard normal by Box-Muller from the seeded generator. */
-function gaussian(rng: Rng): number {
-  const u = 1 - rng.next();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
 }
 
 /** Initial values: He normal for conv kernels, Glorot uniform for the dense layer, from `rng` in parameter order. */

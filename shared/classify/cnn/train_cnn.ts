@@ -31,7 +31,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { argmaxRow, type Evaluation } from '../evaluation.ts';
 import { computeMetrics } from '../metrics.ts';
-import { createRng, shuffleInPlace, type Rng } from '../prng.ts';
+import { createRng, gaussian, shuffleInPlace, type Rng } from '../prng.ts';
 import { augmentImage, type AugmentSettings } from './augment.ts';
 import { forward, initialValues, parameterSpecs, type BatchStats, type CnnArchitecture, type Params } from './network.ts';
 
@@ -335,12 +335,6 @@ function dropoutMask(rng: Rng, rows: number, cols: number, rate: number): Float3
   const keepScale = 1 / (1 - rate);
   for (let i = 0; i < v.length; i++) v[i] = rng.next() < rate ? 0 : keepScale;
   return v;
-}
-
-/** Standard normal by Box-Muller from the seeded generator. */
-function gaussian(rng: Rng): number {
-  const u = 1 - rng.next();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
 }
 
 /** Gamma(shape, 1) by Marsaglia and Tsang (shape below 1 boosted by U^(1/shape)). */
