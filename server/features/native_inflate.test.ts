@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { deflateRawSync } from 'node:zlib';
 import { zlibSync } from 'fflate';
 import { decodeImage } from '../../shared/image/index.ts';
 import { crc32, setNativeCrc32 } from '../../shared/image/crc32.ts';
-import { inflateCounters, resetInflateCounters, setNativeInflate } from '../../shared/image/inflate.ts';
+import { InflateOverBudget, inflateCounters, resetInflateCounters, setNativeInflate } from '../../shared/image/inflate.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../shared/image/limits.ts';
 import { ihdr, inflateBombPng, png } from '../../test/hostile_files.ts';
 import { splitImages } from '../../test/golden.ts';
-import { useNativeInflate } from './native_inflate.ts';
+import { inflateOnce, keptInflater, useNativeInflate } from './native_inflate.ts';
 
 /** What decoding gives, or the error's code and message, for comparing the two inflaters. */
 function outcome(bytes: Uint8Array): unknown {
@@ -77,5 +78,64 @@ describe('node:zlib as the bounded inflater', () => {
       expect(Array.from(grey.data)).toEqual(Array.from(full.data));
     }
     expect(decodeImage(new Uint8Array(readFileSync(splitImages('retinamnist', 'test', 1)[0]!))).colour).toBeDefined();
+  });
+});
+
+describe('the kept zlib context', () => {
+  /** The output, or the error's kind and message. */
+  function result(inflate: (raw: Uint8Array, budget: number) => Uint8Array, raw: Uint8Array, budget: number): unknown {
+    try {
+      return Array.from(inflate(raw, budget));
+    } catch (e) {
+      return e instanceof InflateOverBudget ? `over ${e.budget}` : `${(e as { code?: string }).code}: ${(e as Error).message}`;
+    }
+  }
+
+  it('exists on this Node, and inflates and refuses every stream as inflateRawSync does, before and after a failure', () => {
+    const kept = keptInflater();
+    // undefined would mean every image goes through inflateRawSync again, silently slower
+    expect(kept).toBeDefined();
+    const text = new TextEncoder().encode('grey levels '.repeat(500));
+    const good = new Uint8Array(deflateRawSync(text));
+    const damaged = good.slice();
+    damaged[3]! ^= 0x55;
+    const idats = [...splitImages('breastmnist', 'test', 2), ...splitImages('retinamnist', 'test', 2)].map((f) => {
+      const bytes = new Uint8Array(readFileSync(f));
+      // the first IDAT's body, less its zlib header and trailer
+      const at = Buffer.from(bytes).indexOf('IDAT');
+      const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(at - 4);
+      return bytes.slice(at + 6, at + 4 + length - 4);
+    });
+    const cases: [string, Uint8Array, number][] = [
+      ['exact budget', good, text.length],
+      ['room to spare', good, text.length + 100],
+      ['one byte over', good, text.length - 1],
+      ['truncated', good.subarray(0, 20), text.length],
+      ['damaged', damaged, text.length],
+      ['empty', new Uint8Array(0), 10],
+      ['trailing bytes', Uint8Array.from([...good, 1, 2, 3]), text.length],
+      ...idats.map((raw, i): [string, Uint8Array, number] => [`PNG ${i}`, raw, 64 * 1024]),
+      // a second pass: every case again on a context that has failed several times since its reset
+      ['again, exact budget', good, text.length],
+      ['again, truncated', good.subarray(0, 20), text.length],
+      ['again, room to spare', good, text.length + 100],
+    ];
+    const once = cases.map(([, raw, budget]) => result(inflateOnce, raw, budget));
+    const reused = cases.map(([, raw, budget]) => result((r, b) => kept!(r, b, false), raw, budget));
+    cases.forEach(([what], i) => expect(reused[i], what).toEqual(once[i]));
+    expect(once[0]).toEqual(Array.from(text));
+    expect(once.slice(2, 6)).toEqual(['over 5999', 'Z_BUF_ERROR: unexpected end of file', 'Z_DATA_ERROR: invalid code lengths set', 'Z_BUF_ERROR: unexpected end of file']);
+  });
+
+  it('hands back a view of its buffer only for transient output; a kept output survives the next inflate', () => {
+    const kept = keptInflater()!;
+    const a = new Uint8Array(3000).fill(7);
+    const b = new Uint8Array(3000).fill(9);
+    const keptOutput = kept(deflateRawSync(a), 3000, false);
+    const transient = kept(deflateRawSync(a), 3000, true);
+    kept(deflateRawSync(b), 3000, true);
+    expect(keptOutput.every((v) => v === 7)).toBe(true);
+    expect(transient.every((v) => v === 9)).toBe(true);
+    expect(keptOutput.buffer.byteLength).toBe(3000);
   });
 });

@@ -8,6 +8,7 @@ import type { GreyImage } from '../../shared/image/grey.ts';
 import { wantsColour, type FeatureSpec } from '../../shared/features/spec.ts';
 import { DEFAULT_DECODE_LIMITS, decodeImageAsync, type DecodeLimits } from '../../shared/image/lazy.ts';
 import { decodeImage, findDecoder } from '../../shared/image/decoder.ts';
+import { GreyArena } from '../../shared/image/grey_arena.ts';
 import { pngDecoder } from '../../shared/image/png.ts';
 
 /** Files up to this size are read into one buffer kept by the thread; a larger one gets its own, let go after. */
@@ -47,29 +48,35 @@ export async function extractFileRecords(jobs: readonly ImageFile[], spec: Featu
   const images: (GreyImage | undefined)[] = [];
   const failures = new Map<number, Extraction>();
   const limits: DecodeLimits = wantsColour(spec) ? DEFAULT_DECODE_LIMITS : { ...DEFAULT_DECODE_LIMITS, greyOnly: true };
-  for (const [i, job] of jobs.entries()) {
-    if (job.missing) {
-      failures.set(i, { ok: false, error: new MedclassError('unreadableFile', job.missing) });
-      continue;
+  // the chunk's PNGs share a few kept buffers until their features are out
+  const arena = new GreyArena();
+  try {
+    for (const [i, job] of jobs.entries()) {
+      if (job.missing) {
+        failures.set(i, { ok: false, error: new MedclassError('unreadableFile', job.missing) });
+        continue;
+      }
+      try {
+        const bytes = readFile(job.path);
+        // A PNG is decoded at once, before anything else can read into the buffer, and its
+        // decoder keeps nothing of it. The other decoders may wait for a codec to load, while
+        // the thread goes on with another chunk (a worker holds several) and reads its files
+        // into the buffer: they get a copy.
+        images[i] = findDecoder(bytes) === pngDecoder ? decodeImage(bytes, limits, arena) : await decodeImageAsync(bytes.slice(), limits);
+      } catch (e) {
+        const error = e instanceof MedclassError ? e : new MedclassError('unreadableFile', `cannot read ${job.name}: ${errorMessage(e)}`);
+        failures.set(i, { ok: false, error });
+      }
     }
-    try {
-      const bytes = readFile(job.path);
-      // A PNG is decoded at once, before anything else can read into the buffer, and its
-      // decoder keeps nothing of it. The other decoders may wait for a codec to load, while
-      // the thread goes on with another chunk (a worker holds several) and reads its files
-      // into the buffer: they get a copy.
-      images[i] = findDecoder(bytes) === pngDecoder ? decodeImage(bytes, limits) : await decodeImageAsync(bytes.slice(), limits);
-    } catch (e) {
-      const error = e instanceof MedclassError ? e : new MedclassError('unreadableFile', `cannot read ${job.name}: ${errorMessage(e)}`);
-      failures.set(i, { ok: false, error });
-    }
+    const readable = images.flatMap((img, i) => (img ? [{ img, i }] : []));
+    const extracted = await extractFeatures(
+      readable.map((r) => r.img),
+      spec,
+    );
+    readable.forEach((r, k) => failures.set(r.i, extracted[k]!));
+  } finally {
+    arena.release();
   }
-  const readable = images.flatMap((img, i) => (img ? [{ img, i }] : []));
-  const extracted = await extractFeatures(
-    readable.map((r) => r.img),
-    spec,
-  );
-  readable.forEach((r, k) => failures.set(r.i, extracted[k]!));
   return recordsOut(
     jobs.map((job, i) => ({ name: job.name, e: failures.get(i)! })),
     spec,

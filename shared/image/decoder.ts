@@ -1,4 +1,5 @@
 import { MedclassError } from '../errors.ts';
+import type { GreyArena } from './grey_arena.ts';
 import type { GreyImage } from './grey.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
 import { formatBytes, formatCount } from '../format.ts';
@@ -10,7 +11,8 @@ export interface ImageDecoder {
   matches(bytes: Uint8Array): boolean;
   /** The declared size, read from the header alone, so limits hold before decoding. */
   dimensions(bytes: Uint8Array): { width: number; height: number };
-  decode(bytes: Uint8Array, limits: DecodeLimits): GreyImage;
+  /** The grey pixels may be taken from `arena` (PNG's are). */
+  decode(bytes: Uint8Array, limits: DecodeLimits, arena?: GreyArena): GreyImage;
   /** Loads what `decode` needs for these bytes (a WebAssembly codec), when that is asynchronous. */
   prepare?(bytes: Uint8Array): Promise<void>;
   /** A decoder registered before its module was loaded (lazy.ts): loads it, before anything else is asked of it. */
@@ -56,12 +58,13 @@ function checkedDecoder(bytes: Uint8Array, limits: DecodeLimits): { decoder: Ima
 /**
  * Decodes any registered format to grey, refusing oversized, unknown and corrupt input with
  * a clear error. Formats whose codecs load asynchronously (compressed DICOM) need
- * `decodeImageAsync`, or their codecs loaded beforehand.
+ * `decodeImageAsync`, or their codecs loaded beforehand. With an arena, the image may live
+ * in its buffers (valid until its release).
  */
-export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): GreyImage {
+export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, arena?: GreyArena): GreyImage {
   return clearly(bytes, () => {
     const { decoder, width, height } = checkedDecoder(bytes, limits);
-    return sameSize(decoder, decoder.decode(bytes, limits), width, height);
+    return sameSize(decoder, decoder.decode(bytes, limits, arena), width, height);
   });
 }
 

@@ -56,6 +56,12 @@ export interface InflateOptions {
   corrupt: (reason: string) => Error;
   /** Where the output goes (`budget` bytes long); a new buffer by default. */
   into?: Uint8Array;
+  /**
+   * The caller is done with the output before this thread inflates again (a PNG decoder
+   * unfilters it and keeps nothing of it): a native inflater may then hand back a view of
+   * the buffer it keeps, not a new one.
+   */
+  transient?: boolean;
 }
 
 /**
@@ -102,11 +108,11 @@ export function inflateBounded(parts: readonly Uint8Array[], budget: number, opt
 
 /**
  * A native inflater of raw DEFLATE that throws `InflateOverBudget` once its output would pass
- * `maxOutput` (node:zlib's `maxOutputLength` stops there, in memory and in work). Where one is
- * set (the server sets node:zlib's), every stream without an `into` buffer goes through it;
- * the browser keeps fflate.
+ * `maxOutput`, having done no more than that much work. Where one is set (the server sets
+ * node:zlib's), every stream without an `into` buffer goes through it; the browser keeps
+ * fflate. `transient` as in InflateOptions.
  */
-export type NativeInflate = (raw: Uint8Array, maxOutput: number) => Uint8Array;
+export type NativeInflate = (raw: Uint8Array, maxOutput: number, transient: boolean) => Uint8Array;
 let nativeInflate: NativeInflate | undefined;
 
 export function setNativeInflate(inflate: NativeInflate | undefined): void {
@@ -128,7 +134,7 @@ function inflateNative(inflate: NativeInflate, parts: readonly Uint8Array[], tot
   const data = concat(parts, total);
   let out: Uint8Array;
   try {
-    out = inflate(options.zlib ? zlibBody(data) : data, budget);
+    out = inflate(options.zlib ? zlibBody(data) : data, budget, options.transient ?? false);
   } catch (e) {
     if (e instanceof InflateOverBudget) {
       inflateCounters.bytesOut += budget + 1;

@@ -1,6 +1,7 @@
 import { MedclassError } from '../errors.ts';
 import { formatCount } from '../format.ts';
 import { crc32 } from './crc32.ts';
+import type { GreyArena } from './grey_arena.ts';
 import type { GreyImage } from './grey.ts';
 import type { ImageDecoder } from './decoder.ts';
 import { inflateBounded } from './inflate.ts';
@@ -257,8 +258,11 @@ function pass8ToGrey(
   }
 }
 
-/** Decodes a PNG to grey, refusing anything beyond what its header declares and the limits allow. */
-export function decodePng(bytes: Uint8Array, limits: DecodeLimits): GreyImage {
+/**
+ * Decodes a PNG to grey, refusing anything beyond what its header declares and the limits
+ * allow; the grey pixels go into the arena's buffers where one is given.
+ */
+export function decodePng(bytes: Uint8Array, limits: DecodeLimits, arena?: GreyArena): GreyImage {
   if (!hasSignature(bytes)) throw corrupt('signature is missing');
   const h = readHeader(bytes);
   if (h.width < 1 || h.height < 1) throw corrupt(`declares an empty image (${h.width}x${h.height})`);
@@ -269,12 +273,13 @@ export function decodePng(bytes: Uint8Array, limits: DecodeLimits): GreyImage {
   const expected = pngInflatedSize(h);
   const { out: buf, length } = inflateBounded(data, expected, {
     zlib: true,
+    transient: true,
     overBudget: () =>
       new MedclassError('imageTooLarge', `PNG image data inflates to more than the ${expected} bytes its ${h.width}x${h.height} header allows: refused (decompression bomb?)`),
     corrupt: (reason) => corrupt(`image data cannot be inflated (${reason})`),
   });
   if (length !== expected) throw corrupt(`image data is truncated: it inflates to ${length} bytes, its ${h.width}x${h.height} header needs ${expected}`);
-  const grey = new Float32Array(h.width * h.height);
+  const grey = arena ? arena.grey(h.width * h.height) : new Float32Array(h.width * h.height);
   const colour = palette !== null || h.channels >= 3;
   const rgb = colour && !limits.greyOnly ? new Uint16Array(3 * h.width * h.height) : null;
   const bpp = Math.max(1, (h.channels * h.depth) >> 3);
