@@ -134,4 +134,11 @@ describe('medclass features', () => {
       expect(together[0], `--jobs ${jobs}`).toEqual({ ...alone, file: 'a.dcm' });
     }
   });
+
+  it('runs its workers when Node is started with V8 options (a larger heap), which a worker refuses when they are handed to it', async () => {
+    const dir = join(tmp, 'node-options');
+    splitImages('breastmnist', 'train').slice(0, 20).forEach((f, i) => cpSync(f, join(dir, `b${String(i).padStart(2, '0')}.png`)));
+    const r = await run(process.execPath, ['--max-old-space-size=3072', '--stack-size=2000', join(PROJECT_ROOT, 'server', 'medclass.js'), 'features', dir, '--features', 'hogMean', '--jobs', '2']);
+    expect(JSON.parse(r.stdout).images.map((i: { hogMean?: number }) => typeof i.hogMean)).toEqual(Array(20).fill('number'));
+  });
 });

@@ -2,13 +2,13 @@ import { availableParallelism } from 'node:os';
 import type { GroupResult, GroupRunner, GroupTask } from '../../shared/classify/cnn/train_cnn.ts';
 import { workerModule } from './worker_url.ts';
 
-function groupWorker(): { filename: string; execArgv: string[] } {
+function groupWorker(): { filename: string; execArgv: string[] | undefined } {
   try {
     return workerModule('./cnn_group.worker', import.meta.url);
   } catch {
     // in the fit's worker, which tsx loads as CommonJS, import.meta has no resolve: that
-    // thread's own options already carry tsx's loader
-    return { filename: new URL('./cnn_group.worker.ts', import.meta.url).href, execArgv: process.execArgv };
+    // thread's own options, which this one inherits, already carry tsx's loader
+    return { filename: new URL('./cnn_group.worker.ts', import.meta.url).href, execArgv: undefined };
   }
 }
 
